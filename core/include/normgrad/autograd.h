@@ -1,0 +1,113 @@
+// Reverse-mode autograd: graph nodes, saved tensors, the engine and its switches.
+//
+// An op computes its forward result, then calls record() with the inputs, the tensors
+// its backward needs, and a backward function written with differentiable ops. Because
+// backward formulas are ordinary ops, running backward with create_graph=true records
+// them too, which gives double backward (Hessian-vector products).
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "normgrad/tensor.h"
+
+namespace ng {
+
+// A tensor kept for backward. Outputs of the op itself are kept without a strong
+// reference to their grad_fn (that would be a cycle node -> output -> node).
+class SavedTensor {
+ public:
+  SavedTensor(const Tensor& t, const std::shared_ptr<Node>& owner, bool is_output);
+  Tensor unpack(const char* op) const;  // checks the version counter
+
+ private:
+  std::shared_ptr<TensorImpl> data_;
+  std::weak_ptr<Node> owner_;
+  bool is_output_;
+  uint64_t version_;
+};
+
+using BackwardFn = std::function<TensorList(const TensorList& saved, const Tensor& grad)>;
+
+struct Edge {
+  std::shared_ptr<Node> node;  // null when that input needs no gradient
+  Shape shape;                 // the input's shape: the engine sums broadcast grads to it
+  DType dtype;
+};
+
+struct Node {
+  std::string name;
+  std::vector<Edge> next;  // one per input, in order
+  std::vector<SavedTensor> saved;
+  BackwardFn fn;
+  std::vector<GradHook> pre_hooks;  // run on this node's incoming gradient
+  bool released = false;
+
+  virtual ~Node() = default;
+  // Gradients w.r.t. each input (undefined entries mean "no gradient").
+  virtual TensorList apply(const Tensor& grad);
+  void release();  // frees saved tensors after backward
+};
+
+// The node that writes a leaf's .grad (accumulating).
+struct AccumulateGrad : Node {
+  std::shared_ptr<TensorImpl> leaf;
+  TensorList apply(const Tensor& grad) override;
+};
+
+namespace autograd {
+
+// Connects `out` to `inputs` through a new node if grad mode is on and any input needs a
+// gradient; `saved` tensors (inputs or `out` itself) are handed to `fn` during backward.
+Tensor record(const char* name, Tensor out, const TensorList& inputs, const TensorList& saved,
+              BackwardFn fn);
+
+bool any_requires_grad(const TensorList& ts);
+
+// Runs backward from `roots` with seed gradients; leaves accumulate into .grad.
+void backward(const TensorList& roots, const TensorList& grads, bool retain_graph,
+              bool create_graph);
+
+// Returns d(sum_i <outputs_i, grad_outputs_i>)/d(inputs) without touching any .grad
+// (like torch.autograd.grad). retain_graph defaults to create_graph.
+TensorList grad(const TensorList& outputs, const TensorList& inputs,
+                const TensorList& grad_outputs = {}, bool create_graph = false,
+                std::optional<bool> retain_graph = std::nullopt, bool allow_unused = false);
+
+}  // namespace autograd
+
+// Grad mode: when off, ops record nothing (thread-local).
+struct GradMode {
+  static bool enabled();
+  static void set_enabled(bool on);
+};
+
+class NoGradGuard {
+ public:
+  NoGradGuard() : prev_(GradMode::enabled()) { GradMode::set_enabled(false); }
+  ~NoGradGuard() { GradMode::set_enabled(prev_); }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+// Anomaly mode: every op checks its forward output and every backward its gradients for
+// NaN/Inf and throws naming the first op that produced one. Slow; for debugging.
+struct AnomalyMode {
+  static bool enabled();
+  static void set_enabled(bool on);
+};
+
+class AnomalyGuard {
+ public:
+  AnomalyGuard() : prev_(AnomalyMode::enabled()) { AnomalyMode::set_enabled(true); }
+  ~AnomalyGuard() { AnomalyMode::set_enabled(prev_); }
+
+ private:
+  bool prev_;
+};
+
+}  // namespace ng

@@ -1,0 +1,66 @@
+// The kernel interface a device implements. Ops (ops/*.cpp) validate arguments, allocate
+// outputs (contiguous) and call these; backends never see autograd. Inputs may be strided
+// views; broadcasting has already been turned into stride-0 views of the output's shape.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "normgrad/tensor.h"
+
+namespace ng {
+
+enum class UnaryOp {
+  Neg, Exp, Log, Sqrt, Rsqrt, Abs, Sign, Tanh, Sigmoid, Relu, GeluTanh, GeluErf, Silu, Erf,
+  Softplus, Square, Reciprocal,
+  PowScalar,   // x^a
+  AddScalar,   // x + a
+  MulScalar,   // x * a
+  RSubScalar,  // a - x
+  RDivScalar,  // a / x
+  Clamp,       // min(max(x, a), b)
+  GtScalar,    // x > a  (1 or 0)
+  LtScalar,    // x < a
+};
+
+enum class BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum, Gt, Lt, Ge, Le, Eq, Ne };
+
+enum class ReduceOp { Sum, Max, Min, ArgMax, ArgMin };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+  virtual std::shared_ptr<Storage> allocate(size_t nbytes) = 0;
+  virtual void copy_from_host(void* dst, const void* src, size_t nbytes) = 0;
+  virtual void copy_to_host(void* dst, const void* src, size_t nbytes) = 0;
+
+  // dst[i] = src[i] for same-shaped strided tensors; converts dtype if they differ.
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
+  virtual void fill(const Tensor& dst, double value) = 0;
+  virtual void unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) = 0;
+  virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // out = cond != 0 ? a : b
+  virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // Reduces `dims` of x into out, which has x's shape with those dims set to 1.
+  virtual void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims,
+                      const Tensor& out) = 0;
+  // out[..., M, N] = a[..., M, K] @ b[..., K, N]; batch dims of a and b equal out's
+  // (possibly stride 0); out is contiguous.
+  virtual void gemm(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  virtual void softmax(const Tensor& x, int64_t dim, bool log, const Tensor& out) = 0;
+  virtual void index_select(const Tensor& x, int64_t dim, const Tensor& index,
+                            const Tensor& out) = 0;
+  virtual void index_add(const Tensor& out, int64_t dim, const Tensor& index,
+                         const Tensor& src) = 0;  // out.select(dim, index[i]) += src.select(dim, i)
+  virtual void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) = 0;
+  virtual void scatter_add(const Tensor& out, int64_t dim, const Tensor& index,
+                           const Tensor& src) = 0;
+};
+
+// Backends register themselves at load time; core knows only the interface.
+void register_backend(Device d, Backend* b);
+Backend& backend(Device d);
+bool has_backend(Device d);
+inline Backend& backend_of(const Tensor& t) { return backend(t.device()); }
+
+}  // namespace ng

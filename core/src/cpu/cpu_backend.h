@@ -1,0 +1,44 @@
+// The CPU backend: OpenMP kernels, GEMM through OpenBLAS.
+#pragma once
+#include "normgrad/backend.h"
+
+namespace ng::cpu {
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend();
+  const char* name() const override { return "cpu"; }
+  std::shared_ptr<Storage> allocate(size_t nbytes) override;
+  void copy_from_host(void* dst, const void* src, size_t nbytes) override;
+  void copy_to_host(void* dst, const void* src, size_t nbytes) override;
+  void copy(const Tensor& src, const Tensor& dst) override;
+  void fill(const Tensor& dst, double value) override;
+  void unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) override;
+  void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims,
+              const Tensor& out) override;
+  void gemm(const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void softmax(const Tensor& x, int64_t dim, bool log, const Tensor& out) override;
+  void index_select(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;
+  void index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
+  void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;
+  void scatter_add(const Tensor& out, int64_t dim, const Tensor& index,
+                   const Tensor& src) override;
+};
+
+// The process-wide CPU backend (created on first use).
+Backend& cpu_backend();
+
+// [outer, dim, inner] sizes of a contiguous tensor split around `dim`.
+struct Split3 {
+  int64_t outer, mid, inner;
+};
+inline Split3 split_at(const Shape& s, int64_t dim) {
+  Split3 r{1, s[dim], 1};
+  for (int64_t d = 0; d < dim; ++d) r.outer *= s[d];
+  for (size_t d = dim + 1; d < s.size(); ++d) r.inner *= s[d];
+  return r;
+}
+
+}  // namespace ng::cpu

@@ -1,0 +1,91 @@
+// GEMM through OpenBLAS. A strided matrix whose rows or columns are contiguous is handed
+// to cblas as-is (a transposed view becomes CblasTrans), so transposes cost no copy.
+#include <cblas.h>
+
+#include "cpu_backend.h"
+#include "dispatch.h"
+#include "parallel.h"
+
+namespace ng::cpu {
+namespace {
+
+struct BlasView {
+  bool ok = false;
+  CBLAS_TRANSPOSE trans = CblasNoTrans;
+  int64_t ld = 0;
+};
+
+// How cblas can read a rows x cols matrix with element strides (rs, cs), if it can.
+BlasView blas_view(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+  if (cols == 1 || cs == 1) {
+    const int64_t ld = rows == 1 ? cols : rs;
+    if (ld >= std::max<int64_t>(1, cols)) return {true, CblasNoTrans, ld};
+  }
+  if (rows == 1 || rs == 1) {
+    const int64_t ld = cols == 1 ? rows : cs;
+    if (ld >= std::max<int64_t>(1, rows)) return {true, CblasTrans, ld};
+  }
+  return {};
+}
+
+void gemm_call(float, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K,
+               const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+}
+void gemm_call(double, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K,
+               const double* a, int64_t lda, const double* b, int64_t ldb, double* c,
+               int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+}
+
+// Copies x if no BlasView can describe its matrices.
+Tensor blas_ready(const Tensor& x) {
+  const int64_t n = x.dim();
+  if (blas_view(x.size(n - 2), x.size(n - 1), x.stride(n - 2), x.stride(n - 1)).ok) return x;
+  Tensor c = empty(x.shape(), {.dtype = x.dtype()});
+  cpu_backend().copy(x, c);
+  return c;
+}
+
+}  // namespace
+
+void CpuBackend::gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
+  dispatch_float(out.dtype(), "matmul", [&](auto tag) {
+    using T = decltype(tag);
+    const Tensor a = blas_ready(a_in), b = blas_ready(b_in);
+    const int64_t n = out.dim();
+    const int64_t M = out.size(n - 2), N = out.size(n - 1), K = a.size(n - 1);
+    T* pc = out.data<T>();
+    if (M * N == 0) return;
+    if (K == 0) {
+      fill(out, 0.0);
+      return;
+    }
+    const BlasView va = blas_view(M, K, a.stride(n - 2), a.stride(n - 1));
+    const BlasView vb = blas_view(K, N, b.stride(n - 2), b.stride(n - 1));
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    const int64_t batch = out.numel() / (M * N);
+    auto one = [&](int64_t i) {
+      int64_t oa = 0, ob = 0, rem = i;
+      for (int64_t d = n - 3; d >= 0; --d) {  // batch index -> element offsets
+        const int64_t idx = rem % out.size(d);
+        rem /= out.size(d);
+        oa += idx * a.stride(d);
+        ob += idx * b.stride(d);
+      }
+      gemm_call(T{}, va.trans, vb.trans, M, N, K, pa + oa, va.ld, pb + ob, vb.ld, pc + i * M * N,
+                N);
+    };
+    // Small matrices: one BLAS call per thread beats one multithreaded call at a time.
+    // Inside our parallel region OpenBLAS (OpenMP build) runs single-threaded.
+    if (batch > 1 && M * N * K < (1 << 21))
+      parallel_for(batch, 1, [&](int64_t b0, int64_t e) {
+        for (int64_t i = b0; i < e; ++i) one(i);
+      });
+    else
+      for (int64_t i = 0; i < batch; ++i) one(i);
+  });
+}
+
+}  // namespace ng::cpu
