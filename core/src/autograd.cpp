@@ -12,15 +12,17 @@ namespace {
 thread_local bool grad_mode = true;
 bool anomaly_mode = false;
 
+thread_local bool in_anomaly_check = false;  // the check itself runs ops: no recursion
+thread_local const char* running_backward_of = nullptr;  // names the node in anomaly errors
+
 bool all_finite(const Tensor& t) {
-  if (!is_floating(t.dtype()) || t.numel() == 0) return true;
+  if (in_anomaly_check || !is_floating(t.dtype()) || t.numel() == 0) return true;
+  in_anomaly_check = true;
   NoGradGuard ng;
-  return std::isfinite(ng::sum(ng::abs(t)).item()) || [&] {
-    // the sum may overflow for huge finite values: look element by element
-    for (double v : t.to_vector())
-      if (!std::isfinite(v)) return false;
-    return true;
-  }();
+  bool ok = true;
+  for (double v : t.to_vector()) ok = ok && std::isfinite(v);
+  in_anomaly_check = false;
+  return ok;
 }
 }  // namespace
 
@@ -56,7 +58,28 @@ Tensor SavedTensor::unpack(const char* op) const {
   return t;
 }
 
+std::shared_ptr<Node> SavedTensor::release_history() {
+  if (!data_ || data_.use_count() != 1) return nullptr;
+  return std::move(data_->grad_fn);
+}
+
 // ---- nodes ----
+
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> stack;
+  auto steal = [&stack](Node& n) {
+    for (auto& e : n.next)
+      if (e.node) stack.push_back(std::move(e.node));
+    for (auto& s : n.saved)
+      if (auto g = s.release_history()) stack.push_back(std::move(g));
+  };
+  steal(*this);
+  while (!stack.empty()) {
+    std::shared_ptr<Node> n = std::move(stack.back());
+    stack.pop_back();
+    if (n.use_count() == 1) steal(*n);  // n dies at the end of this iteration, childless
+  }
+}
 
 TensorList Node::apply(const Tensor& grad) {
   if (released)
@@ -122,8 +145,12 @@ Edge edge_to(const Tensor& t) {
 
 Tensor record(const char* name, Tensor out, const TensorList& inputs, const TensorList& saved,
               BackwardFn fn) {
-  if (AnomalyMode::enabled() && !all_finite(out))
+  if (AnomalyMode::enabled() && !all_finite(out)) {
+    if (running_backward_of)
+      fail(running_backward_of, "anomaly: backward produced NaN/Inf (in its '", name,
+           "' step, shape ", shape_str(out.shape()), ")");
     fail(name, "anomaly: forward produced NaN/Inf (output shape ", shape_str(out.shape()), ")");
+  }
   if (!GradMode::enabled() || !any_requires_grad(inputs)) return out;
   auto node = std::make_shared<Node>();
   node->name = name;
@@ -185,7 +212,15 @@ void run_backward(const std::vector<std::shared_ptr<Node>>& roots, const TensorL
       if (it != capture->end()) *it->second = it->second->defined() ? ng::add(*it->second, g) : g;
       if (dynamic_cast<AccumulateGrad*>(n)) continue;
     }
-    TensorList grads = n->apply(g);
+    running_backward_of = n->name.c_str();
+    TensorList grads;
+    try {
+      grads = n->apply(g);
+    } catch (...) {
+      running_backward_of = nullptr;
+      throw;
+    }
+    running_backward_of = nullptr;
     if (!retain_graph) n->release();
     for (size_t i = 0; i < n->next.size() && i < grads.size(); ++i) {
       const Edge& e = n->next[i];
@@ -221,10 +256,6 @@ void run_backward(const std::vector<std::shared_ptr<Node>>& roots, const TensorL
   }
 }
 
-struct GradModeRestore {
-  bool prev = GradMode::enabled();
-  ~GradModeRestore() { GradMode::set_enabled(prev); }
-};
 
 Tensor seed_grad(const Tensor& root, const Tensor& grad, const char* op) {
   if (!root.requires_grad())
@@ -250,7 +281,7 @@ std::shared_ptr<Node> root_node(const Tensor& t) {
 
 void backward(const TensorList& roots, const TensorList& grads, bool retain_graph,
               bool create_graph) {
-  GradModeRestore restore;
+  GradModeGuard restore(GradMode::enabled());
   std::vector<std::shared_ptr<Node>> nodes;
   TensorList seeds;
   for (size_t i = 0; i < roots.size(); ++i) {
@@ -263,7 +294,7 @@ void backward(const TensorList& roots, const TensorList& grads, bool retain_grap
 TensorList grad(const TensorList& outputs, const TensorList& inputs,
                 const TensorList& grad_outputs, bool create_graph,
                 std::optional<bool> retain_graph, bool allow_unused) {
-  GradModeRestore restore;
+  GradModeGuard restore(GradMode::enabled());
   std::vector<std::shared_ptr<Node>> nodes;
   TensorList seeds;
   for (size_t i = 0; i < outputs.size(); ++i) {

@@ -1,4 +1,5 @@
 // Printing in PyTorch's style: tensor([[1.0000, 2.0000], ...], requires_grad=True)
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -104,6 +105,21 @@ void format_dim(std::ostringstream& o, const std::vector<double>& v, const Shape
   o << "]";
 }
 
+// "add_scalar" -> "AddScalarBackward", in the spirit of PyTorch's grad_fn names.
+std::string backward_name(const std::string& op) {
+  std::string out;
+  bool up = true;
+  for (char c : op) {
+    if (c == '_') {
+      up = true;
+      continue;
+    }
+    out += up ? (char)std::toupper((unsigned char)c) : c;
+    up = false;
+  }
+  return out + "Backward";
+}
+
 }  // namespace
 
 std::string Tensor::str() const {
@@ -125,7 +141,7 @@ std::string Tensor::str() const {
   if (numel() == 0 && dim() > 1) o << ", size=" << shape_str(shape());
   if (dtype() == DType::F64) o << ", dtype=float64";
   if (device() != Device::CPU) o << ", device='" << device_name(device()) << "'";
-  if (!grad_fn_name().empty()) o << ", grad_fn=<" << grad_fn_name() << ">";
+  if (!grad_fn_name().empty()) o << ", grad_fn=<" << backward_name(grad_fn_name()) << ">";
   else if (requires_grad()) o << ", requires_grad=True";
   o << ")";
   return o.str();

@@ -110,6 +110,7 @@ GradcheckResult gradgradcheck(const TensorFn& f, const TensorList& inputs, Gradc
   const Tensor probe = f(inputs);
   const Tensor v = randn(probe.shape(), {.dtype = probe.dtype()}, &gen);
   TensorFn first_grad = [f, v](const TensorList& xs) {
+    GradModeGuard on(true);  // also when called under the finite-difference NoGradGuard
     TensorList needs;
     for (const auto& x : xs)
       if (x.requires_grad()) needs.push_back(x);

@@ -20,6 +20,8 @@ class SavedTensor {
  public:
   SavedTensor(const Tensor& t, const std::shared_ptr<Node>& owner, bool is_output);
   Tensor unpack(const char* op) const;  // checks the version counter
+  // Hands over the saved input's grad_fn if nothing else holds the input (graph teardown).
+  std::shared_ptr<Node> release_history();
 
  private:
   std::shared_ptr<TensorImpl> data_;
@@ -44,7 +46,7 @@ struct Node {
   std::vector<GradHook> pre_hooks;  // run on this node's incoming gradient
   bool released = false;
 
-  virtual ~Node() = default;
+  virtual ~Node();  // iterative: tearing down a 10,000-deep graph must not recurse
   // Gradients w.r.t. each input (undefined entries mean "no gradient").
   virtual TensorList apply(const Tensor& grad);
   void release();  // frees saved tensors after backward
@@ -83,15 +85,21 @@ struct GradMode {
   static void set_enabled(bool on);
 };
 
-class NoGradGuard {
+// Sets grad mode for a scope and restores the previous mode after.
+class GradModeGuard {
  public:
-  NoGradGuard() : prev_(GradMode::enabled()) { GradMode::set_enabled(false); }
-  ~NoGradGuard() { GradMode::set_enabled(prev_); }
-  NoGradGuard(const NoGradGuard&) = delete;
-  NoGradGuard& operator=(const NoGradGuard&) = delete;
+  explicit GradModeGuard(bool on) : prev_(GradMode::enabled()) { GradMode::set_enabled(on); }
+  ~GradModeGuard() { GradMode::set_enabled(prev_); }
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
 
  private:
   bool prev_;
+};
+
+class NoGradGuard : public GradModeGuard {
+ public:
+  NoGradGuard() : GradModeGuard(false) {}
 };
 
 // Anomaly mode: every op checks its forward output and every backward its gradients for

@@ -142,7 +142,8 @@ Tensor arange(double start, double end, double step = 1.0, TensorOptions o = {})
 // Copies values (row-major) into a new tensor of the given shape.
 Tensor from_vector(const std::vector<double>& values, const Shape& s, TensorOptions o = {});
 Tensor from_vector(const std::vector<float>& values, const Shape& s, TensorOptions o = {});
-Tensor from_vector(const std::vector<int64_t>& values, const Shape& s, TensorOptions o = {});
+Tensor from_vector(const std::vector<int64_t>& values, const Shape& s,
+                   TensorOptions o = {.dtype = DType::I64});
 // A 1-d tensor from a brace list: tensor({1, 2, 3}).
 Tensor tensor(std::initializer_list<double> values, TensorOptions o = {});
 // Random tensors use `gen`, or the global generator (ng::manual_seed) when null.

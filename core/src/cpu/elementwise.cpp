@@ -70,12 +70,14 @@ template <class T> void unary_typed(UnaryOp op, const Tensor& x, const Tensor& o
     case UnaryOp::Tanh: return run([](T v) { return vtanh(v); });
     case UnaryOp::Sigmoid: return run([](T v) { return vsigmoid(v); });
     case UnaryOp::Relu: return run([](T v) { return v > 0 ? v : T(0); });
+    // (1 + tanh(u)) / 2 == sigmoid(2u) and (1 + erf(z)) == erfc(-z): same values, but no
+    // cancellation for negative x, where the textbook forms lose all float precision.
     case UnaryOp::GeluTanh:
       return run([](T v) {
-        return T(0.5) * v * (T(1) + vtanh(T(kSqrt2OverPi) * (v + T(0.044715) * v * v * v)));
+        return v * vsigmoid(T(2 * kSqrt2OverPi) * (v + T(0.044715) * v * v * v));
       });
     case UnaryOp::GeluErf:
-      return run([](T v) { return T(0.5) * v * (T(1) + std::erf(v * T(kInvSqrt2))); });
+      return run([](T v) { return T(0.5) * v * std::erfc(-v * T(kInvSqrt2)); });
     case UnaryOp::Silu: return run([](T v) { return v * vsigmoid(v); });
     case UnaryOp::Erf: return run([](T v) { return std::erf(v); });
     case UnaryOp::Softplus:
