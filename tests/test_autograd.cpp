@@ -134,6 +134,7 @@ TEST_CASE("autograd::grad leaves .grad untouched; create_graph gives second deri
   Tensor gw = w.grad();
   CHECK(gw.requires_grad());
   CHECK(autograd::grad({gw}, {w})[0].item() == doctest::Approx(18));
+  w.set_grad(Tensor());  // break the leaf -> grad -> graph -> leaf cycle (LeakSanitizer checks)
 }
 
 TEST_CASE("grad w.r.t. an intermediate and a leaf below it") {

@@ -92,7 +92,9 @@ void format_dim(std::ostringstream& o, const std::vector<double>& v, const Shape
       o << std::string(sty.width - f.size(), ' ') << f;
     }
   } else {
-    const std::string sep = "," + std::string(s.size() - d - 1, '\n') + std::string(indent + 1, ' ');
+    std::string sep = ",";  // built by append: GCC 12 warns falsely on operator+ here
+    sep.append(s.size() - d - 1, '\n');
+    sep.append(indent + 1, ' ');
     for (size_t k = 0; k < idx.size(); ++k) {
       if (k) o << sep;
       if (idx[k] < 0) {

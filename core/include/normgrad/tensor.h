@@ -108,6 +108,9 @@ class Tensor {
   void set_grad(const Tensor& g);
   void zero_grad();  // drops .grad
   std::string grad_fn_name() const;
+  // create_graph=true makes each leaf's .grad differentiable; that .grad's graph refers
+  // back to the leaf (a reference cycle, as in PyTorch): prefer autograd::grad() for
+  // higher-order derivatives, or clear the leaf's grad (set_grad({})) when done.
   void backward(const Tensor& grad = Tensor(), bool retain_graph = false,
                 bool create_graph = false) const;
   void retain_grad();

@@ -1,0 +1,166 @@
+// Core kernel benchmarks, each next to its hardware reference, with ratios printed at the end:
+//   elementwise add / mul / tanh and sum  vs  memcpy of the same bytes (GB/s touched)
+//   matmul through normgrad               vs  a direct cblas_sgemm on the same shapes
+// Run: build/release/bench/bench_core   (add --benchmark_filter=... to narrow)
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <cstdio>
+#include <omp.h>
+
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "normgrad/normgrad.h"
+
+using namespace ng;
+
+namespace {
+
+constexpr int64_t kBig = 1 << 24;  // 16M floats = 64 MiB per tensor: far beyond the caches
+
+// Bytes read + written by each op on n floats.
+void BM_memcpy(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  Tensor a = randn({n}), b = empty({n});
+  for (auto _ : st) {
+    std::memcpy(b.raw_data(), a.raw_data(), n * 4);
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(st.iterations() * n * 8);
+}
+
+// The parallel version of memcpy: the fair reference for our 2-thread kernels.
+void BM_memcpy_parallel(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  Tensor a = randn({n}), b = empty({n});
+  const char* src = static_cast<const char*>(a.raw_data());
+  char* dst = static_cast<char*>(b.raw_data());
+  for (auto _ : st) {
+#pragma omp parallel
+    {
+      const int t = omp_get_thread_num(), T = omp_get_num_threads();
+      const int64_t chunk = (n * 4 + T - 1) / T, off = t * chunk;
+      const int64_t len = std::max<int64_t>(0, std::min<int64_t>(chunk, n * 4 - off));
+      std::memcpy(dst + off, src + off, len);
+    }
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(st.iterations() * n * 8);
+}
+
+void BM_add(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  Tensor a = randn({n}), b = randn({n});
+  for (auto _ : st) benchmark::DoNotOptimize(add(a, b));
+  st.SetBytesProcessed(st.iterations() * n * 12);
+}
+
+void BM_mul(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  Tensor a = randn({n}), b = randn({n});
+  for (auto _ : st) benchmark::DoNotOptimize(mul(a, b));
+  st.SetBytesProcessed(st.iterations() * n * 12);
+}
+
+void BM_tanh(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  Tensor a = randn({n});
+  for (auto _ : st) benchmark::DoNotOptimize(tanh(a));
+  st.SetBytesProcessed(st.iterations() * n * 8);
+}
+
+void BM_sum(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  Tensor a = randn({n});
+  for (auto _ : st) benchmark::DoNotOptimize(sum(a));
+  st.SetBytesProcessed(st.iterations() * n * 4);
+}
+
+void BM_cblas_sgemm(benchmark::State& st) {
+  const int64_t M = st.range(0), K = st.range(1), N = st.range(2);
+  Tensor a = randn({M, K}), b = randn({K, N}), c = empty({M, N});
+  for (auto _ : st) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a.data<float>(), K,
+                b.data<float>(), N, 0.0f, c.data<float>(), N);
+    benchmark::ClobberMemory();
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K * st.iterations(), benchmark::Counter::kIsRate);
+}
+
+void BM_matmul(benchmark::State& st) {
+  const int64_t M = st.range(0), K = st.range(1), N = st.range(2);
+  Tensor a = randn({M, K}), b = randn({K, N});
+  for (auto _ : st) benchmark::DoNotOptimize(matmul(a, b));
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K * st.iterations(), benchmark::Counter::kIsRate);
+}
+
+// A^T @ B as the backward pass issues it: a transposed view, never copied.
+void BM_matmul_transposed(benchmark::State& st) {
+  const int64_t M = st.range(0), K = st.range(1), N = st.range(2);
+  Tensor at = randn({K, M}), b = randn({K, N});
+  for (auto _ : st) benchmark::DoNotOptimize(matmul(at.t(), b));
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K * st.iterations(), benchmark::Counter::kIsRate);
+}
+
+#define ELEMENTWISE(fn) BENCHMARK(fn)->Arg(kBig)->Arg(1 << 20)->UseRealTime()->Unit(benchmark::kMicrosecond)
+ELEMENTWISE(BM_memcpy);
+ELEMENTWISE(BM_memcpy_parallel);
+ELEMENTWISE(BM_add);
+ELEMENTWISE(BM_mul);
+ELEMENTWISE(BM_tanh);
+ELEMENTWISE(BM_sum);
+
+#define GEMM(fn)                                                                   \
+  BENCHMARK(fn)->Args({512, 512, 512})->Args({1024, 1024, 1024})->Args({768, 128, 512}) \
+      ->UseRealTime()->Unit(benchmark::kMicrosecond)
+GEMM(BM_cblas_sgemm);
+GEMM(BM_matmul);
+GEMM(BM_matmul_transposed);
+
+// Collects every run so the ratios can be printed after the usual table.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const auto& r : runs) {
+      if (r.skipped) continue;
+      const std::string name = r.benchmark_name();
+      auto bps = r.counters.find("bytes_per_second");
+      auto gf = r.counters.find("GFLOP/s");
+      if (bps != r.counters.end()) rate[name] = bps->second.value;
+      else if (gf != r.counters.end()) rate[name] = gf->second.value;
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  std::map<std::string, double> rate;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::printf("%s\n", thread_config().c_str());
+  benchmark::Initialize(&argc, argv);
+  RatioReporter rep;
+  benchmark::RunSpecifiedBenchmarks(&rep);
+  auto& r = rep.rate;
+  auto ratio = [&](const std::string& a, const std::string& b) {
+    auto x = r.find(a), y = r.find(b);
+    return (x == r.end() || y == r.end() || y->second == 0) ? -1.0 : x->second / y->second;
+  };
+  std::printf("\nRatios (same run):\n");
+  for (const char* n : {"1048576", "16777216"}) {
+    const std::string sfx = std::string("/") + n + "/real_time";
+    for (const char* op : {"BM_add", "BM_mul", "BM_tanh", "BM_sum"})
+      std::printf("  %-8s n=%-9s %5.1f%% of parallel memcpy GB/s  (%5.1f%% of 1-thread memcpy)\n",
+                  op + 3, n, 100 * ratio(op + sfx, "BM_memcpy_parallel" + sfx),
+                  100 * ratio(op + sfx, "BM_memcpy" + sfx));
+  }
+  for (const char* s : {"/512/512/512", "/1024/1024/1024", "/768/128/512"}) {
+    const std::string sfx = std::string(s) + "/real_time";
+    std::printf("  matmul %-15s %5.1f%% of direct cblas_sgemm  (A^T@B view: %5.1f%%)\n", s,
+                100 * ratio("BM_matmul" + sfx, "BM_cblas_sgemm" + sfx),
+                100 * ratio("BM_matmul_transposed" + sfx, "BM_cblas_sgemm" + sfx));
+  }
+  return 0;
+}
