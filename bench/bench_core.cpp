@@ -4,10 +4,9 @@
 // Run: build/release/bench/bench_core   (add --benchmark_filter=... to narrow)
 #include <benchmark/benchmark.h>
 #include <cblas.h>
-
-#include <cstdio>
 #include <omp.h>
 
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <string>
@@ -86,14 +85,16 @@ void BM_cblas_sgemm(benchmark::State& st) {
                 b.data<float>(), N, 0.0f, c.data<float>(), N);
     benchmark::ClobberMemory();
   }
-  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K * st.iterations(), benchmark::Counter::kIsRate);
+  st.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * M * N * K * st.iterations(), benchmark::Counter::kIsRate);
 }
 
 void BM_matmul(benchmark::State& st) {
   const int64_t M = st.range(0), K = st.range(1), N = st.range(2);
   Tensor a = randn({M, K}), b = randn({K, N});
   for (auto _ : st) benchmark::DoNotOptimize(matmul(a, b));
-  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K * st.iterations(), benchmark::Counter::kIsRate);
+  st.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * M * N * K * st.iterations(), benchmark::Counter::kIsRate);
 }
 
 // A^T @ B as the backward pass issues it: a transposed view, never copied.
@@ -101,10 +102,12 @@ void BM_matmul_transposed(benchmark::State& st) {
   const int64_t M = st.range(0), K = st.range(1), N = st.range(2);
   Tensor at = randn({K, M}), b = randn({K, N});
   for (auto _ : st) benchmark::DoNotOptimize(matmul(at.t(), b));
-  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K * st.iterations(), benchmark::Counter::kIsRate);
+  st.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * M * N * K * st.iterations(), benchmark::Counter::kIsRate);
 }
 
-#define ELEMENTWISE(fn) BENCHMARK(fn)->Arg(kBig)->Arg(1 << 20)->UseRealTime()->Unit(benchmark::kMicrosecond)
+#define ELEMENTWISE(fn) \
+  BENCHMARK(fn)->Arg(kBig)->Arg(1 << 20)->UseRealTime()->Unit(benchmark::kMicrosecond)
 ELEMENTWISE(BM_memcpy);
 ELEMENTWISE(BM_memcpy_parallel);
 ELEMENTWISE(BM_add);
@@ -112,9 +115,13 @@ ELEMENTWISE(BM_mul);
 ELEMENTWISE(BM_tanh);
 ELEMENTWISE(BM_sum);
 
-#define GEMM(fn)                                                                   \
-  BENCHMARK(fn)->Args({512, 512, 512})->Args({1024, 1024, 1024})->Args({768, 128, 512}) \
-      ->UseRealTime()->Unit(benchmark::kMicrosecond)
+#define GEMM(fn)                 \
+  BENCHMARK(fn)                  \
+      ->Args({512, 512, 512})    \
+      ->Args({1024, 1024, 1024}) \
+      ->Args({768, 128, 512})    \
+      ->UseRealTime()            \
+      ->Unit(benchmark::kMicrosecond)
 GEMM(BM_cblas_sgemm);
 GEMM(BM_matmul);
 GEMM(BM_matmul_transposed);
@@ -124,12 +131,18 @@ class RatioReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const auto& r : runs) {
-      if (r.skipped) continue;
-      const std::string name = r.benchmark_name();
+      if (r.error_occurred) continue;
+      std::string name = r.benchmark_name();
+      if (r.run_type == Run::RT_Aggregate) {  // with --benchmark_repetitions: use the median
+        if (r.aggregate_name != "median") continue;
+        name = name.substr(0, name.size() - std::string("_median").size());
+      }
       auto bps = r.counters.find("bytes_per_second");
       auto gf = r.counters.find("GFLOP/s");
-      if (bps != r.counters.end()) rate[name] = bps->second.value;
-      else if (gf != r.counters.end()) rate[name] = gf->second.value;
+      if (bps != r.counters.end())
+        rate[name] = bps->second.value;
+      else if (gf != r.counters.end())
+        rate[name] = gf->second.value;
     }
     ConsoleReporter::ReportRuns(runs);
   }

@@ -7,156 +7,156 @@
 using namespace ngt;
 
 TEST_SUITE("autograd") {
-
-TEST_CASE("a tensor used twice accumulates both paths") {
-  Tensor x = tensor({1.0, -2.0, 3.0}, {.requires_grad = true});
-  sum(x * x + x).backward();  // d/dx = 2x + 1
-  CHECK(x.grad().to_vector() == std::vector<double>{3, -3, 7});
-}
-
-TEST_CASE("leaves accumulate across backward calls; intermediates keep no grad") {
-  Tensor x = tensor({2.0}, {.requires_grad = true});
-  Tensor y = x * 3.0;
-  Tensor z = sum(y * y);
-  z.backward(Tensor(), /*retain_graph=*/true);
-  CHECK(x.grad().item() == doctest::Approx(36));
-  z.backward();
-  CHECK(x.grad().item() == doctest::Approx(72));  // accumulated
-  CHECK_FALSE(y.grad().defined());
-  x.zero_grad();
-  CHECK_FALSE(x.grad().defined());
-}
-
-TEST_CASE("retain_grad keeps an intermediate's gradient") {
-  Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
-  Tensor y = x * 2.0;
-  y.retain_grad();
-  sum(y * y).backward();
-  CHECK(y.grad().to_vector() == std::vector<double>{4, 8});
-}
-
-TEST_CASE("backward(grad) on a non-scalar, and errors for missing seeds") {
-  Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
-  Tensor y = x * x;
-  y.backward(tensor({1.0, 10.0}));
-  CHECK(x.grad().to_vector() == std::vector<double>{2, 40});
-  Tensor y2 = x * x;
-  CHECK_THROWS_WITH_AS(y2.backward(), doctest::Contains("scalar"), Error);
-  CHECK_THROWS_WITH_AS(tensor({1.0}).backward(), doctest::Contains("does not require grad"), Error);
-}
-
-TEST_CASE("NoGradGuard and detach record nothing") {
-  Tensor x = tensor({1.0}, {.requires_grad = true});
-  {
-    NoGradGuard g;
-    CHECK_FALSE((x * 2.0).requires_grad());
+  TEST_CASE("a tensor used twice accumulates both paths") {
+    Tensor x = tensor({1.0, -2.0, 3.0}, {.requires_grad = true});
+    sum(x * x + x).backward();  // d/dx = 2x + 1
+    CHECK(x.grad().to_vector() == std::vector<double>{3, -3, 7});
   }
-  CHECK((x * 2.0).requires_grad());
-  CHECK_FALSE(x.detach().requires_grad());
-  CHECK(x.detach().impl()->storage == x.impl()->storage);
-}
 
-TEST_CASE("hooks read or replace the incoming gradient") {
-  Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
-  Tensor seen;
-  x.register_hook([&](const Tensor& g) {
-    seen = g;
-    return Tensor();
-  });
-  Tensor y = x * 3.0;
-  y.register_hook([](const Tensor& g) { return g * 10.0; });  // replace
-  sum(y).backward();
-  CHECK(seen.to_vector() == std::vector<double>{30, 30});
-  CHECK(x.grad().to_vector() == std::vector<double>{30, 30});
-}
+  TEST_CASE("leaves accumulate across backward calls; intermediates keep no grad") {
+    Tensor x = tensor({2.0}, {.requires_grad = true});
+    Tensor y = x * 3.0;
+    Tensor z = sum(y * y);
+    z.backward(Tensor(), /*retain_graph=*/true);
+    CHECK(x.grad().item() == doctest::Approx(36));
+    z.backward();
+    CHECK(x.grad().item() == doctest::Approx(72));  // accumulated
+    CHECK_FALSE(y.grad().defined());
+    x.zero_grad();
+    CHECK_FALSE(x.grad().defined());
+  }
 
-TEST_CASE("a second backward through a freed graph is a clear error") {
-  Tensor x = tensor({1.0}, {.requires_grad = true});
-  Tensor z = sum(exp(x));
-  z.backward();
-  CHECK_THROWS_WITH_AS(z.backward(), doctest::Contains("second time"), Error);
-}
+  TEST_CASE("retain_grad keeps an intermediate's gradient") {
+    Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
+    Tensor y = x * 2.0;
+    y.retain_grad();
+    sum(y * y).backward();
+    CHECK(y.grad().to_vector() == std::vector<double>{4, 8});
+  }
 
-TEST_CASE("modifying a saved tensor in place is detected") {
-  Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
-  Tensor b = tensor({3.0, 4.0});
-  Tensor y = sum(x * b);  // saves b
-  b.add_(tensor({1.0, 1.0}));
-  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("modified in place"), Error);
-}
+  TEST_CASE("backward(grad) on a non-scalar, and errors for missing seeds") {
+    Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
+    Tensor y = x * x;
+    y.backward(tensor({1.0, 10.0}));
+    CHECK(x.grad().to_vector() == std::vector<double>{2, 40});
+    Tensor y2 = x * x;
+    CHECK_THROWS_WITH_AS(y2.backward(), doctest::Contains("scalar"), Error);
+    CHECK_THROWS_WITH_AS(tensor({1.0}).backward(), doctest::Contains("does not require grad"),
+                         Error);
+  }
 
-TEST_CASE("in-place writes to tensors that need grad are refused") {
-  Tensor x = tensor({1.0}, {.requires_grad = true});
-  CHECK_THROWS_WITH_AS(x.fill_(0), doctest::Contains("requires grad"), Error);
-  NoGradGuard g;
-  x.fill_(0);  // fine without grad mode (optimizer updates)
-  CHECK(x.item() == 0);
-}
-
-TEST_CASE("a 10,000-op chain: no stack overflow in backward or in destruction") {
-  Tensor x = tensor({1.0}, {.dtype = DType::F64, .requires_grad = true});
-  std::weak_ptr<Node> first;
-  {
-    Tensor y = x;
-    for (int i = 0; i < 10000; ++i) {
-      y = y * 1.0001;
-      if (i == 0) first = y.impl()->grad_fn;
+  TEST_CASE("NoGradGuard and detach record nothing") {
+    Tensor x = tensor({1.0}, {.requires_grad = true});
+    {
+      NoGradGuard g;
+      CHECK_FALSE((x * 2.0).requires_grad());
     }
+    CHECK((x * 2.0).requires_grad());
+    CHECK_FALSE(x.detach().requires_grad());
+    CHECK(x.detach().impl()->storage == x.impl()->storage);
+  }
+
+  TEST_CASE("hooks read or replace the incoming gradient") {
+    Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
+    Tensor seen;
+    x.register_hook([&](const Tensor& g) {
+      seen = g;
+      return Tensor();
+    });
+    Tensor y = x * 3.0;
+    y.register_hook([](const Tensor& g) { return g * 10.0; });  // replace
     sum(y).backward();
-    CHECK(x.grad().item() == doctest::Approx(std::pow(1.0001, 10000)).epsilon(1e-9));
+    CHECK(seen.to_vector() == std::vector<double>{30, 30});
+    CHECK(x.grad().to_vector() == std::vector<double>{30, 30});
   }
-  CHECK(first.expired());  // the graph is released with the last tensor that holds it
-}
 
-TEST_CASE("graph is freed when the loss goes out of scope (no reference cycles)") {
-  Tensor x = tensor({0.5, 1.5}, {.requires_grad = true});
-  std::weak_ptr<Node> node;
-  {
-    Tensor y = tanh(x);  // saves its own output
-    node = y.impl()->grad_fn;
-    Tensor loss = sum(y * y);
-    CHECK_FALSE(node.expired());
+  TEST_CASE("a second backward through a freed graph is a clear error") {
+    Tensor x = tensor({1.0}, {.requires_grad = true});
+    Tensor z = sum(exp(x));
+    z.backward();
+    CHECK_THROWS_WITH_AS(z.backward(), doctest::Contains("second time"), Error);
   }
-  CHECK(node.expired());
-}
 
-TEST_CASE("autograd::grad leaves .grad untouched; create_graph gives second derivatives") {
-  Tensor x = tensor({2.0}, {.requires_grad = true});
-  Tensor y = x * x * x;
-  Tensor g = autograd::grad({y}, {x}, {}, true)[0];
-  CHECK(g.item() == doctest::Approx(12));
-  CHECK_FALSE(x.grad().defined());
-  Tensor gg = autograd::grad({g}, {x})[0];
-  CHECK(gg.item() == doctest::Approx(12));  // 6x
-  // backward(create_graph) also builds a differentiable .grad
-  Tensor w = tensor({3.0}, {.requires_grad = true});
-  sum(w * w * w).backward(Tensor(), false, true);
-  Tensor gw = w.grad();
-  CHECK(gw.requires_grad());
-  CHECK(autograd::grad({gw}, {w})[0].item() == doctest::Approx(18));
-  w.set_grad(Tensor());  // break the leaf -> grad -> graph -> leaf cycle (LeakSanitizer checks)
-}
+  TEST_CASE("modifying a saved tensor in place is detected") {
+    Tensor x = tensor({1.0, 2.0}, {.requires_grad = true});
+    Tensor b = tensor({3.0, 4.0});
+    Tensor y = sum(x * b);  // saves b
+    b.add_(tensor({1.0, 1.0}));
+    CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("modified in place"), Error);
+  }
 
-TEST_CASE("grad w.r.t. an intermediate and a leaf below it") {
-  Tensor w = tensor({2.0}, {.requires_grad = true});
-  Tensor h = w * 3.0;
-  Tensor out = h * h;
-  auto g = autograd::grad({out}, {h, w});
-  CHECK(g[0].item() == doctest::Approx(12));  // 2h
-  CHECK(g[1].item() == doctest::Approx(36));  // 2h * 3
-}
+  TEST_CASE("in-place writes to tensors that need grad are refused") {
+    Tensor x = tensor({1.0}, {.requires_grad = true});
+    CHECK_THROWS_WITH_AS(x.fill_(0), doctest::Contains("requires grad"), Error);
+    NoGradGuard g;
+    x.fill_(0);  // fine without grad mode (optimizer updates)
+    CHECK(x.item() == 0);
+  }
 
-TEST_CASE("anomaly mode names the op that produced NaN/Inf") {
-  AnomalyGuard on;
-  Tensor x = tensor({-1.0}, {.requires_grad = true});
-  CHECK_THROWS_WITH_AS(log(x), doctest::Contains("[log] anomaly"), Error);
-  Tensor z = tensor({0.0}, {.requires_grad = true});
-  Tensor s = sum(sqrt(z));  // forward fine, backward divides by zero
-  CHECK_THROWS_WITH_AS(s.backward(), doctest::Contains("[sqrt] anomaly"), Error);
-}
+  TEST_CASE("a 10,000-op chain: no stack overflow in backward or in destruction") {
+    Tensor x = tensor({1.0}, {.dtype = DType::F64, .requires_grad = true});
+    std::weak_ptr<Node> first;
+    {
+      Tensor y = x;
+      for (int i = 0; i < 10000; ++i) {
+        y = y * 1.0001;
+        if (i == 0) first = y.impl()->grad_fn;
+      }
+      sum(y).backward();
+      CHECK(x.grad().item() == doctest::Approx(std::pow(1.0001, 10000)).epsilon(1e-9));
+    }
+    CHECK(first.expired());  // the graph is released with the last tensor that holds it
+  }
 
-TEST_CASE("integer tensors cannot require grad") {
-  CHECK_THROWS_AS(arange(3, {.dtype = DType::I64}).requires_grad_(), Error);
-}
+  TEST_CASE("graph is freed when the loss goes out of scope (no reference cycles)") {
+    Tensor x = tensor({0.5, 1.5}, {.requires_grad = true});
+    std::weak_ptr<Node> node;
+    {
+      Tensor y = tanh(x);  // saves its own output
+      node = y.impl()->grad_fn;
+      Tensor loss = sum(y * y);
+      CHECK_FALSE(node.expired());
+    }
+    CHECK(node.expired());
+  }
+
+  TEST_CASE("autograd::grad leaves .grad untouched; create_graph gives second derivatives") {
+    Tensor x = tensor({2.0}, {.requires_grad = true});
+    Tensor y = x * x * x;
+    Tensor g = autograd::grad({y}, {x}, {}, true)[0];
+    CHECK(g.item() == doctest::Approx(12));
+    CHECK_FALSE(x.grad().defined());
+    Tensor gg = autograd::grad({g}, {x})[0];
+    CHECK(gg.item() == doctest::Approx(12));  // 6x
+    // backward(create_graph) also builds a differentiable .grad
+    Tensor w = tensor({3.0}, {.requires_grad = true});
+    sum(w * w * w).backward(Tensor(), false, true);
+    Tensor gw = w.grad();
+    CHECK(gw.requires_grad());
+    CHECK(autograd::grad({gw}, {w})[0].item() == doctest::Approx(18));
+    w.set_grad(Tensor());  // break the leaf -> grad -> graph -> leaf cycle (LeakSanitizer checks)
+  }
+
+  TEST_CASE("grad w.r.t. an intermediate and a leaf below it") {
+    Tensor w = tensor({2.0}, {.requires_grad = true});
+    Tensor h = w * 3.0;
+    Tensor out = h * h;
+    auto g = autograd::grad({out}, {h, w});
+    CHECK(g[0].item() == doctest::Approx(12));  // 2h
+    CHECK(g[1].item() == doctest::Approx(36));  // 2h * 3
+  }
+
+  TEST_CASE("anomaly mode names the op that produced NaN/Inf") {
+    AnomalyGuard on;
+    Tensor x = tensor({-1.0}, {.requires_grad = true});
+    CHECK_THROWS_WITH_AS(log(x), doctest::Contains("[log] anomaly"), Error);
+    Tensor z = tensor({0.0}, {.requires_grad = true});
+    Tensor s = sum(sqrt(z));  // forward fine, backward divides by zero
+    CHECK_THROWS_WITH_AS(s.backward(), doctest::Contains("[sqrt] anomaly"), Error);
+  }
+
+  TEST_CASE("integer tensors cannot require grad") {
+    CHECK_THROWS_AS(arange(3, {.dtype = DType::I64}).requires_grad_(), Error);
+  }
 
 }  // TEST_SUITE

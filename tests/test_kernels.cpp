@@ -34,130 +34,138 @@ Shape keepdim_shape_for_test(Shape s, const Dims& dims) {
 }  // namespace
 
 TEST_SUITE("kernels") {
-
-TEST_CASE("vectorized float exp / tanh / sigmoid / gelu match float64 to a few ulp") {
-  Tensor x64 = arange(-20, 20, 0.001, {.dtype = DType::F64});
-  Tensor x32 = x64.to(DType::F32);
-  struct F {
-    std::string name;
-    std::function<Tensor(const Tensor&)> f;
-  };
-  for (const F& f : std::vector<F>{{"exp", [](const Tensor& t) { return exp(t); }},
-                                   {"tanh", [](const Tensor& t) { return tanh(t); }},
-                                   {"sigmoid", [](const Tensor& t) { return sigmoid(t); }},
-                                   {"gelu_tanh", [](const Tensor& t) { return gelu(t, GeluApprox::Tanh); }},
-                                   {"silu", [](const Tensor& t) { return silu(t); }}}) {
-    CAPTURE(f.name);
-    auto got = f.f(x32).to_vector(), want = f.f(x32.to(DType::F64)).to_vector();
-    // Relative error with a tiny absolute floor. Far in the tails exp(-2|u|) amplifies the
-    // float rounding of u itself (condition number ~|2u|), so allow ~25 ulp there.
-    double worst = 0;
-    for (size_t i = 0; i < got.size(); ++i)
-      worst = std::max(worst, std::fabs(got[i] - want[i]) / (std::fabs(want[i]) + 1e-9));
-    CHECK(worst < 3e-6);
+  TEST_CASE("vectorized float exp / tanh / sigmoid / gelu match float64 to a few ulp") {
+    Tensor x64 = arange(-20, 20, 0.001, {.dtype = DType::F64});
+    Tensor x32 = x64.to(DType::F32);
+    struct F {
+      std::string name;
+      std::function<Tensor(const Tensor&)> f;
+    };
+    for (const F& f :
+         std::vector<F>{{"exp", [](const Tensor& t) { return exp(t); }},
+                        {"tanh", [](const Tensor& t) { return tanh(t); }},
+                        {"sigmoid", [](const Tensor& t) { return sigmoid(t); }},
+                        {"gelu_tanh", [](const Tensor& t) { return gelu(t, GeluApprox::Tanh); }},
+                        {"silu", [](const Tensor& t) { return silu(t); }}}) {
+      CAPTURE(f.name);
+      auto got = f.f(x32).to_vector(), want = f.f(x32.to(DType::F64)).to_vector();
+      // Relative error with a tiny absolute floor. Far in the tails exp(-2|u|) amplifies the
+      // float rounding of u itself (condition number ~|2u|), so allow ~25 ulp there.
+      double worst = 0;
+      for (size_t i = 0; i < got.size(); ++i)
+        worst = std::max(worst, std::fabs(got[i] - want[i]) / (std::fabs(want[i]) + 1e-9));
+      CHECK(worst < 3e-6);
+    }
+    CHECK(std::isinf(exp(tensor({100.0})).item()));
+    CHECK(exp(tensor({-200.0})).item() == 0.0);
+    CHECK(std::isnan(tanh(tensor({NAN})).item()));
+    CHECK(tanh(tensor({1e-8})).item() == doctest::Approx(1e-8).epsilon(1e-6));
   }
-  CHECK(std::isinf(exp(tensor({100.0})).item()));
-  CHECK(exp(tensor({-200.0})).item() == 0.0);
-  CHECK(std::isnan(tanh(tensor({NAN})).item()));
-  CHECK(tanh(tensor({1e-8})).item() == doctest::Approx(1e-8).epsilon(1e-6));
-}
 
-TEST_CASE("sum over every subset of dims, contiguous and permuted, matches a naive loop") {
-  for (DType dt : {DType::F32, DType::F64}) {
-    Generator g(3);
-    Tensor x = randn({3, 4, 5, 6}, {.dtype = dt}, &g);
-    for (int mask = 1; mask < 16; ++mask) {
-      Dims dims;
-      for (int d = 0; d < 4; ++d)
-        if (mask & (1 << d)) dims.push_back(d);
-      CAPTURE(mask);
-      auto want = naive_sum(x, dims);
-      CHECK(allclose(sum(x, dims, true), from_vector(want, keepdim_shape_for_test(x.shape(), dims), {.dtype = DType::F64}), 1e-5, 1e-5));
-      Tensor p = x.permute({2, 0, 3, 1});
-      auto wantp = naive_sum(p, dims);
-      CHECK(allclose(sum(p, dims, true), from_vector(wantp, keepdim_shape_for_test(p.shape(), dims), {.dtype = DType::F64}), 1e-5, 1e-5));
+  TEST_CASE("sum over every subset of dims, contiguous and permuted, matches a naive loop") {
+    for (DType dt : {DType::F32, DType::F64}) {
+      Generator g(3);
+      Tensor x = randn({3, 4, 5, 6}, {.dtype = dt}, &g);
+      for (int mask = 1; mask < 16; ++mask) {
+        Dims dims;
+        for (int d = 0; d < 4; ++d)
+          if (mask & (1 << d)) dims.push_back(d);
+        CAPTURE(mask);
+        auto want = naive_sum(x, dims);
+        CHECK(allclose(
+            sum(x, dims, true),
+            from_vector(want, keepdim_shape_for_test(x.shape(), dims), {.dtype = DType::F64}), 1e-5,
+            1e-5));
+        Tensor p = x.permute({2, 0, 3, 1});
+        auto wantp = naive_sum(p, dims);
+        CHECK(allclose(
+            sum(p, dims, true),
+            from_vector(wantp, keepdim_shape_for_test(p.shape(), dims), {.dtype = DType::F64}),
+            1e-5, 1e-5));
+      }
     }
   }
-}
 
-TEST_CASE("max / min / argmax along inner and outer dims") {
-  Tensor x = from_vector(std::vector<double>{3, 9, 1, 7, 2, 8}, {2, 3});
-  CHECK(max(x, {1}).to_vector() == std::vector<double>{9, 8});
-  CHECK(min(x, {0}).to_vector() == std::vector<double>{3, 2, 1});
-  CHECK(argmax(x, 1).to_vector() == std::vector<double>{1, 2});
-  CHECK(argmax(x, 0).to_vector() == std::vector<double>{1, 0, 1});
-  CHECK(argmin(x.t(), 1).to_vector() == std::vector<double>{0, 1, 0});
-  CHECK(max(x).item() == 9);
-  CHECK(std::isnan(max(tensor({1.0, NAN, 3.0})).item()));
-}
-
-TEST_CASE("long sums are accurate and identical for 1 and 2 threads") {
-  Generator g(1);
-  Tensor x = rand({1 << 22}, {}, &g);
-  const int before = num_threads();
-  set_num_threads(1);
-  const double s1 = sum(x).item();
-  const auto cols1 = sum(x.reshape({4096, 1024}), {0}).to_vector();
-  set_num_threads(2);
-  const double s2 = sum(x).item();
-  const auto cols2 = sum(x.reshape({4096, 1024}), {0}).to_vector();
-  set_num_threads(before);
-  CHECK(s1 == s2);
-  CHECK(cols1 == cols2);
-  CHECK(s1 == doctest::Approx(sum(x.to(DType::F64)).item()).epsilon(1e-6));
-}
-
-TEST_CASE("matmul agrees with a naive product for every layout") {
-  Generator g(5);
-  for (DType dt : {DType::F32, DType::F64}) {
-    Tensor a = randn({7, 5}, {.dtype = dt}, &g), b = randn({5, 3}, {.dtype = dt}, &g);
-    auto naive = [](const Tensor& A, const Tensor& B) {
-      const int64_t M = A.size(0), K = A.size(1), N = B.size(1);
-      std::vector<double> out(M * N, 0);
-      for (int64_t i = 0; i < M; ++i)
-        for (int64_t j = 0; j < N; ++j)
-          for (int64_t k = 0; k < K; ++k) out[i * N + j] += A.at({i, k}) * B.at({k, j});
-      return from_vector(out, {M, N}, {.dtype = DType::F64});
-    };
-    CHECK(allclose(matmul(a, b), naive(a, b), 1e-5, 1e-5));
-    Tensor at = a.t().contiguous(), bt = b.t().contiguous();
-    CHECK(allclose(matmul(at.t(), bt.t()), naive(a, b), 1e-5, 1e-5));
-    Tensor s = randn({7, 10}, {.dtype = dt}, &g).slice(1, 0, 10, 2);  // no unit stride: copied
-    CHECK(allclose(matmul(s, b), naive(s, b), 1e-5, 1e-5));
-    Tensor ba = randn({4, 7, 5}, {.dtype = dt}, &g);
-    Tensor bb = matmul(ba, b);  // b broadcast over the batch
-    for (int64_t i = 0; i < 4; ++i) CHECK(allclose(bb.select(0, i), naive(ba.select(0, i), b), 1e-5, 1e-5));
+  TEST_CASE("max / min / argmax along inner and outer dims") {
+    Tensor x = from_vector(std::vector<double>{3, 9, 1, 7, 2, 8}, {2, 3});
+    CHECK(max(x, {1}).to_vector() == std::vector<double>{9, 8});
+    CHECK(min(x, {0}).to_vector() == std::vector<double>{3, 2, 1});
+    CHECK(argmax(x, 1).to_vector() == std::vector<double>{1, 2});
+    CHECK(argmax(x, 0).to_vector() == std::vector<double>{1, 0, 1});
+    CHECK(argmin(x.t(), 1).to_vector() == std::vector<double>{0, 1, 0});
+    CHECK(max(x).item() == 9);
+    CHECK(std::isnan(max(tensor({1.0, NAN, 3.0})).item()));
   }
-}
 
-TEST_CASE("framework matmul equals a direct cblas_sgemm bit for bit") {
-  Generator g(9);
-  Tensor a = randn({64, 48}, {}, &g), b = randn({48, 32}, {}, &g);
-  std::vector<float> c(64 * 32);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 64, 32, 48, 1.0f, a.data<float>(), 48,
-              b.data<float>(), 32, 0.0f, c.data(), 32);
-  Tensor m = matmul(a, b);
-  for (int64_t i = 0; i < 64 * 32; ++i) CHECK(m.data<float>()[i] == c[i]);
-}
+  TEST_CASE("long sums are accurate and identical for 1 and 2 threads") {
+    Generator g(1);
+    Tensor x = rand({1 << 22}, {}, &g);
+    const int before = num_threads();
+    set_num_threads(1);
+    const double s1 = sum(x).item();
+    const auto cols1 = sum(x.reshape({4096, 1024}), {0}).to_vector();
+    set_num_threads(2);
+    const double s2 = sum(x).item();
+    const auto cols2 = sum(x.reshape({4096, 1024}), {0}).to_vector();
+    set_num_threads(before);
+    CHECK(s1 == s2);
+    CHECK(cols1 == cols2);
+    CHECK(s1 == doctest::Approx(sum(x.to(DType::F64)).item()).epsilon(1e-6));
+  }
 
-TEST_CASE("softmax over a non-last dim and with -inf entries") {
-  Tensor x = from_vector(std::vector<double>{1, 2, 3, 4, 5, 6}, {2, 3});
-  Tensor s0 = softmax(x, 0);
-  CHECK(s0.at({0, 0}) == doctest::Approx(1 / (1 + std::exp(3.0))));
-  CHECK(sum(s0, {0}).to_vector()[2] == doctest::Approx(1));
-  Tensor m = from_vector(std::vector<double>{0, -INFINITY, 0}, {3});
-  CHECK(softmax(m, 0).to_vector()[1] == 0);
-  CHECK(log_softmax(x, 1).at({0, 2}) == doctest::Approx(3 - std::log(std::exp(1.) + std::exp(2.) + std::exp(3.))));
-}
+  TEST_CASE("matmul agrees with a naive product for every layout") {
+    Generator g(5);
+    for (DType dt : {DType::F32, DType::F64}) {
+      Tensor a = randn({7, 5}, {.dtype = dt}, &g), b = randn({5, 3}, {.dtype = dt}, &g);
+      auto naive = [](const Tensor& A, const Tensor& B) {
+        const int64_t M = A.size(0), K = A.size(1), N = B.size(1);
+        std::vector<double> out(M * N, 0);
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N; ++j)
+            for (int64_t k = 0; k < K; ++k) out[i * N + j] += A.at({i, k}) * B.at({k, j});
+        return from_vector(out, {M, N}, {.dtype = DType::F64});
+      };
+      CHECK(allclose(matmul(a, b), naive(a, b), 1e-5, 1e-5));
+      Tensor at = a.t().contiguous(), bt = b.t().contiguous();
+      CHECK(allclose(matmul(at.t(), bt.t()), naive(a, b), 1e-5, 1e-5));
+      Tensor s = randn({7, 10}, {.dtype = dt}, &g).slice(1, 0, 10, 2);  // no unit stride: copied
+      CHECK(allclose(matmul(s, b), naive(s, b), 1e-5, 1e-5));
+      Tensor ba = randn({4, 7, 5}, {.dtype = dt}, &g);
+      Tensor bb = matmul(ba, b);  // b broadcast over the batch
+      for (int64_t i = 0; i < 4; ++i)
+        CHECK(allclose(bb.select(0, i), naive(ba.select(0, i), b), 1e-5, 1e-5));
+    }
+  }
 
-TEST_CASE("index_add / scatter_add accumulate duplicates deterministically") {
-  Tensor base = zeros({3, 2});
-  Tensor idx = from_vector(std::vector<int64_t>{2, 0, 2, 2}, {4});
-  Tensor src = ones({4, 2});
-  CHECK(index_add(base, 0, idx, src).to_vector() == std::vector<double>{1, 1, 0, 0, 3, 3});
-  Tensor gi = from_vector(std::vector<int64_t>{1, 1, 0, 0}, {2, 2});
-  Tensor sc = scatter_add(zeros({2, 2}), 1, gi, ones({2, 2}));
-  CHECK(sc.to_vector() == std::vector<double>{0, 2, 2, 0});
-}
+  TEST_CASE("framework matmul equals a direct cblas_sgemm bit for bit") {
+    Generator g(9);
+    Tensor a = randn({64, 48}, {}, &g), b = randn({48, 32}, {}, &g);
+    std::vector<float> c(64 * 32);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 64, 32, 48, 1.0f, a.data<float>(), 48,
+                b.data<float>(), 32, 0.0f, c.data(), 32);
+    Tensor m = matmul(a, b);
+    for (int64_t i = 0; i < 64 * 32; ++i) CHECK(m.data<float>()[i] == c[i]);
+  }
+
+  TEST_CASE("softmax over a non-last dim and with -inf entries") {
+    Tensor x = from_vector(std::vector<double>{1, 2, 3, 4, 5, 6}, {2, 3});
+    Tensor s0 = softmax(x, 0);
+    CHECK(s0.at({0, 0}) == doctest::Approx(1 / (1 + std::exp(3.0))));
+    CHECK(sum(s0, {0}).to_vector()[2] == doctest::Approx(1));
+    Tensor m = from_vector(std::vector<double>{0, -INFINITY, 0}, {3});
+    CHECK(softmax(m, 0).to_vector()[1] == 0);
+    CHECK(log_softmax(x, 1).at({0, 2}) ==
+          doctest::Approx(3 - std::log(std::exp(1.) + std::exp(2.) + std::exp(3.))));
+  }
+
+  TEST_CASE("index_add / scatter_add accumulate duplicates deterministically") {
+    Tensor base = zeros({3, 2});
+    Tensor idx = from_vector(std::vector<int64_t>{2, 0, 2, 2}, {4});
+    Tensor src = ones({4, 2});
+    CHECK(index_add(base, 0, idx, src).to_vector() == std::vector<double>{1, 1, 0, 0, 3, 3});
+    Tensor gi = from_vector(std::vector<int64_t>{1, 1, 0, 0}, {2, 2});
+    Tensor sc = scatter_add(zeros({2, 2}), 1, gi, ones({2, 2}));
+    CHECK(sc.to_vector() == std::vector<double>{0, 2, 2, 0});
+  }
 
 }  // TEST_SUITE

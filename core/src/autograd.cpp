@@ -12,7 +12,7 @@ namespace {
 thread_local bool grad_mode = true;
 bool anomaly_mode = false;
 
-thread_local bool in_anomaly_check = false;  // the check itself runs ops: no recursion
+thread_local bool in_anomaly_check = false;              // the check itself runs ops: no recursion
 thread_local const char* running_backward_of = nullptr;  // names the node in anomaly errors
 
 bool all_finite(const Tensor& t) {
@@ -230,13 +230,14 @@ void run_backward(const std::vector<std::shared_ptr<Node>>& roots, const TensorL
         if (gi.shape() != e.shape) gi = sum_to(gi, e.shape);  // undo broadcasting, once, here
         if (gi.dtype() != e.dtype) gi = gi.to(e.dtype);
         if (AnomalyMode::enabled() && !all_finite(gi))
-          fail(n->name.c_str(), "anomaly: backward produced NaN/Inf in the gradient of input ",
-               i, " (shape ", shape_str(e.shape), ")");
+          fail(n->name.c_str(), "anomaly: backward produced NaN/Inf in the gradient of input ", i,
+               " (shape ", shape_str(e.shape), ")");
         Tensor& slot = pending[e.node.get()];
         slot = slot.defined() ? ng::add(slot, gi) : gi;
       }
       if (--deps[e.node.get()] == 0) {
-        if (pending.count(e.node.get())) ready.push_back(e.node.get());
+        if (pending.count(e.node.get()))
+          ready.push_back(e.node.get());
         else {
           // No gradient arrived (all contributions undefined): its inputs get none either,
           // but its dependants still need their counts released.
@@ -246,8 +247,10 @@ void run_backward(const std::vector<std::shared_ptr<Node>>& roots, const TensorL
             skip.pop_back();
             for (auto& se : s->next)
               if (se.node && --deps[se.node.get()] == 0) {
-                if (pending.count(se.node.get())) ready.push_back(se.node.get());
-                else skip.push_back(se.node.get());
+                if (pending.count(se.node.get()))
+                  ready.push_back(se.node.get());
+                else
+                  skip.push_back(se.node.get());
               }
           }
         }
@@ -255,7 +258,6 @@ void run_backward(const std::vector<std::shared_ptr<Node>>& roots, const TensorL
     }
   }
 }
-
 
 Tensor seed_grad(const Tensor& root, const Tensor& grad, const char* op) {
   if (!root.requires_grad())
@@ -291,23 +293,21 @@ void backward(const TensorList& roots, const TensorList& grads, bool retain_grap
   run_backward(nodes, seeds, retain_graph || create_graph, create_graph, nullptr);
 }
 
-TensorList grad(const TensorList& outputs, const TensorList& inputs,
-                const TensorList& grad_outputs, bool create_graph,
-                std::optional<bool> retain_graph, bool allow_unused) {
+TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs,
+                bool create_graph, std::optional<bool> retain_graph, bool allow_unused) {
   GradModeGuard restore(GradMode::enabled());
   std::vector<std::shared_ptr<Node>> nodes;
   TensorList seeds;
   for (size_t i = 0; i < outputs.size(); ++i) {
-    seeds.push_back(seed_grad(outputs[i], i < grad_outputs.size() ? grad_outputs[i] : Tensor(),
-                              "grad"));
+    seeds.push_back(
+        seed_grad(outputs[i], i < grad_outputs.size() ? grad_outputs[i] : Tensor(), "grad"));
     nodes.push_back(root_node(outputs[i]));
   }
   TensorList result(inputs.size());
   std::unordered_map<Node*, Tensor*> capture;
   std::vector<std::shared_ptr<Node>> keep;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].requires_grad())
-      fail("grad", "input ", i, " does not require grad");
+    if (!inputs[i].requires_grad()) fail("grad", "input ", i, " does not require grad");
     keep.push_back(root_node(inputs[i]));
     capture[keep.back().get()] = &result[i];
   }
@@ -355,8 +355,10 @@ void Tensor::retain_grad() {
   std::weak_ptr<TensorImpl> self = impl_;
   checked()->grad_fn->pre_hooks.push_back([self](const Tensor& g) {
     if (auto s = self.lock()) {
-      if (!s->grad) s->grad = g.detach().clone().impl_ptr();
-      else Tensor(s->grad).add_(g.detach());
+      if (!s->grad)
+        s->grad = g.detach().clone().impl_ptr();
+      else
+        Tensor(s->grad).add_(g.detach());
     }
     return Tensor();
   });
@@ -365,8 +367,10 @@ void Tensor::retain_grad() {
 void Tensor::register_hook(GradHook hook) {
   if (!requires_grad())
     fail("register_hook", "tensor (shape ", shape_str(shape()), ") does not require grad");
-  if (is_leaf()) checked()->hooks.push_back(std::move(hook));
-  else checked()->grad_fn->pre_hooks.push_back(std::move(hook));
+  if (is_leaf())
+    checked()->hooks.push_back(std::move(hook));
+  else
+    checked()->grad_fn->pre_hooks.push_back(std::move(hook));
 }
 
 }  // namespace ng

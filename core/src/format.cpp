@@ -18,12 +18,18 @@ struct Style {
 
 std::string format_value(double v, const Style& st) {
   char buf[64];
-  if (st.is_int_dtype) std::snprintf(buf, sizeof buf, "%lld", (long long)v);
-  else if (std::isnan(v)) std::snprintf(buf, sizeof buf, "nan");
-  else if (std::isinf(v)) std::snprintf(buf, sizeof buf, v > 0 ? "inf" : "-inf");
-  else if (st.sci) std::snprintf(buf, sizeof buf, "%.4e", v);
-  else if (st.integer) std::snprintf(buf, sizeof buf, "%.0f.", v);
-  else std::snprintf(buf, sizeof buf, "%.4f", v);
+  if (st.is_int_dtype)
+    std::snprintf(buf, sizeof buf, "%lld", (long long)v);
+  else if (std::isnan(v))
+    std::snprintf(buf, sizeof buf, "nan");
+  else if (std::isinf(v))
+    std::snprintf(buf, sizeof buf, v > 0 ? "inf" : "-inf");
+  else if (st.sci)
+    std::snprintf(buf, sizeof buf, "%.4e", v);
+  else if (st.integer)
+    std::snprintf(buf, sizeof buf, "%.0f.", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.4f", v);
   return buf;
 }
 
@@ -44,8 +50,10 @@ Style choose_style(const std::vector<double>& vals, DType dt) {
       hi = std::max(hi, a);
     }
     if (any) {
-      if (st.integer) st.sci = hi > 1e8;
-      else st.sci = hi / lo > 1000 || hi > 1e8 || lo < 1e-4;
+      if (st.integer)
+        st.sci = hi > 1e8;
+      else
+        st.sci = hi / lo > 1000 || hi > 1e8 || lo < 1e-4;
     }
   }
   for (double v : vals) st.width = std::max<int>(st.width, (int)format_value(v, st).size());
@@ -137,14 +145,19 @@ std::string Tensor::str() const {
   const Style sty = choose_style(summ ? sample : vals, dtype());
   std::ostringstream o;
   o << "tensor(";
-  if (dim() == 0) o << format_value(vals[0], sty);
-  else if (numel() == 0) o << "[]";
-  else format_dim(o, vals, shape(), contiguous_strides(shape()), 0, 0, 7, summ, sty);
+  if (dim() == 0)
+    o << format_value(vals[0], sty);
+  else if (numel() == 0)
+    o << "[]";
+  else
+    format_dim(o, vals, shape(), contiguous_strides(shape()), 0, 0, 7, summ, sty);
   if (numel() == 0 && dim() > 1) o << ", size=" << shape_str(shape());
   if (dtype() == DType::F64) o << ", dtype=float64";
   if (device() != Device::CPU) o << ", device='" << device_name(device()) << "'";
-  if (!grad_fn_name().empty()) o << ", grad_fn=<" << backward_name(grad_fn_name()) << ">";
-  else if (requires_grad()) o << ", requires_grad=True";
+  if (!grad_fn_name().empty())
+    o << ", grad_fn=<" << backward_name(grad_fn_name()) << ">";
+  else if (requires_grad())
+    o << ", requires_grad=True";
   o << ")";
   return o.str();
 }

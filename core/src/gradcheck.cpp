@@ -48,7 +48,8 @@ GradcheckResult compare(const TensorFn& f, const TensorList& inputs, GradcheckOp
                         const char* what) {
   for (const auto& t : inputs)
     if (t.requires_grad() && t.dtype() != DType::F64)
-      return {false, std::string(what) + ": use float64 inputs (got " + dtype_name(t.dtype()) + ")"};
+      return {false,
+              std::string(what) + ": use float64 inputs (got " + dtype_name(t.dtype()) + ")"};
   const Tensor out0 = f(inputs);
   const int64_t m = out0.numel();
   // Analytic Jacobian rows: one backward per output element (grad of <out, e_j>).
@@ -88,8 +89,8 @@ GradcheckResult compare(const TensorFn& f, const TensorList& inputs, GradcheckOp
         const double a = J[i][j], n = JN[i][j];
         if (!(std::fabs(a - n) <= o.atol + o.rtol * std::fabs(n))) {
           std::ostringstream s;
-          s << what << ": input " << k << " element " << i << ", output " << j
-            << ": analytic " << a << " vs numeric " << n;
+          s << what << ": input " << k << " element " << i << ", output " << j << ": analytic " << a
+            << " vs numeric " << n;
           return {false, s.str()};
         }
       }
@@ -118,7 +119,8 @@ GradcheckResult gradgradcheck(const TensorFn& f, const TensorList& inputs, Gradc
     TensorList g = autograd::grad({out}, needs, {v}, /*create_graph=*/true, std::nullopt, true);
     TensorList flat;
     for (size_t i = 0; i < g.size(); ++i)
-      flat.push_back(g[i].defined() ? g[i].reshape({-1}) : zeros({needs[i].numel()}, {.dtype = DType::F64}));
+      flat.push_back(g[i].defined() ? g[i].reshape({-1})
+                                    : zeros({needs[i].numel()}, {.dtype = DType::F64}));
     return cat(flat, 0);
   };
   return compare(first_grad, inputs, o, "gradgradcheck");

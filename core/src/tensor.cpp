@@ -34,7 +34,8 @@ void* Tensor::raw_data() const {
   return static_cast<char*>(i->storage->data) + i->offset * dtype_size(i->dtype);
 }
 
-template <class T> T* Tensor::data() const {
+template <class T>
+T* Tensor::data() const {
   if (dtype() != dtype_of<T>())
     fail("data", "tensor is ", dtype_name(dtype()), ", asked for ", dtype_name(dtype_of<T>()));
   return static_cast<T*>(raw_data());
@@ -64,9 +65,21 @@ double read_element(const Tensor& t, int64_t elem_offset) {
   const char* src = static_cast<const char*>(i->storage->data) + (i->offset + elem_offset) * es;
   backend(t.device()).copy_to_host(buf, src, es);
   switch (i->dtype) {
-    case DType::F32: { float v; std::memcpy(&v, buf, 4); return v; }
-    case DType::F64: { double v; std::memcpy(&v, buf, 8); return v; }
-    case DType::I64: { int64_t v; std::memcpy(&v, buf, 8); return (double)v; }
+    case DType::F32: {
+      float v;
+      std::memcpy(&v, buf, 4);
+      return v;
+    }
+    case DType::F64: {
+      double v;
+      std::memcpy(&v, buf, 8);
+      return v;
+    }
+    case DType::I64: {
+      int64_t v;
+      std::memcpy(&v, buf, 8);
+      return (double)v;
+    }
   }
   return 0;
 }
@@ -95,8 +108,7 @@ void bump_version(const Tensor& t) { t.impl()->storage->version++; }
 }  // namespace
 
 double Tensor::item() const {
-  if (numel() != 1)
-    fail("item", "needs a tensor with one element, got shape ", shape_str(shape()));
+  if (numel() != 1) fail("item", "needs a tensor with one element, got shape ", shape_str(shape()));
   return read_element(*this, 0);
 }
 
@@ -126,8 +138,9 @@ Tensor Tensor::to(DType t) const {
   backend_of(*this).copy(*this, out);
   if (!is_floating(t) || !is_floating(dtype())) return out;
   const DType src = dtype();
-  return autograd::record("to_dtype", out, {*this}, {},
-                          [src](const TensorList&, const Tensor& g) { return TensorList{g.to(src)}; });
+  return autograd::record("to_dtype", out, {*this}, {}, [src](const TensorList&, const Tensor& g) {
+    return TensorList{g.to(src)};
+  });
 }
 
 Tensor Tensor::to(Device d) const {
@@ -143,8 +156,9 @@ Tensor Tensor::to(Device d) const {
     return src.to(Device::CPU).to(d);
   }
   const Device from = device();
-  return autograd::record("to_device", out, {*this}, {},
-                          [from](const TensorList&, const Tensor& g) { return TensorList{g.to(from)}; });
+  return autograd::record(
+      "to_device", out, {*this}, {},
+      [from](const TensorList&, const Tensor& g) { return TensorList{g.to(from)}; });
 }
 
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
@@ -185,8 +199,8 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   NoGradGuard ng;
   Tensor o = alpha == 1.0 ? other : ng::mul(other, alpha);
   if (o.shape() != shape()) o = o.expand(shape());
-  NG_CHECK(o.dtype() == dtype(), "add_", "dtype mismatch: ", dtype_name(dtype()), " += ",
-           dtype_name(o.dtype()));
+  NG_CHECK(o.dtype() == dtype(), "add_", "dtype mismatch: ", dtype_name(dtype()),
+           " += ", dtype_name(o.dtype()));
   backend_of(*this).binary(BinaryOp::Add, *this, o, *this);
   bump_version(*this);
   return *this;
@@ -220,13 +234,17 @@ Tensor full(const Shape& s, double value, TensorOptions o) {
 }
 Tensor zeros(const Shape& s, TensorOptions o) { return full(s, 0.0, o); }
 Tensor ones(const Shape& s, TensorOptions o) { return full(s, 1.0, o); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), {.dtype = t.dtype(), .device = t.device()}); }
-Tensor ones_like(const Tensor& t) { return ones(t.shape(), {.dtype = t.dtype(), .device = t.device()}); }
+Tensor zeros_like(const Tensor& t) {
+  return zeros(t.shape(), {.dtype = t.dtype(), .device = t.device()});
+}
+Tensor ones_like(const Tensor& t) {
+  return ones(t.shape(), {.dtype = t.dtype(), .device = t.device()});
+}
 Tensor scalar_tensor(double v, TensorOptions o) { return full({}, v, o); }
 
 namespace {
-template <class T> Tensor from_values(const std::vector<T>& v, const Shape& s, TensorOptions o,
-                                      DType native) {
+template <class T>
+Tensor from_values(const std::vector<T>& v, const Shape& s, TensorOptions o, DType native) {
   if ((int64_t)v.size() != numel_of(s))
     fail("from_vector", v.size(), " values do not fill shape ", shape_str(s));
   Tensor host = empty(s, {.dtype = native});
@@ -280,8 +298,12 @@ Tensor randint(int64_t low, int64_t high, const Shape& s, TensorOptions o, Gener
 }
 
 // ---- member shortcuts ----
-Tensor Tensor::sum(std::vector<int64_t> dims, bool keepdim) const { return ng::sum(*this, dims, keepdim); }
-Tensor Tensor::mean(std::vector<int64_t> dims, bool keepdim) const { return ng::mean(*this, dims, keepdim); }
+Tensor Tensor::sum(std::vector<int64_t> dims, bool keepdim) const {
+  return ng::sum(*this, dims, keepdim);
+}
+Tensor Tensor::mean(std::vector<int64_t> dims, bool keepdim) const {
+  return ng::mean(*this, dims, keepdim);
+}
 Tensor Tensor::norm() const { return ng::sqrt(ng::sum(ng::square(*this))); }
 
 }  // namespace ng

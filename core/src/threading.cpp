@@ -18,10 +18,10 @@ int num_threads() { return omp_get_max_threads(); }
 std::string thread_config() {
   const int par = openblas_get_parallel();
   const char* kind = par == 0 ? "sequential" : par == 1 ? "pthreads" : "OpenMP";
-  std::string s = "threads: " + std::to_string(num_threads()) + " (OpenMP); BLAS: " +
-                  openblas_get_config() + ", core " + openblas_get_corename() +
-                  ", threading " + kind + ", " + std::to_string(openblas_get_num_threads()) +
-                  " threads";
+  std::string s = "threads: " + std::to_string(num_threads()) +
+                  " (OpenMP); BLAS: " + openblas_get_config() + ", core " +
+                  openblas_get_corename() + ", threading " + kind + ", " +
+                  std::to_string(openblas_get_num_threads()) + " threads";
   if (par == 1)
     s += " [warning: pthreads OpenBLAS runs its own pool beside OpenMP and can oversubscribe]";
   return s;

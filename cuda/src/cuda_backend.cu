@@ -10,12 +10,12 @@ namespace {
 void check(cudaError_t e, const char* op, size_t bytes = 0) {
   if (e == cudaSuccess) return;
   cudaGetLastError();
-  if (e == cudaErrorMemoryAllocation)
-    fail(op, "CUDA out of memory asking for ", bytes, " bytes");
+  if (e == cudaErrorMemoryAllocation) fail(op, "CUDA out of memory asking for ", bytes, " bytes");
   fail(op, "CUDA error: ", cudaGetErrorString(e));
 }
 
-template <class T> __global__ void fill_kernel(T* p, int64_t n, T v) {
+template <class T>
+__global__ void fill_kernel(T* p, int64_t n, T v) {
   const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (i < n) p[i] = v;
 }
@@ -45,9 +45,15 @@ class CudaBackend final : public Backend {
     const int threads = 256;
     const int64_t blocks = (n + threads - 1) / threads;
     switch (dst.dtype()) {
-      case DType::F32: fill_kernel<<<blocks, threads>>>(dst.data<float>(), n, (float)value); break;
-      case DType::F64: fill_kernel<<<blocks, threads>>>(dst.data<double>(), n, value); break;
-      case DType::I64: fill_kernel<<<blocks, threads>>>(dst.data<int64_t>(), n, (int64_t)value); break;
+      case DType::F32:
+        fill_kernel<<<blocks, threads>>>(dst.data<float>(), n, (float)value);
+        break;
+      case DType::F64:
+        fill_kernel<<<blocks, threads>>>(dst.data<double>(), n, value);
+        break;
+      case DType::I64:
+        fill_kernel<<<blocks, threads>>>(dst.data<int64_t>(), n, (int64_t)value);
+        break;
     }
     check(cudaGetLastError(), "fill");
   }
@@ -58,16 +64,30 @@ class CudaBackend final : public Backend {
                      cudaMemcpyDeviceToDevice),
           "copy");
   }
-  void unary(UnaryOp, const Tensor&, const Tensor&, double, double) override { missing("unary ops"); }
-  void binary(BinaryOp, const Tensor&, const Tensor&, const Tensor&) override { missing("binary ops"); }
-  void where(const Tensor&, const Tensor&, const Tensor&, const Tensor&) override { missing("where"); }
-  void reduce(ReduceOp, const Tensor&, const std::vector<int64_t>&, const Tensor&) override { missing("reductions"); }
+  void unary(UnaryOp, const Tensor&, const Tensor&, double, double) override {
+    missing("unary ops");
+  }
+  void binary(BinaryOp, const Tensor&, const Tensor&, const Tensor&) override {
+    missing("binary ops");
+  }
+  void where(const Tensor&, const Tensor&, const Tensor&, const Tensor&) override {
+    missing("where");
+  }
+  void reduce(ReduceOp, const Tensor&, const std::vector<int64_t>&, const Tensor&) override {
+    missing("reductions");
+  }
   void gemm(const Tensor&, const Tensor&, const Tensor&) override { missing("matmul"); }
   void softmax(const Tensor&, int64_t, bool, const Tensor&) override { missing("softmax"); }
-  void index_select(const Tensor&, int64_t, const Tensor&, const Tensor&) override { missing("index_select"); }
-  void index_add(const Tensor&, int64_t, const Tensor&, const Tensor&) override { missing("index_add"); }
+  void index_select(const Tensor&, int64_t, const Tensor&, const Tensor&) override {
+    missing("index_select");
+  }
+  void index_add(const Tensor&, int64_t, const Tensor&, const Tensor&) override {
+    missing("index_add");
+  }
   void gather(const Tensor&, int64_t, const Tensor&, const Tensor&) override { missing("gather"); }
-  void scatter_add(const Tensor&, int64_t, const Tensor&, const Tensor&) override { missing("scatter_add"); }
+  void scatter_add(const Tensor&, int64_t, const Tensor&, const Tensor&) override {
+    missing("scatter_add");
+  }
 
  private:
   [[noreturn]] static void missing(const char* op) {

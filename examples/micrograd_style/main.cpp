@@ -63,7 +63,8 @@ int main() {
   };
   const double h = 1e-6;
   std::printf("finite differences: dg/da = %.4f, dg/db = %.4f\n",
-              (eval(-4 + h, 2) - eval(-4 - h, 2)) / (2 * h), (eval(-4, 2 + h) - eval(-4, 2 - h)) / (2 * h));
+              (eval(-4 + h, 2) - eval(-4 - h, 2)) / (2 * h),
+              (eval(-4, 2 + h) - eval(-4, 2 - h)) / (2 * h));
   std::printf("\nprinted like PyTorch: a = %s\n                      g = %s\n", a.str().c_str(),
               g.str().c_str());
   return 0;

@@ -10,8 +10,23 @@
 namespace ng {
 
 enum class UnaryOp {
-  Neg, Exp, Log, Sqrt, Rsqrt, Abs, Sign, Tanh, Sigmoid, Relu, GeluTanh, GeluErf, Silu, Erf,
-  Softplus, Square, Reciprocal,
+  Neg,
+  Exp,
+  Log,
+  Sqrt,
+  Rsqrt,
+  Abs,
+  Sign,
+  Tanh,
+  Sigmoid,
+  Relu,
+  GeluTanh,
+  GeluErf,
+  Silu,
+  Erf,
+  Softplus,
+  Square,
+  Reciprocal,
   PowScalar,   // x^a
   AddScalar,   // x + a
   MulScalar,   // x * a

@@ -25,7 +25,6 @@ using TensorFn = std::function<Tensor(const TensorList&)>;
 // products, for every input that requires grad.
 GradcheckResult gradcheck(const TensorFn& f, const TensorList& inputs, GradcheckOptions o = {});
 // Checks second derivatives: the gradient of <f(x), v> w.r.t. x, itself differentiated.
-GradcheckResult gradgradcheck(const TensorFn& f, const TensorList& inputs,
-                              GradcheckOptions o = {});
+GradcheckResult gradgradcheck(const TensorFn& f, const TensorList& inputs, GradcheckOptions o = {});
 
 }  // namespace ng

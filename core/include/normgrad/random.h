@@ -10,8 +10,8 @@ class Generator {
   explicit Generator(uint64_t seed = 0) { seed_(seed); }
   void seed_(uint64_t seed);
   uint64_t next_u64();
-  double uniform();  // [0, 1)
-  double normal();   // N(0, 1), Box-Muller
+  double uniform();                            // [0, 1)
+  double normal();                             // N(0, 1), Box-Muller
   int64_t randint(int64_t low, int64_t high);  // [low, high)
 
  private:

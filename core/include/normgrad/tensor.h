@@ -34,9 +34,9 @@ struct TensorImpl {
 
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;
-  std::shared_ptr<Node> grad_fn;           // producer; null for leaves
-  std::weak_ptr<Node> grad_accumulator;    // leaves: the node that writes .grad
-  std::vector<GradHook> hooks;             // leaves: run before accumulation
+  std::shared_ptr<Node> grad_fn;         // producer; null for leaves
+  std::weak_ptr<Node> grad_accumulator;  // leaves: the node that writes .grad
+  std::vector<GradHook> hooks;           // leaves: run before accumulation
 };
 
 struct TensorOptions {
@@ -65,8 +65,9 @@ class Tensor {
   DType dtype() const { return checked()->dtype; }
   Device device() const { return checked()->storage->device; }
   bool is_contiguous() const;
-  template <class T> T* data() const;  // pointer to element [0,...,0]; checks dtype
-  void* raw_data() const;              // same, untyped
+  template <class T>
+  T* data() const;         // pointer to element [0,...,0]; checks dtype
+  void* raw_data() const;  // same, untyped
 
   // ---- element access (CPU) ----
   double item() const;

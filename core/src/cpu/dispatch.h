@@ -8,19 +8,32 @@
 namespace ng::cpu {
 
 // f receives a value of the matching type: f(float{}) or f(double{}).
-template <class F> void dispatch_float(DType t, const char* op, F&& f) {
+template <class F>
+void dispatch_float(DType t, const char* op, F&& f) {
   switch (t) {
-    case DType::F32: f(float{}); return;
-    case DType::F64: f(double{}); return;
-    default: fail(op, "expected a floating-point tensor, got ", dtype_name(t));
+    case DType::F32:
+      f(float{});
+      return;
+    case DType::F64:
+      f(double{});
+      return;
+    default:
+      fail(op, "expected a floating-point tensor, got ", dtype_name(t));
   }
 }
 
-template <class F> void dispatch_all(DType t, F&& f) {
+template <class F>
+void dispatch_all(DType t, F&& f) {
   switch (t) {
-    case DType::F32: f(float{}); return;
-    case DType::F64: f(double{}); return;
-    case DType::I64: f(int64_t{}); return;
+    case DType::F32:
+      f(float{});
+      return;
+    case DType::F64:
+      f(double{});
+      return;
+    case DType::I64:
+      f(int64_t{});
+      return;
   }
 }
 

@@ -5,17 +5,31 @@
 
 #include "cpu_backend.h"
 #include "dispatch.h"
+#include "stream_store.h"
 #include "strided_loop.h"
 #include "vec_math.h"
 
 namespace ng::cpu {
 namespace {
 
-template <class TO, class TI, class F> void map1(const Tensor& x, const Tensor& out, F f) {
+template <class TO, class TI, class F>
+void map1(const Tensor& x, const Tensor& out, F f) {
   StridedLoop<2> L(out.shape(), {&out.strides(), &x.strides()});
   TO* o = static_cast<TO*>(out.raw_data());
   const TI* in = static_cast<const TI*>(x.raw_data());
   const int64_t so = L.inner_stride(0), si = L.inner_stride(1);
+  if (L.ndim == 1 && so == 1 && si == 1 && out.numel() * (int64_t)sizeof(TO) >= kStreamBytes) {
+    parallel_for(L.numel(), kGrain, [&](int64_t b, int64_t e) {
+      alignas(64) TO buf[kStreamBlock];
+      for (int64_t i0 = b; i0 < e; i0 += kStreamBlock) {
+        const int64_t n = std::min(kStreamBlock, e - i0);
+        for (int64_t i = 0; i < n; ++i) buf[i] = f(in[i0 + i]);
+        stream_copy(o + i0, buf, n * sizeof(TO));
+      }
+      stream_fence();
+    });
+    return;
+  }
   strided_for(L, kGrain, [&](const int64_t* off, int64_t n) {
     TO* po = o + off[0];
     const TI* pi = in + off[1];
@@ -30,12 +44,26 @@ template <class TO, class TI, class F> void map1(const Tensor& x, const Tensor& 
   });
 }
 
-template <class T, class F> void map2(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
+template <class T, class F>
+void map2(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   StridedLoop<3> L(out.shape(), {&out.strides(), &a.strides(), &b.strides()});
   T* o = out.data<T>();
   const T* pa = a.data<T>();
   const T* pb = b.data<T>();
   const int64_t so = L.inner_stride(0), sa = L.inner_stride(1), sb = L.inner_stride(2);
+  if (L.ndim == 1 && so == 1 && sa == 1 && sb == 1 &&
+      out.numel() * (int64_t)sizeof(T) >= kStreamBytes) {
+    parallel_for(L.numel(), kGrain, [&](int64_t b, int64_t e) {
+      alignas(64) T buf[kStreamBlock];
+      for (int64_t i0 = b; i0 < e; i0 += kStreamBlock) {
+        const int64_t n = std::min(kStreamBlock, e - i0);
+        for (int64_t i = 0; i < n; ++i) buf[i] = f(pa[i0 + i], pb[i0 + i]);
+        stream_copy(o + i0, buf, n * sizeof(T));
+      }
+      stream_fence();
+    });
+    return;
+  }
   strided_for(L, kGrain, [&](const int64_t* off, int64_t n) {
     T* po = o + off[0];
     const T* x = pa + off[1];
@@ -57,64 +85,96 @@ template <class T, class F> void map2(const Tensor& a, const Tensor& b, const Te
 constexpr double kSqrt2OverPi = 0.7978845608028654;
 constexpr double kInvSqrt2 = 0.7071067811865476;
 
-template <class T> void unary_typed(UnaryOp op, const Tensor& x, const Tensor& out, T a, T b) {
+template <class T>
+void unary_typed(UnaryOp op, const Tensor& x, const Tensor& out, T a, T b) {
   auto run = [&](auto f) { map1<T, T>(x, out, f); };
   switch (op) {
-    case UnaryOp::Neg: return run([](T v) { return -v; });
-    case UnaryOp::Exp: return run([](T v) { return vexp(v); });
-    case UnaryOp::Log: return run([](T v) { return std::log(v); });
-    case UnaryOp::Sqrt: return run([](T v) { return std::sqrt(v); });
-    case UnaryOp::Rsqrt: return run([](T v) { return T(1) / std::sqrt(v); });
-    case UnaryOp::Abs: return run([](T v) { return std::abs(v); });
-    case UnaryOp::Sign: return run([](T v) { return T((v > 0) - (v < 0)); });
-    case UnaryOp::Tanh: return run([](T v) { return vtanh(v); });
-    case UnaryOp::Sigmoid: return run([](T v) { return vsigmoid(v); });
-    case UnaryOp::Relu: return run([](T v) { return v > 0 ? v : T(0); });
+    case UnaryOp::Neg:
+      return run([](T v) { return -v; });
+    case UnaryOp::Exp:
+      return run([](T v) { return vexp(v); });
+    case UnaryOp::Log:
+      return run([](T v) { return std::log(v); });
+    case UnaryOp::Sqrt:
+      return run([](T v) { return std::sqrt(v); });
+    case UnaryOp::Rsqrt:
+      return run([](T v) { return T(1) / std::sqrt(v); });
+    case UnaryOp::Abs:
+      return run([](T v) { return std::abs(v); });
+    case UnaryOp::Sign:
+      return run([](T v) { return T((v > 0) - (v < 0)); });
+    case UnaryOp::Tanh:
+      return run([](T v) { return vtanh(v); });
+    case UnaryOp::Sigmoid:
+      return run([](T v) { return vsigmoid(v); });
+    case UnaryOp::Relu:
+      return run([](T v) { return v > 0 ? v : T(0); });
     // (1 + tanh(u)) / 2 == sigmoid(2u) and (1 + erf(z)) == erfc(-z): same values, but no
     // cancellation for negative x, where the textbook forms lose all float precision.
     case UnaryOp::GeluTanh:
-      return run([](T v) {
-        return v * vsigmoid(T(2 * kSqrt2OverPi) * (v + T(0.044715) * v * v * v));
-      });
+      return run(
+          [](T v) { return v * vsigmoid(T(2 * kSqrt2OverPi) * (v + T(0.044715) * v * v * v)); });
     case UnaryOp::GeluErf:
       return run([](T v) { return T(0.5) * v * std::erfc(-v * T(kInvSqrt2)); });
-    case UnaryOp::Silu: return run([](T v) { return v * vsigmoid(v); });
-    case UnaryOp::Erf: return run([](T v) { return std::erf(v); });
+    case UnaryOp::Silu:
+      return run([](T v) { return v * vsigmoid(v); });
+    case UnaryOp::Erf:
+      return run([](T v) { return std::erf(v); });
     case UnaryOp::Softplus:
       return run([](T v) { return v > T(20) ? v : std::log1p(std::exp(v)); });
-    case UnaryOp::Square: return run([](T v) { return v * v; });
-    case UnaryOp::Reciprocal: return run([](T v) { return T(1) / v; });
+    case UnaryOp::Square:
+      return run([](T v) { return v * v; });
+    case UnaryOp::Reciprocal:
+      return run([](T v) { return T(1) / v; });
     case UnaryOp::PowScalar:
       if (a == T(2)) return run([](T v) { return v * v; });
       if (a == T(0.5)) return run([](T v) { return std::sqrt(v); });
       return run([a](T v) { return std::pow(v, a); });
-    case UnaryOp::AddScalar: return run([a](T v) { return v + a; });
-    case UnaryOp::MulScalar: return run([a](T v) { return v * a; });
-    case UnaryOp::RSubScalar: return run([a](T v) { return a - v; });
-    case UnaryOp::RDivScalar: return run([a](T v) { return a / v; });
+    case UnaryOp::AddScalar:
+      return run([a](T v) { return v + a; });
+    case UnaryOp::MulScalar:
+      return run([a](T v) { return v * a; });
+    case UnaryOp::RSubScalar:
+      return run([a](T v) { return a - v; });
+    case UnaryOp::RDivScalar:
+      return run([a](T v) { return a / v; });
     case UnaryOp::Clamp:
       return run([a, b](T v) { return v != v ? v : (v < a ? a : (v > b ? b : v)); });
-    case UnaryOp::GtScalar: return run([a](T v) { return T(v > a); });
-    case UnaryOp::LtScalar: return run([a](T v) { return T(v < a); });
+    case UnaryOp::GtScalar:
+      return run([a](T v) { return T(v > a); });
+    case UnaryOp::LtScalar:
+      return run([a](T v) { return T(v < a); });
   }
 }
 
-template <class T> void binary_typed(BinaryOp op, const Tensor& a, const Tensor& b,
-                                     const Tensor& out) {
+template <class T>
+void binary_typed(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   auto run = [&](auto f) { map2<T>(a, b, out, f); };
   switch (op) {
-    case BinaryOp::Add: return run([](T x, T y) { return x + y; });
-    case BinaryOp::Sub: return run([](T x, T y) { return x - y; });
-    case BinaryOp::Mul: return run([](T x, T y) { return x * y; });
-    case BinaryOp::Div: return run([](T x, T y) { return x / y; });
-    case BinaryOp::Maximum: return run([](T x, T y) { return (x != x || x > y) ? x : y; });
-    case BinaryOp::Minimum: return run([](T x, T y) { return (x != x || x < y) ? x : y; });
-    case BinaryOp::Gt: return run([](T x, T y) { return T(x > y); });
-    case BinaryOp::Lt: return run([](T x, T y) { return T(x < y); });
-    case BinaryOp::Ge: return run([](T x, T y) { return T(x >= y); });
-    case BinaryOp::Le: return run([](T x, T y) { return T(x <= y); });
-    case BinaryOp::Eq: return run([](T x, T y) { return T(x == y); });
-    case BinaryOp::Ne: return run([](T x, T y) { return T(x != y); });
+    case BinaryOp::Add:
+      return run([](T x, T y) { return x + y; });
+    case BinaryOp::Sub:
+      return run([](T x, T y) { return x - y; });
+    case BinaryOp::Mul:
+      return run([](T x, T y) { return x * y; });
+    case BinaryOp::Div:
+      return run([](T x, T y) { return x / y; });
+    case BinaryOp::Maximum:
+      return run([](T x, T y) { return (x != x || x > y) ? x : y; });
+    case BinaryOp::Minimum:
+      return run([](T x, T y) { return (x != x || x < y) ? x : y; });
+    case BinaryOp::Gt:
+      return run([](T x, T y) { return T(x > y); });
+    case BinaryOp::Lt:
+      return run([](T x, T y) { return T(x < y); });
+    case BinaryOp::Ge:
+      return run([](T x, T y) { return T(x >= y); });
+    case BinaryOp::Le:
+      return run([](T x, T y) { return T(x <= y); });
+    case BinaryOp::Eq:
+      return run([](T x, T y) { return T(x == y); });
+    case BinaryOp::Ne:
+      return run([](T x, T y) { return T(x != y); });
   }
 }
 
@@ -146,7 +206,8 @@ void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out, double a,
 }
 
 void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
-  dispatch_float(a.dtype(), "binary", [&](auto tag) { binary_typed<decltype(tag)>(op, a, b, out); });
+  dispatch_float(a.dtype(), "binary",
+                 [&](auto tag) { binary_typed<decltype(tag)>(op, a, b, out); });
 }
 
 void CpuBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {

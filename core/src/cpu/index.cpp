@@ -31,16 +31,16 @@ void CpuBackend::index_select(const Tensor& x, int64_t dim, const Tensor& index,
     T* po = out.data<T>();
     parallel_for(s.outer * n, std::max<int64_t>(1, kGrain / std::max<int64_t>(s.inner, 1)),
                  [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        const int64_t a = t / n, i = t % n;
-        std::memcpy(po + t * s.inner, px + (a * s.mid + idx[i]) * s.inner, s.inner * sizeof(T));
-      }
-    });
+                   for (int64_t t = b; t < e; ++t) {
+                     const int64_t a = t / n, i = t % n;
+                     std::memcpy(po + t * s.inner, px + (a * s.mid + idx[i]) * s.inner,
+                                 s.inner * sizeof(T));
+                   }
+                 });
   });
 }
 
-void CpuBackend::index_add(const Tensor& out, int64_t dim, const Tensor& index,
-                           const Tensor& src) {
+void CpuBackend::index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) {
   check_range("index_add", index, out.size(dim));
   dispatch_float(out.dtype(), "index_add", [&](auto tag) {
     using T = decltype(tag);
@@ -53,15 +53,16 @@ void CpuBackend::index_add(const Tensor& out, int64_t dim, const Tensor& index,
     const int64_t cb = 64, ncb = (s.inner + cb - 1) / cb;
     parallel_for(s.outer * ncb, std::max<int64_t>(1, kGrain / std::max<int64_t>(n * cb, 1)),
                  [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        const int64_t a = t / ncb, c0 = (t % ncb) * cb, c1 = std::min(s.inner, c0 + cb);
-        for (int64_t i = 0; i < n; ++i) {
-          T* dst = po + (a * s.mid + idx[i]) * s.inner;
-          const T* from = ps + (a * n + i) * s.inner;
-          for (int64_t c = c0; c < c1; ++c) dst[c] += from[c];
-        }
-      }
-    });
+                   for (int64_t t = b; t < e; ++t) {
+                     const int64_t a = t / ncb, c0 = (t % ncb) * cb,
+                                   c1 = std::min(s.inner, c0 + cb);
+                     for (int64_t i = 0; i < n; ++i) {
+                       T* dst = po + (a * s.mid + idx[i]) * s.inner;
+                       const T* from = ps + (a * n + i) * s.inner;
+                       for (int64_t c = c0; c < c1; ++c) dst[c] += from[c];
+                     }
+                   }
+                 });
   });
 }
 
@@ -94,13 +95,13 @@ void CpuBackend::scatter_add(const Tensor& out, int64_t dim, const Tensor& index
     // Each outer slice writes only its own rows: parallel over outer, serial inside.
     parallel_for(si.outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(si.mid * si.inner, 1)),
                  [&](int64_t b, int64_t e) {
-      for (int64_t a = b; a < e; ++a)
-        for (int64_t j = 0; j < si.mid; ++j)
-          for (int64_t c = 0; c < si.inner; ++c) {
-            const int64_t t = (a * si.mid + j) * si.inner + c;
-            po[(a * so.mid + idx[t]) * so.inner + c] += ps[t];
-          }
-    });
+                   for (int64_t a = b; a < e; ++a)
+                     for (int64_t j = 0; j < si.mid; ++j)
+                       for (int64_t c = 0; c < si.inner; ++c) {
+                         const int64_t t = (a * si.mid + j) * si.inner + c;
+                         po[(a * so.mid + idx[t]) * so.inner + c] += ps[t];
+                       }
+                 });
   });
 }
 

@@ -10,7 +10,8 @@ namespace ng::cpu {
 // Elements below which threading costs more than it saves (measured on small tensors).
 constexpr int64_t kGrain = 32768;
 
-template <class F> void parallel_for(int64_t n, int64_t grain, F&& f) {
+template <class F>
+void parallel_for(int64_t n, int64_t grain, F&& f) {
   int max_t = omp_in_parallel() ? 1 : omp_get_max_threads();
   int64_t want = grain > 0 ? (n + grain - 1) / grain : 1;
   int nt = (int)std::min<int64_t>(max_t, want);

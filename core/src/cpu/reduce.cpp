@@ -16,11 +16,13 @@
 namespace ng::cpu {
 namespace {
 
-template <class T> using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
+template <class T>
+using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
 
 // Sum of n contiguous values: 16 independent lanes (vectorizable), blocks of 1024 added
 // in double for float input, so long sums stay accurate.
-template <class T> Acc<T> sum_contiguous(const T* x, int64_t n) {
+template <class T>
+Acc<T> sum_contiguous(const T* x, int64_t n) {
   Acc<T> total = 0;
   for (int64_t start = 0; start < n; start += 1024) {
     const int64_t len = std::min<int64_t>(1024, n - start);
@@ -38,9 +40,11 @@ template <class T> Acc<T> sum_contiguous(const T* x, int64_t n) {
 }
 
 // Reduces one contiguous row; for ArgMax/ArgMin returns the index as a double.
-template <class T> double reduce_row(ReduceOp op, const T* x, int64_t n) {
+template <class T>
+double reduce_row(ReduceOp op, const T* x, int64_t n) {
   switch (op) {
-    case ReduceOp::Sum: return (double)sum_contiguous(x, n);
+    case ReduceOp::Sum:
+      return (double)sum_contiguous(x, n);
     case ReduceOp::Max:
     case ReduceOp::Min: {
       T best = x[0];
@@ -67,7 +71,8 @@ template <class T> double reduce_row(ReduceOp op, const T* x, int64_t n) {
   return 0;
 }
 
-template <class T, class O> void reduce_rows(ReduceOp op, const T* x, int64_t K, int64_t R, O* out) {
+template <class T, class O>
+void reduce_rows(ReduceOp op, const T* x, int64_t K, int64_t R, O* out) {
   if (K == 1 && op == ReduceOp::Sum && R > 4 * kGrain) {
     // One long sum: fixed-size blocks summed in parallel, then in order (deterministic).
     const int64_t block = 65536, nb = (R + block - 1) / block;
@@ -81,9 +86,10 @@ template <class T, class O> void reduce_rows(ReduceOp op, const T* x, int64_t K,
     out[0] = (O)total;
     return;
   }
-  parallel_for(K, std::max<int64_t>(1, kGrain / std::max<int64_t>(R, 1)), [&](int64_t b, int64_t e) {
-    for (int64_t k = b; k < e; ++k) out[k] = (O)reduce_row(op, x + k * R, R);
-  });
+  parallel_for(K, std::max<int64_t>(1, kGrain / std::max<int64_t>(R, 1)),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t k = b; k < e; ++k) out[k] = (O)reduce_row(op, x + k * R, R);
+               });
 }
 
 // out[a, b] = reduce_r x[a, r, b] for contiguous x.
@@ -93,38 +99,39 @@ void reduce_columns(ReduceOp op, const T* x, int64_t A, int64_t R, int64_t B, O*
   const int64_t nbc = (B + bchunk - 1) / bchunk;
   parallel_for(A * nbc, std::max<int64_t>(1, kGrain / std::max<int64_t>(R * bchunk, 1)),
                [&](int64_t begin, int64_t end) {
-    std::vector<Acc<T>> acc(bchunk);
-    std::vector<int64_t> arg(bchunk);
-    for (int64_t t = begin; t < end; ++t) {
-      const int64_t a = t / nbc, b0 = (t % nbc) * bchunk, nb = std::min(bchunk, B - b0);
-      const T* base = x + a * R * B + b0;
-      O* o = out + a * B + b0;
-      if (op == ReduceOp::Sum) {
-        for (int64_t j = 0; j < nb; ++j) acc[j] = 0;
-        for (int64_t r = 0; r < R; ++r)
-          for (int64_t j = 0; j < nb; ++j) acc[j] += base[r * B + j];
-        for (int64_t j = 0; j < nb; ++j) o[j] = (O)acc[j];
-        continue;
-      }
-      const bool want_max = op == ReduceOp::Max || op == ReduceOp::ArgMax;
-      const bool want_arg = op == ReduceOp::ArgMax || op == ReduceOp::ArgMin;
-      for (int64_t j = 0; j < nb; ++j) {
-        acc[j] = base[j];
-        arg[j] = 0;
-      }
-      for (int64_t r = 1; r < R; ++r)
-        for (int64_t j = 0; j < nb; ++j) {
-          const T v = base[r * B + j];
-          const T cur = (T)acc[j];
-          if (cur != cur) continue;  // a NaN already won
-          if (v != v || (want_max ? v > cur : v < cur)) {
-            acc[j] = v;
-            arg[j] = r;
-          }
-        }
-      for (int64_t j = 0; j < nb; ++j) o[j] = want_arg ? (O)arg[j] : (O)acc[j];
-    }
-  });
+                 std::vector<Acc<T>> acc(bchunk);
+                 std::vector<int64_t> arg(bchunk);
+                 for (int64_t t = begin; t < end; ++t) {
+                   const int64_t a = t / nbc, b0 = (t % nbc) * bchunk,
+                                 nb = std::min(bchunk, B - b0);
+                   const T* base = x + a * R * B + b0;
+                   O* o = out + a * B + b0;
+                   if (op == ReduceOp::Sum) {
+                     for (int64_t j = 0; j < nb; ++j) acc[j] = 0;
+                     for (int64_t r = 0; r < R; ++r)
+                       for (int64_t j = 0; j < nb; ++j) acc[j] += base[r * B + j];
+                     for (int64_t j = 0; j < nb; ++j) o[j] = (O)acc[j];
+                     continue;
+                   }
+                   const bool want_max = op == ReduceOp::Max || op == ReduceOp::ArgMax;
+                   const bool want_arg = op == ReduceOp::ArgMax || op == ReduceOp::ArgMin;
+                   for (int64_t j = 0; j < nb; ++j) {
+                     acc[j] = base[j];
+                     arg[j] = 0;
+                   }
+                   for (int64_t r = 1; r < R; ++r)
+                     for (int64_t j = 0; j < nb; ++j) {
+                       const T v = base[r * B + j];
+                       const T cur = (T)acc[j];
+                       if (cur != cur) continue;  // a NaN already won
+                       if (v != v || (want_max ? v > cur : v < cur)) {
+                         acc[j] = v;
+                         arg[j] = r;
+                       }
+                     }
+                   for (int64_t j = 0; j < nb; ++j) o[j] = want_arg ? (O)arg[j] : (O)acc[j];
+                 }
+               });
 }
 
 }  // namespace
@@ -142,7 +149,8 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x_in, const std::vector<int64
     bool one_block = true;
     for (int64_t d = 0; d < nd; ++d) {
       if (!red[d] || x_in.size(d) == 1) continue;
-      if (first < 0) first = d;
+      if (first < 0)
+        first = d;
       else if (last != d - 1) {
         for (int64_t k = last + 1; k < d; ++k)
           if (x_in.size(k) != 1) one_block = false;
@@ -174,11 +182,15 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x_in, const std::vector<int64
     const T* px = x.data<T>();
     const bool arg = op == ReduceOp::ArgMax || op == ReduceOp::ArgMin;
     auto run = [&](auto* o) {
-      if (B == 1) reduce_rows(op, px, A, R, o);
-      else reduce_columns(op, px, A, R, B, o);
+      if (B == 1)
+        reduce_rows(op, px, A, R, o);
+      else
+        reduce_columns(op, px, A, R, B, o);
     };
-    if (arg) run(out.data<int64_t>());
-    else run(out.data<T>());
+    if (arg)
+      run(out.data<int64_t>());
+    else
+      run(out.data<T>());
   });
 }
 
@@ -192,28 +204,29 @@ void CpuBackend::softmax(const Tensor& x_in, int64_t dim, bool log, const Tensor
     const int64_t D = s.mid, B = s.inner;
     parallel_for(s.outer * B, std::max<int64_t>(1, kGrain / std::max<int64_t>(D, 1)),
                  [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t a = t / B, b = t % B;
-        const T* in = px + a * D * B + b;
-        T* o = po + a * D * B + b;
-        T m = -std::numeric_limits<T>::infinity();
-        for (int64_t d = 0; d < D; ++d) m = in[d * B] > m ? in[d * B] : m;
-        if (m == -std::numeric_limits<T>::infinity()) m = 0;  // all -inf row: avoid inf-inf
-        Acc<T> z = 0;
-        for (int64_t d = 0; d < D; ++d) {
-          const T e = vexp<T>(in[d * B] - m);
-          if (!log) o[d * B] = e;
-          z += e;
-        }
-        if (log) {
-          const T lz = (T)std::log(z) + m;
-          for (int64_t d = 0; d < D; ++d) o[d * B] = in[d * B] - lz;
-        } else {
-          const T inv = (T)(1.0 / z);
-          for (int64_t d = 0; d < D; ++d) o[d * B] *= inv;
-        }
-      }
-    });
+                   for (int64_t t = begin; t < end; ++t) {
+                     const int64_t a = t / B, b = t % B;
+                     const T* in = px + a * D * B + b;
+                     T* o = po + a * D * B + b;
+                     T m = -std::numeric_limits<T>::infinity();
+                     for (int64_t d = 0; d < D; ++d) m = in[d * B] > m ? in[d * B] : m;
+                     if (m == -std::numeric_limits<T>::infinity())
+                       m = 0;  // all -inf row: avoid inf-inf
+                     Acc<T> z = 0;
+                     for (int64_t d = 0; d < D; ++d) {
+                       const T e = vexp<T>(in[d * B] - m);
+                       if (!log) o[d * B] = e;
+                       z += e;
+                     }
+                     if (log) {
+                       const T lz = (T)std::log(z) + m;
+                       for (int64_t d = 0; d < D; ++d) o[d * B] = in[d * B] - lz;
+                     } else {
+                       const T inv = (T)(1.0 / z);
+                       for (int64_t d = 0; d < D; ++d) o[d * B] *= inv;
+                     }
+                   }
+                 });
   });
 }
 

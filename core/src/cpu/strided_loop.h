@@ -13,7 +13,8 @@ namespace ng::cpu {
 
 constexpr int kMaxDims = 16;
 
-template <int N> struct StridedLoop {
+template <int N>
+struct StridedLoop {
   int ndim = 0;
   int64_t sizes[kMaxDims];
   int64_t strides[N][kMaxDims];

@@ -7,17 +7,25 @@
 #include <cstring>
 #include <limits>
 
+// Forced inline: out of line, the call alone stops the loop from vectorizing.
+#define NG_VEC_INLINE inline __attribute__((always_inline))
+
 namespace ng::cpu {
 
-inline float bits_to_float(int32_t i) {
+NG_VEC_INLINE float bits_to_float(int32_t i) {
   float f;
   std::memcpy(&f, &i, 4);
   return f;
 }
 
-inline float fast_expf(float x) {
-  const float xc = std::fmin(std::fmax(x, -87.0f), 88.72f);
-  const float n = std::floor(xc * 1.44269504088896341f + 0.5f);
+// Plain compares and selects only: std::fmin/fmax/floor keep GCC from vectorizing
+// unless -ffast-math, which we refuse (it would break NaN/Inf handling elsewhere).
+NG_VEC_INLINE float clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+NG_VEC_INLINE float fast_expf(float x) {
+  const float xc = clampf(x, -87.0f, 88.72f);
+  // round-to-nearest by adding and removing 1.5 * 2^23 (exact for |v| < 2^22)
+  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   // r = x - n*ln2 in two steps so r keeps full precision
   const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
   float p = 1.0f / 5040.0f;
@@ -36,25 +44,58 @@ inline float fast_expf(float x) {
   return y;
 }
 
-inline float fast_tanhf(float x) {
-  const float a = std::fmin(std::fabs(x), 10.0f);  // tanh(10) == 1 in float
-  const float x2 = x * x;
-  // odd Taylor series: exact to float precision for |x| < 0.3
-  const float small =
-      x + x * x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315 +
-                                       x2 * (62.0f / 2835 + x2 * (-1382.0f / 155925)))));
-  const float big = std::copysign(1.0f - 2.0f / (fast_expf(2.0f * a) + 1.0f), x);
-  float y = std::fabs(x) < 0.3f ? small : big;
+// expm1 for 0 <= x <= 20: 2^n * q + (2^n - 1) with q = e^r - 1 from the polynomial
+// without its leading 1, so small x keeps full relative precision.
+NG_VEC_INLINE float fast_expm1f_pos(float x) {
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  const float q = p * r;
+  const float scale = bits_to_float(((int32_t)n + 127) << 23);
+  return scale * q + (scale - 1.0f);
+}
+
+// tanh(a) = (e^{2a} - 1) / (e^{2a} + 1) = m / (m + 2), m = expm1(2a)
+NG_VEC_INLINE float fast_tanhf(float x) {
+  const float ax = x < 0 ? -x : x;
+  const float a = ax > 9.0f ? 9.0f : ax;  // tanh(9) == 1 in float
+  const float m = fast_expm1f_pos(2.0f * a);
+  const float t = m / (m + 2.0f);
+  const float y = x < 0 ? -t : t;
   return x != x ? x : y;  // keep NaN
 }
 
-inline float fast_sigmoidf(float x) { return 1.0f / (1.0f + fast_expf(-x)); }
+NG_VEC_INLINE float fast_sigmoidf(float x) { return 1.0f / (1.0f + fast_expf(-x)); }
 
-template <class T> inline T vexp(T x) { return std::exp(x); }
-template <> inline float vexp<float>(float x) { return fast_expf(x); }
-template <class T> inline T vtanh(T x) { return std::tanh(x); }
-template <> inline float vtanh<float>(float x) { return fast_tanhf(x); }
-template <class T> inline T vsigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
-template <> inline float vsigmoid<float>(float x) { return fast_sigmoidf(x); }
+template <class T>
+NG_VEC_INLINE T vexp(T x) {
+  return std::exp(x);
+}
+template <>
+NG_VEC_INLINE float vexp<float>(float x) {
+  return fast_expf(x);
+}
+template <class T>
+NG_VEC_INLINE T vtanh(T x) {
+  return std::tanh(x);
+}
+template <>
+NG_VEC_INLINE float vtanh<float>(float x) {
+  return fast_tanhf(x);
+}
+template <class T>
+NG_VEC_INLINE T vsigmoid(T x) {
+  return T(1) / (T(1) + std::exp(-x));
+}
+template <>
+NG_VEC_INLINE float vsigmoid<float>(float x) {
+  return fast_sigmoidf(x);
+}
 
 }  // namespace ng::cpu

@@ -25,7 +25,9 @@ Tensor run_binary(BinaryOp op, const Tensor& a, const Tensor& b, const char* nam
 }
 
 // 1/0 masks; they carry no gradient.
-Tensor positive_mask(const Tensor& x) { return run_unary(UnaryOp::GtScalar, x.detach(), "mask", 0); }
+Tensor positive_mask(const Tensor& x) {
+  return run_unary(UnaryOp::GtScalar, x.detach(), "mask", 0);
+}
 
 constexpr double kSqrt2OverPi = 0.7978845608028654;
 constexpr double kInvSqrt2 = 0.7071067811865476;
@@ -38,12 +40,16 @@ constexpr double k2OverSqrtPi = 1.1283791670955126;
 
 Tensor add(const Tensor& a, const Tensor& b) {
   return autograd::record("add", run_binary(BinaryOp::Add, a, b, "add"), {a, b}, {},
-                          [](const TensorList&, const Tensor& g) { return TensorList{g, g}; });
+                          [](const TensorList&, const Tensor& g) {
+                            return TensorList{g, g};
+                          });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   return autograd::record("sub", run_binary(BinaryOp::Sub, a, b, "sub"), {a, b}, {},
-                          [](const TensorList&, const Tensor& g) { return TensorList{g, -g}; });
+                          [](const TensorList&, const Tensor& g) {
+                            return TensorList{g, -g};
+                          });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
@@ -56,7 +62,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 Tensor div(const Tensor& a, const Tensor& b) {
   return autograd::record("div", run_binary(BinaryOp::Div, a, b, "div"), {a, b}, {a, b},
                           [](const TensorList& s, const Tensor& g) {
-                            const Tensor& a = s[0], &b = s[1];
+                            const Tensor &a = s[0], &b = s[1];
                             return TensorList{g / b, -g * a / (b * b)};
                           });
 }
@@ -65,11 +71,12 @@ Tensor div(const Tensor& a, const Tensor& b) {
 static Tensor minmax(const Tensor& a, const Tensor& b, bool is_max) {
   const char* name = is_max ? "maximum" : "minimum";
   Tensor out = run_binary(is_max ? BinaryOp::Maximum : BinaryOp::Minimum, a, b, name);
-  return autograd::record(name, out, {a, b}, {a, b}, [is_max](const TensorList& s, const Tensor& g) {
-    const Tensor a = s[0].detach(), b = s[1].detach();
-    Tensor wa = (is_max ? gt(a, b) : lt(a, b)) + eq(a, b) * 0.5;
-    return TensorList{g * wa, g * (1.0 - wa)};
-  });
+  return autograd::record(name, out, {a, b}, {a, b},
+                          [is_max](const TensorList& s, const Tensor& g) {
+                            const Tensor a = s[0].detach(), b = s[1].detach();
+                            Tensor wa = (is_max ? gt(a, b) : lt(a, b)) + eq(a, b) * 0.5;
+                            return TensorList{g * wa, g * (1.0 - wa)};
+                          });
 }
 Tensor maximum(const Tensor& a, const Tensor& b) { return minmax(a, b, true); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return minmax(a, b, false); }
@@ -99,10 +106,9 @@ Tensor rsub(double s, const Tensor& a) {
 }
 
 Tensor rdiv(double s, const Tensor& a) {
-  return autograd::record("rdiv", run_unary(UnaryOp::RDivScalar, a, "rdiv", s), {a}, {a},
-                          [s](const TensorList& v, const Tensor& g) {
-                            return TensorList{g * (-s) / square(v[0])};
-                          });
+  return autograd::record(
+      "rdiv", run_unary(UnaryOp::RDivScalar, a, "rdiv", s), {a}, {a},
+      [s](const TensorList& v, const Tensor& g) { return TensorList{g * (-s) / square(v[0])}; });
 }
 
 Tensor pow(const Tensor& a, double p) {
@@ -135,13 +141,15 @@ Tensor neg(const Tensor& x) {
 
 Tensor exp(const Tensor& x) {
   Tensor y = run_unary(UnaryOp::Exp, x, "exp");
-  return autograd::record("exp", y, {x}, {y},
-                          [](const TensorList& s, const Tensor& g) { return TensorList{g * s[0]}; });
+  return autograd::record("exp", y, {x}, {y}, [](const TensorList& s, const Tensor& g) {
+    return TensorList{g * s[0]};
+  });
 }
 
 Tensor log(const Tensor& x) {
-  return autograd::record("log", run_unary(UnaryOp::Log, x, "log"), {x}, {x},
-                          [](const TensorList& s, const Tensor& g) { return TensorList{g / s[0]}; });
+  return autograd::record(
+      "log", run_unary(UnaryOp::Log, x, "log"), {x}, {x},
+      [](const TensorList& s, const Tensor& g) { return TensorList{g / s[0]}; });
 }
 
 Tensor sqrt(const Tensor& x) {
@@ -161,17 +169,15 @@ Tensor rsqrt(const Tensor& x) {
 Tensor sign(const Tensor& x) { return run_unary(UnaryOp::Sign, x, "sign"); }
 
 Tensor abs(const Tensor& x) {
-  return autograd::record("abs", run_unary(UnaryOp::Abs, x, "abs"), {x}, {x},
-                          [](const TensorList& s, const Tensor& g) {
-                            return TensorList{g * sign(s[0].detach())};
-                          });
+  return autograd::record(
+      "abs", run_unary(UnaryOp::Abs, x, "abs"), {x}, {x},
+      [](const TensorList& s, const Tensor& g) { return TensorList{g * sign(s[0].detach())}; });
 }
 
 Tensor square(const Tensor& x) {
-  return autograd::record("square", run_unary(UnaryOp::Square, x, "square"), {x}, {x},
-                          [](const TensorList& s, const Tensor& g) {
-                            return TensorList{g * 2.0 * s[0]};
-                          });
+  return autograd::record(
+      "square", run_unary(UnaryOp::Square, x, "square"), {x}, {x},
+      [](const TensorList& s, const Tensor& g) { return TensorList{g * 2.0 * s[0]}; });
 }
 
 Tensor tanh(const Tensor& x) {
@@ -189,31 +195,31 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
-  return autograd::record("relu", run_unary(UnaryOp::Relu, x, "relu"), {x}, {x},
-                          [](const TensorList& s, const Tensor& g) {
-                            return TensorList{g * positive_mask(s[0])};
-                          });
+  return autograd::record(
+      "relu", run_unary(UnaryOp::Relu, x, "relu"), {x}, {x},
+      [](const TensorList& s, const Tensor& g) { return TensorList{g * positive_mask(s[0])}; });
 }
 
 Tensor gelu(const Tensor& x, GeluApprox approx) {
   if (approx == GeluApprox::Tanh) {
     // y = x/2 (1 + tanh(u)), u = k (x + c x^3);  y' = (1 + t)/2 + x/2 (1 - t^2) k (1 + 3 c x^2)
-    return autograd::record("gelu_tanh", run_unary(UnaryOp::GeluTanh, x, "gelu"), {x}, {x},
-                            [](const TensorList& s, const Tensor& g) {
-      const Tensor& x = s[0];
-      const Tensor t = tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x));
-      const Tensor dt = kSqrt2OverPi * (1.0 + 3 * 0.044715 * x * x);
-      return TensorList{g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dt)};
-    });
+    return autograd::record(
+        "gelu_tanh", run_unary(UnaryOp::GeluTanh, x, "gelu"), {x}, {x},
+        [](const TensorList& s, const Tensor& g) {
+          const Tensor& x = s[0];
+          const Tensor t = tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x));
+          const Tensor dt = kSqrt2OverPi * (1.0 + 3 * 0.044715 * x * x);
+          return TensorList{g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dt)};
+        });
   }
   // y = x Phi(x);  y' = Phi(x) + x phi(x)
   return autograd::record("gelu", run_unary(UnaryOp::GeluErf, x, "gelu"), {x}, {x},
                           [](const TensorList& s, const Tensor& g) {
-    const Tensor& x = s[0];
-    const Tensor cdf = 0.5 * (1.0 + erf(x * kInvSqrt2));
-    const Tensor pdf = kInvSqrt2Pi * exp(-0.5 * x * x);
-    return TensorList{g * (cdf + x * pdf)};
-  });
+                            const Tensor& x = s[0];
+                            const Tensor cdf = 0.5 * (1.0 + erf(x * kInvSqrt2));
+                            const Tensor pdf = kInvSqrt2Pi * exp(-0.5 * x * x);
+                            return TensorList{g * (cdf + x * pdf)};
+                          });
 }
 
 Tensor silu(const Tensor& x) {
@@ -232,10 +238,9 @@ Tensor erf(const Tensor& x) {
 }
 
 Tensor softplus(const Tensor& x) {
-  return autograd::record("softplus", run_unary(UnaryOp::Softplus, x, "softplus"), {x}, {x},
-                          [](const TensorList& s, const Tensor& g) {
-                            return TensorList{g * sigmoid(s[0])};
-                          });
+  return autograd::record(
+      "softplus", run_unary(UnaryOp::Softplus, x, "softplus"), {x}, {x},
+      [](const TensorList& s, const Tensor& g) { return TensorList{g * sigmoid(s[0])}; });
 }
 
 // ---- selection ----
@@ -247,8 +252,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     fail("where", "condition on ", device_name(cond.device()), ", values on ",
          device_name(a.device()));
   const Tensor c = cond.detach().to(a.dtype());
-  const Shape s = broadcast_shapes(broadcast_shapes(c.shape(), a.shape(), "where"), b.shape(),
-                                   "where");
+  const Shape s =
+      broadcast_shapes(broadcast_shapes(c.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out = empty_like_shape(a, s);
   backend_of(a).where(kernel_expand(c, s), kernel_expand(a, s), kernel_expand(b, s), out);
   return autograd::record("where", out, {a, b}, {c}, [](const TensorList& v, const Tensor& g) {

@@ -52,8 +52,8 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
 
 static void check_gather_shapes(const Tensor& x, int64_t dim, const Tensor& index, const char* op) {
   if (index.dim() != x.dim())
-    fail(op, "index has ", index.dim(), " dims, tensor has ", x.dim(), " (", shape_str(index.shape()),
-         " vs ", shape_str(x.shape()), ")");
+    fail(op, "index has ", index.dim(), " dims, tensor has ", x.dim(), " (",
+         shape_str(index.shape()), " vs ", shape_str(x.shape()), ")");
   for (int64_t d = 0; d < x.dim(); ++d)
     if (d != dim && index.size(d) != x.size(d))
       fail(op, "index shape ", shape_str(index.shape()), " must match ", shape_str(x.shape()),
@@ -68,9 +68,10 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index_in) {
   const Tensor index = index_in.contiguous();
   Tensor out = empty_like_shape(x, index.shape());
   backend_of(x).gather(x.contiguous(), dim, index, out);
-  return autograd::record("gather", out, {x}, {x}, [dim, index](const TensorList& s, const Tensor& g) {
-    return TensorList{scatter_add(zeros_like(s[0]), dim, index, g)};
-  });
+  return autograd::record("gather", out, {x}, {x},
+                          [dim, index](const TensorList& s, const Tensor& g) {
+                            return TensorList{scatter_add(zeros_like(s[0]), dim, index, g)};
+                          });
 }
 
 Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index_in, const Tensor& src) {

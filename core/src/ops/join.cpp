@@ -28,8 +28,8 @@ Tensor cat(const TensorList& ts, int64_t dim) {
   for (const auto& t : ts) {
     Shape part = s;
     part[dim] = t.size(dim);
-    Tensor dst = make_tensor(out.impl()->storage, part, out.strides(), at * out.stride(dim),
-                             out.dtype());
+    Tensor dst =
+        make_tensor(out.impl()->storage, part, out.strides(), at * out.stride(dim), out.dtype());
     backend_of(out).copy(t, dst);
     lengths.push_back(t.size(dim));
     at += t.size(dim);

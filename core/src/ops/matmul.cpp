@@ -21,7 +21,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
   if (b.size(-2) != K)
     fail("matmul", "inner dims differ: ", shape_str(a.shape()), " @ ", shape_str(b.shape()));
-  const Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+  const Shape ba(a.shape().begin(), a.shape().end() - 2),
+      bb(b.shape().begin(), b.shape().end() - 2);
   Shape batch = broadcast_shapes(ba, bb, "matmul");
   Shape sa = batch, sb = batch, so = batch;
   sa.insert(sa.end(), {M, K});
@@ -30,7 +31,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Tensor out = empty_like_shape(a, so);
   backend_of(a).gemm(kernel_expand(a, sa), kernel_expand(b, sb), out);
   return autograd::record("matmul", out, {a, b}, {a, b}, [](const TensorList& s, const Tensor& g) {
-    const Tensor& a = s[0], &b = s[1];
+    const Tensor &a = s[0], &b = s[1];
     return TensorList{matmul(g, b.transpose(-1, -2)), matmul(a.transpose(-1, -2), g)};
   });
 }

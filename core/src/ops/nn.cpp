@@ -45,8 +45,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_
         .reshape({});
   }
   if (logits.dim() != 2 || target.dim() != 1 || target.size(0) != logits.size(0))
-    fail("cross_entropy", "expected logits [N, C] and target [N], got ",
-         shape_str(logits.shape()), " and ", shape_str(target.shape()));
+    fail("cross_entropy", "expected logits [N, C] and target [N], got ", shape_str(logits.shape()),
+         " and ", shape_str(target.shape()));
   const int64_t N = logits.size(0), C = logits.size(1);
   // Validate targets and build the safe index / valid mask on the host (N values).
   const std::vector<double> t = target.to_vector();
@@ -69,9 +69,12 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_
   const Tensor picked = gather(log_softmax(logits, 1), 1, idx).reshape({N});
   const Tensor losses = -(picked * mask);
   switch (reduction) {
-    case Reduction::None: return losses;
-    case Reduction::Sum: return sum(losses);
-    case Reduction::Mean: return sum(losses) * (1.0 / (double)count);  // NaN if all ignored
+    case Reduction::None:
+      return losses;
+    case Reduction::Sum:
+      return sum(losses);
+    case Reduction::Mean:
+      return sum(losses) * (1.0 / (double)count);  // NaN if all ignored
   }
   return losses;
 }

@@ -40,7 +40,8 @@ Tensor var(const Tensor& x, Dims dims_in, int64_t correction, bool keepdim) {
   for (int64_t d : dims) n *= x.size(d);
   if (correction < 0) fail("var", "correction must be >= 0, got ", correction);
   const Tensor centered = x - mean(x, dims, true);
-  return sum(square(centered), dims, keepdim) * (1.0 / (double)std::max<int64_t>(n - correction, 0));
+  return sum(square(centered), dims, keepdim) *
+         (1.0 / (double)std::max<int64_t>(n - correction, 0));
 }
 
 // Max/min: the gradient goes to the elements equal to the result, shared among ties.
@@ -53,10 +54,10 @@ static Tensor extreme(const Tensor& x, Dims dims_in, bool keepdim, bool is_max) 
   const Shape in = x.shape(), keep = keepdim_shape(in, dims);
   return autograd::record(name, out, {x}, {x, out},
                           [in, keep, dims](const TensorList& s, const Tensor& g) {
-    const Tensor hit = eq(s[0].detach(), s[1].detach().reshape(keep));
-    const Tensor count = sum(hit, dims, true);
-    return TensorList{g.reshape(keep) * (hit / count)};
-  });
+                            const Tensor hit = eq(s[0].detach(), s[1].detach().reshape(keep));
+                            const Tensor count = sum(hit, dims, true);
+                            return TensorList{g.reshape(keep) * (hit / count)};
+                          });
 }
 Tensor max(const Tensor& x, Dims dims, bool keepdim) { return extreme(x, dims, keepdim, true); }
 Tensor min(const Tensor& x, Dims dims, bool keepdim) { return extreme(x, dims, keepdim, false); }
@@ -69,8 +70,12 @@ static Tensor arg_extreme(const Tensor& x, int64_t dim, bool keepdim, bool is_ma
   return run_reduce(is_max ? ReduceOp::ArgMax : ReduceOp::ArgMin, x.detach(), dims, keepdim,
                     DType::I64);
 }
-Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) { return arg_extreme(x, dim, keepdim, true); }
-Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) { return arg_extreme(x, dim, keepdim, false); }
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
+  return arg_extreme(x, dim, keepdim, true);
+}
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
+  return arg_extreme(x, dim, keepdim, false);
+}
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
@@ -79,8 +84,10 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   const size_t lead = x.dim() - shape.size();
   Dims dims;
   for (size_t i = 0; i < (size_t)x.dim(); ++i) {
-    if (i < lead) dims.push_back((int64_t)i);
-    else if (shape[i - lead] == 1 && x.shape()[i] != 1) dims.push_back((int64_t)i);
+    if (i < lead)
+      dims.push_back((int64_t)i);
+    else if (shape[i - lead] == 1 && x.shape()[i] != 1)
+      dims.push_back((int64_t)i);
     else if (shape[i - lead] != x.shape()[i])
       fail("sum_to", "cannot sum ", shape_str(x.shape()), " to ", shape_str(shape));
   }

@@ -64,8 +64,9 @@ Shape infer_shape(const Shape& s, int64_t numel, const char* op, const Shape& fr
 
 Tensor reshape_backward(const Tensor& out, const Tensor& x, const char* name) {
   const Shape in = x.shape();
-  return autograd::record(name, out, {x}, {},
-                          [in](const TensorList&, const Tensor& g) { return TensorList{g.reshape(in)}; });
+  return autograd::record(name, out, {x}, {}, [in](const TensorList&, const Tensor& g) {
+    return TensorList{g.reshape(in)};
+  });
 }
 
 }  // namespace
@@ -94,10 +95,9 @@ Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
   Shape s = shape(), st = strides();
   std::swap(s[d0], s[d1]);
   std::swap(st[d0], st[d1]);
-  return autograd::record("transpose", alias(*this, s, st, offset()), {*this}, {},
-                          [d0, d1](const TensorList&, const Tensor& g) {
-                            return TensorList{g.transpose(d0, d1)};
-                          });
+  return autograd::record(
+      "transpose", alias(*this, s, st, offset()), {*this}, {},
+      [d0, d1](const TensorList&, const Tensor& g) { return TensorList{g.transpose(d0, d1)}; });
 }
 
 Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
@@ -114,10 +114,9 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
     st[i] = strides()[p[i]];
     inverse[p[i]] = (int64_t)i;
   }
-  return autograd::record("permute", alias(*this, s, st, offset()), {*this}, {},
-                          [inverse](const TensorList&, const Tensor& g) {
-                            return TensorList{g.permute(inverse)};
-                          });
+  return autograd::record(
+      "permute", alias(*this, s, st, offset()), {*this}, {},
+      [inverse](const TensorList&, const Tensor& g) { return TensorList{g.permute(inverse)}; });
 }
 
 // The gradient of a slice: zeros of the input's shape with g written into the slice.
@@ -195,8 +194,9 @@ Tensor Tensor::expand(const Shape& s) const {
   }
   if (out == shape()) return *this;
   const Shape in = shape();
-  return autograd::record("expand", alias(*this, out, st, offset()), {*this}, {},
-                          [in](const TensorList&, const Tensor& g) { return TensorList{sum_to(g, in)}; });
+  return autograd::record(
+      "expand", alias(*this, out, st, offset()), {*this}, {},
+      [in](const TensorList&, const Tensor& g) { return TensorList{sum_to(g, in)}; });
 }
 
 Tensor Tensor::squeeze(std::optional<int64_t> d) const {
