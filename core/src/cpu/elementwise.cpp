@@ -12,24 +12,29 @@
 namespace ng::cpu {
 namespace {
 
+// out[i] = value(i) for a huge contiguous output: computed in L1-sized blocks, then
+// written with streaming stores (no read-for-ownership of the destination).
+template <class T, class V>
+void streamed(T* out, int64_t n, V value) {
+  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+    alignas(64) T buf[kStreamBlock];
+    for (int64_t i0 = b; i0 < e; i0 += kStreamBlock) {
+      const int64_t len = std::min(kStreamBlock, e - i0);
+      for (int64_t i = 0; i < len; ++i) buf[i] = value(i0 + i);
+      stream_copy(out + i0, buf, len * sizeof(T));
+    }
+    stream_fence();
+  });
+}
+
 template <class TO, class TI, class F>
 void map1(const Tensor& x, const Tensor& out, F f) {
   StridedLoop<2> L(out.shape(), {&out.strides(), &x.strides()});
   TO* o = static_cast<TO*>(out.raw_data());
   const TI* in = static_cast<const TI*>(x.raw_data());
   const int64_t so = L.inner_stride(0), si = L.inner_stride(1);
-  if (L.ndim == 1 && so == 1 && si == 1 && out.numel() * (int64_t)sizeof(TO) >= kStreamBytes) {
-    parallel_for(L.numel(), kGrain, [&](int64_t b, int64_t e) {
-      alignas(64) TO buf[kStreamBlock];
-      for (int64_t i0 = b; i0 < e; i0 += kStreamBlock) {
-        const int64_t n = std::min(kStreamBlock, e - i0);
-        for (int64_t i = 0; i < n; ++i) buf[i] = f(in[i0 + i]);
-        stream_copy(o + i0, buf, n * sizeof(TO));
-      }
-      stream_fence();
-    });
-    return;
-  }
+  if (L.ndim == 1 && so == 1 && si == 1 && out.numel() * (int64_t)sizeof(TO) >= kStreamBytes)
+    return streamed(o, L.numel(), [&](int64_t i) { return f(in[i]); });
   strided_for(L, kGrain, [&](const int64_t* off, int64_t n) {
     TO* po = o + off[0];
     const TI* pi = in + off[1];
@@ -52,18 +57,8 @@ void map2(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   const T* pb = b.data<T>();
   const int64_t so = L.inner_stride(0), sa = L.inner_stride(1), sb = L.inner_stride(2);
   if (L.ndim == 1 && so == 1 && sa == 1 && sb == 1 &&
-      out.numel() * (int64_t)sizeof(T) >= kStreamBytes) {
-    parallel_for(L.numel(), kGrain, [&](int64_t b, int64_t e) {
-      alignas(64) T buf[kStreamBlock];
-      for (int64_t i0 = b; i0 < e; i0 += kStreamBlock) {
-        const int64_t n = std::min(kStreamBlock, e - i0);
-        for (int64_t i = 0; i < n; ++i) buf[i] = f(pa[i0 + i], pb[i0 + i]);
-        stream_copy(o + i0, buf, n * sizeof(T));
-      }
-      stream_fence();
-    });
-    return;
-  }
+      out.numel() * (int64_t)sizeof(T) >= kStreamBytes)
+    return streamed(o, L.numel(), [&](int64_t i) { return f(pa[i], pb[i]); });
   strided_for(L, kGrain, [&](const int64_t* off, int64_t n) {
     T* po = o + off[0];
     const T* x = pa + off[1];

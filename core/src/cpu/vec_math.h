@@ -22,12 +22,17 @@ NG_VEC_INLINE float bits_to_float(int32_t i) {
 // unless -ffast-math, which we refuse (it would break NaN/Inf handling elsewhere).
 NG_VEC_INLINE float clampf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
-NG_VEC_INLINE float fast_expf(float x) {
-  const float xc = clampf(x, -87.0f, 88.72f);
+// Splits x = n ln2 + r with |r| <= ln2/2; returns n (a whole number, as float).
+NG_VEC_INLINE float reduce_ln2(float x, float& r) {
   // round-to-nearest by adding and removing 1.5 * 2^23 (exact for |v| < 2^22)
-  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  // r = x - n*ln2 in two steps so r keeps full precision
-  const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  r = (x - n * 0.693359375f) + n * 2.12194440e-4f;  // ln2 in two parts: r stays exact
+  return n;
+}
+
+// e^r - 1 for |r| <= ln2/2: the Taylor polynomial without its constant term, so small
+// results keep full relative precision (error < 1 ulp at the interval's ends).
+NG_VEC_INLINE float expm1_poly(float r) {
   float p = 1.0f / 5040.0f;
   p = p * r + 1.0f / 720.0f;
   p = p * r + 1.0f / 120.0f;
@@ -35,30 +40,28 @@ NG_VEC_INLINE float fast_expf(float x) {
   p = p * r + 1.0f / 6.0f;
   p = p * r + 0.5f;
   p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  // 2^n built from bits as 2^(n-1) * 2 so that n = 128 stays representable
-  const float scale = bits_to_float(((int32_t)n + 126) << 23) * 2.0f;
-  float y = p * scale;
+  return p * r;
+}
+
+// 2^n for whole n in [-125, 128], built from exponent bits as 2^(n-1) * 2.
+NG_VEC_INLINE float pow2(float n) { return bits_to_float(((int32_t)n + 126) << 23) * 2.0f; }
+
+NG_VEC_INLINE float fast_expf(float x) {
+  float r;
+  const float n = reduce_ln2(clampf(x, -87.0f, 88.72f), r);
+  const float scale = pow2(n);
+  float y = scale * expm1_poly(r) + scale;
   y = x < -87.0f ? 0.0f : y;
   y = x > 88.72f ? std::numeric_limits<float>::infinity() : y;
   return y;
 }
 
-// expm1 for 0 <= x <= 20: 2^n * q + (2^n - 1) with q = e^r - 1 from the polynomial
-// without its leading 1, so small x keeps full relative precision.
+// expm1 for 0 <= x <= 20: 2^n (e^r - 1) + (2^n - 1), exact in relative terms near 0.
 NG_VEC_INLINE float fast_expm1f_pos(float x) {
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  const float q = p * r;
-  const float scale = bits_to_float(((int32_t)n + 127) << 23);
-  return scale * q + (scale - 1.0f);
+  float r;
+  const float n = reduce_ln2(x, r);
+  const float scale = pow2(n);
+  return scale * expm1_poly(r) + (scale - 1.0f);
 }
 
 // tanh(a) = (e^{2a} - 1) / (e^{2a} + 1) = m / (m + 2), m = expm1(2a)
