@@ -2,7 +2,9 @@
 #include "normgrad/autograd.h"
 
 #include <cmath>
+#include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "normgrad/ops.h"
 
@@ -34,7 +36,8 @@ void AnomalyMode::set_enabled(bool on) { anomaly_mode = on; }
 // ---- saved tensors ----
 
 SavedTensor::SavedTensor(const Tensor& t, const std::shared_ptr<Node>& owner, bool is_output)
-    : is_output_(is_output), version_(t.impl()->storage->version) {
+    : is_output_(is_output), version_(t.defined() ? t.impl()->storage->version : 0) {
+  if (!t.defined()) return;  // an absent optional input (e.g. no bias) stays absent
   if (is_output) {
     data_ = t.detach().impl_ptr();  // no grad_fn: breaks the node -> output -> node cycle
     owner_ = owner;
@@ -44,6 +47,7 @@ SavedTensor::SavedTensor(const Tensor& t, const std::shared_ptr<Node>& owner, bo
 }
 
 Tensor SavedTensor::unpack(const char* op) const {
+  if (!data_) return Tensor();
   if (data_->storage->version != version_)
     fail(op, "a tensor saved for backward (shape ", shape_str(data_->shape),
          ") was modified in place after it was saved (version ", version_, " -> ",
@@ -173,19 +177,50 @@ namespace {
 void run_backward(const std::vector<std::shared_ptr<Node>>& roots, const TensorList& root_grads,
                   bool retain_graph, bool create_graph,
                   const std::unordered_map<Node*, Tensor*>* capture) {
-  std::unordered_map<Node*, int> deps;
+  // 1. Discover the graph and count each node's incoming edges.
+  std::unordered_map<Node*, int> indeg;
   std::vector<Node*> stack;
   for (auto& r : roots)
-    if (deps.emplace(r.get(), 0).second) stack.push_back(r.get());
+    if (indeg.emplace(r.get(), 0).second) stack.push_back(r.get());
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
     for (auto& e : n->next) {
       if (!e.node) continue;
-      auto [it, fresh] = deps.emplace(e.node.get(), 0);
+      auto [it, fresh] = indeg.emplace(e.node.get(), 0);
       it->second++;
       if (fresh) stack.push_back(e.node.get());
     }
+  }
+  // 2. autograd::grad only needs the nodes that lead to a requested input: walk a
+  //    topological order backwards and keep a node if it is requested or feeds one that is.
+  std::unordered_set<Node*> needed;
+  if (capture) {
+    auto in = indeg;
+    std::vector<Node*> order, queue;
+    for (auto& [n, d] : in)
+      if (d == 0) queue.push_back(n);
+    while (!queue.empty()) {
+      Node* n = queue.back();
+      queue.pop_back();
+      order.push_back(n);
+      for (auto& e : n->next)
+        if (e.node && --in[e.node.get()] == 0) queue.push_back(e.node.get());
+    }
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      bool keep = capture->count(*it) > 0;
+      for (auto& e : (*it)->next) keep = keep || (e.node && needed.count(e.node.get()));
+      if (keep) needed.insert(*it);
+    }
+  }
+  auto useful = [&](Node* n) { return !capture || needed.count(n) > 0; };
+  // 3. Dependency counts over the useful part of the graph.
+  std::unordered_map<Node*, int> deps;
+  for (auto& [n, d] : indeg) {
+    if (!useful(n)) continue;
+    deps.emplace(n, 0);
+    for (auto& e : n->next)
+      if (e.node && useful(e.node.get())) deps[e.node.get()]++;
   }
 
   std::unordered_map<Node*, Tensor> pending;
@@ -195,7 +230,9 @@ void run_backward(const std::vector<std::shared_ptr<Node>>& roots, const TensorL
   }
   std::vector<Node*> ready;
   for (auto& r : roots)
-    if (deps[r.get()] == 0) ready.push_back(r.get());
+    if (useful(r.get()) && deps[r.get()] == 0 &&
+        std::find(ready.begin(), ready.end(), r.get()) == ready.end())
+      ready.push_back(r.get());
 
   GradMode::set_enabled(create_graph);
   while (!ready.empty()) {
@@ -224,7 +261,7 @@ void run_backward(const std::vector<std::shared_ptr<Node>>& roots, const TensorL
     if (!retain_graph) n->release();
     for (size_t i = 0; i < n->next.size() && i < grads.size(); ++i) {
       const Edge& e = n->next[i];
-      if (!e.node) continue;
+      if (!e.node || !useful(e.node.get())) continue;
       Tensor gi = grads[i];
       if (gi.defined()) {
         if (gi.shape() != e.shape) gi = sum_to(gi, e.shape);  // undo broadcasting, once, here
@@ -246,7 +283,7 @@ void run_backward(const std::vector<std::shared_ptr<Node>>& roots, const TensorL
             Node* s = skip.back();
             skip.pop_back();
             for (auto& se : s->next)
-              if (se.node && --deps[se.node.get()] == 0) {
+              if (se.node && useful(se.node.get()) && --deps[se.node.get()] == 0) {
                 if (pending.count(se.node.get()))
                   ready.push_back(se.node.get());
                 else

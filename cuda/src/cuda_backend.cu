@@ -88,6 +88,15 @@ class CudaBackend final : public Backend {
   void scatter_add(const Tensor&, int64_t, const Tensor&, const Tensor&) override {
     missing("scatter_add");
   }
+  void norm_forward(const NormParams&, const Tensor&, const Tensor&, const Tensor&,
+                    const Tensor&, const Tensor&) override {
+    missing("norm_forward");
+  }
+  void norm_backward(const NormParams&, const Tensor&, const Tensor&, const Tensor&,
+                     const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                     const Tensor&) override {
+    missing("norm_backward");
+  }
 
  private:
   [[noreturn]] static void missing(const char* op) {

@@ -41,6 +41,16 @@ enum class BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum, Gt, Lt, Ge, Le, Eq, 
 
 enum class ReduceOp { Sum, Max, Min, ArgMax, ArgMin };
 
+// Fused normalization over the last dim (C channels) of a contiguous [N, C] input.
+enum class NormOp { LayerNorm, RMSNorm, DyT, DyISRU, Derf };
+struct NormParams {
+  NormOp op;
+  double eps = 0;        // LayerNorm, RMSNorm
+  double scalar = 0;     // DyT / Derf alpha, DyISRU beta
+  double shift = 0;      // Derf s
+  double prefactor = 1;  // paper form: sqrt(C); folded form: 1
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -70,6 +80,15 @@ class Backend {
   virtual void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) = 0;
   virtual void scatter_add(const Tensor& out, int64_t dim, const Tensor& index,
                            const Tensor& src) = 0;
+  // y = norm(x) * w + b (w, b may be undefined). stats [N, 2] receives (mean, rstd) for
+  // LayerNorm and (0, rstd) for RMSNorm; undefined for the element-wise norms.
+  virtual void norm_forward(const NormParams& p, const Tensor& x, const Tensor& w, const Tensor& b,
+                            const Tensor& y, const Tensor& stats) = 0;
+  // Gradients for upstream g: dx always; dw, db ([C]) and dscalar ([2]: alpha/beta, shift)
+  // when defined. Per-channel sums are reduced in a fixed order (bit-reproducible).
+  virtual void norm_backward(const NormParams& p, const Tensor& g, const Tensor& x, const Tensor& w,
+                             const Tensor& stats, const Tensor& dx, const Tensor& dw,
+                             const Tensor& db, const Tensor& dscalar) = 0;
 };
 
 // Backends register themselves at load time; core knows only the interface.
