@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config git
   libopenblas-openmp-dev   # OpenBLAS built on OpenMP: shares our thread pool
+  nlohmann-json3-dev       # safetensors headers
   doctest-dev              # tests
   libbenchmark-dev         # bench/
 )

@@ -1,6 +1,8 @@
 #include "normgrad/random.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 
 #include "normgrad/error.h"
 
@@ -58,6 +60,27 @@ int64_t Generator::randint(int64_t low, int64_t high) {
   do v = next_u64();
   while (v >= limit);
   return low + (int64_t)(v % range);
+}
+
+std::string Generator::state() const {
+  char buf[160];
+  uint64_t spare_bits;
+  std::memcpy(&spare_bits, &spare_, 8);
+  std::snprintf(buf, sizeof buf, "%016llx %016llx %016llx %016llx %d %016llx",
+                (unsigned long long)s_[0], (unsigned long long)s_[1], (unsigned long long)s_[2],
+                (unsigned long long)s_[3], has_spare_ ? 1 : 0, (unsigned long long)spare_bits);
+  return buf;
+}
+
+void Generator::set_state(const std::string& st) {
+  unsigned long long a, b, c, d, sp;
+  int has;
+  if (std::sscanf(st.c_str(), "%llx %llx %llx %llx %d %llx", &a, &b, &c, &d, &has, &sp) != 6)
+    fail("Generator::set_state", "malformed state '", st, "'");
+  s_[0] = a, s_[1] = b, s_[2] = c, s_[3] = d;
+  has_spare_ = has != 0;
+  uint64_t bits = sp;
+  std::memcpy(&spare_, &bits, 8);
 }
 
 Generator& default_generator() {

@@ -88,6 +88,10 @@ class CudaBackend final : public Backend {
   void scatter_add(const Tensor&, int64_t, const Tensor&, const Tensor&) override {
     missing("scatter_add");
   }
+  void adam_step(const AdamParams&, const Tensor&, const Tensor&, const Tensor&,
+                 const Tensor&) override {
+    missing("adam_step");
+  }
   void norm_forward(const NormParams&, const Tensor&, const Tensor&, const Tensor&,
                     const Tensor&, const Tensor&) override {
     missing("norm_forward");

@@ -51,6 +51,14 @@ struct NormParams {
   double prefactor = 1;  // paper form: sqrt(C); folded form: 1
 };
 
+// One Adam/AdamW step, PyTorch's formulation: decoupled decay shrinks p by lr*wd first;
+// classic Adam adds wd*p to the gradient. bias1/bias2 = 1 - beta^step.
+struct AdamParams {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool decoupled;
+  double bias1, bias2;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -86,6 +94,9 @@ class Backend {
                             const Tensor& y, const Tensor& stats) = 0;
   // Gradients for upstream g: dx always; dw, db ([C]) and dscalar ([2]: alpha/beta, shift)
   // when defined. Per-channel sums are reduced in a fixed order (bit-reproducible).
+  // In place: p, m, v updated from g (all contiguous, same shape and dtype).
+  virtual void adam_step(const AdamParams& a, const Tensor& p, const Tensor& g, const Tensor& m,
+                         const Tensor& v) = 0;
   virtual void norm_backward(const NormParams& p, const Tensor& g, const Tensor& x, const Tensor& w,
                              const Tensor& stats, const Tensor& dx, const Tensor& dw,
                              const Tensor& db, const Tensor& dscalar) = 0;

@@ -2,6 +2,7 @@
 // Same seed, same numbers, whatever the thread count: generation is sequential.
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace ng {
 
@@ -13,6 +14,9 @@ class Generator {
   double uniform();                            // [0, 1)
   double normal();                             // N(0, 1), Box-Muller
   int64_t randint(int64_t low, int64_t high);  // [low, high)
+  // The full state as text, to save in a checkpoint and restore for a bit-exact resume.
+  std::string state() const;
+  void set_state(const std::string& s);
 
  private:
   uint64_t s_[4];

@@ -24,6 +24,8 @@ class CpuBackend final : public Backend {
   void index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
   void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;
   void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
+  void adam_step(const AdamParams& a, const Tensor& p, const Tensor& g, const Tensor& m,
+                 const Tensor& v) override;
   void norm_forward(const NormParams& p, const Tensor& x, const Tensor& w, const Tensor& b,
                     const Tensor& y, const Tensor& stats) override;
   void norm_backward(const NormParams& p, const Tensor& g, const Tensor& x, const Tensor& w,

@@ -1,0 +1,78 @@
+// A GPT in nanoGPT's shape and naming, with each normalization position a choice.
+//
+// Parameter names: transformer.wte.weight, transformer.wpe.weight,
+// transformer.h.{i}.ln_1.*, .attn.c_attn.{weight,bias}, .attn.c_proj.*, .ln_2.*,
+// .mlp.c_fc.*, .mlp.c_proj.*, transformer.ln_f.*; the LM head is tied to wte.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "normgrad/nn/layers.h"
+#include "normgrad/nn/norm.h"
+
+namespace ng::nn {
+
+struct GPTConfig {
+  int64_t vocab = 65, n_layer = 4, n_head = 4, n_embd = 128, block_size = 64;
+  double dropout = 0.0;
+  bool bias = true;
+  std::string norm = "layernorm";               // every position, unless overridden below
+  std::string norm_attn, norm_mlp, norm_final;  // ln_1, ln_2, ln_f overrides ("" = norm)
+  NormOptions norm_options;
+  // The DyT LLM recipe: separate alpha0 for the attention-position norm and the others.
+  std::optional<double> alpha0_attn, alpha0_other;
+  bool embed_scale = false;  // learnable scalar after the token embedding, init sqrt(n_embd)
+  uint64_t seed = 1337;      // every random number of init and dropout comes from it
+};
+
+class CausalSelfAttention : public Module {
+ public:
+  CausalSelfAttention(const GPTConfig& c, Generator& gen, std::shared_ptr<Generator> drop);
+  Tensor forward(const Tensor& x) override;
+  std::shared_ptr<Linear> c_attn, c_proj;
+
+ private:
+  int64_t n_head_;
+  std::shared_ptr<Dropout> attn_drop_, resid_drop_;
+};
+
+class MLP : public Module {
+ public:
+  MLP(const GPTConfig& c, Generator& gen, std::shared_ptr<Generator> drop);
+  Tensor forward(const Tensor& x) override;
+  std::shared_ptr<Linear> c_fc, c_proj;
+
+ private:
+  std::shared_ptr<GELU> gelu_;
+  std::shared_ptr<Dropout> drop_;
+};
+
+class Block : public Module {
+ public:
+  Block(const GPTConfig& c, Generator& gen, std::shared_ptr<Generator> drop);
+  Tensor forward(const Tensor& x) override;  // pre-norm residual block
+  std::shared_ptr<Norm> ln_1, ln_2;
+  std::shared_ptr<CausalSelfAttention> attn;
+  std::shared_ptr<MLP> mlp;
+};
+
+class GPT : public Module {
+ public:
+  explicit GPT(GPTConfig c);
+  Tensor forward(const Tensor& idx) override;             // [B, T] int64 -> [B, T, vocab]
+  Tensor loss(const Tensor& idx, const Tensor& targets);  // mean cross-entropy
+  const GPTConfig& config() const { return cfg_; }
+  const std::vector<std::shared_ptr<Block>>& blocks() const { return blocks_; }
+  std::shared_ptr<Norm> ln_f;
+
+ private:
+  GPTConfig cfg_;
+  std::shared_ptr<Generator> drop_gen_;
+  std::shared_ptr<Embedding> wte_, wpe_;
+  std::vector<std::shared_ptr<Block>> blocks_;
+  std::shared_ptr<Dropout> drop_;
+  Tensor embed_scale_;
+};
+
+}  // namespace ng::nn

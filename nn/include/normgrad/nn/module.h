@@ -1,0 +1,82 @@
+// Module: named parameters, named children, train/eval, forward hooks, state dicts.
+// Parameter names are dotted paths ("transformer.h.0.ln_1.weight"), which are also the
+// names in checkpoints.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "normgrad/tensor.h"
+
+namespace ng::nn {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+using StateDict = std::map<std::string, Tensor>;
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  virtual Tensor forward(const Tensor& x);
+  // forward() plus the forward hooks (which observe, never change, input and output).
+  Tensor operator()(const Tensor& x);
+
+  NamedTensors named_parameters() const;  // recursive, registration order
+  TensorList parameters() const;
+  std::vector<std::pair<std::string, Module*>> named_modules();  // self first, as ""
+  int64_t num_parameters() const;
+  void zero_grad();
+  // Converts every parameter in place (existing handles see the new dtype); drops grads.
+  void to(DType dtype);
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  using ForwardHook = std::function<void(Module&, const Tensor& input, const Tensor& output)>;
+  int register_forward_hook(ForwardHook hook);  // returns an id for remove_forward_hook
+  void remove_forward_hook(int id);
+
+  // Detached tensors sharing the parameters' storage.
+  StateDict state_dict() const;
+  struct LoadReport {
+    std::vector<std::string> missing, unexpected, mismatched;
+    bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
+    std::string str() const;
+  };
+  // Copies values into the existing parameters (handles stay valid). strict: any missing,
+  // unexpected or mis-shaped entry throws, naming them all; otherwise they are reported.
+  LoadReport load_state_dict(const StateDict& sd, bool strict = true);
+
+ protected:
+  Tensor register_parameter(const std::string& name, Tensor t);
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    children_.emplace_back(name, m);
+    return m;
+  }
+
+ private:
+  void collect(const std::string& prefix, NamedTensors& out) const;
+  NamedTensors params_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  std::vector<std::pair<int, ForwardHook>> hooks_;
+  int next_hook_ = 0;
+  bool training_ = true;
+};
+
+// Holds children under names; has no forward of its own (nanoGPT's ModuleDict/List).
+class Container : public Module {
+ public:
+  template <class M>
+  std::shared_ptr<M> add(const std::string& name, std::shared_ptr<M> m) {
+    return register_module(name, std::move(m));
+  }
+};
+
+}  // namespace ng::nn

@@ -1,0 +1,113 @@
+#include "normgrad/nn/gpt.h"
+
+#include <cmath>
+
+#include "normgrad/autograd.h"
+#include "normgrad/ops.h"
+
+namespace ng::nn {
+
+namespace {
+// The norm for one position, with the DyT LLM recipe's alpha0 when given.
+std::shared_ptr<Norm> position_norm(const GPTConfig& c, const std::string& kind, bool attention) {
+  NormOptions o = c.norm_options;
+  const auto& a0 = attention ? c.alpha0_attn : c.alpha0_other;
+  if (a0) o.alpha0 = *a0;
+  return make_norm(kind.empty() ? c.norm : kind, c.n_embd, o);
+}
+
+// Upper-triangular -inf mask above the diagonal, cached per sequence length.
+Tensor causal_mask(int64_t T, DType dt) {
+  std::vector<double> m(T * T, 0.0);
+  for (int64_t i = 0; i < T; ++i)
+    for (int64_t j = i + 1; j < T; ++j) m[i * T + j] = 1.0;
+  return from_vector(m, {T, T}, {.dtype = dt});
+}
+}  // namespace
+
+CausalSelfAttention::CausalSelfAttention(const GPTConfig& c, Generator& gen,
+                                         std::shared_ptr<Generator> drop)
+    : n_head_(c.n_head) {
+  if (c.n_embd % c.n_head != 0)
+    fail("GPT", "n_embd ", c.n_embd, " is not divisible by n_head ", c.n_head);
+  c_attn = register_module("c_attn", std::make_shared<Linear>(c.n_embd, 3 * c.n_embd, c.bias, gen));
+  c_proj = register_module("c_proj", std::make_shared<Linear>(c.n_embd, c.n_embd, c.bias, gen,
+                                                              0.02 / std::sqrt(2.0 * c.n_layer)));
+  attn_drop_ = register_module("attn_dropout", std::make_shared<Dropout>(c.dropout, drop));
+  resid_drop_ = register_module("resid_dropout", std::make_shared<Dropout>(c.dropout, drop));
+}
+
+Tensor CausalSelfAttention::forward(const Tensor& x) {
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2), H = n_head_, D = C / H;
+  const TensorList qkv = split((*c_attn)(x), C, 2);  // 3 x [B, T, C], views
+  auto heads = [&](const Tensor& t) { return t.view({B, T, H, D}).transpose(1, 2); };  // [B,H,T,D]
+  const Tensor q = heads(qkv[0]), k = heads(qkv[1]), v = heads(qkv[2]);
+  Tensor att = matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt((double)D));  // [B,H,T,T]
+  att = masked_fill(att, causal_mask(T, x.dtype()), -INFINITY);
+  att = (*attn_drop_)(softmax(att, -1));
+  const Tensor y = matmul(att, v).transpose(1, 2).reshape({B, T, C});
+  return (*resid_drop_)((*c_proj)(y));
+}
+
+MLP::MLP(const GPTConfig& c, Generator& gen, std::shared_ptr<Generator> drop) {
+  c_fc = register_module("c_fc", std::make_shared<Linear>(c.n_embd, 4 * c.n_embd, c.bias, gen));
+  gelu_ = register_module("gelu", std::make_shared<GELU>());
+  c_proj = register_module("c_proj", std::make_shared<Linear>(4 * c.n_embd, c.n_embd, c.bias, gen,
+                                                              0.02 / std::sqrt(2.0 * c.n_layer)));
+  drop_ = register_module("dropout", std::make_shared<Dropout>(c.dropout, drop));
+}
+
+Tensor MLP::forward(const Tensor& x) { return (*drop_)((*c_proj)((*gelu_)((*c_fc)(x)))); }
+
+Block::Block(const GPTConfig& c, Generator& gen, std::shared_ptr<Generator> drop) {
+  ln_1 = register_module("ln_1", position_norm(c, c.norm_attn, true));
+  attn = register_module("attn", std::make_shared<CausalSelfAttention>(c, gen, drop));
+  ln_2 = register_module("ln_2", position_norm(c, c.norm_mlp, false));
+  mlp = register_module("mlp", std::make_shared<MLP>(c, gen, drop));
+}
+
+Tensor Block::forward(const Tensor& x) {
+  Tensor h = x + (*attn)((*ln_1)(x));
+  return h + (*mlp)((*ln_2)(h));
+}
+
+GPT::GPT(GPTConfig c) : cfg_(std::move(c)) {
+  if (cfg_.vocab <= 0 || cfg_.n_layer <= 0 || cfg_.n_head <= 0 || cfg_.n_embd <= 0 ||
+      cfg_.block_size <= 0)
+    fail("GPT", "sizes must be positive: vocab ", cfg_.vocab, ", n_layer ", cfg_.n_layer,
+         ", n_head ", cfg_.n_head, ", n_embd ", cfg_.n_embd, ", block_size ", cfg_.block_size);
+  Generator gen(cfg_.seed);  // parameters are created, and so drawn, in a fixed order
+  drop_gen_ = std::make_shared<Generator>(cfg_.seed ^ 0x9e3779b97f4a7c15ULL);
+  auto tr = register_module("transformer", std::make_shared<Container>());
+  wte_ = tr->add("wte", std::make_shared<Embedding>(cfg_.vocab, cfg_.n_embd, gen));
+  wpe_ = tr->add("wpe", std::make_shared<Embedding>(cfg_.block_size, cfg_.n_embd, gen));
+  drop_ = tr->add("drop", std::make_shared<Dropout>(cfg_.dropout, drop_gen_));
+  auto h = tr->add("h", std::make_shared<Container>());
+  for (int64_t i = 0; i < cfg_.n_layer; ++i)
+    blocks_.push_back(h->add(std::to_string(i), std::make_shared<Block>(cfg_, gen, drop_gen_)));
+  ln_f = tr->add("ln_f", position_norm(cfg_, cfg_.norm_final, false));
+  if (cfg_.embed_scale)
+    embed_scale_ = register_parameter("embed_scale", full({}, std::sqrt((double)cfg_.n_embd)));
+}
+
+Tensor GPT::forward(const Tensor& idx) {
+  if (idx.dtype() != DType::I64 || idx.dim() != 2)
+    fail("GPT", "expects int64 token ids of shape [B, T], got ", dtype_name(idx.dtype()), " ",
+         shape_str(idx.shape()));
+  const int64_t T = idx.size(1);
+  if (T > cfg_.block_size)
+    fail("GPT", "sequence length ", T, " exceeds block_size ", cfg_.block_size);
+  Tensor tok = (*wte_)(idx);  // [B, T, C]
+  if (embed_scale_.defined()) tok = tok * embed_scale_;
+  Tensor x = (*drop_)(tok + (*wpe_)(arange(T, {.dtype = DType::I64})));
+  for (auto& b : blocks_) x = (*b)(x);
+  x = (*ln_f)(x);
+  return matmul(x, wte_->weight.t());  // tied LM head
+}
+
+Tensor GPT::loss(const Tensor& idx, const Tensor& targets) {
+  const Tensor logits = forward(idx);
+  return cross_entropy(logits.reshape({-1, cfg_.vocab}), targets.reshape({-1}));
+}
+
+}  // namespace ng::nn

@@ -1,0 +1,141 @@
+#include "normgrad/nn/module.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "normgrad/autograd.h"
+#include "normgrad/ops.h"
+
+namespace ng::nn {
+
+Tensor Module::forward(const Tensor&) {
+  fail("forward", "this module has no single-tensor forward (it is a container)");
+}
+
+Tensor Module::operator()(const Tensor& x) {
+  Tensor y = forward(x);
+  for (auto& [id, h] : hooks_) h(*this, x, y);
+  return y;
+}
+
+Tensor Module::register_parameter(const std::string& name, Tensor t) {
+  if (name.empty() || name.find('.') != std::string::npos)
+    fail("register_parameter", "bad parameter name '", name, "'");
+  t = t.detach();
+  t.requires_grad_();
+  params_.emplace_back(name, t);
+  return t;
+}
+
+void Module::collect(const std::string& prefix, NamedTensors& out) const {
+  for (const auto& [n, p] : params_) out.emplace_back(prefix + n, p);
+  for (const auto& [n, c] : children_) c->collect(prefix + n + ".", out);
+}
+
+NamedTensors Module::named_parameters() const {
+  NamedTensors out;
+  collect("", out);
+  return out;
+}
+
+TensorList Module::parameters() const {
+  TensorList out;
+  for (auto& [n, p] : named_parameters()) out.push_back(p);
+  return out;
+}
+
+std::vector<std::pair<std::string, Module*>> Module::named_modules() {
+  std::vector<std::pair<std::string, Module*>> out{{"", this}};
+  for (size_t i = 0; i < out.size(); ++i) {  // breadth-first, no recursion
+    const std::string prefix = out[i].first.empty() ? "" : out[i].first + ".";
+    for (auto& [n, c] : out[i].second->children_) out.emplace_back(prefix + n, c.get());
+  }
+  return out;
+}
+
+int64_t Module::num_parameters() const {
+  int64_t n = 0;
+  for (auto& [name, p] : named_parameters()) n += p.numel();
+  return n;
+}
+
+void Module::zero_grad() {
+  for (auto& p : parameters()) p.zero_grad();
+}
+
+void Module::to(DType dtype) {
+  NoGradGuard no_grad;
+  for (auto& [n, p] : named_parameters()) {
+    if (p.dtype() == dtype) continue;
+    const Tensor c = p.to(dtype).contiguous();
+    TensorImpl* i = p.impl();
+    i->storage = c.impl()->storage;
+    i->dtype = dtype;
+    i->shape = c.shape();
+    i->strides = c.strides();
+    i->offset = c.offset();
+    i->grad.reset();
+  }
+}
+
+void Module::train(bool on) {
+  for (auto& [n, m] : named_modules()) m->training_ = on;
+}
+
+int Module::register_forward_hook(ForwardHook hook) {
+  hooks_.emplace_back(next_hook_, std::move(hook));
+  return next_hook_++;
+}
+
+void Module::remove_forward_hook(int id) {
+  hooks_.erase(
+      std::remove_if(hooks_.begin(), hooks_.end(), [id](auto& h) { return h.first == id; }),
+      hooks_.end());
+}
+
+StateDict Module::state_dict() const {
+  StateDict sd;
+  for (auto& [n, p] : named_parameters()) sd[n] = p.detach();
+  return sd;
+}
+
+std::string Module::LoadReport::str() const {
+  std::ostringstream s;
+  auto list = [&](const char* what, const std::vector<std::string>& v) {
+    if (v.empty()) return;
+    s << " " << what << ":";
+    for (auto& n : v) s << " " << n;
+    s << ";";
+  };
+  list("missing", missing);
+  list("unexpected", unexpected);
+  list("mis-shaped", mismatched);
+  return s.str();
+}
+
+Module::LoadReport Module::load_state_dict(const StateDict& sd, bool strict) {
+  LoadReport r;
+  std::set<std::string> seen;
+  std::vector<std::pair<Tensor, Tensor>> copies;
+  for (auto& [n, p] : named_parameters()) {
+    seen.insert(n);
+    auto it = sd.find(n);
+    if (it == sd.end()) {
+      r.missing.push_back(n);
+    } else if (it->second.shape() != p.shape()) {
+      r.mismatched.push_back(n + " (checkpoint " + shape_str(it->second.shape()) + ", model " +
+                             shape_str(p.shape()) + ")");
+    } else {
+      copies.emplace_back(p, it->second);
+    }
+  }
+  for (auto& [n, t] : sd)
+    if (!seen.count(n)) r.unexpected.push_back(n);
+  if (strict && !r.ok()) fail("load_state_dict", "state dict does not match the model:", r.str());
+  NoGradGuard no_grad;
+  for (auto& [p, v] : copies) Tensor(p).copy_(v.to(p.dtype()).to(p.device()));
+  return r;
+}
+
+}  // namespace ng::nn

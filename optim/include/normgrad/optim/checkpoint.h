@@ -1,0 +1,16 @@
+// Model + optimizer in one safetensors file: model tensors under their own names,
+// optimizer state under "optim.", and the step and any caller metadata in __metadata__.
+#pragma once
+#include <string>
+
+#include "normgrad/nn/safetensors.h"
+#include "normgrad/optim/optimizer.h"
+
+namespace ng::optim {
+
+void save_checkpoint(const std::string& path, const nn::Module& model, const Optimizer* opt,
+                     const nn::Metadata& metadata = {});
+// Loads into an existing model (strict) and optimizer; returns the file's metadata.
+nn::Metadata load_checkpoint(const std::string& path, nn::Module& model, Optimizer* opt);
+
+}  // namespace ng::optim

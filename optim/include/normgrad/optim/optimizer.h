@@ -1,0 +1,94 @@
+// Optimizers over parameter groups: SGD (momentum, Nesterov, weight decay), Adam, AdamW.
+// Updates run under NoGradGuard, in place; state (moments, step) is saved with
+// state_dict() so a resumed run continues bit for bit.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "normgrad/nn/module.h"
+
+namespace ng::optim {
+
+struct ParamGroup {
+  std::string name;
+  nn::NamedTensors params;
+  double weight_decay = 0.0;
+  double lr_scale = 1.0;  // this group's lr = base lr * lr_scale
+};
+
+// Groups the usual way: weight decay only on matrices that are not embeddings; biases,
+// norm weights, embeddings and 0-d scalars (DyT alpha, DyISRU beta, ...) get none; the
+// scalars get their own lr scale.
+std::vector<ParamGroup> default_groups(const nn::NamedTensors& params, double weight_decay,
+                                       double scalar_lr_scale = 1.0);
+// One group with everything.
+std::vector<ParamGroup> single_group(const nn::NamedTensors& params, double weight_decay = 0.0);
+
+class Optimizer {
+ public:
+  Optimizer(std::vector<ParamGroup> groups, double lr);
+  virtual ~Optimizer() = default;
+  virtual void step() = 0;
+  void zero_grad();
+  void set_lr(double lr) { lr_ = lr; }
+  double lr() const { return lr_; }
+  int64_t steps() const { return steps_; }
+  const std::vector<ParamGroup>& groups() const { return groups_; }
+  // "<param name>.<buffer>" -> tensor, plus "step".
+  nn::StateDict state_dict() const;
+  void load_state_dict(const nn::StateDict& sd);
+
+ protected:
+  // The named buffer for a parameter, created as zeros on first use.
+  Tensor& buffer(const std::string& param, const std::string& buf, const Tensor& like);
+  std::vector<ParamGroup> groups_;
+  double lr_;
+  int64_t steps_ = 0;
+  std::map<std::string, Tensor> state_;
+};
+
+struct SGDOptions {
+  double momentum = 0.0, dampening = 0.0;
+  bool nesterov = false;
+};
+
+class SGD : public Optimizer {
+ public:
+  SGD(std::vector<ParamGroup> groups, double lr, SGDOptions o = {});
+  void step() override;
+
+ private:
+  SGDOptions o_;
+};
+
+struct AdamOptions {
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+};
+
+// Adam adds weight decay to the gradient (L2); AdamW decays the weights directly.
+class Adam : public Optimizer {
+ public:
+  Adam(std::vector<ParamGroup> groups, double lr, AdamOptions o = {}, bool decoupled = false);
+  void step() override;
+
+ private:
+  AdamOptions o_;
+  bool decoupled_;
+};
+
+class AdamW : public Adam {
+ public:
+  AdamW(std::vector<ParamGroup> groups, double lr, AdamOptions o = {})
+      : Adam(std::move(groups), lr, o, true) {}
+};
+
+// Scales all gradients so their global L2 norm is at most max_norm; returns the norm
+// before clipping (non-finite norms are returned untouched, gradients unchanged).
+double clip_grad_norm(const TensorList& params, double max_norm);
+
+// Learning rate at `step`: linear warmup over `warmup` steps to `base`, then cosine decay
+// to `min_lr` at `total` (constant when total <= warmup).
+double warmup_cosine(int64_t step, double base, int64_t warmup, int64_t total, double min_lr);
+
+}  // namespace ng::optim

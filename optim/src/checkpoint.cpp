@@ -1,0 +1,34 @@
+#include "normgrad/optim/checkpoint.h"
+
+namespace ng::optim {
+
+namespace {
+const std::string kOptim = "optim.";
+}
+
+void save_checkpoint(const std::string& path, const nn::Module& model, const Optimizer* opt,
+                     const nn::Metadata& metadata) {
+  nn::StateDict all = model.state_dict();
+  if (opt)
+    for (auto& [k, v] : opt->state_dict()) all[kOptim + k] = v;
+  nn::save_safetensors(path, all, metadata);
+}
+
+nn::Metadata load_checkpoint(const std::string& path, nn::Module& model, Optimizer* opt) {
+  nn::Safetensors f = nn::load_safetensors(path);
+  nn::StateDict model_sd, opt_sd;
+  for (auto& [k, v] : f.tensors) {
+    if (k.rfind(kOptim, 0) == 0)
+      opt_sd[k.substr(kOptim.size())] = v;
+    else
+      model_sd[k] = v;
+  }
+  model.load_state_dict(model_sd);
+  if (opt) {
+    if (opt_sd.empty()) fail("load_checkpoint", path, " holds no optimizer state");
+    opt->load_state_dict(opt_sd);
+  }
+  return f.metadata;
+}
+
+}  // namespace ng::optim

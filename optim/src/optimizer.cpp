@@ -1,0 +1,138 @@
+#include "normgrad/optim/optimizer.h"
+
+#include <cmath>
+
+#include "normgrad/autograd.h"
+#include "normgrad/backend.h"
+#include "normgrad/ops.h"
+
+namespace ng::optim {
+
+std::vector<ParamGroup> default_groups(const nn::NamedTensors& params, double wd,
+                                       double scalar_lr_scale) {
+  ParamGroup decay{"decay", {}, wd, 1.0}, no_decay{"no_decay", {}, 0.0, 1.0},
+      scalars{"scalars", {}, 0.0, scalar_lr_scale};
+  for (const auto& [name, p] : params) {
+    const bool embedding =
+        name.find("wte") != std::string::npos || name.find("wpe") != std::string::npos;
+    if (p.dim() == 0)
+      scalars.params.emplace_back(name, p);
+    else if (p.dim() >= 2 && !embedding)
+      decay.params.emplace_back(name, p);
+    else
+      no_decay.params.emplace_back(name, p);
+  }
+  std::vector<ParamGroup> g;
+  for (auto* grp : {&decay, &no_decay, &scalars})
+    if (!grp->params.empty()) g.push_back(*grp);
+  return g;
+}
+
+std::vector<ParamGroup> single_group(const nn::NamedTensors& params, double wd) {
+  return {ParamGroup{"all", params, wd, 1.0}};
+}
+
+Optimizer::Optimizer(std::vector<ParamGroup> groups, double lr)
+    : groups_(std::move(groups)), lr_(lr) {
+  if (!(lr >= 0)) fail("optimizer", "learning rate must be >= 0, got ", lr);
+}
+
+void Optimizer::zero_grad() {
+  for (auto& g : groups_)
+    for (auto& [n, p] : g.params) Tensor(p).zero_grad();
+}
+
+Tensor& Optimizer::buffer(const std::string& param, const std::string& buf, const Tensor& like) {
+  Tensor& t = state_[param + "." + buf];
+  if (!t.defined()) t = zeros_like(like);
+  return t;
+}
+
+nn::StateDict Optimizer::state_dict() const {
+  nn::StateDict sd(state_.begin(), state_.end());
+  sd["step"] = full({}, (double)steps_, {.dtype = DType::I64});
+  return sd;
+}
+
+void Optimizer::load_state_dict(const nn::StateDict& sd) {
+  auto it = sd.find("step");
+  if (it == sd.end()) fail("optimizer.load_state_dict", "missing 'step'");
+  steps_ = (int64_t)it->second.item();
+  state_.clear();
+  for (auto& [k, v] : sd)
+    if (k != "step") state_[k] = v.clone();
+}
+
+SGD::SGD(std::vector<ParamGroup> groups, double lr, SGDOptions o)
+    : Optimizer(std::move(groups), lr), o_(o) {
+  if (o.nesterov && (o.momentum <= 0 || o.dampening != 0))
+    fail("SGD", "Nesterov momentum needs momentum > 0 and dampening 0");
+}
+
+void SGD::step() {
+  NoGradGuard no_grad;
+  ++steps_;
+  for (auto& grp : groups_)
+    for (auto& [name, p] : grp.params) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      if (grp.weight_decay != 0) g = g + p * grp.weight_decay;
+      if (o_.momentum != 0) {
+        Tensor& buf = state_[name + ".momentum_buffer"];
+        if (!buf.defined())
+          buf = g.clone();  // the first step takes the gradient as is
+        else
+          buf.mul_(o_.momentum).add_(g, 1.0 - o_.dampening);
+        g = o_.nesterov ? g + buf * o_.momentum : buf;
+      }
+      Tensor(p).add_(g, -lr_ * grp.lr_scale);
+    }
+}
+
+Adam::Adam(std::vector<ParamGroup> groups, double lr, AdamOptions o, bool decoupled)
+    : Optimizer(std::move(groups), lr), o_(o), decoupled_(decoupled) {}
+
+void Adam::step() {
+  NoGradGuard no_grad;
+  ++steps_;
+  for (auto& grp : groups_)
+    for (auto& [name, p] : grp.params) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      Tensor& m = buffer(name, "exp_avg", p);
+      Tensor& v = buffer(name, "exp_avg_sq", p);
+      const AdamParams a{lr_ * grp.lr_scale,
+                         o_.beta1,
+                         o_.beta2,
+                         o_.eps,
+                         grp.weight_decay,
+                         decoupled_,
+                         1 - std::pow(o_.beta1, (double)steps_),
+                         1 - std::pow(o_.beta2, (double)steps_)};
+      backend_of(p).adam_step(a, p, g.contiguous(), m, v);
+      p.impl()->storage->version++;
+    }
+}
+
+double clip_grad_norm(const TensorList& params, double max_norm) {
+  NoGradGuard no_grad;
+  double sq = 0;
+  for (const auto& p : params)
+    if (p.grad().defined()) sq += sum(square(p.grad().to(DType::F64))).item();
+  const double norm = std::sqrt(sq);
+  if (std::isfinite(norm) && norm > max_norm) {
+    const double scale = max_norm / (norm + 1e-6);
+    for (const auto& p : params)
+      if (p.grad().defined()) p.grad().mul_(scale);
+  }
+  return norm;
+}
+
+double warmup_cosine(int64_t step, double base, int64_t warmup, int64_t total, double min_lr) {
+  if (warmup > 0 && step < warmup) return base * (double)(step + 1) / (double)warmup;
+  if (total <= warmup || step >= total) return total <= warmup ? base : min_lr;
+  const double progress = (double)(step - warmup) / (double)(total - warmup);
+  return min_lr + 0.5 * (base - min_lr) * (1.0 + std::cos(M_PI * progress));
+}
+
+}  // namespace ng::optim

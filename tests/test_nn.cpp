@@ -1,0 +1,245 @@
+// Modules, layers, norms as modules, the GPT: names, init, gradcheck, no dropped gradients,
+// hooks, state dicts, and a tiny GPT overfitting one batch with every norm kind.
+#include "helpers.h"
+#include "normgrad/nn.h"
+#include "normgrad/optim.h"
+
+using namespace ngt;
+using namespace ng::nn;
+
+namespace {
+GPTConfig tiny(const std::string& norm) {
+  return {.vocab = 11,
+          .n_layer = 2,
+          .n_head = 2,
+          .n_embd = 16,
+          .block_size = 8,
+          .norm = norm,
+          .seed = 7};
+}
+Tensor tokens(const Shape& s, int64_t vocab, uint64_t seed) {
+  Generator g(seed);
+  return randint(0, vocab, s, {.dtype = DType::I64}, &g);
+}
+const std::vector<std::string> kKinds = {"layernorm", "rmsnorm", "dyt", "dyisru", "derf", "none"};
+}  // namespace
+
+TEST_SUITE("nn") {
+  TEST_CASE("GPT parameter names and shapes follow nanoGPT; LM head is tied") {
+    GPT m(tiny("layernorm"));
+    std::map<std::string, Shape> got;
+    for (auto& [n, p] : m.named_parameters()) got[n] = p.shape();
+    CHECK(got.at("transformer.wte.weight") == Shape{11, 16});
+    CHECK(got.at("transformer.wpe.weight") == Shape{8, 16});
+    CHECK(got.at("transformer.h.0.ln_1.weight") == Shape{16});
+    CHECK(got.at("transformer.h.0.ln_1.bias") == Shape{16});
+    CHECK(got.at("transformer.h.1.attn.c_attn.weight") == Shape{48, 16});
+    CHECK(got.at("transformer.h.1.attn.c_proj.bias") == Shape{16});
+    CHECK(got.at("transformer.h.0.mlp.c_fc.weight") == Shape{64, 16});
+    CHECK(got.at("transformer.h.0.mlp.c_proj.weight") == Shape{16, 64});
+    CHECK(got.at("transformer.ln_f.weight") == Shape{16});
+    CHECK(got.count("lm_head.weight") == 0);
+    // 11*16 + 8*16 + 2 * (4*16 + 48*16+48 + 16*16+16 + 64*16+64 + 16*64+16) + 2*16
+    CHECK(m.num_parameters() == 176 + 128 + 2 * (64 + 816 + 272 + 1088 + 1040) + 32);
+  }
+
+  TEST_CASE("per-position norms, the DyT LLM recipe, the embedding scalar") {
+    GPTConfig c = tiny("layernorm");
+    c.norm_attn = "dyt";
+    c.norm_mlp = "rmsnorm";
+    c.norm_final = "dyisru";
+    c.alpha0_attn = 0.8;
+    c.alpha0_other = 0.2;
+    c.embed_scale = true;
+    GPT m(c);
+    CHECK(m.blocks()[0]->ln_1->kind() == "dyt");
+    CHECK(m.blocks()[0]->ln_2->kind() == "rmsnorm");
+    CHECK(m.ln_f->kind() == "dyisru");
+    CHECK(m.blocks()[1]->ln_1->scalars().at("alpha") == doctest::Approx(0.8));
+    CHECK(m.ln_f->scalars().at("beta") == doctest::Approx(1 / (0.2 * 0.2)));  // beta0 = 1/alpha0^2
+    auto sd = m.state_dict();
+    CHECK(sd.at("embed_scale").item() == doctest::Approx(4.0));
+    CHECK(sd.count("transformer.ln_f.beta_raw") == 1);
+    CHECK(sd.count("transformer.h.0.ln_2.bias") == 0);  // RMSNorm has no bias
+  }
+
+  TEST_CASE("initialisation: one seed, bit-reproducible; GPT-2 scales") {
+    GPT a(tiny("dyt")), b(tiny("dyt"));
+    auto pa = a.named_parameters(), pb = b.named_parameters();
+    for (size_t i = 0; i < pa.size(); ++i)
+      CHECK(pa[i].second.to_vector() == pb[i].second.to_vector());
+    GPTConfig c = tiny("dyt");
+    c.seed = 8;
+    CHECK(GPT(c).named_parameters()[0].second.to_vector() != pa[0].second.to_vector());
+    GPTConfig big = {.vocab = 64, .n_layer = 4, .n_embd = 64, .block_size = 64};
+    GPT g(big);
+    auto sd = g.state_dict();
+    const double s_fc =
+        std::sqrt(var(sd.at("transformer.h.0.mlp.c_fc.weight").to(DType::F64)).item());
+    const double s_proj =
+        std::sqrt(var(sd.at("transformer.h.0.mlp.c_proj.weight").to(DType::F64)).item());
+    CHECK(s_fc == doctest::Approx(0.02).epsilon(0.05));
+    CHECK(s_proj == doctest::Approx(0.02 / std::sqrt(8.0)).epsilon(0.05));
+    CHECK(sum(abs(sd.at("transformer.h.0.attn.c_attn.bias"))).item() == 0);
+  }
+
+  TEST_CASE("every norm module: fused == composed, gradcheck w.r.t. input and parameters") {
+    for (const auto& kind : kKinds)
+      for (bool paper : {false, true}) {
+        CAPTURE(kind);
+        CAPTURE(paper);
+        auto norm = make_norm(kind, 5, {.paper_form = paper});
+        norm->to(DType::F64);
+        Tensor x = input({3, 5}, 21, -2, 2);
+        CHECK(allclose((*norm)(x), norm->forward_composed(x), 1e-12, 1e-12));
+        TensorList in{x};
+        for (auto& p : norm->parameters()) in.push_back(p);
+        expect_grad([&](const TensorList&) { return (*norm)(x); }, in, /*second_order=*/false);
+      }
+  }
+
+  TEST_CASE("layers gradcheck in float64: Linear, Embedding, MLP, attention, Block") {
+    GPTConfig c = {.vocab = 5, .n_layer = 1, .n_head = 2, .n_embd = 4, .block_size = 3, .seed = 3};
+    Generator g(1);
+    auto drop = std::make_shared<Generator>(2);
+    auto check_module = [&](Module& m, const Tensor& x, bool x_grad) {
+      m.to(DType::F64);
+      TensorList in;
+      if (x_grad) in.push_back(x);
+      for (auto& p : m.parameters()) in.push_back(p);
+      expect_grad([&](const TensorList&) { return m(x); }, in, false);
+    };
+    Linear lin(4, 3, true, g);
+    check_module(lin, input({2, 4}, 1), true);
+    Embedding emb(5, 3, g);
+    check_module(emb, from_vector(std::vector<int64_t>{4, 0, 4}, {3}), false);
+    MLP mlp(c, g, drop);
+    check_module(mlp, input({1, 3, 4}, 2), true);
+    CausalSelfAttention att(c, g, drop);
+    check_module(att, input({2, 3, 4}, 3), true);
+    for (const auto& kind : {"layernorm", "dyt", "dyisru"}) {
+      GPTConfig ck = c;
+      ck.norm = kind;
+      Block blk(ck, g, drop);
+      check_module(blk, input({1, 3, 4}, 4), true);
+    }
+  }
+
+  TEST_CASE("the whole GPT: gradcheck of the loss w.r.t. a norm's parameters and the embedding") {
+    GPTConfig c = {.vocab = 5,
+                   .n_layer = 1,
+                   .n_head = 1,
+                   .n_embd = 4,
+                   .block_size = 3,
+                   .norm = "dyt",
+                   .seed = 3};
+    GPT m(c);
+    m.to(DType::F64);
+    Tensor idx = tokens({2, 3}, 5, 1), tgt = tokens({2, 3}, 5, 2);
+    auto sd = m.named_parameters();
+    TensorList in;
+    for (auto& [n, p] : sd)
+      if (n == "transformer.h.0.ln_1.alpha" || n == "transformer.ln_f.weight" ||
+          n == "transformer.wpe.weight")
+        in.push_back(p);
+    REQUIRE(in.size() == 3);
+    expect_grad([&](const TensorList&) { return m.loss(idx, tgt); }, in, false);
+  }
+
+  TEST_CASE("no dropped gradients: every parameter of every norm kind and every GPT") {
+    for (const auto& kind : kKinds) {
+      CAPTURE(kind);
+      auto norm = make_norm(kind, 6);
+      Tensor x = randn({4, 6}, {.requires_grad = true});
+      sum(square((*norm)(x))).backward();
+      for (auto& [n, p] : norm->named_parameters()) {
+        CAPTURE(n);
+        REQUIRE(p.grad().defined());
+        const double g = p.grad().norm().item();
+        CHECK(std::isfinite(g));
+        CHECK(g > 0);
+      }
+      GPTConfig c = tiny(kind);
+      c.embed_scale = true;
+      GPT m(c);
+      m.loss(tokens({2, 8}, 11, 3), tokens({2, 8}, 11, 4)).backward();
+      for (auto& [n, p] : m.named_parameters()) {
+        CAPTURE(n);
+        REQUIRE(p.grad().defined());
+        const double g = p.grad().norm().item();
+        CHECK(std::isfinite(g));
+        CHECK(g > 0);
+      }
+    }
+  }
+
+  TEST_CASE("forward hooks observe inputs and outputs without changing them") {
+    GPT m(tiny("rmsnorm"));
+    std::vector<std::string> seen;
+    int id = m.blocks()[1]->ln_2->register_forward_hook(
+        [&](Module& mod, const Tensor& in, const Tensor& out) {
+          seen.push_back(static_cast<Norm&>(mod).kind() + shape_str(in.shape()) +
+                         shape_str(out.shape()));
+        });
+    Tensor idx = tokens({2, 5}, 11, 1);
+    Tensor with_hook = m(idx);
+    m.blocks()[1]->ln_2->remove_forward_hook(id);
+    Tensor without = m(idx);
+    CHECK(seen == std::vector<std::string>{"rmsnorm[2, 5, 16][2, 5, 16]"});
+    CHECK(with_hook.to_vector() == without.to_vector());
+  }
+
+  TEST_CASE("state_dict round trip; strict loading names what does not match") {
+    GPT a(tiny("dyt"));
+    GPTConfig c = tiny("dyt");
+    c.seed = 99;
+    GPT b(c);
+    b.load_state_dict(a.state_dict());
+    Tensor idx = tokens({1, 8}, 11, 5);
+    CHECK(a(idx).to_vector() == b(idx).to_vector());
+    StateDict sd = a.state_dict();
+    sd.erase("transformer.ln_f.alpha");
+    sd["transformer.extra"] = zeros({1});
+    sd["transformer.wpe.weight"] = zeros({9, 16});
+    CHECK_THROWS_WITH_AS(
+        b.load_state_dict(sd),
+        doctest::Contains("missing: transformer.ln_f.alpha; unexpected: transformer.extra; "
+                          "mis-shaped: transformer.wpe.weight (checkpoint [9, 16], model [8, 16])"),
+        Error);
+    auto report = b.load_state_dict(sd, /*strict=*/false);
+    CHECK(report.missing.size() == 1);
+  }
+
+  TEST_CASE("unknown norm kinds and bad GPT configs are clear errors") {
+    CHECK_THROWS_WITH_AS(make_norm("batchnorm", 4),
+                         doctest::Contains("unknown norm kind 'batchnorm'"), Error);
+    GPTConfig c = tiny("layernorm");
+    c.n_head = 3;
+    CHECK_THROWS_WITH_AS(GPT{c}, doctest::Contains("n_embd 16 is not divisible by n_head 3"),
+                         Error);
+    GPT m(tiny("layernorm"));
+    CHECK_THROWS_WITH_AS(m(tokens({1, 9}, 11, 1)),
+                         doctest::Contains("sequence length 9 exceeds block_size 8"), Error);
+  }
+
+  TEST_CASE("a tiny GPT overfits one batch (loss < 0.05) with every norm kind") {
+    for (const auto& kind : kKinds) {
+      CAPTURE(kind);
+      GPT m(tiny(kind));
+      Tensor x = tokens({4, 8}, 11, 10), y = tokens({4, 8}, 11, 11);
+      optim::AdamW opt(optim::single_group(m.named_parameters()), 1e-2);
+      double loss = 0;
+      int step = 0;
+      for (; step < 3000 && (step == 0 || loss >= 0.05); ++step) {
+        Tensor l = m.loss(x, y);
+        opt.zero_grad();
+        l.backward();
+        optim::clip_grad_norm(m.parameters(), 1.0);
+        opt.step();
+        loss = l.item();
+      }
+      MESSAGE(kind << ": loss " << loss << " after " << step << " steps");
+      CHECK(loss < 0.05);
+    }
+  }
+}
