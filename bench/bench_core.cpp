@@ -8,10 +8,10 @@
 
 #include <cstdio>
 #include <cstring>
-#include <map>
 #include <string>
 
 #include "normgrad/normgrad.h"
+#include "rates.h"
 
 using namespace ng;
 
@@ -126,41 +126,14 @@ GEMM(BM_cblas_sgemm);
 GEMM(BM_matmul);
 GEMM(BM_matmul_transposed);
 
-// Collects every run so the ratios can be printed after the usual table.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const auto& r : runs) {
-      if (r.error_occurred) continue;
-      std::string name = r.benchmark_name();
-      if (r.run_type == Run::RT_Aggregate) {  // with --benchmark_repetitions: use the median
-        if (r.aggregate_name != "median") continue;
-        name = name.substr(0, name.size() - std::string("_median").size());
-      }
-      auto bps = r.counters.find("bytes_per_second");
-      auto gf = r.counters.find("GFLOP/s");
-      if (bps != r.counters.end())
-        rate[name] = bps->second.value;
-      else if (gf != r.counters.end())
-        rate[name] = gf->second.value;
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  std::map<std::string, double> rate;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
   std::printf("%s\n", thread_config().c_str());
   benchmark::Initialize(&argc, argv);
-  RatioReporter rep;
+  RateReporter rep("GFLOP/s");
   benchmark::RunSpecifiedBenchmarks(&rep);
-  auto& r = rep.rate;
-  auto ratio = [&](const std::string& a, const std::string& b) {
-    auto x = r.find(a), y = r.find(b);
-    return (x == r.end() || y == r.end() || y->second == 0) ? -1.0 : x->second / y->second;
-  };
+  auto ratio = [&](const std::string& a, const std::string& b) { return rep.ratio(a, b); };
   std::printf("\nRatios (same run):\n");
   for (const char* n : {"1048576", "16777216"}) {
     const std::string sfx = std::string("/") + n + "/real_time";

@@ -54,7 +54,7 @@ template <class T>
 void forward(const NormParams& p, const Rows<T>& R, const T* b, T* y, T* stats) {
   const int64_t C = R.C;
   const T eps = (T)p.eps, a = (T)p.scalar, s = (T)p.shift, pf = (T)p.prefactor;
-  parallel_for(R.N, std::max<int64_t>(1, kGrain / C), [&](int64_t r0, int64_t r1) {
+  parallel_for(R.N, std::max<int64_t>(1, kGrain / C), [&, eps, a, s, pf](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* x = R.x + r * C;
       T* yr = y + r * C;
@@ -89,7 +89,7 @@ void forward(const NormParams& p, const Rows<T>& R, const T* b, T* y, T* stats) 
                        [&](int64_t i) { return pf * x[i] / std::sqrt(a + x[i] * x[i]); });
           break;
         case NormOp::Derf:
-          store_affine(yr, R.w, b, C, [&](int64_t i) { return pf * std::erf(a * x[i] + s); });
+          store_affine(yr, R.w, b, C, [&](int64_t i) { return pf * verf(a * x[i] + s); });
           break;
       }
     }
@@ -102,7 +102,9 @@ void backward(const NormParams& p, const Rows<T>& R, const T* g, const T* stats,
   const int64_t N = R.N, C = R.C, nb = (N + kRowBlock - 1) / kRowBlock;
   const T a = (T)p.scalar, s = (T)p.shift, pf = (T)p.prefactor;
   std::vector<T> dw_part(dw ? nb * C : 0), db_part(db ? nb * C : 0), sc_part(nb * 2, T(0));
-  parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
+  parallel_for(nb, 1, [&, a, s, pf](int64_t b0, int64_t b1) {
+    // (scalars captured by value: by reference, GCC reloads them every iteration and
+    // gives up vectorizing)
     std::vector<T> gw(C), nv(C);  // g * w * prefactor; the normalized value before affine
     for (int64_t blk = b0; blk < b1; ++blk) {
       T* pw = dw ? dw_part.data() + blk * C : nullptr;
@@ -152,12 +154,12 @@ void backward(const NormParams& p, const Rows<T>& R, const T* g, const T* stats,
             // z = a x + s: dz = gw 2/sqrt(pi) e^(-z^2);  dx = dz a;  da = sum dz x;  ds = sum dz
             for (int64_t i = 0; i < C; ++i) {
               const T z = a * x[i] + s;
-              const T dz = gw[i] * T(k2OverSqrtPi) * std::exp(-z * z);
-              dxr[i] = dz * a;
-              sa += dz * x[i];
-              ss += dz;
-              nv[i] = pf * std::erf(z);
+              gw[i] *= T(k2OverSqrtPi) * vexp(-z * z);  // now dz
+              dxr[i] = gw[i] * a;
+              nv[i] = pf * verf(z);
             }
+            sa += lane_sum<T>(C, [&](int64_t i) { return gw[i] * x[i]; });
+            ss += lane_sum<T>(C, [&](int64_t i) { return gw[i]; });
             break;
         }
         if (pw)

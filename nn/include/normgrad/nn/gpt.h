@@ -64,6 +64,8 @@ class GPT : public Module {
   Tensor loss(const Tensor& idx, const Tensor& targets);  // mean cross-entropy
   const GPTConfig& config() const { return cfg_; }
   const std::vector<std::shared_ptr<Block>>& blocks() const { return blocks_; }
+  // The generator behind every dropout: save its state() to resume bit for bit.
+  Generator& dropout_generator() { return *drop_gen_; }
   std::shared_ptr<Norm> ln_f;
 
  private:
