@@ -223,14 +223,19 @@ TEST_SUITE("nn") {
   }
 
   TEST_CASE("a tiny GPT overfits one batch (loss < 0.05) with every norm kind") {
+    // n_embd 32, lr 1e-2 with 20 warmup steps: every kind gets there in < 150 steps here
+    // (at n_embd 16 the element-wise norms were at the edge and the test flaky).
     for (const auto& kind : kKinds) {
       CAPTURE(kind);
-      GPT m(tiny(kind));
+      GPTConfig c = tiny(kind);
+      c.n_embd = 32;
+      GPT m(c);
       Tensor x = tokens({4, 8}, 11, 10), y = tokens({4, 8}, 11, 11);
       optim::AdamW opt(optim::single_group(m.named_parameters()), 1e-2);
       double loss = 0;
       int step = 0;
-      for (; step < 3000 && (step == 0 || loss >= 0.05); ++step) {
+      for (; step < 1000 && (step == 0 || loss >= 0.05); ++step) {
+        opt.set_lr(optim::warmup_cosine(step, 1e-2, 20, 1000, 1e-2));
         Tensor l = m.loss(x, y);
         opt.zero_grad();
         l.backward();
