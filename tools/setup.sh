@@ -7,6 +7,9 @@ packages=(
   g++ cmake ninja-build pkg-config git
   libopenblas-openmp-dev   # OpenBLAS built on OpenMP: shares our thread pool
   nlohmann-json3-dev       # safetensors headers
+  libcli11-dev             # the normgrad command's flags
+  fortunes                 # the built-in training corpus
+  python3-matplotlib       # report figures
   doctest-dev              # tests
   libbenchmark-dev         # bench/
 )

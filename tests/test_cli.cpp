@@ -1,0 +1,136 @@
+// The normgrad command's pieces end to end on a tiny corpus: train, eval, sample, grads,
+// resume (bit-exact, metrics without duplicated steps), divergence, bad input.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "commands.h"
+#include "data.h"
+#include "helpers.h"
+#include "normgrad/nn.h"
+#include "train.h"
+
+using namespace ngt;
+using namespace ngcli;
+namespace fs = std::filesystem;
+
+namespace {
+std::string corpus_file() {
+  const std::string path = "cli_test_corpus.txt";
+  std::ofstream f(path);
+  for (int i = 0; i < 40; ++i) f << "the quick brown fox jumps over the lazy dog " << i % 7 << ". ";
+  f << "caf\xc3\xa9 na\xc3\xafve\n";  // some non-ASCII code points
+  return path;
+}
+TrainConfig tiny_cfg(const std::string& out) {
+  TrainConfig c;
+  c.data = corpus_file();
+  c.out = out;
+  c.quiet = true;
+  c.n_layer = 2, c.n_head = 2, c.n_embd = 16, c.block_size = 16, c.batch = 4;
+  c.max_steps = 12, c.warmup = 2, c.eval_interval = 5, c.eval_iters = 2, c.ckpt_interval = 5;
+  c.dropout = 0.1;
+  return c;
+}
+std::vector<std::string> lines(const std::string& path) {
+  std::ifstream f(path);
+  std::vector<std::string> v;
+  for (std::string l; std::getline(f, l);) v.push_back(l);
+  return v;
+}
+}  // namespace
+
+TEST_SUITE("cli") {
+  TEST_CASE("tokenizer: code points, round trip through the vocabulary string") {
+    CharTokenizer t = CharTokenizer::from_text(
+        "ba\xc3\xa9"
+        "ab");
+    CHECK(t.size() == 3);
+    CHECK(t.decode(t.encode("ab\xc3\xa9")) == "ab\xc3\xa9");
+    CharTokenizer u = CharTokenizer::from_vocab_string(t.vocab_string());
+    CHECK(u.encode("\xc3\xa9"
+                   "a") == t.encode("\xc3\xa9"
+                                    "a"));
+    CHECK_THROWS_WITH_AS(t.encode("z"), doctest::Contains("is not in the 3-character vocabulary"),
+                         Error);
+    CHECK_THROWS_WITH_AS(utf8_decode("\xff", "x"), doctest::Contains("invalid UTF-8"), Error);
+  }
+
+  TEST_CASE("train, eval, sample, grads") {
+    TrainConfig c = tiny_cfg("cli_test_run");
+    fs::remove_all(c.out);
+    TrainResult r = train(c);
+    CHECK(r.steps == 12);
+    CHECK(std::isfinite(r.final_val_loss));
+    CHECK(fs::exists(c.out + "/ckpt.safetensors"));
+    auto m = lines(c.out + "/metrics.jsonl");
+    CHECK(m.size() == 12);
+    CHECK(m[4].find("\"val_loss\"") != std::string::npos);
+    const double loss = eval_command(c.out + "/ckpt.safetensors", c.data, 0);
+    CHECK(std::isfinite(loss));
+    const std::string s1 = sample_command(c.out + "/ckpt.safetensors", "the ", 20, 0.8, 5, 1);
+    const std::string s2 = sample_command(c.out + "/ckpt.safetensors", "the ", 20, 0.8, 5, 1);
+    CHECK(s1 == s2);  // seeded
+    CHECK(s1.rfind("the ", 0) == 0);
+    grads_command(c.out + "/ckpt.safetensors", c.data, 3, 5, c.out + "/grads.safetensors");
+    auto g = nn::load_safetensors(c.out + "/grads.safetensors");
+    CHECK(g.tensors.count("loss") == 1);
+    CHECK(g.tensors.count("grad.transformer.h.1.ln_2.weight") == 1);
+    fs::remove_all(c.out);
+  }
+
+  TEST_CASE("resume continues bit for bit and rewrites metrics without duplicates") {
+    TrainConfig a = tiny_cfg("cli_test_full"), b = tiny_cfg("cli_test_resumed");
+    fs::remove_all(a.out);
+    fs::remove_all(b.out);
+    train(a);
+    b.stop_at = 10;  // as if interrupted at step 10, then resumed
+    train(b);
+    b.stop_at = 0;
+    b.resume = true;
+    train(b);
+    auto ma = lines(a.out + "/metrics.jsonl"), mb = lines(b.out + "/metrics.jsonl");
+    REQUIRE(ma.size() == 12);
+    REQUIRE(mb.size() == 12);
+    for (size_t i = 0; i < 12; ++i) {  // same losses and val losses (time fields differ)
+      auto key = [](const std::string& l) { return l.substr(0, l.find(",\"lr\"")); };
+      CHECK(key(ma[i]) == key(mb[i]));
+    }
+    auto pa = nn::load_safetensors(a.out + "/ckpt.safetensors").tensors;
+    auto pb = nn::load_safetensors(b.out + "/ckpt.safetensors").tensors;
+    for (auto& [k, v] : pa) CHECK(v.to_vector() == pb.at(k).to_vector());
+    fs::remove_all(a.out);
+    fs::remove_all(b.out);
+  }
+
+  TEST_CASE(
+      "divergence stops with the step and the first non-finite gradient, keeps the checkpoint") {
+    TrainConfig c = tiny_cfg("cli_test_diverge");
+    fs::remove_all(c.out);
+    c.norm = "none";
+    c.lr = 1e12;  // guaranteed blow-up
+    c.warmup = 0;
+    c.min_lr = 1e12;
+    c.ckpt_interval = 1;
+    TrainResult r = train(c);
+    CHECK(r.diverged);
+    CHECK(r.message.find("diverged at step") != std::string::npos);
+    CHECK(r.message.find("first non-finite gradient in") != std::string::npos);
+    if (r.steps > 0) CHECK(fs::exists(c.out + "/ckpt.safetensors"));
+    fs::remove_all(c.out);
+  }
+
+  TEST_CASE("bad data is a clear error") {
+    TrainConfig c = tiny_cfg("cli_test_bad");
+    c.data = "no-such-file.txt";
+    CHECK_THROWS_WITH_AS(train(c), doctest::Contains("file not found: no-such-file.txt"), Error);
+    std::ofstream("cli_short.txt") << "abc";
+    c.data = "cli_short.txt";
+    CHECK_THROWS_WITH_AS(train(c), doctest::Contains("text too short"), Error);
+    c.data = corpus_file();
+    c.device = "cuda";
+    CHECK_THROWS_WITH_AS(train(c), doctest::Contains("only cpu is implemented"), Error);
+    fs::remove("cli_short.txt");
+    fs::remove_all("cli_test_bad");
+  }
+}

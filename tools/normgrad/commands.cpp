@@ -1,0 +1,122 @@
+#include "commands.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "data.h"
+#include "normgrad/normgrad.h"
+#include "normgrad/optim.h"
+#include "train.h"
+
+namespace ngcli {
+using namespace ng;
+
+namespace {
+struct Loaded {
+  TrainConfig cfg;
+  CharTokenizer tok;
+  std::unique_ptr<nn::GPT> model;
+};
+
+Loaded load(const std::string& ckpt) {
+  nn::Safetensors f = nn::load_safetensors(ckpt);
+  for (const char* k : {"config", "vocab"})
+    if (!f.metadata.count(k))
+      fail("checkpoint", ckpt, " has no '", k, "' metadata: not written by normgrad train");
+  Loaded l{TrainConfig::from_json(f.metadata.at("config")),
+           CharTokenizer::from_vocab_string(f.metadata.at("vocab")), nullptr};
+  l.model = std::make_unique<nn::GPT>(l.cfg.gpt(l.tok.size()));
+  nn::StateDict sd;
+  for (auto& [k, v] : f.tensors)
+    if (k.rfind("optim.", 0) != 0) sd[k] = v;
+  l.model->load_state_dict(sd);
+  l.model->eval();
+  return l;
+}
+}  // namespace
+
+double eval_command(const std::string& ckpt, const std::string& data, int64_t max_windows) {
+  Loaded l = load(ckpt);
+  const std::string text = data.empty() ? load_default_corpus() : load_text(data);
+  const std::vector<int64_t> ids = l.tok.encode(text);
+  const int64_t T = l.cfg.block_size, n = ((int64_t)ids.size() - 1) / T;
+  if (n < 1) fail("eval", "text has ", ids.size(), " tokens, fewer than block_size + 1 = ", T + 1);
+  const int64_t windows = max_windows > 0 ? std::min(n, max_windows) : n, B = 32;
+  NoGradGuard no_grad;
+  double total = 0;
+  for (int64_t w0 = 0; w0 < windows; w0 += B) {
+    const int64_t b = std::min(B, windows - w0);
+    std::vector<int64_t> x(b * T), y(b * T);
+    for (int64_t i = 0; i < b; ++i)
+      for (int64_t t = 0; t < T; ++t) {
+        x[i * T + t] = ids[(w0 + i) * T + t];
+        y[i * T + t] = ids[(w0 + i) * T + t + 1];
+      }
+    total += l.model->loss(from_vector(x, {b, T}), from_vector(y, {b, T})).item() * (double)b;
+  }
+  const double loss = total / (double)windows;
+  std::printf("eval: loss %.4f (perplexity %.2f) over %lld windows of %lld tokens\n", loss,
+              std::exp(loss), (long long)windows, (long long)T);
+  return loss;
+}
+
+std::string sample_command(const std::string& ckpt, const std::string& prompt, int64_t tokens,
+                           double temperature, int64_t top_k, uint64_t seed) {
+  if (!(temperature > 0)) fail("sample", "--temperature must be > 0, got ", temperature);
+  Loaded l = load(ckpt);
+  std::vector<int64_t> ids = prompt.empty() ? std::vector<int64_t>{0} : l.tok.encode(prompt);
+  const size_t start = prompt.empty() ? 1 : 0;
+  Generator gen(seed);
+  NoGradGuard no_grad;
+  const int64_t T = l.cfg.block_size;
+  for (int64_t i = 0; i < tokens; ++i) {
+    const int64_t len = std::min<int64_t>(T, (int64_t)ids.size());
+    std::vector<int64_t> ctx(ids.end() - len, ids.end());
+    Tensor logits = (*l.model)(from_vector(ctx, {1, len})).select(1, len - 1).reshape({-1});
+    std::vector<double> z = (logits * (1.0 / temperature)).to_vector();
+    if (top_k > 0 && top_k < (int64_t)z.size()) {
+      std::vector<double> sorted = z;
+      std::nth_element(sorted.begin(), sorted.begin() + (top_k - 1), sorted.end(),
+                       std::greater<>());
+      const double kth = sorted[top_k - 1];
+      for (auto& v : z)
+        if (v < kth) v = -INFINITY;
+    }
+    const double m = *std::max_element(z.begin(), z.end());
+    double s = 0;
+    for (auto& v : z) s += (v = std::exp(v - m));
+    double u = gen.uniform() * s, acc = 0;
+    int64_t pick = (int64_t)z.size() - 1;
+    for (size_t k = 0; k < z.size(); ++k)
+      if ((acc += z[k]) > u) {
+        pick = (int64_t)k;
+        break;
+      }
+    ids.push_back(pick);
+  }
+  return l.tok.decode(std::vector<int64_t>(ids.begin() + start, ids.end()));
+}
+
+void grads_command(const std::string& ckpt, const std::string& data, int64_t batch, uint64_t seed,
+                   const std::string& out) {
+  Loaded l = load(ckpt);
+  const std::string text = data.empty() ? load_default_corpus() : load_text(data);
+  Batcher b(l.tok.encode(text), l.cfg.block_size, seed);
+  auto [x, y] = b.batch(batch, false);
+  l.model->train();  // same mode as training (dropout draws from the model's seeded generator)
+  Tensor loss = l.model->loss(x, y);
+  loss.backward();
+  nn::StateDict sd{{"loss", loss.detach()}, {"input_ids", x}, {"target_ids", y}};
+  std::printf("loss %.6f\n%-48s %14s %14s\n", loss.item(), "parameter", "|grad|", "|param|");
+  for (auto& [n, p] : l.model->named_parameters()) {
+    sd["grad." + n] = p.grad();
+    std::printf("%-48s %14.6e %14.6e\n", n.c_str(), p.grad().norm().item(), p.norm().item());
+  }
+  nn::save_safetensors(
+      out, sd,
+      {{"checkpoint", ckpt}, {"seed", std::to_string(seed)}, {"batch", std::to_string(batch)}});
+  std::printf("wrote loss and %zu gradients to %s\n", sd.size() - 3, out.c_str());
+}
+
+}  // namespace ngcli

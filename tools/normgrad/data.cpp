@@ -1,0 +1,166 @@
+#include "data.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "normgrad/error.h"
+
+namespace ngcli {
+namespace fs = std::filesystem;
+using ng::fail;
+
+std::vector<char32_t> utf8_decode(const std::string& s, const std::string& source) {
+  std::vector<char32_t> out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = (unsigned char)s[i];
+    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) fail("data", source, ": invalid UTF-8 at byte ", i);
+    char32_t cp = len == 1 ? c : c & (0x7f >> len);
+    for (int k = 1; k < len; ++k) {
+      const unsigned char cc = (unsigned char)s[i + k];
+      if ((cc >> 6) != 2) fail("data", source, ": invalid UTF-8 at byte ", i + k);
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    out.push_back(cp);
+    i += len;
+  }
+  return out;
+}
+
+std::string utf8_encode(const std::vector<char32_t>& cps) {
+  std::string s;
+  for (char32_t c : cps) {
+    if (c < 0x80) {
+      s += (char)c;
+    } else if (c < 0x800) {
+      s += (char)(0xc0 | (c >> 6));
+      s += (char)(0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+      s += (char)(0xe0 | (c >> 12));
+      s += (char)(0x80 | ((c >> 6) & 0x3f));
+      s += (char)(0x80 | (c & 0x3f));
+    } else {
+      s += (char)(0xf0 | (c >> 18));
+      s += (char)(0x80 | ((c >> 12) & 0x3f));
+      s += (char)(0x80 | ((c >> 6) & 0x3f));
+      s += (char)(0x80 | (c & 0x3f));
+    }
+  }
+  return s;
+}
+
+CharTokenizer CharTokenizer::from_text(const std::string& utf8) {
+  const auto cps = utf8_decode(utf8, "text");
+  std::set<char32_t> uniq(cps.begin(), cps.end());
+  CharTokenizer t;
+  t.chars_.assign(uniq.begin(), uniq.end());
+  return t;
+}
+
+CharTokenizer CharTokenizer::from_vocab_string(const std::string& v) {
+  CharTokenizer t;
+  t.chars_ = utf8_decode(v, "vocabulary");
+  if (t.chars_.empty() || !std::is_sorted(t.chars_.begin(), t.chars_.end()) ||
+      std::adjacent_find(t.chars_.begin(), t.chars_.end()) != t.chars_.end())
+    fail("tokenizer", "vocabulary string must be non-empty, sorted and without repeats");
+  return t;
+}
+
+std::string CharTokenizer::vocab_string() const { return utf8_encode(chars_); }
+
+std::vector<int64_t> CharTokenizer::encode(const std::string& utf8) const {
+  std::vector<int64_t> ids;
+  for (char32_t c : utf8_decode(utf8, "text")) {
+    auto it = std::lower_bound(chars_.begin(), chars_.end(), c);
+    if (it == chars_.end() || *it != c)
+      fail("tokenizer", "character U+", std::hex, (uint32_t)c, " is not in the ", std::dec,
+           chars_.size(), "-character vocabulary");
+    ids.push_back(it - chars_.begin());
+  }
+  return ids;
+}
+
+std::string CharTokenizer::decode(const std::vector<int64_t>& ids) const {
+  std::vector<char32_t> cps;
+  for (int64_t i : ids) {
+    if (i < 0 || i >= size())
+      fail("tokenizer", "token id ", i, " out of range for vocabulary of ", size());
+    cps.push_back(chars_[i]);
+  }
+  return utf8_encode(cps);
+}
+
+namespace {
+const char* kFortunes = "/usr/share/games/fortunes";
+}
+
+std::string default_corpus_path_description() {
+  return std::string(kFortunes) + "/* (Debian's fortunes package, .dat/.u8 excluded)";
+}
+
+std::string load_text(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) fail("data", "file not found: ", path);
+  if (fs::is_directory(path, ec)) fail("data", path, " is a directory, expected a text file");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail("data", "cannot read ", path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string text = ss.str();
+  if (text.empty()) fail("data", path, " is empty");
+  utf8_decode(text, path);  // validates
+  return text;
+}
+
+std::string load_default_corpus() {
+  std::error_code ec;
+  if (!fs::is_directory(kFortunes, ec))
+    fail("data", "the default corpus ", kFortunes,
+         " is missing: install Debian's 'fortunes' package (tools/setup.sh does) or pass --data "
+         "FILE");
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(kFortunes)) {
+    const auto ext = e.path().extension();
+    if (ext == ".dat" || ext == ".u8" || !fs::is_regular_file(e.path())) continue;
+    files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::string all;
+  for (const auto& p : files) {
+    std::string t = load_text(p.string());
+    all += t;
+    if (!t.empty() && t.back() != '\n') all += '\n';
+  }
+  if (all.empty()) fail("data", "the default corpus in ", kFortunes, " is empty");
+  return all;
+}
+
+Batcher::Batcher(std::vector<int64_t> ids, int64_t block, uint64_t seed, double val_fraction)
+    : ids_(std::move(ids)), block_(block), gen_(seed) {
+  const int64_t n = (int64_t)ids_.size();
+  split_ = (int64_t)((1.0 - val_fraction) * n);
+  if (split_ < block_ + 2 || n - split_ < block_ + 2)
+    fail("data", "text too short: ", n, " tokens cannot give train and validation sequences of ",
+         "block_size ", block_, " (need at least ", (int64_t)((block_ + 2) / val_fraction) + 1,
+         " tokens)");
+}
+
+std::pair<ng::Tensor, ng::Tensor> Batcher::batch(int64_t B, bool validation, ng::Generator* g) {
+  ng::Generator& gen = g ? *g : gen_;
+  const int64_t lo = validation ? split_ : 0, hi = validation ? (int64_t)ids_.size() : split_;
+  std::vector<int64_t> x(B * block_), y(B * block_);
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t start = gen.randint(lo, hi - block_ - 1);
+    for (int64_t t = 0; t < block_; ++t) {
+      x[b * block_ + t] = ids_[start + t];
+      y[b * block_ + t] = ids_[start + t + 1];
+    }
+  }
+  return {ng::from_vector(x, {B, block_}), ng::from_vector(y, {B, block_})};
+}
+
+}  // namespace ngcli

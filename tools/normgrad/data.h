@@ -1,0 +1,59 @@
+// Text data for the normgrad command: a character-level tokenizer (Unicode code points),
+// the built-in corpus, and seeded random batches of block_size tokens.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "normgrad/random.h"
+#include "normgrad/tensor.h"
+
+namespace ngcli {
+
+class CharTokenizer {
+ public:
+  CharTokenizer() = default;
+  // The vocabulary is every distinct code point of `text`, sorted.
+  static CharTokenizer from_text(const std::string& utf8);
+  // Round trip through checkpoint metadata: the vocabulary as a UTF-8 string.
+  static CharTokenizer from_vocab_string(const std::string& utf8_vocab);
+  std::string vocab_string() const;
+  int64_t size() const { return (int64_t)chars_.size(); }
+  // Throws naming the first character that is not in the vocabulary.
+  std::vector<int64_t> encode(const std::string& utf8) const;
+  std::string decode(const std::vector<int64_t>& ids) const;
+
+ private:
+  std::vector<char32_t> chars_;  // id -> code point, sorted
+};
+
+std::vector<char32_t> utf8_decode(const std::string& s, const std::string& source);
+std::string utf8_encode(const std::vector<char32_t>& cps);
+
+// The built-in corpus: the English text files of Debian's `fortunes` package
+// (/usr/share/games/fortunes, without the .dat/.u8 indexes), concatenated in name order.
+std::string default_corpus_path_description();
+std::string load_default_corpus();
+// Reads a UTF-8 text file; missing, unreadable, empty or invalid files are clear errors.
+std::string load_text(const std::string& path);
+
+// Token ids split 90/10 into train and validation; batches start at random offsets drawn
+// from the batcher's own generator (its state goes into checkpoints for an exact resume).
+class Batcher {
+ public:
+  Batcher(std::vector<int64_t> ids, int64_t block_size, uint64_t seed, double val_fraction = 0.1);
+  // x, y: int64 [batch, block_size]; y is x shifted by one. Offsets come from `gen`, or
+  // from the batcher's own generator (training batches) when null.
+  std::pair<ng::Tensor, ng::Tensor> batch(int64_t batch_size, bool validation,
+                                          ng::Generator* gen = nullptr);
+  int64_t train_tokens() const { return split_; }
+  int64_t val_tokens() const { return (int64_t)ids_.size() - split_; }
+  ng::Generator& generator() { return gen_; }
+
+ private:
+  std::vector<int64_t> ids_;
+  int64_t block_, split_;
+  ng::Generator gen_;
+};
+
+}  // namespace ngcli
