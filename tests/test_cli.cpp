@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "data.h"
@@ -118,6 +119,51 @@ TEST_SUITE("cli") {
     CHECK(r.message.find("first non-finite gradient in") != std::string::npos);
     if (r.steps > 0) CHECK(fs::exists(c.out + "/ckpt.safetensors"));
     fs::remove_all(c.out);
+  }
+
+  TEST_CASE("probes: schema, and the run's numbers are the same with and without them") {
+    TrainConfig a = tiny_cfg("cli_test_noprobe"), b = tiny_cfg("cli_test_probe");
+    a.norm = b.norm = "dyt";
+    b.probe_interval = 4;
+    fs::remove_all(a.out);
+    fs::remove_all(b.out);
+    train(a);
+    train(b);
+    auto ma = lines(a.out + "/metrics.jsonl"), mb = lines(b.out + "/metrics.jsonl");
+    REQUIRE(ma.size() == mb.size());
+    auto key = [](const std::string& l) { return l.substr(0, l.find(",\"lr\"")); };
+    for (size_t i = 0; i < ma.size(); ++i) CHECK(key(ma[i]) == key(mb[i]));
+    auto p = lines(b.out + "/probes.jsonl");
+    REQUIRE(p.size() == 3);  // steps 4, 8, 12
+    auto j = nlohmann::json::parse(p[0]);
+    CHECK(j["step"] == 4);
+    CHECK(j["residual_grad"].size() == 2);
+    CHECK(j["residual_grad"][0].get<double>() > 0);
+    CHECK(j["params"][0]["name"] == "transformer.wte.weight");
+    CHECK(j["params"][0]["update_ratio"].get<double>() > 0);
+    auto& n0 = j["norms"][0];
+    CHECK(n0["name"] == "transformer.h.0.ln_1");
+    CHECK(n0["kind"] == "dyt");
+    for (const char* k : {"mean", "std", "inv_std", "max_abs", "alpha"}) CHECK(n0.contains(k));
+    CHECK(n0["saturation"].contains("2.0"));
+    CHECK(n0["scatter_x"].size() == n0["scatter_y"].size());
+    CHECK(n0["jacobian_sigma_max"].size() == 4);
+    CHECK(n0["jacobian_sigma_max"][0].get<double>() > 0);
+    fs::remove_all(a.out);
+    fs::remove_all(b.out);
+  }
+
+  TEST_CASE("Jacobian spectrum: power iteration matches known cases") {
+    // DyT at x = 0: J = alpha I (times weight 1), so sigma_max = alpha.
+    auto dyt = nn::make_norm("dyt", 8, {.alpha0 = 0.7});
+    Generator g(1);
+    CHECK(nn::jacobian_top_singular_value(*dyt, zeros({8}), 30, g) ==
+          doctest::Approx(0.7).epsilon(1e-4));
+    // RMSNorm: J = (sqrt(C)/|x|)(I - y y^T / C) has top singular value sqrt(C)/|x| (eps aside).
+    auto rms = nn::make_norm("rmsnorm", 8, {.eps = 1e-12});
+    Tensor x = randn({8}, {}, &g);
+    CHECK(nn::jacobian_top_singular_value(*rms, x, 50, g) ==
+          doctest::Approx(std::sqrt(8.0) / x.norm().item()).epsilon(1e-3));
   }
 
   TEST_CASE("bad data is a clear error") {

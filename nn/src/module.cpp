@@ -46,10 +46,15 @@ TensorList Module::parameters() const {
 }
 
 std::vector<std::pair<std::string, Module*>> Module::named_modules() {
-  std::vector<std::pair<std::string, Module*>> out{{"", this}};
-  for (size_t i = 0; i < out.size(); ++i) {  // breadth-first, no recursion
-    const std::string prefix = out[i].first.empty() ? "" : out[i].first + ".";
-    for (auto& [n, c] : out[i].second->children_) out.emplace_back(prefix + n, c.get());
+  // Depth-first in registration order (the order of named_parameters), without recursion.
+  std::vector<std::pair<std::string, Module*>> out, stack{{"", this}};
+  while (!stack.empty()) {
+    auto [name, m] = stack.back();
+    stack.pop_back();
+    out.emplace_back(name, m);
+    const std::string prefix = name.empty() ? "" : name + ".";
+    for (auto it = m->children_.rbegin(); it != m->children_.rend(); ++it)
+      stack.emplace_back(prefix + it->first, it->second.get());
   }
   return out;
 }

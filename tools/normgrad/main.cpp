@@ -86,6 +86,9 @@ static void add_train_flags(CLI::App& c, TrainConfig& t) {
   c.add_option("--eval-iters", t.eval_iters)->check(kPositive)->capture_default_str();
   c.add_option("--log-interval", t.log_interval)->check(kPositive)->capture_default_str();
   c.add_option("--ckpt-interval", t.ckpt_interval)->check(kPositive)->capture_default_str();
+  c.add_option("--probe-interval", t.probe_interval, "record probes every N steps (0: off)")
+      ->check(kNonNegative)
+      ->capture_default_str();
 }
 
 int main(int argc, char** argv) {

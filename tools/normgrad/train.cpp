@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "data.h"
+#include "normgrad/nn/probes.h"
 #include "normgrad/normgrad.h"
 #include "normgrad/optim.h"
 
@@ -77,13 +78,14 @@ nn::GPTConfig TrainConfig::gpt(int64_t vocab) const {
   return g;
 }
 
-#define NG_CONFIG_FIELDS(X)                                                                   \
-  X(data)                                                                                     \
-  X(out) X(seed) X(threads) X(device) X(n_layer) X(n_head) X(n_embd) X(block_size) X(dropout) \
-      X(bias) X(norm) X(norm_attn) X(norm_mlp) X(norm_final) X(eps) X(alpha0) X(shift0)       \
-          X(paper_form) X(plain_beta) X(embed_scale) X(batch) X(max_steps) X(warmup) X(lr)    \
-              X(min_lr) X(weight_decay) X(beta1) X(beta2) X(grad_clip) X(scalar_lr_scale)     \
-                  X(eval_interval) X(eval_iters) X(log_interval) X(ckpt_interval)
+#define NG_CONFIG_FIELDS(X)                                                                      \
+  X(data)                                                                                        \
+  X(out)                                                                                         \
+  X(seed) X(threads) X(device) X(n_layer) X(n_head) X(n_embd) X(block_size) X(dropout) X(bias)   \
+      X(norm) X(norm_attn) X(norm_mlp) X(norm_final) X(eps) X(alpha0) X(shift0) X(paper_form)    \
+          X(plain_beta) X(embed_scale) X(batch) X(max_steps) X(warmup) X(lr) X(min_lr)           \
+              X(weight_decay) X(beta1) X(beta2) X(grad_clip) X(scalar_lr_scale) X(eval_interval) \
+                  X(eval_iters) X(log_interval) X(ckpt_interval)
 
 std::string TrainConfig::to_json() const {
   json j;
@@ -123,7 +125,8 @@ TrainResult train(const TrainConfig& cfg) {
 
   const std::string text = cfg.data.empty() ? load_default_corpus() : load_text(cfg.data);
   fs::create_directories(cfg.out);
-  const std::string ckpt = cfg.out + "/ckpt.safetensors", metrics = cfg.out + "/metrics.jsonl";
+  const std::string ckpt = cfg.out + "/ckpt.safetensors", metrics = cfg.out + "/metrics.jsonl",
+                    probes_path = cfg.out + "/probes.jsonl";
 
   CharTokenizer tok = CharTokenizer::from_text(text);
   TrainConfig run = cfg;
@@ -151,9 +154,11 @@ TrainResult train(const TrainConfig& cfg) {
     data.generator().set_state(resumed.at("data_rng"));
     model.dropout_generator().set_state(resumed.at("dropout_rng"));
     truncate_metrics(metrics, step);
+    truncate_metrics(probes_path, step);
     if (!cfg.quiet) std::printf("resumed from %s at step %lld\n", ckpt.c_str(), (long long)step);
   } else {
     std::remove(metrics.c_str());
+    std::remove(probes_path.c_str());
   }
   if (!cfg.quiet)
     std::printf(
@@ -185,6 +190,12 @@ TrainResult train(const TrainConfig& cfg) {
     return s / (double)run.eval_iters;
   };
 
+  std::unique_ptr<nn::Probes> probes;
+  std::ofstream plog;
+  if (run.probe_interval > 0) {
+    probes = std::make_unique<nn::Probes>(model);
+    plog.open(probes_path, std::ios::app);
+  }
   std::ofstream mlog(metrics, std::ios::app);
   auto log = [&](const json& j) {
     mlog << j.dump() << "\n";
@@ -202,9 +213,12 @@ TrainResult train(const TrainConfig& cfg) {
     const double lr = optim::warmup_cosine(step, run.lr, run.warmup, run.max_steps, run.min_lr);
     opt.set_lr(lr);
     auto [x, y] = data.batch(run.batch, false);
+    const bool probing = probes && (step + 1) % run.probe_interval == 0;
+    if (probing) probes->arm();
     Tensor loss = model.loss(x, y);
     opt.zero_grad();
     loss.backward();
+    if (probing) probes->before_update();
     const double gnorm = optim::clip_grad_norm(model.parameters(), run.grad_clip);
     last_loss = loss.item();
     if (!std::isfinite(last_loss) || !std::isfinite(gnorm)) {
@@ -223,6 +237,10 @@ TrainResult train(const TrainConfig& cfg) {
     }
     opt.step();
     ++step;
+    if (probing) {
+      plog << probes->after_update(step) << "\n";
+      plog.flush();
+    }
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double tps = (double)(step - first) * run.batch * run.block_size / secs;

@@ -32,6 +32,7 @@ struct TrainConfig {
   double grad_clip = 1.0, scalar_lr_scale = 1.0;
   // bookkeeping
   int64_t eval_interval = 100, eval_iters = 10, log_interval = 10, ckpt_interval = 200;
+  int64_t probe_interval = 0;  // record probes to OUT/probes.jsonl every N steps (0: off)
 
   ng::nn::GPTConfig gpt(int64_t vocab) const;
   std::string to_json() const;

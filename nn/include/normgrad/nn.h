@@ -4,4 +4,5 @@
 #include "normgrad/nn/layers.h"
 #include "normgrad/nn/module.h"
 #include "normgrad/nn/norm.h"
+#include "normgrad/nn/probes.h"
 #include "normgrad/nn/safetensors.h"
