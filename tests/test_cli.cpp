@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "compare.h"
 #include "data.h"
 #include "helpers.h"
 #include "normgrad/nn.h"
@@ -164,6 +165,35 @@ TEST_SUITE("cli") {
     Tensor x = randn({8}, {}, &g);
     CHECK(nn::jacobian_top_singular_value(*rms, x, 50, g) ==
           doctest::Approx(std::sqrt(8.0) / x.norm().item()).epsilon(1e-3));
+  }
+
+  TEST_CASE("compare: two kinds, a handful of steps, report and summary (figures if matplotlib)") {
+    TrainConfig c = tiny_cfg("unused");
+    c.max_steps = 6, c.eval_interval = 3, c.dropout = 0;
+    const std::string dir = "cli_test_report";
+    fs::remove_all(dir);
+    CompareResult r = compare(c, {"layernorm", "dyt"}, dir);
+    REQUIRE(r.runs.size() == 2);
+    CHECK(r.runs[1].steps == 6);
+    const auto summary = nlohmann::json::parse(std::ifstream(dir + "/summary.json"));
+    CHECK(summary.size() == 2);
+    CHECK(summary[1]["norm"] == "dyt");
+    CHECK(summary[0].contains("gradient_flow"));
+    std::ifstream md(dir + "/report.md");
+    const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+    CHECK(text.find("| layernorm |") != std::string::npos);
+    CHECK(text.find("| dyt |") != std::string::npos);
+    if (r.figures) {
+      for (const char* f :
+           {"loss_curves", "grad_flow", "alpha_vs_inv_std", "saturation", "scatter", "jacobian"})
+        CHECK(fs::exists(dir + "/" + std::string(f) + ".png"));
+    } else {
+      MESSAGE("figures skipped: /usr/bin/python3 with matplotlib not available");
+    }
+    // The same command again gives the same numbers.
+    CompareResult again = compare(c, {"layernorm", "dyt"}, dir);
+    CHECK(again.runs[1].final_val_loss == r.runs[1].final_val_loss);
+    fs::remove_all(dir);
   }
 
   TEST_CASE("bad data is a clear error") {

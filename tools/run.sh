@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Sets everything up, builds, and runs the main job on its defaults: the examples.
+# Sets everything up, builds, and runs the main job on its defaults: `normgrad compare`,
+# which trains the same GPT once per norm kind and writes report/ (report.md + figures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 mkdir -p build
 bash tools/build.sh build/release -DCMAKE_BUILD_TYPE=Release
 echo
-echo "== examples/micrograd_style =="
-build/release/examples/micrograd_style
+echo "== normgrad compare (defaults: layernorm, rmsnorm, dyt, dyisru, none) =="
+build/release/tools/normgrad/normgrad compare --report report
 echo
-echo "== examples/mlp_spiral =="
-build/release/examples/mlp_spiral
+echo "Open report/report.md and the PNG figures beside it."

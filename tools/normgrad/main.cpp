@@ -4,9 +4,12 @@
 //   normgrad sample --ckpt runs/dyt/ckpt.safetensors --tokens 200
 //   normgrad grads --ckpt runs/dyt/ckpt.safetensors --out grads.safetensors
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <sstream>
 
 #include "commands.h"
+#include "compare.h"
 #include "normgrad/error.h"
 #include "normgrad/nn/norm.h"
 #include "train.h"
@@ -122,6 +125,14 @@ int main(int argc, char** argv) {
   grads_cmd->add_option("--seed", seed)->capture_default_str();
   grads_cmd->add_option("--out", out)->capture_default_str();
 
+  TrainConfig cc;
+  std::string kinds_csv = "layernorm,rmsnorm,dyt,dyisru,none", report = "report";
+  auto* compare_cmd = app.add_subcommand("compare", "train once per norm kind and write a report");
+  add_train_flags(*compare_cmd, cc);
+  compare_cmd->add_option("--kinds", kinds_csv, "comma-separated norm kinds")
+      ->capture_default_str();
+  compare_cmd->add_option("--report", report, "report folder")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -135,6 +146,17 @@ int main(int argc, char** argv) {
     if (*train_cmd) {
       TrainResult r = train(tc);
       return r.diverged ? 3 : r.interrupted ? 130 : 0;
+    }
+    if (*compare_cmd) {
+      std::vector<std::string> kinds;
+      std::stringstream ss(kinds_csv);
+      for (std::string k; std::getline(ss, k, ',');) {
+        const auto known = ng::nn::norm_kinds();
+        if (std::find(known.begin(), known.end(), k) == known.end())
+          throw ng::Error("[compare] unknown norm kind '" + k + "' in --kinds");
+        kinds.push_back(k);
+      }
+      compare(cc, kinds, report);
     }
     if (*eval_cmd) eval_command(ckpt, data, windows);
     if (*sample_cmd)
