@@ -1,5 +1,9 @@
 // The normgrad command's pieces end to end on a tiny corpus: train, eval, sample, grads,
 // resume (bit-exact, metrics without duplicated steps), divergence, bad input.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -194,6 +198,33 @@ TEST_SUITE("cli") {
     CompareResult again = compare(c, {"layernorm", "dyt"}, dir);
     CHECK(again.runs[1].final_val_loss == r.runs[1].final_val_loss);
     fs::remove_all(dir);
+  }
+
+  TEST_CASE("Ctrl-C: the normgrad process saves a checkpoint and exits with 130") {
+    const std::string out = "cli_test_sigint";
+    fs::remove_all(out);
+    const std::string data = corpus_file();
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      freopen("/dev/null", "w", stdout);
+      execl(NG_CLI_BINARY, NG_CLI_BINARY, "train", "--data", data.c_str(), "--out", out.c_str(),
+            "--n-layer", "1", "--n-embd", "16", "--block-size", "16", "--max-steps", "1000000",
+            "--ckpt-interval", "1000000", (char*)nullptr);
+      _exit(127);
+    }
+    // wait until training has started (metrics appear), then interrupt
+    for (int i = 0; i < 200 && !(fs::exists(out + "/metrics.jsonl") &&
+                                 fs::file_size(out + "/metrics.jsonl") > 0);
+         ++i)
+      usleep(50000);
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 130);
+    CHECK(fs::exists(out + "/ckpt.safetensors"));
+    fs::remove_all(out);
   }
 
   TEST_CASE("bad data is a clear error") {
