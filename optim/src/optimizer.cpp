@@ -70,48 +70,39 @@ SGD::SGD(std::vector<ParamGroup> groups, double lr, SGDOptions o)
 }
 
 void SGD::step() {
-  NoGradGuard no_grad;
-  ++steps_;
-  for (auto& grp : groups_)
-    for (auto& [name, p] : grp.params) {
-      Tensor g = p.grad();
-      if (!g.defined()) continue;
-      if (grp.weight_decay != 0) g = g + p * grp.weight_decay;
-      if (o_.momentum != 0) {
-        Tensor& buf = state_[name + ".momentum_buffer"];
-        if (!buf.defined())
-          buf = g.clone();  // the first step takes the gradient as is
-        else
-          buf.mul_(o_.momentum).add_(g, 1.0 - o_.dampening);
-        g = o_.nesterov ? g + buf * o_.momentum : buf;
-      }
-      Tensor(p).add_(g, -lr_ * grp.lr_scale);
+  for_each_update([this](const ParamGroup& grp, const std::string& name, Tensor& p, Tensor g) {
+    if (grp.weight_decay != 0) g = g + p * grp.weight_decay;
+    if (o_.momentum != 0) {
+      Tensor& buf = state_[name + ".momentum_buffer"];
+      if (!buf.defined())
+        buf = g.clone();  // the first step takes the gradient as is
+      else
+        buf.mul_(o_.momentum).add_(g, 1.0 - o_.dampening);
+      g = o_.nesterov ? g + buf * o_.momentum : buf;
     }
+    p.add_(g, -lr_ * grp.lr_scale);
+  });
 }
 
 Adam::Adam(std::vector<ParamGroup> groups, double lr, AdamOptions o, bool decoupled)
     : Optimizer(std::move(groups), lr), o_(o), decoupled_(decoupled) {}
 
 void Adam::step() {
-  NoGradGuard no_grad;
-  ++steps_;
-  for (auto& grp : groups_)
-    for (auto& [name, p] : grp.params) {
-      Tensor g = p.grad();
-      if (!g.defined()) continue;
-      Tensor& m = buffer(name, "exp_avg", p);
-      Tensor& v = buffer(name, "exp_avg_sq", p);
-      const AdamParams a{lr_ * grp.lr_scale,
-                         o_.beta1,
-                         o_.beta2,
-                         o_.eps,
-                         grp.weight_decay,
-                         decoupled_,
-                         1 - std::pow(o_.beta1, (double)steps_),
-                         1 - std::pow(o_.beta2, (double)steps_)};
-      backend_of(p).adam_step(a, p, g.contiguous(), m, v);
-      p.impl()->storage->version++;
-    }
+  for_each_update(
+      [this](const ParamGroup& grp, const std::string& name, Tensor& p, const Tensor& g) {
+        Tensor& m = buffer(name, "exp_avg", p);
+        Tensor& v = buffer(name, "exp_avg_sq", p);
+        const AdamParams a{lr_ * grp.lr_scale,
+                           o_.beta1,
+                           o_.beta2,
+                           o_.eps,
+                           grp.weight_decay,
+                           decoupled_,
+                           1 - std::pow(o_.beta1, (double)steps_),
+                           1 - std::pow(o_.beta2, (double)steps_)};
+        backend_of(p).adam_step(a, p, g.contiguous(), m, v);
+        p.impl()->storage->version++;
+      });
 }
 
 double clip_grad_norm(const TensorList& params, double max_norm) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "normgrad/autograd.h"
 #include "normgrad/nn/module.h"
 
 namespace ng::optim {
@@ -42,6 +43,16 @@ class Optimizer {
  protected:
   // The named buffer for a parameter, created as zeros on first use.
   Tensor& buffer(const std::string& param, const std::string& buf, const Tensor& like);
+  // One optimizer step: counts it, then calls update(group, name, param, grad) under
+  // NoGradGuard for every parameter that has a gradient.
+  template <class F>
+  void for_each_update(F update) {
+    NoGradGuard no_grad;
+    ++steps_;
+    for (auto& grp : groups_)
+      for (auto& [name, p] : grp.params)
+        if (p.grad().defined()) update(grp, name, p, p.grad());
+  }
   std::vector<ParamGroup> groups_;
   double lr_;
   int64_t steps_ = 0;
