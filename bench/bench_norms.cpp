@@ -66,7 +66,9 @@ int main(int argc, char** argv) {
   std::printf("%-10s %-12s %12s %16s %18s\n", "norm", "shape", "fused us", "of memcpy BW",
               "fused speed-up");
   for (auto& s : kShapes) {
-    const std::string sfx = "/" + std::to_string(s[0]) + "/" + std::to_string(s[1]) + "/real_time";
+    char buf[64];  // (snprintf: GCC 12 warns falsely on this chain of string operator+)
+    std::snprintf(buf, sizeof buf, "/%lld/%lld/real_time", (long long)s[0], (long long)s[1]);
+    const std::string sfx = buf;
     for (const char* k : kKinds) {
       const std::string f = std::string(k) + "/fused" + sfx, c = std::string(k) + "/composed" + sfx;
       std::printf("%-10s %5lldx%-6lld %12.0f %15.1f%% %17.1fx\n", k, (long long)s[0],
