@@ -2,6 +2,7 @@
 """Figures for the examples that reproduce the papers.
 
 usage: plots.py outliers RESULT.json OUT.png
+       plots.py ln_mapping RESULT.json OUT.png
 """
 import json
 import math
@@ -45,7 +46,38 @@ def outliers(result, out):
     fig.savefig(out, dpi=110)
 
 
+def ln_mapping(result, out):
+    with open(result) as f:
+        r = json.load(f)
+    sets = [("single_spikes", "16 tokens x 16 channels, 16 elements x20"),
+            ("outlier_channels", "256 tokens x 64 channels, 4 outlier channels")]
+    fig, axes = plt.subplots(2, 3, figsize=(15, 9))
+    for row, (key, title) in zip(axes, sets):
+        d = r[key]
+        T, C = d["tokens"], d["channels"]
+        xs, ys = d["x"], d["y"]
+        tok = [i // C for i in range(len(xs))]
+        ch = [i % C for i in range(len(xs))]
+        lo, hi = min(xs), max(xs)
+        grid = [lo + (hi - lo) * i / 300 for i in range(301)]
+        fit = [d["a"] * math.tanh(d["alpha"] * x) for x in grid]
+        for a, colour, name in zip(row, (None, tok, ch), ("all points", "coloured by token", "coloured by channel")):
+            if colour is None:
+                a.scatter(xs, ys, s=6, color="k", alpha=0.6)
+            else:
+                a.scatter(xs, ys, s=6, c=colour, cmap="tab20" if len(set(colour)) <= 20 else "viridis")
+            a.plot(grid, fit, color="red", lw=1.2, label="%.3f tanh(%.4f x)" % (d["a"], d["alpha"]))
+            a.set(xlabel="LayerNorm input x", ylabel="output before affine")
+            a.set_title("%s\n%s" % (title, name), fontsize=10)
+            a.legend(fontsize=8)
+            a.grid(alpha=0.3)
+    fig.suptitle("LayerNorm is linear per token; pooled over tokens its input-output map is S-shaped")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] != "outliers":
+    figures = {"outliers": outliers, "ln_mapping": ln_mapping}
+    if len(sys.argv) != 4 or sys.argv[1] not in figures:
         sys.exit(__doc__)
-    outliers(sys.argv[2], sys.argv[3])
+    figures[sys.argv[1]](sys.argv[2], sys.argv[3])

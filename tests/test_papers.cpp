@@ -2,6 +2,7 @@
 // solver, the exact DyISRU/RMSNorm identity, and the paper's published values.
 #include <fstream>
 
+#include "../ln_tanh_mapping/mapping.h"
 #include "helpers.h"
 #include "outliers.h"
 
@@ -72,6 +73,26 @@ TEST_SUITE("papers") {
       if (k != r.outlier) others += base[k] * base[k];
     CHECK(f.theta[0] == doctest::Approx(others).epsilon(1e-10));
     CHECK(f.sse < 1e-20);
+  }
+
+  TEST_CASE("LN mapping: linear within every token (slope 1/std), S-shaped only when pooled") {
+    for (const mapping::Data& d : {mapping::single_spikes(16, 16, 16, 20.0, 7),
+                                   mapping::outlier_channels(256, 64, 4, 30.0, 11)}) {
+      const int64_t T = d.x.size(0), C = d.x.size(1);
+      const auto x = d.x.to_vector(), y = d.y.to_vector();
+      double worst = 0, min_slope = 1e300, max_slope = 0;
+      for (int64_t t = 0; t < T; ++t) {
+        double mean = 0, var = 0;
+        for (int64_t c = 0; c < C; ++c) mean += x[t * C + c] / C;
+        for (int64_t c = 0; c < C; ++c) var += std::pow(x[t * C + c] - mean, 2) / C;
+        const double slope = 1 / std::sqrt(var + 1e-5);
+        min_slope = std::min(min_slope, slope), max_slope = std::max(max_slope, slope);
+        for (int64_t c = 0; c < C; ++c)
+          worst = std::max(worst, std::fabs(y[t * C + c] - (x[t * C + c] - mean) * slope));
+      }
+      CHECK(worst < 1e-12);              // exactly linear per token
+      CHECK(max_slope / min_slope > 2);  // but tokens with outliers have much flatter slopes
+    }
   }
 
   TEST_CASE("the base-token file is read defensively") {
