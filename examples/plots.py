@@ -3,6 +3,7 @@
 
 usage: plots.py outliers RESULT.json OUT.png
        plots.py ln_mapping RESULT.json OUT.png
+       plots.py spectrum RESULT.json OUT.png
 """
 import json
 import math
@@ -76,8 +77,23 @@ def ln_mapping(result, out):
     fig.savefig(out, dpi=100)
 
 
+def spectrum(result, out):
+    with open(result) as f:
+        r = json.load(f)
+    fig, a = plt.subplots(figsize=(8, 4.5))
+    for k, sv in r.items():
+        a.plot(range(1, len(sv) + 1), [max(v, 1e-12) for v in sv], "o-", ms=3, label=k)
+    a.set(title="Jacobian spectrum of one norm layer (block 6, ln_1) at one token, after training",
+          xlabel="singular value index (sorted)", ylabel="singular value (zeros drawn at 1e-12)",
+          yscale="log")
+    a.legend()
+    a.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
 if __name__ == "__main__":
-    figures = {"outliers": outliers, "ln_mapping": ln_mapping}
+    figures = {"outliers": outliers, "ln_mapping": ln_mapping, "spectrum": spectrum}
     if len(sys.argv) != 4 or sys.argv[1] not in figures:
         sys.exit(__doc__)
     figures[sys.argv[1]](sys.argv[2], sys.argv[3])
