@@ -9,17 +9,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "../common/example_io.h"
 #include "compare.h"
 
 int main(int argc, char** argv) {
   int64_t steps = 400;
   std::string dir = "alpha_tracks_inv_std";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--steps"))
-      steps = std::atoll(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--report"))
-      dir = argv[i + 1];
-  }
+  example::parse_steps_report(argc, argv, steps, dir);
   ngcli::TrainConfig c;
   c.max_steps = steps, c.eval_interval = steps, c.probe_interval = std::max<int64_t>(1, steps / 40);
   c.paper_form = true, c.alpha0 = 1.0, c.quiet = true;

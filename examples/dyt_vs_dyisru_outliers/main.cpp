@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../common/example_io.h"
 #include "outliers.h"
 
 using namespace outliers;
@@ -67,11 +68,7 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < p.y.size(); ++i) j << (i ? ", " : "") << p.y[i];
     j << "]}\n";
     j.close();
-    const std::string py =
-        std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-    const std::string cmd =
-        py + " " NG_EXAMPLES_ROOT "/plots.py outliers " + out + ".json " + out + ".png";
-    if (std::system(cmd.c_str()) == 0)
+    if (example::draw("outliers", out + ".json", out + ".png"))
       std::printf("figure: %s.png\n", out.c_str());
     else
       std::printf("(figure skipped: python3 with matplotlib not available)\n");

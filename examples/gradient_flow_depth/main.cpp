@@ -12,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "../common/example_io.h"
 #include "compare.h"
 #include "data.h"
 #include "normgrad/nn.h"
@@ -99,12 +100,7 @@ static std::vector<double> layer_spectrum(const std::string& ckpt) {
 int main(int argc, char** argv) {
   int64_t steps = 150;
   std::string dir = "gradient_flow_depth";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--steps"))
-      steps = std::atoll(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--report"))
-      dir = argv[i + 1];
-  }
+  example::parse_steps_report(argc, argv, steps, dir);
   ngcli::TrainConfig c;
   c.n_layer = 12, c.n_head = 4, c.n_embd = 64, c.batch = 8;
   c.max_steps = steps, c.warmup = steps / 5, c.eval_interval = steps, c.eval_iters = 4;
@@ -143,11 +139,7 @@ int main(int argc, char** argv) {
   }
   js << "}\n";
   js.close();
-  const std::string py =
-      std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  const std::string cmd = py + " " NG_EXAMPLES_ROOT "/plots.py spectrum " + dir +
-                          "/spectrum.json " + dir + "/spectrum.png";
-  const bool fig = std::system(cmd.c_str()) == 0;
+  const bool fig = example::draw("spectrum", dir + "/spectrum.json", dir + "/spectrum.png");
   std::printf(
       "figures: %s/grad_flow.png, %s/jacobian.png%s\n", dir.c_str(), dir.c_str(),
       fig ? (", " + dir + "/spectrum.png").c_str() : " (spectrum figure skipped: no matplotlib)");

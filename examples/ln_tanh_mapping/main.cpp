@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../common/example_io.h"
 #include "../common/least_squares.h"
 #include "mapping.h"
 
@@ -59,11 +60,7 @@ int main(int argc, char** argv) {
   write_json(j, "outlier_channels", large, fl);
   j << "}\n";
   j.close();
-  const std::string py =
-      std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  const std::string cmd =
-      py + " " NG_EXAMPLES_ROOT "/plots.py ln_mapping " + out + ".json " + out + ".png";
-  if (std::system(cmd.c_str()) == 0)
+  if (example::draw("ln_mapping", out + ".json", out + ".png"))
     std::printf("figure: %s.png\n", out.c_str());
   else
     std::printf("(figure skipped: python3 with matplotlib not available)\n");

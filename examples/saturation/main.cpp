@@ -8,18 +8,14 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "../common/example_io.h"
 #include "compare.h"
 #include "data.h"
 
 int main(int argc, char** argv) {
   int64_t steps = 300;
   std::string dir = "saturation";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--steps"))
-      steps = std::atoll(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--report"))
-      dir = argv[i + 1];
-  }
+  example::parse_steps_report(argc, argv, steps, dir);
   try {
     const std::string corpus = ngcli::load_default_corpus();
     std::filesystem::create_directories(dir);
