@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""The same GPT training step in PyTorch (Debian's python3-torch 1.13), for bench/compare_torch.sh.
+
+usage: torch_reference.py --config S|M --norm KIND --threads N [--steps 20] [--warmup 5]
+Prints one JSON line like bench/train_step. OPENBLAS_NUM_THREADS is set by the caller:
+torch.set_num_threads does not govern OpenBLAS's own pool.
+"""
+import argparse
+import json
+import math
+import resource
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CONFIGS = {"S": dict(n_layer=4, n_head=4, n_embd=128, block=64, batch=12, vocab=65),
+           "M": dict(n_layer=6, n_head=6, n_embd=384, block=256, batch=8, vocab=65)}
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, c, eps=1e-5):
+        super().__init__()
+        self.weight, self.eps = nn.Parameter(torch.ones(c)), eps
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+class DyT(nn.Module):
+    def __init__(self, c, alpha0=0.5):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.tensor(alpha0))
+        self.weight, self.bias = nn.Parameter(torch.ones(c)), nn.Parameter(torch.zeros(c))
+
+    def forward(self, x):
+        return torch.tanh(self.alpha * x) * self.weight + self.bias
+
+
+class DyISRU(nn.Module):
+    def __init__(self, c, beta0=4.0):
+        super().__init__()
+        self.beta_raw = nn.Parameter(torch.tensor(math.log(math.expm1(beta0))))
+        self.weight, self.bias = nn.Parameter(torch.ones(c)), nn.Parameter(torch.zeros(c))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x * x + F.softplus(self.beta_raw)) * self.weight + self.bias
+
+
+def make_norm(kind, c):
+    return {"layernorm": lambda: nn.LayerNorm(c), "rmsnorm": lambda: RMSNorm(c), "dyt": lambda: DyT(c),
+            "dyisru": lambda: DyISRU(c), "none": lambda: nn.Identity()}[kind]()
+
+
+class Block(nn.Module):
+    def __init__(self, cfg, kind):
+        super().__init__()
+        c = cfg["n_embd"]
+        self.n_head = cfg["n_head"]
+        self.ln_1, self.ln_2 = make_norm(kind, c), make_norm(kind, c)
+        self.c_attn, self.c_proj = nn.Linear(c, 3 * c), nn.Linear(c, c)
+        self.c_fc, self.mlp_proj = nn.Linear(c, 4 * c), nn.Linear(4 * c, c)
+        t = cfg["block"]
+        self.register_buffer("mask", torch.triu(torch.ones(t, t, dtype=torch.bool), 1))
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(C, 2)
+        q, k, v = (z.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for z in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(C // self.n_head)
+        att = F.softmax(att.masked_fill(self.mask[:T, :T], float("-inf")), dim=-1)
+        x = x + self.c_proj((att @ v).transpose(1, 2).reshape(B, T, C))
+        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x))))
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg, kind):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(cfg["vocab"], cfg["n_embd"]), nn.Embedding(cfg["block"], cfg["n_embd"])
+        self.h = nn.ModuleList(Block(cfg, kind) for _ in range(cfg["n_layer"]))
+        self.ln_f = make_norm(kind, cfg["n_embd"])
+        for p in self.parameters():
+            if p.dim() >= 2:
+                nn.init.normal_(p, std=0.02)
+
+    def forward(self, idx, targets):
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        for b in self.h:
+            x = b(x)
+        logits = self.ln_f(x) @ self.wte.weight.t()
+        return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default="S")
+    ap.add_argument("--norm", default="layernorm")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=5)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    cfg = CONFIGS[a.config]
+    model = GPT(cfg, a.norm)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "wte" not in n and "wpe" not in n]
+    rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "wte" not in n and "wpe" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
+                            lr=1e-3, betas=(0.9, 0.95))
+    x = torch.randint(0, cfg["vocab"], (cfg["batch"], cfg["block"]))
+    y = torch.randint(0, cfg["vocab"], (cfg["batch"], cfg["block"]))
+    times = []
+    for s in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        loss = model(x, y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if s >= a.warmup:
+            times.append(time.perf_counter() - t0)
+    step = statistics.median(times)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps({"impl": "torch", "config": a.config, "norm": a.norm, "threads": a.threads,
+                      "step_s": step, "tokens_per_s": cfg["batch"] * cfg["block"] / step,
+                      "peak_rss_mb": rss}))
+
+
+if __name__ == "__main__":
+    main()

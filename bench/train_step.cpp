@@ -1,0 +1,116 @@
+// Training-step throughput of normgrad's GPT: tokens/s of forward + backward + AdamW +
+// zero_grad, median of timed steps after warm-up, for a config and a norm kind; plus the
+// time of the step's matrix products alone, called directly through cblas with the same
+// shapes (the "GEMM-only" floor), and peak RSS. One JSON line per run on stdout.
+//   bench/train_step --config S|M --norm layernorm [--steps 20] [--warmup 5]
+#include <cblas.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "normgrad/nn.h"
+#include "normgrad/normgrad.h"
+#include "normgrad/optim.h"
+
+using namespace ng;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Config {
+  int64_t n_layer, n_head, n_embd, block, batch, vocab;
+};
+
+Config config(const std::string& name) {
+  if (name == "S") return {4, 4, 128, 64, 12, 65};
+  if (name == "M") return {6, 6, 384, 256, 8, 65};
+  fail("train_step", "unknown --config ", name, " (S or M)");
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// The step's GEMMs with the same shapes: per layer qkv, attention scores and weighted sum,
+// attention projection, MLP up and down, plus the tied LM head; forward (1x) and backward
+// (2x: one product for the input gradient, one for the weight gradient).
+double gemm_only_seconds(const Config& c, int reps) {
+  const int64_t BT = c.batch * c.block, C = c.n_embd, T = c.block, D = C / c.n_head;
+  struct G {
+    int64_t m, n, k, count;
+  };
+  std::vector<G> gemms = {{BT, 3 * C, C, c.n_layer},
+                          {BT, C, C, c.n_layer},
+                          {BT, 4 * C, C, c.n_layer},
+                          {BT, C, 4 * C, c.n_layer},
+                          {T, T, D, c.n_layer * c.batch * c.n_head},  // q k^T
+                          {T, D, T, c.n_layer * c.batch * c.n_head},  // att v
+                          {BT, c.vocab, C, 1}};
+  int64_t biggest = 0;
+  for (auto& g : gemms) biggest = std::max({biggest, g.m * g.k, g.k * g.n, g.m * g.n});
+  std::vector<float> a(biggest, 0.01f), b(biggest, 0.02f), out(biggest);
+  std::vector<double> times;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    for (auto& g : gemms)
+      for (int64_t i = 0; i < g.count * 3; ++i)  // forward + two backward products
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.m, g.n, g.k, 1.0f, a.data(), g.k,
+                    b.data(), g.n, 0.0f, out.data(), g.n);
+    times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  return median(times);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string cfg_name = "S", norm = "layernorm";
+  int steps = 20, warmup = 5;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--config"))
+      cfg_name = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--norm"))
+      norm = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--steps"))
+      steps = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--warmup"))
+      warmup = std::atoi(argv[i + 1]);
+  }
+  const Config c = config(cfg_name);
+  nn::GPT model({.vocab = c.vocab,
+                 .n_layer = c.n_layer,
+                 .n_head = c.n_head,
+                 .n_embd = c.n_embd,
+                 .block_size = c.block,
+                 .norm = norm});
+  optim::AdamW opt(optim::default_groups(model.named_parameters(), 0.1), 1e-3,
+                   {.beta1 = 0.9, .beta2 = 0.95});
+  Generator g(1);
+  const Tensor x = randint(0, c.vocab, {c.batch, c.block}, {.dtype = DType::I64}, &g);
+  const Tensor y = randint(0, c.vocab, {c.batch, c.block}, {.dtype = DType::I64}, &g);
+  std::vector<double> times;
+  for (int s = 0; s < warmup + steps; ++s) {
+    const auto t0 = Clock::now();
+    Tensor loss = model.loss(x, y);
+    loss.backward();
+    opt.step();
+    opt.zero_grad();
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (s >= warmup) times.push_back(dt);
+  }
+  const double step = median(times), gemm = gemm_only_seconds(c, 5);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf(
+      "{\"impl\": \"normgrad\", \"config\": \"%s\", \"norm\": \"%s\", \"threads\": %d, "
+      "\"step_s\": %.6f, \"tokens_per_s\": %.1f, \"gemm_only_s\": %.6f, \"peak_rss_mb\": %.1f}\n",
+      cfg_name.c_str(), norm.c_str(), num_threads(), step, c.batch * c.block / step, gemm,
+      ru.ru_maxrss / 1024.0);
+  return 0;
+}
