@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 // Forced inline: out of line, the call alone stops the loop from vectorizing.
 #define NG_VEC_INLINE inline __attribute__((always_inline))
@@ -94,37 +95,34 @@ NG_VEC_INLINE float fast_erff(float x) {
 
 NG_VEC_INLINE float fast_sigmoidf(float x) { return 1.0f / (1.0f + fast_expf(-x)); }
 
+// Kernels call these with T = float (our vectorizable versions) or double (libm).
 template <class T>
 NG_VEC_INLINE T vexp(T x) {
-  return std::exp(x);
-}
-template <>
-NG_VEC_INLINE float vexp<float>(float x) {
-  return fast_expf(x);
+  if constexpr (std::is_same_v<T, float>)
+    return fast_expf(x);
+  else
+    return std::exp(x);
 }
 template <class T>
 NG_VEC_INLINE T vtanh(T x) {
-  return std::tanh(x);
-}
-template <>
-NG_VEC_INLINE float vtanh<float>(float x) {
-  return fast_tanhf(x);
+  if constexpr (std::is_same_v<T, float>)
+    return fast_tanhf(x);
+  else
+    return std::tanh(x);
 }
 template <class T>
 NG_VEC_INLINE T verf(T x) {
-  return std::erf(x);
-}
-template <>
-NG_VEC_INLINE float verf<float>(float x) {
-  return fast_erff(x);
+  if constexpr (std::is_same_v<T, float>)
+    return fast_erff(x);
+  else
+    return std::erf(x);
 }
 template <class T>
 NG_VEC_INLINE T vsigmoid(T x) {
-  return T(1) / (T(1) + std::exp(-x));
-}
-template <>
-NG_VEC_INLINE float vsigmoid<float>(float x) {
-  return fast_sigmoidf(x);
+  if constexpr (std::is_same_v<T, float>)
+    return fast_sigmoidf(x);
+  else
+    return T(1) / (T(1) + std::exp(-x));
 }
 
 }  // namespace ng::cpu
