@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The same GPT training step in PyTorch (Debian's python3-torch 1.13), for bench/compare_torch.sh.
 
-usage: torch_reference.py --config S|M --norm KIND --threads N [--steps 20] [--warmup 5]
+usage: torch_reference.py --config S|M|L --norm KIND --threads N [--device cpu|cuda]
+                          [--steps 20] [--warmup 5]
 Prints one JSON line like bench/train_step. OPENBLAS_NUM_THREADS is set by the caller:
 torch.set_num_threads does not govern OpenBLAS's own pool.
 """
@@ -17,7 +18,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 CONFIGS = {"S": dict(n_layer=4, n_head=4, n_embd=128, block=64, batch=12, vocab=65),
-           "M": dict(n_layer=6, n_head=6, n_embd=384, block=256, batch=8, vocab=65)}
+           "M": dict(n_layer=6, n_head=6, n_embd=384, block=256, batch=8, vocab=65),
+           "L": dict(n_layer=6, n_head=6, n_embd=384, block=256, batch=32, vocab=65)}
 
 
 class RMSNorm(nn.Module):
@@ -86,7 +88,7 @@ class GPT(nn.Module):
                 nn.init.normal_(p, std=0.02)
 
     def forward(self, idx, targets):
-        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
         for b in self.h:
             x = b(x)
         logits = self.ln_f(x) @ self.wte.weight.t()
@@ -100,17 +102,19 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     cfg = CONFIGS[a.config]
-    model = GPT(cfg, a.norm)
+    model = GPT(cfg, a.norm).to(a.device)
+    sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "wte" not in n and "wpe" not in n]
     rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "wte" not in n and "wpe" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
                             lr=1e-3, betas=(0.9, 0.95))
-    x = torch.randint(0, cfg["vocab"], (cfg["batch"], cfg["block"]))
-    y = torch.randint(0, cfg["vocab"], (cfg["batch"], cfg["block"]))
+    x = torch.randint(0, cfg["vocab"], (cfg["batch"], cfg["block"])).to(a.device)
+    y = torch.randint(0, cfg["vocab"], (cfg["batch"], cfg["block"])).to(a.device)
     times = []
     for s in range(a.warmup + a.steps):
         t0 = time.perf_counter()
@@ -118,11 +122,12 @@ def main():
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
+        sync()
         if s >= a.warmup:
             times.append(time.perf_counter() - t0)
     step = statistics.median(times)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({"impl": "torch", "config": a.config, "norm": a.norm, "threads": a.threads,
+    print(json.dumps({"impl": "torch", "device": a.device, "torch": torch.__version__, "config": a.config, "norm": a.norm, "threads": a.threads,
                       "step_s": step, "tokens_per_s": cfg["batch"] * cfg["block"] / step,
                       "peak_rss_mb": rss}))
 

@@ -2,7 +2,10 @@
 // zero_grad, median of timed steps after warm-up, for a config and a norm kind; plus the
 // time of the step's matrix products alone, called directly through cblas with the same
 // shapes (the "GEMM-only" floor), and peak RSS. One JSON line per run on stdout.
-//   bench/train_step --config S|M --norm layernorm [--steps 20] [--warmup 5]
+//   bench/train_step --config S|M|L --norm layernorm [--device cpu|cuda] [--steps 20]
+//                    [--warmup 5]
+// On cuda each step ends with a device synchronize (so the time is the GPU's), and the
+// GEMM-only floor and RSS are not measured.
 #include <cblas.h>
 #include <sys/resource.h>
 
@@ -16,6 +19,9 @@
 #include "normgrad/nn.h"
 #include "normgrad/normgrad.h"
 #include "normgrad/optim.h"
+#ifdef NG_HAS_CUDA
+#include "normgrad/cuda.h"
+#endif
 
 using namespace ng;
 using Clock = std::chrono::steady_clock;
@@ -29,7 +35,8 @@ struct Config {
 Config config(const std::string& name) {
   if (name == "S") return {4, 4, 128, 64, 12, 65};
   if (name == "M") return {6, 6, 384, 256, 8, 65};
-  fail("train_step", "unknown --config ", name, " (S or M)");
+  if (name == "L") return {6, 6, 384, 256, 32, 65};  // the GPU issue's larger config
+  fail("train_step", "unknown --config ", name, " (S, M or L)");
 }
 
 double median(std::vector<double> v) {
@@ -70,30 +77,39 @@ double gemm_only_seconds(const Config& c, int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string cfg_name = "S", norm = "layernorm";
+  std::string cfg_name = "S", norm = "layernorm", device = "cpu";
   int steps = 20, warmup = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--config"))
       cfg_name = argv[i + 1];
     else if (!std::strcmp(argv[i], "--norm"))
       norm = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--device"))
+      device = argv[i + 1];
     else if (!std::strcmp(argv[i], "--steps"))
       steps = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--warmup"))
       warmup = std::atoi(argv[i + 1]);
   }
   const Config c = config(cfg_name);
+  const Device dev = device == "cuda" ? Device::CUDA : Device::CPU;
+  auto sync = [&] {
+#ifdef NG_HAS_CUDA
+    if (dev == Device::CUDA) cuda::synchronize();
+#endif
+  };
   nn::GPT model({.vocab = c.vocab,
                  .n_layer = c.n_layer,
                  .n_head = c.n_head,
                  .n_embd = c.n_embd,
                  .block_size = c.block,
                  .norm = norm});
+  model.to(dev);
   optim::AdamW opt(optim::default_groups(model.named_parameters(), 0.1), 1e-3,
                    {.beta1 = 0.9, .beta2 = 0.95});
   Generator g(1);
-  const Tensor x = randint(0, c.vocab, {c.batch, c.block}, {.dtype = DType::I64}, &g);
-  const Tensor y = randint(0, c.vocab, {c.batch, c.block}, {.dtype = DType::I64}, &g);
+  const Tensor x = randint(0, c.vocab, {c.batch, c.block}, {.dtype = DType::I64}, &g).to(dev);
+  const Tensor y = randint(0, c.vocab, {c.batch, c.block}, {.dtype = DType::I64}, &g).to(dev);
   std::vector<double> times;
   for (int s = 0; s < warmup + steps; ++s) {
     const auto t0 = Clock::now();
@@ -101,16 +117,19 @@ int main(int argc, char** argv) {
     loss.backward();
     opt.step();
     opt.zero_grad();
+    sync();
     const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
     if (s >= warmup) times.push_back(dt);
   }
-  const double step = median(times), gemm = gemm_only_seconds(c, 5);
+  const double step = median(times);
+  const double gemm = dev == Device::CPU ? gemm_only_seconds(c, 5) : 0.0;
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   std::printf(
-      "{\"impl\": \"normgrad\", \"config\": \"%s\", \"norm\": \"%s\", \"threads\": %d, "
+      "{\"impl\": \"normgrad\", \"device\": \"%s\", \"config\": \"%s\", \"norm\": \"%s\", "
+      "\"threads\": %d, "
       "\"step_s\": %.6f, \"tokens_per_s\": %.1f, \"gemm_only_s\": %.6f, \"peak_rss_mb\": %.1f}\n",
-      cfg_name.c_str(), norm.c_str(), num_threads(), step, c.batch * c.block / step, gemm,
-      ru.ru_maxrss / 1024.0);
+      device.c_str(), cfg_name.c_str(), norm.c_str(), num_threads(), step, c.batch * c.block / step,
+      gemm, ru.ru_maxrss / 1024.0);
   return 0;
 }

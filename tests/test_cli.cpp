@@ -15,6 +15,9 @@
 #include "helpers.h"
 #include "normgrad/nn.h"
 #include "train.h"
+#ifdef NG_HAS_CUDA
+#include "normgrad/cuda.h"
+#endif
 
 using namespace ngt;
 using namespace ngcli;
@@ -235,8 +238,17 @@ TEST_SUITE("cli") {
     c.data = "cli_short.txt";
     CHECK_THROWS_WITH_AS(train(c), doctest::Contains("text too short"), Error);
     c.data = corpus_file();
-    c.device = "cuda";
-    CHECK_THROWS_WITH_AS(train(c), doctest::Contains("only cpu is implemented"), Error);
+    c.device = "tpu";
+    CHECK_THROWS_WITH_AS(train(c), doctest::Contains("unknown device 'tpu'"), Error);
+#ifdef NG_HAS_CUDA
+    const bool gpu = ng::cuda::is_available();
+#else
+    const bool gpu = false;
+#endif
+    if (!gpu) {  // the GPU run itself is tested in the cuda suite
+      c.device = "cuda";
+      CHECK_THROWS_WITH_AS(train(c), doctest::Contains("--device cuda: "), Error);
+    }
     fs::remove("cli_short.txt");
     fs::remove_all("cli_test_bad");
   }

@@ -1,5 +1,15 @@
-// GPU tests: run where a device exists, otherwise print why they were skipped.
+// GPU tests: every op and norm against the CPU backend (values and gradients, odd sizes,
+// non-contiguous views), gradcheck in float64 on the GPU, a GPT training run on both
+// devices, allocator reuse and error messages. Without a device each case prints why it
+// was skipped.
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
 #include "helpers.h"
+#include "normgrad/nn/gpt.h"
+#include "normgrad/optim/optimizer.h"
+#include "train.h"
 
 #ifdef NG_HAS_CUDA
 #include "normgrad/cuda.h"
@@ -7,25 +17,504 @@
 
 using namespace ngt;
 
-TEST_SUITE("cuda") {
-  TEST_CASE("host <-> device round trip and fill on the GPU") {
+namespace {
+
+// True when the GPU tests can run; otherwise prints the reason once per test case.
+bool gpu_ready() {
 #ifndef NG_HAS_CUDA
-    MESSAGE("skipped: normgrad was built without the CUDA backend (NG_CUDA=OFF or no nvcc)");
+  MESSAGE("skipped: normgrad was built without the CUDA backend (NG_CUDA=OFF or no nvcc)");
+  return false;
 #else
-    CHECK(has_backend(Device::CUDA));
-    if (!cuda::is_available()) {
-      MESSAGE("skipped: CUDA backend built, but no usable GPU here (" << cuda::unavailable_reason()
-                                                                      << ")");
-      return;
+  if (!cuda::is_available()) {
+    MESSAGE("skipped: CUDA backend built, but no usable GPU here (" << cuda::unavailable_reason()
+                                                                    << ")");
+    return false;
+  }
+  return true;
+#endif
+}
+
+Tensor to_gpu_leaf(const Tensor& t) {
+  Tensor g = t.detach().to(Device::CUDA);
+  if (t.requires_grad()) g.requires_grad_();
+  return g;
+}
+
+double max_rel_err(const Tensor& got, const Tensor& want, double atol) {
+  const auto a = got.to_vector(), b = want.to_vector();
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i]) != std::isnan(b[i])) return INFINITY;
+    if (std::isnan(a[i]) || a[i] == b[i]) continue;
+    worst = std::max(worst, std::fabs(a[i] - b[i]) / (atol + std::fabs(b[i])));
+  }
+  return worst;
+}
+
+// Runs f on CPU inputs and on GPU copies; compares the outputs and, for floating outputs,
+// the gradients of sum(out * w) with a fixed random w w.r.t. every input that requires grad.
+void parity(const std::string& name, const std::function<Tensor(const TensorList&)>& f,
+            const TensorList& cpu_in, double rtol = 2e-5, double atol = 1e-6) {
+  INFO("op: " << name);
+  TensorList gpu_in;
+  for (const auto& t : cpu_in) gpu_in.push_back(to_gpu_leaf(t));
+  const Tensor yc = f(cpu_in), yg = f(gpu_in);
+  REQUIRE(yg.device() == Device::CUDA);
+  REQUIRE(yc.shape() == yg.shape());
+  REQUIRE(yc.dtype() == yg.dtype());
+  const double ev = max_rel_err(yg.to(Device::CPU), yc, atol);
+  INFO("value error " << ev);
+  CHECK(ev <= rtol);
+  if (!is_floating(yc.dtype()) || !yc.requires_grad()) return;
+  Generator gen(7);
+  const Tensor w = randn(yc.shape(), {.dtype = yc.dtype()}, &gen);
+  TensorList wants, gots;
+  for (size_t i = 0; i < cpu_in.size(); ++i)
+    if (cpu_in[i].requires_grad()) {
+      wants.push_back(cpu_in[i]);
+      gots.push_back(gpu_in[i]);
     }
+  const TensorList gc = autograd::grad({sum(yc * w)}, wants, {}, false, std::nullopt, true);
+  const TensorList gg =
+      autograd::grad({sum(yg * w.to(Device::CUDA))}, gots, {}, false, std::nullopt, true);
+  for (size_t i = 0; i < gc.size(); ++i) {
+    CHECK(gc[i].defined() == gg[i].defined());
+    if (!gc[i].defined() || !gg[i].defined()) continue;
+    const double eg = max_rel_err(gg[i].to(Device::CPU), gc[i], atol);
+    INFO("gradient " << i << " error " << eg);
+    CHECK(eg <= rtol);
+  }
+}
+
+Tensor leaf(const Shape& s, uint64_t seed, double lo = -2, double hi = 2, DType dt = DType::F32) {
+  Generator g(seed);
+  return (rand(s, {.dtype = dt}, &g) * (hi - lo) + lo).detach().requires_grad_();
+}
+
+}  // namespace
+
+TEST_SUITE("cuda") {
+  TEST_CASE("host <-> device round trip, fill, memory statistics") {
+    if (!gpu_ready()) return;
+#ifdef NG_HAS_CUDA
+    MESSAGE("device: " << cuda::device_description());
     Tensor x = arange(10).reshape({2, 5});
     Tensor d = x.to(Device::CUDA);
     CHECK(d.device() == Device::CUDA);
     CHECK(d.to(Device::CPU).to_vector() == x.to_vector());
     Tensor z = full({1000}, 3.0, {.device = Device::CUDA});
-    CHECK(z.to(Device::CPU).sum().item() == 3000);
+    CHECK(sum(z).item() == 3000);
     CHECK(d.at({1, 4}) == 9);
-    CHECK_THROWS_WITH_AS(exp(d), doctest::Contains("no CUDA implementation"), Error);
+    d.set({0, 1}, 42);
+    CHECK(d.at({0, 1}) == 42);
+    const auto before = cuda::memory_stats();
+    { Tensor big = empty({1 << 20}, {.device = Device::CUDA}); }
+    { Tensor again = empty({1 << 20}, {.device = Device::CUDA}); }
+    const auto after = cuda::memory_stats();
+    CHECK(after.device_allocs <= before.device_allocs + 1);  // the second reused the first
+    CHECK(after.reuses >= before.reuses + 1);
+    CHECK(after.peak >= (size_t)4 << 20);
+    CHECK(after.reserved == after.in_use + after.cached);
+    // printing a GPU tensor goes through the host
+    CHECK(d.str().find("device='cuda'") != std::string::npos);
+#endif
+  }
+
+  TEST_CASE("clear errors: mixed devices, out of memory, bad indices") {
+    if (!gpu_ready()) return;
+    const Tensor a = ones({3}), b = ones({3}, {.device = Device::CUDA});
+    CHECK_THROWS_WITH_AS(a + b, doctest::Contains("device mismatch: cpu vs cuda"), Error);
+    CHECK_THROWS_WITH_AS(matmul(ones({2, 2}), ones({2, 2}, {.device = Device::CUDA})),
+                         doctest::Contains("device"), Error);
+    CHECK_THROWS_WITH_AS(empty({int64_t(1) << 42}, {.device = Device::CUDA}),
+                         doctest::Contains("out of memory asking for 17592186044416 bytes"), Error);
+    const Tensor w = ones({5, 3}, {.device = Device::CUDA});
+    const Tensor idx =
+        from_vector(std::vector<int64_t>{1, 7}, {2}, {.dtype = DType::I64, .device = Device::CUDA});
+    CHECK_THROWS_WITH_AS(embedding(w, idx), doctest::Contains("index 7 is out of range"), Error);
+    // the device still works after the refused calls
+    CHECK(sum(b).item() == 3);
+  }
+
+  TEST_CASE("unary and binary ops match the CPU, with broadcasting and strided views") {
+    if (!gpu_ready()) return;
+    using F = std::function<Tensor(const Tensor&)>;
+    const std::vector<std::pair<std::string, F>> unary = {
+        {"neg", [](const Tensor& x) { return -x; }},
+        {"exp", [](const Tensor& x) { return exp(x); }},
+        {"log", [](const Tensor& x) { return log(abs(x) + 0.1); }},
+        {"sqrt", [](const Tensor& x) { return sqrt(abs(x) + 0.1); }},
+        {"rsqrt", [](const Tensor& x) { return rsqrt(abs(x) + 0.1); }},
+        {"abs", [](const Tensor& x) { return abs(x); }},
+        {"sign", [](const Tensor& x) { return sign(x); }},
+        {"square", [](const Tensor& x) { return square(x); }},
+        {"tanh", [](const Tensor& x) { return tanh(x * 3.0); }},
+        {"sigmoid", [](const Tensor& x) { return sigmoid(x * 3.0); }},
+        {"relu", [](const Tensor& x) { return relu(x); }},
+        {"gelu", [](const Tensor& x) { return gelu(x * 3.0); }},
+        {"gelu_tanh", [](const Tensor& x) { return gelu(x * 3.0, GeluApprox::Tanh); }},
+        {"silu", [](const Tensor& x) { return silu(x); }},
+        {"erf", [](const Tensor& x) { return erf(x); }},
+        {"softplus", [](const Tensor& x) { return softplus(x * 15.0); }},
+        {"pow", [](const Tensor& x) { return pow(abs(x) + 0.5, 1.7); }},
+        {"pow2", [](const Tensor& x) { return pow(x, 2.0); }},
+        {"clamp", [](const Tensor& x) { return clamp(x, -0.5, 0.7); }},
+        {"scalars", [](const Tensor& x) { return (2.0 - x) * 3.0 + 1.0 + 1.0 / (abs(x) + 1.0); }},
+    };
+    // odd sizes; contiguous, transposed, and strided-slice views of the same leaf
+    const Tensor x = leaf({37, 53}, 1);
+    for (const auto& [name, f] : unary) {
+      parity(name, [&](const TensorList& in) { return f(in[0]); }, {x});
+      parity(name + " (transposed)", [&](const TensorList& in) { return f(in[0].t()); }, {x});
+      parity(name + " (step slice)",
+             [&](const TensorList& in) { return f(in[0].slice(1, 1, 50, 3)); }, {x});
+    }
+    using G = std::function<Tensor(const Tensor&, const Tensor&)>;
+    const std::vector<std::pair<std::string, G>> binary = {
+        {"add", [](const Tensor& a, const Tensor& b) { return a + b; }},
+        {"sub", [](const Tensor& a, const Tensor& b) { return a - b; }},
+        {"mul", [](const Tensor& a, const Tensor& b) { return a * b; }},
+        {"div", [](const Tensor& a, const Tensor& b) { return a / (abs(b) + 0.5); }},
+        {"maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }},
+        {"minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); }},
+        {"compare",
+         [](const Tensor& a, const Tensor& b) {
+           return gt(a, b) + lt(a, b) * 2.0 + ge(a, b) * 4.0 + le(a, b) * 8.0 + eq(a, a) * 16.0 +
+                  ne(a, b) * 32.0;
+         }},
+        {"where", [](const Tensor& a, const Tensor& b) { return where(gt(a, b), a, b * 2.0); }},
+        {"masked_fill",
+         [](const Tensor& a, const Tensor& b) { return masked_fill(a, gt(b, 0.5 + 0 * b), -3.0); }},
+    };
+    const Tensor a = leaf({6, 1, 29}, 2), b = leaf({5, 29}, 3), c = leaf({29, 5}, 4);
+    for (const auto& [name, f] : binary) {
+      parity(name + " (broadcast)", [&](const TensorList& in) { return f(in[0], in[1]); }, {a, b});
+      parity(name + " (transposed operand)",
+             [&](const TensorList& in) { return f(in[0], in[1].t()); }, {a, c});
+    }
+  }
+
+  TEST_CASE("reductions, softmax, cross-entropy match the CPU") {
+    if (!gpu_ready()) return;
+    const Tensor x = leaf({7, 33, 19}, 5);
+    for (bool keep : {false, true}) {
+      for (const Dims& d : std::vector<Dims>{{}, {0}, {1}, {2}, {0, 2}, {1, 2}}) {
+        const std::string tag = " dims " + shape_str(d) + (keep ? " keepdim" : "");
+        parity("sum" + tag, [&](const TensorList& in) { return sum(in[0], d, keep); }, {x});
+        parity("mean" + tag, [&](const TensorList& in) { return mean(in[0], d, keep); }, {x});
+        parity("var" + tag, [&](const TensorList& in) { return var(in[0], d, 1, keep); }, {x});
+        parity("max" + tag, [&](const TensorList& in) { return max(in[0], d, keep); }, {x});
+        parity("min" + tag, [&](const TensorList& in) { return min(in[0], d, keep); }, {x});
+        parity("sum of permuted view" + tag,
+               [&](const TensorList& in) {
+                 return sum(in[0].permute({2, 0, 1}), d, keep);
+               },
+               {x});
+      }
+      for (int64_t dim : {0, 1, 2}) {
+        parity("argmax", [&](const TensorList& in) { return argmax(in[0], dim, keep); }, {x});
+        parity("argmin", [&](const TensorList& in) { return argmin(in[0], dim, keep); }, {x});
+      }
+    }
+    // long rows (block per output), a huge single sum (split into chunks), ties and NaN
+    const Tensor big = leaf({3, 5000}, 6), huge = leaf({300001}, 7);
+    parity("sum long rows", [](const TensorList& in) { return sum(in[0], {1}); }, {big});
+    parity("max long rows", [](const TensorList& in) { return max(in[0], {1}); }, {big});
+    parity(
+        "sum of 300001", [](const TensorList& in) { return sum(in[0]); }, {huge}, 1e-4);
+    parity("argmax of 300001", [](const TensorList& in) { return argmax(in[0], 0); }, {huge});
+    const Tensor ties = from_vector(std::vector<double>{1, 3, 3, 0, NAN, 2, NAN, 5}, {2, 4});
+    for (int64_t dim : {0, 1}) {
+      parity("argmax ties/NaN", [&](const TensorList& in) { return argmax(in[0], dim); }, {ties});
+      parity("max NaN", [&](const TensorList& in) { return max(in[0], {dim}); }, {ties});
+    }
+    for (int64_t dim : {0, 1, 2}) {
+      parity("softmax dim " + std::to_string(dim),
+             [&](const TensorList& in) { return softmax(in[0] * 3.0, dim); }, {x});
+      parity("log_softmax dim " + std::to_string(dim),
+             [&](const TensorList& in) { return log_softmax(in[0] * 3.0, dim); }, {x});
+    }
+    parity("softmax of 3000-long rows", [](const TensorList& in) { return softmax(in[0], 1); },
+           {leaf({4, 3000}, 8)});
+    const Tensor masked = leaf({5, 9}, 9);
+    parity("softmax with -inf",
+           [](const TensorList& in) {
+             const Tensor m =
+                 from_vector(std::vector<double>(45, 0.0), {5, 9}, {.device = in[0].device()});
+             return softmax(masked_fill(in[0], gt(in[0], 0.5 + m), -INFINITY), 1);
+           },
+           {masked});
+    const Tensor logits = leaf({13, 11}, 10, -4, 4);
+    std::vector<int64_t> tv = {0, 3, 10, 2, -100, 5, 5, 1, 9, 7, 4, 6, 8};
+    for (const char* red : {"mean", "sum", "none"})
+      parity(std::string("cross_entropy ") + red,
+             [&](const TensorList& in) {
+               const Tensor t =
+                   from_vector(tv, {13}, {.dtype = DType::I64, .device = in[0].device()});
+               const Reduction r = std::string(red) == "mean"  ? Reduction::Mean
+                                   : std::string(red) == "sum" ? Reduction::Sum
+                                                               : Reduction::None;
+               return cross_entropy(in[0], t, -100, r);
+             },
+             {logits});
+  }
+
+  TEST_CASE("matmul through cuBLAS: shapes, transposed views, batch broadcasting") {
+    if (!gpu_ready()) return;
+    const Tensor a = leaf({17, 23}, 11), b = leaf({23, 9}, 12), bt = leaf({9, 23}, 13);
+    parity(
+        "2-d", [](const TensorList& in) { return matmul(in[0], in[1]); }, {a, b}, 1e-4);
+    parity(
+        "A B^T view", [](const TensorList& in) { return matmul(in[0], in[1].t()); }, {a, bt}, 1e-4);
+    parity(
+        "A^T view", [](const TensorList& in) { return matmul(in[0].t(), in[1]); },
+        {leaf({23, 17}, 14), b}, 1e-4);
+    parity(
+        "vector", [](const TensorList& in) { return matmul(in[0], in[1]); }, {leaf({23}, 15), b},
+        1e-4);
+    const Tensor q = leaf({2, 3, 11, 8}, 16), k = leaf({2, 3, 13, 8}, 17);
+    parity(
+        "batched q k^T",
+        [](const TensorList& in) { return matmul(in[0], in[1].transpose(-2, -1)); }, {q, k}, 1e-4);
+    parity(
+        "batch broadcast", [](const TensorList& in) { return matmul(in[0], in[1]); },
+        {leaf({4, 1, 6, 5}, 18), leaf({3, 5, 7}, 19)}, 1e-4);
+    parity(
+        "permuted batch (no single batch stride)",
+        [](const TensorList& in) {
+          return matmul(in[0].permute({1, 0, 2, 3}), in[1]);
+        },
+        {leaf({3, 2, 6, 5}, 20), leaf({2, 3, 5, 4}, 21)}, 1e-4);
+    parity(
+        "step-sliced operand",
+        [](const TensorList& in) { return matmul(in[0].slice(1, 0, 23, 2), in[1]); },
+        {a, leaf({12, 5}, 22)}, 1e-4);
+  }
+
+  TEST_CASE("indexing, joining and dropout match the CPU") {
+    if (!gpu_ready()) return;
+    const std::vector<int64_t> iv = {3, 0, 3, 7, 1, 3, 7, 2, 0};
+    auto idx = [&](const Tensor& like) {
+      return from_vector(iv, {(int64_t)iv.size()}, {.dtype = DType::I64, .device = like.device()});
+    };
+    const Tensor w = leaf({8, 13}, 23);
+    parity("embedding (repeated ids)",
+           [&](const TensorList& in) { return embedding(in[0], idx(in[0])); }, {w});
+    parity("index_select dim 1",
+           [&](const TensorList& in) { return index_select(in[0], 1, idx(in[0])); },
+           {leaf({5, 8, 3}, 24)});
+    parity("index_add",
+           [&](const TensorList& in) { return index_add(in[0], 0, idx(in[0]), in[1]); },
+           {leaf({8, 6}, 25), leaf({9, 6}, 26)});
+    const std::vector<int64_t> gv = {2, 0, 1, 1, 4, 3, 0, 0, 2, 4, 4, 1};
+    auto gidx = [&](const Tensor& like) {
+      return from_vector(gv, {4, 3}, {.dtype = DType::I64, .device = like.device()});
+    };
+    parity("gather dim 1", [&](const TensorList& in) { return gather(in[0], 1, gidx(in[0])); },
+           {leaf({4, 5}, 27)});
+    parity("scatter_add dim 1 (collisions)",
+           [&](const TensorList& in) { return scatter_add(in[0], 1, gidx(in[0]), in[1]); },
+           {leaf({4, 5}, 28), leaf({4, 3}, 29)});
+    parity("cat/stack/split",
+           [](const TensorList& in) {
+             const TensorList parts = split(in[0], 2, 1);
+             return cat({stack({parts[0], parts[1]}, 0).reshape({-1, 2}), in[1].t()}, 0);
+           },
+           {leaf({5, 4}, 30), leaf({2, 7}, 31)});
+    // dropout draws its mask on the host from the generator: same mask on both devices
+    const Tensor x = leaf({10, 10}, 32);
+    Generator g1(5), g2(5);
+    const Tensor dc = dropout(x, 0.3, true, &g1), dg = dropout(to_gpu_leaf(x), 0.3, true, &g2);
+    CHECK(max_rel_err(dg.to(Device::CPU), dc, 1e-6) <= 1e-6);
+  }
+
+  TEST_CASE("fused norms: forward and backward match the CPU kernels and the composed formula") {
+    if (!gpu_ready()) return;
+    for (const Shape& s : std::vector<Shape>{{3, 7, 33}, {65, 128}, {40, 769}, {1, 5}}) {
+      const int64_t C = s.back();
+      const Tensor x = leaf(s, 40, -3, 3), w = leaf({C}, 41, 0.5, 1.5), b = leaf({C}, 42);
+      const Tensor alpha = leaf({}, 43, 0.4, 0.9), shift = leaf({}, 44, -0.3, 0.3);
+      const Tensor beta = leaf({}, 45, 0.5, 2.0);
+      const std::string tag = std::string(" ").append(shape_str(s));
+      parity(
+          "layer_norm" + tag, [](const TensorList& in) { return layer_norm(in[0], in[1], in[2]); },
+          {x, w, b}, 1e-4, 1e-5);
+      parity(
+          "layer_norm no affine" + tag,
+          [](const TensorList& in) { return layer_norm(in[0], Tensor(), Tensor()); }, {x}, 1e-4,
+          1e-5);
+      parity(
+          "rms_norm" + tag, [](const TensorList& in) { return rms_norm(in[0], in[1]); }, {x, w},
+          1e-4, 1e-5);
+      parity(
+          "dyt" + tag, [](const TensorList& in) { return dyt(in[0], in[1], in[2], in[3]); },
+          {x, alpha, w, b}, 1e-4, 1e-5);
+      parity(
+          "dyt paper form" + tag,
+          [&](const TensorList& in) {
+            return dyt(in[0], in[1], in[2], Tensor(), std::sqrt((double)C));
+          },
+          {x, alpha, w}, 1e-4, 1e-5);
+      parity(
+          "dyisru" + tag, [](const TensorList& in) { return dyisru(in[0], in[1], in[2], in[3]); },
+          {x, beta, w, b}, 1e-4, 1e-5);
+      parity(
+          "derf" + tag,
+          [](const TensorList& in) { return derf(in[0], in[1], in[2], in[3], in[4]); },
+          {x, alpha, shift, w, b}, 1e-4, 1e-5);
+      // the GPU kernel against the composed formula, both on the GPU
+      parity(
+          "layer_norm fused vs composed on GPU" + tag,
+          [](const TensorList& in) {
+            return in[0].device() == Device::CUDA ? layer_norm(in[0], in[1], in[2])
+                                                  : composed::layer_norm(in[0], in[1], in[2]);
+          },
+          {x, w, b}, 1e-4, 1e-5);
+    }
+  }
+
+  TEST_CASE("float64 gradcheck and gradgradcheck run on the GPU") {
+    if (!gpu_ready()) return;
+    auto g = [](const Shape& s, uint64_t seed) {
+      return leaf(s, seed, -1, 1, DType::F64).detach().to(Device::CUDA).requires_grad_();
+    };
+    const Tensor x = g({4, 6}, 50), w = g({6}, 51), b = g({6}, 52), a = g({}, 53);
+    expect_grad([](const TensorList& in) { return layer_norm(in[0], in[1], in[2]); }, {x, w, b});
+    expect_grad([](const TensorList& in) { return dyt(in[0], in[1], in[2], in[3]); }, {x, a, w, b});
+    expect_grad([](const TensorList& in) { return softmax(matmul(in[0], in[0].t()), 1); }, {x});
+    expect_grad([](const TensorList& in) { return gelu(in[0]) * sum(in[0], {0}, true); }, {x});
+  }
+
+  TEST_CASE("AdamW step on the GPU equals the CPU step") {
+    if (!gpu_ready()) return;
+    nn::GPTConfig c;
+    c.vocab = 11;
+    c.n_layer = 1;
+    c.n_embd = 16;
+    c.n_head = 2;
+    c.block_size = 8;
+    nn::GPT mc(c), mg(c);
+    mg.to(Device::CUDA);
+    Generator gen(3);
+    const Tensor idx = randint(0, 11, {3, 8}, {.dtype = DType::I64}, &gen);
+    const Tensor tgt = randint(0, 11, {3, 8}, {.dtype = DType::I64}, &gen);
+    optim::AdamW oc(optim::default_groups(mc.named_parameters(), 0.1), 1e-2);
+    optim::AdamW og(optim::default_groups(mg.named_parameters(), 0.1), 1e-2);
+    for (int step = 0; step < 3; ++step) {
+      mc.loss(idx, tgt).backward();
+      mg.loss(idx.to(Device::CUDA), tgt.to(Device::CUDA)).backward();
+      oc.step();
+      og.step();
+      oc.zero_grad();
+      og.zero_grad();
+    }
+    const auto pc = mc.named_parameters(), pg = mg.named_parameters();
+    for (size_t i = 0; i < pc.size(); ++i) {
+      INFO(pc[i].first);
+      CHECK(max_rel_err(pg[i].second.to(Device::CPU), pc[i].second, 1e-4) <= 1e-3);
+    }
+  }
+
+  TEST_CASE("GPT training on the GPU follows the CPU run, for every norm kind") {
+    if (!gpu_ready()) return;
+    for (const char* norm : {"layernorm", "rmsnorm", "dyt", "dyisru", "derf"}) {
+      INFO(norm);
+      nn::GPTConfig c;
+      c.vocab = 23;
+      c.n_layer = 2;
+      c.n_embd = 32;
+      c.n_head = 4;
+      c.block_size = 16;
+      c.norm = norm;
+      nn::GPT mc(c), mg(c);
+      mg.to(Device::CUDA);
+      optim::AdamW oc(optim::default_groups(mc.named_parameters(), 0.1), 3e-3);
+      optim::AdamW og(optim::default_groups(mg.named_parameters(), 0.1), 3e-3);
+      Generator gen(11);
+      for (int step = 0; step < 10; ++step) {
+        const Tensor idx = randint(0, 23, {4, 16}, {.dtype = DType::I64}, &gen);
+        const Tensor tgt = randint(0, 23, {4, 16}, {.dtype = DType::I64}, &gen);
+        const Tensor lc = mc.loss(idx, tgt),
+                     lg = mg.loss(idx.to(Device::CUDA), tgt.to(Device::CUDA));
+        INFO("step " << step << " cpu " << lc.item() << " gpu " << lg.item());
+        CHECK(std::fabs(lc.item() - lg.item()) <= 1e-4 * std::fabs(lc.item()));
+        lc.backward();
+        lg.backward();
+        optim::clip_grad_norm(mc.parameters(), 1.0);
+        optim::clip_grad_norm(mg.parameters(), 1.0);
+        oc.step();
+        og.step();
+        oc.zero_grad();
+        og.zero_grad();
+      }
+    }
+  }
+
+  TEST_CASE("normgrad train --device cuda follows the CPU run") {
+    if (!gpu_ready()) return;
+    ngcli::TrainConfig c;
+    c.data = "cuda_test_corpus.txt";
+    {
+      std::ofstream f(c.data);
+      for (int i = 0; i < 400; ++i)
+        f << "line " << i << ": the quick brown fox jumps over " << (i * 7919 % 1000)
+          << " lazy dogs, " << (i % 3 ? "twice" : "once") << ".\n";
+    }
+    c.quiet = true;
+    c.n_layer = 2, c.n_head = 2, c.n_embd = 32, c.block_size = 32, c.batch = 8;
+    c.max_steps = 30, c.warmup = 5, c.eval_interval = 30, c.eval_iters = 2, c.ckpt_interval = 30;
+    c.out = "cuda_test_cpu";
+    const auto rc = ngcli::train(c);
+    c.out = "cuda_test_gpu";
+    c.device = "cuda";
+    const auto rg = ngcli::train(c);
+    MESSAGE("30 steps: cpu val " << rc.final_val_loss << ", gpu val " << rg.final_val_loss);
+    CHECK(std::fabs(rc.final_val_loss - rg.final_val_loss) <= 1e-3 * rc.final_val_loss);
+    // the GPU run's checkpoint resumes on the CPU
+    c.device = "cpu";
+    c.resume = true;
+    c.max_steps = 30;
+    CHECK_NOTHROW(ngcli::train(c));
+    std::filesystem::remove_all("cuda_test_cpu");
+    std::filesystem::remove_all("cuda_test_gpu");
+    std::filesystem::remove("cuda_test_corpus.txt");
+  }
+
+  TEST_CASE("the caching allocator stops growing: 100 GPT training steps") {
+    if (!gpu_ready()) return;
+#ifdef NG_HAS_CUDA
+    nn::GPTConfig c;
+    c.vocab = 29;
+    c.n_layer = 2;
+    c.n_embd = 64;
+    c.n_head = 4;
+    c.block_size = 32;
+    nn::GPT m(c);
+    m.to(Device::CUDA);
+    optim::AdamW opt(optim::default_groups(m.named_parameters(), 0.1), 1e-3);
+    Generator gen(1);
+    auto step = [&] {
+      const Tensor idx = randint(0, 29, {8, 32}, {.dtype = DType::I64}, &gen).to(Device::CUDA);
+      const Tensor tgt = randint(0, 29, {8, 32}, {.dtype = DType::I64}, &gen).to(Device::CUDA);
+      const Tensor loss = m.loss(idx, tgt);
+      loss.backward();
+      optim::clip_grad_norm(m.parameters(), 1.0);
+      opt.step();
+      opt.zero_grad();
+      return loss.item();
+    };
+    for (int i = 0; i < 3; ++i) step();  // optimizer state and the cache fill up
+    const auto warm = cuda::memory_stats();
+    double last = 0;
+    for (int i = 0; i < 100; ++i) last = step();
+    const auto end = cuda::memory_stats();
+    MESSAGE("after warm-up: reserved " << warm.reserved << " B, cudaMalloc calls "
+                                       << warm.device_allocs << "; after 100 more steps: reserved "
+                                       << end.reserved << " B, cudaMalloc calls "
+                                       << end.device_allocs << ", reuses " << end.reuses);
+    CHECK(end.device_allocs == warm.device_allocs);
+    CHECK(end.reserved == warm.reserved);
+    CHECK(std::isfinite(last));
 #endif
   }
 

@@ -16,12 +16,12 @@ std::shared_ptr<Norm> position_norm(const GPTConfig& c, const std::string& kind,
   return make_norm(kind.empty() ? c.norm : kind, c.n_embd, o);
 }
 
-// Upper-triangular -inf mask above the diagonal, cached per sequence length.
-Tensor causal_mask(int64_t T, DType dt) {
+// 1 above the diagonal (the future positions that masked_fill hides), 0 elsewhere.
+Tensor causal_mask(int64_t T, DType dt, Device dev) {
   std::vector<double> m(T * T, 0.0);
   for (int64_t i = 0; i < T; ++i)
     for (int64_t j = i + 1; j < T; ++j) m[i * T + j] = 1.0;
-  return from_vector(m, {T, T}, {.dtype = dt});
+  return from_vector(m, {T, T}, {.dtype = dt, .device = dev});
 }
 }  // namespace
 
@@ -43,7 +43,10 @@ Tensor CausalSelfAttention::forward(const Tensor& x) {
   auto heads = [&](const Tensor& t) { return t.view({B, T, H, D}).transpose(1, 2); };  // [B,H,T,D]
   const Tensor q = heads(qkv[0]), k = heads(qkv[1]), v = heads(qkv[2]);
   Tensor att = matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt((double)D));  // [B,H,T,T]
-  att = masked_fill(att, causal_mask(T, x.dtype()), -INFINITY);
+  if (!mask_.defined() || mask_.size(0) != T || mask_.dtype() != x.dtype() ||
+      mask_.device() != x.device())
+    mask_ = causal_mask(T, x.dtype(), x.device());
+  att = masked_fill(att, mask_, -INFINITY);
   att = (*attn_drop_)(softmax(att, -1));
   const Tensor y = matmul(att, v).transpose(1, 2).reshape({B, T, C});
   return (*resid_drop_)((*c_proj)(y));
@@ -99,7 +102,7 @@ Tensor GPT::forward(const Tensor& idx) {
     fail("GPT", "sequence length ", T, " exceeds block_size ", cfg_.block_size);
   Tensor tok = (*wte_)(idx);  // [B, T, C]
   if (embed_scale_.defined()) tok = tok * embed_scale_;
-  Tensor x = (*drop_)(tok + (*wpe_)(arange(T, {.dtype = DType::I64})));
+  Tensor x = (*drop_)(tok + (*wpe_)(arange(T, {.dtype = DType::I64, .device = idx.device()})));
   for (auto& b : blocks_) x = (*b)(x);
   x = (*ln_f)(x);
   return matmul(x, wte_->weight.t());  // tied LM head

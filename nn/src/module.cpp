@@ -69,19 +69,32 @@ void Module::zero_grad() {
   for (auto& p : parameters()) p.zero_grad();
 }
 
-void Module::to(DType dtype) {
+namespace {
+// Points every parameter's impl at converted data, so handles held elsewhere (the
+// optimizer's, a norm layer's) see the change; gradients are dropped.
+template <class Convert>
+void convert_parameters(Module& m, Convert convert) {
   NoGradGuard no_grad;
-  for (auto& [n, p] : named_parameters()) {
-    if (p.dtype() == dtype) continue;
-    const Tensor c = p.to(dtype).contiguous();
+  for (auto& [n, p] : m.named_parameters()) {
+    const Tensor c = convert(p).contiguous();
+    if (c.impl() == p.impl()) continue;
     TensorImpl* i = p.impl();
     i->storage = c.impl()->storage;
-    i->dtype = dtype;
+    i->dtype = c.dtype();
     i->shape = c.shape();
     i->strides = c.strides();
     i->offset = c.offset();
     i->grad.reset();
   }
+}
+}  // namespace
+
+void Module::to(DType dtype) {
+  convert_parameters(*this, [dtype](const Tensor& p) { return p.to(dtype); });
+}
+
+void Module::to(Device device) {
+  convert_parameters(*this, [device](const Tensor& p) { return p.to(device); });
 }
 
 void Module::train(bool on) {

@@ -59,8 +59,21 @@ void Optimizer::load_state_dict(const nn::StateDict& sd) {
   if (it == sd.end()) fail("optimizer.load_state_dict", "missing 'step'");
   steps_ = (int64_t)it->second.item();
   state_.clear();
-  for (auto& [k, v] : sd)
-    if (k != "step") state_[k] = v.clone();
+  // Buffers follow their parameter's device ("<param>.<buffer>"): a checkpoint read on the
+  // host can resume a run on the GPU.
+  std::map<std::string, Device> where;
+  for (auto& grp : groups_)
+    for (auto& [name, p] : grp.params) where[name] = p.device();
+  for (auto& [k, v] : sd) {
+    if (k == "step") continue;
+    Device d = v.device();
+    const size_t dot = k.rfind('.');
+    if (dot != std::string::npos) {
+      auto p = where.find(k.substr(0, dot));
+      if (p != where.end()) d = p->second;
+    }
+    state_[k] = v.to(d).clone();
+  }
 }
 
 SGD::SGD(std::vector<ParamGroup> groups, double lr, SGDOptions o)
@@ -107,10 +120,15 @@ void Adam::step() {
 
 double clip_grad_norm(const TensorList& params, double max_norm) {
   NoGradGuard no_grad;
-  double sq = 0;
+  // Summed as a tensor and read once: on a GPU, one .item() per parameter would wait for
+  // the device every time. (Same float64 adds in the same order as a host loop.)
+  Tensor sq;
   for (const auto& p : params)
-    if (p.grad().defined()) sq += sum(square(p.grad().to(DType::F64))).item();
-  const double norm = std::sqrt(sq);
+    if (p.grad().defined()) {
+      const Tensor s = sum(square(p.grad().to(DType::F64)));
+      sq = sq.defined() ? sq + s : s;
+    }
+  const double norm = sq.defined() ? std::sqrt(sq.item()) : 0.0;
   if (std::isfinite(norm) && norm > max_norm) {
     const double scale = max_norm / (norm + 1e-6);
     for (const auto& p : params)

@@ -16,6 +16,9 @@
 #include "normgrad/nn/probes.h"
 #include "normgrad/normgrad.h"
 #include "normgrad/optim.h"
+#ifdef NG_HAS_CUDA
+#include "normgrad/cuda.h"
+#endif
 
 namespace ngcli {
 namespace fs = std::filesystem;
@@ -78,15 +81,16 @@ nn::GPTConfig TrainConfig::gpt(int64_t vocab) const {
   return g;
 }
 
-#define NG_CONFIG_FIELDS(X)                                                                      \
-  X(data)                                                                                        \
-  X(out)                                                                                         \
-  X(seed)                                                                                        \
-  X(threads) X(device) X(n_layer) X(n_head) X(n_embd) X(block_size) X(dropout) X(bias) X(norm)   \
-      X(norm_attn) X(norm_mlp) X(norm_final) X(eps) X(alpha0) X(shift0) X(paper_form)            \
-          X(plain_beta) X(embed_scale) X(batch) X(max_steps) X(warmup) X(lr) X(min_lr)           \
-              X(weight_decay) X(beta1) X(beta2) X(grad_clip) X(scalar_lr_scale) X(eval_interval) \
-                  X(eval_iters) X(log_interval) X(ckpt_interval)
+#define NG_CONFIG_FIELDS(X)                                                                       \
+  X(data)                                                                                         \
+  X(out)                                                                                          \
+  X(seed)                                                                                         \
+  X(threads)                                                                                      \
+  X(device) X(n_layer) X(n_head) X(n_embd) X(block_size) X(dropout) X(bias) X(norm) X(norm_attn)  \
+      X(norm_mlp) X(norm_final) X(eps) X(alpha0) X(shift0) X(paper_form) X(plain_beta)            \
+          X(embed_scale) X(batch) X(max_steps) X(warmup) X(lr) X(min_lr) X(weight_decay) X(beta1) \
+              X(beta2) X(grad_clip) X(scalar_lr_scale) X(eval_interval) X(eval_iters)             \
+                  X(log_interval) X(ckpt_interval)
 
 std::string TrainConfig::to_json() const {
   json j;
@@ -117,12 +121,31 @@ TrainConfig TrainConfig::from_json(const std::string& s) {
   return c;
 }
 
+Device parse_device(const std::string& name) {
+  if (name == "cpu") return Device::CPU;
+  if (name != "cuda") fail("device", "unknown device '", name, "' (cpu or cuda)");
+#ifdef NG_HAS_CUDA
+  if (!cuda::is_available())
+    fail("device", "--device cuda: no usable GPU here (", cuda::unavailable_reason(), ")");
+  return Device::CUDA;
+#else
+  fail("device",
+       "--device cuda: this normgrad was built without the CUDA backend (NG_CUDA=OFF "
+       "or no CUDA toolkit at build time)");
+#endif
+}
+
+std::string device_summary(Device d) {
+#ifdef NG_HAS_CUDA
+  if (d == Device::CUDA) return "device: cuda, " + cuda::device_description();
+#endif
+  return thread_config();
+}
+
 TrainResult train(const TrainConfig& cfg) {
-  if (cfg.device != "cpu")
-    fail("train", "--device ", cfg.device,
-         ": only cpu is implemented so far (the CUDA backend has no compute kernels yet)");
+  const Device dev = parse_device(cfg.device);
   if (cfg.threads > 0) set_num_threads(cfg.threads);
-  if (!cfg.quiet) std::printf("%s\n", thread_config().c_str());
+  if (!cfg.quiet) std::printf("%s\n", device_summary(dev).c_str());
 
   const std::string text = cfg.data.empty() ? load_default_corpus() : load_text(cfg.data);
   fs::create_directories(cfg.out);
@@ -141,6 +164,7 @@ TrainResult train(const TrainConfig& cfg) {
     saved.quiet = cfg.quiet;
     saved.threads = cfg.threads;
     saved.stop_at = cfg.stop_at;
+    saved.device = cfg.device;  // where to run, not what: a run may resume elsewhere
     run = saved;
   }
   Batcher data(tok.encode(text), run.block_size, run.seed + 1);
@@ -148,6 +172,7 @@ TrainResult train(const TrainConfig& cfg) {
   optim::AdamW opt(
       optim::default_groups(model.named_parameters(), run.weight_decay, run.scalar_lr_scale),
       run.lr, {.beta1 = run.beta1, .beta2 = run.beta2});
+  model.to(dev);
   int64_t step = 0;
   if (cfg.resume) {
     optim::load_checkpoint(ckpt, model, &opt);
@@ -185,7 +210,7 @@ TrainResult train(const TrainConfig& cfg) {
     double s = 0;
     for (int64_t i = 0; i < run.eval_iters; ++i) {
       auto [x, y] = data.batch(run.batch, val, &g);
-      s += model.loss(x, y).item();
+      s += model.loss(x.to(dev), y.to(dev)).item();
     }
     model.train();
     return s / (double)run.eval_iters;
@@ -213,7 +238,8 @@ TrainResult train(const TrainConfig& cfg) {
   while (step < last) {
     const double lr = optim::warmup_cosine(step, run.lr, run.warmup, run.max_steps, run.min_lr);
     opt.set_lr(lr);
-    auto [x, y] = data.batch(run.batch, false);
+    auto [xh, yh] = data.batch(run.batch, false);
+    const Tensor x = xh.to(dev), y = yh.to(dev);
     const bool probing = probes && (step + 1) % run.probe_interval == 0;
     if (probing) probes->arm();
     Tensor loss = model.loss(x, y);

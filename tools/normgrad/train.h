@@ -48,4 +48,9 @@ struct TrainResult {
 
 TrainResult train(const TrainConfig& cfg);
 
+// "cpu" or "cuda"; a clear error when CUDA was not built in or no GPU is usable.
+ng::Device parse_device(const std::string& name);
+// What the run will use: thread configuration on the CPU, the GPU's name on CUDA.
+std::string device_summary(ng::Device d);
+
 }  // namespace ngcli

@@ -35,6 +35,7 @@ class CausalSelfAttention : public Module {
  private:
   int64_t n_head_;
   std::shared_ptr<Dropout> attn_drop_, resid_drop_;
+  Tensor mask_;  // causal mask of the last (T, dtype, device) seen; rebuilt when they change
 };
 
 class MLP : public Module {

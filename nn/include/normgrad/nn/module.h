@@ -34,6 +34,8 @@ class Module {
   void zero_grad();
   // Converts every parameter in place (existing handles see the new dtype); drops grads.
   void to(DType dtype);
+  // Moves every parameter to `device` in place (handles stay valid); gradients are dropped.
+  void to(Device device);
   void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }

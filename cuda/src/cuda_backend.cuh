@@ -1,0 +1,48 @@
+// The CUDA backend: every Backend method on one stream, memory from the caching allocator.
+// The methods are defined by topic: cuda_backend.cu (memory, copies), elementwise.cu,
+// reduce.cu (reductions, softmax), gemm.cu (cuBLAS), index.cu, norms.cu, optim.cu.
+#pragma once
+#include "normgrad/backend.h"
+
+namespace ng::cuda {
+
+class CudaBackend final : public Backend {
+ public:
+  const char* name() const override { return "cuda"; }
+  std::shared_ptr<Storage> allocate(size_t nbytes) override;
+  void copy_from_host(void* dst, const void* src, size_t nbytes) override;
+  void copy_to_host(void* dst, const void* src, size_t nbytes) override;
+  void copy(const Tensor& src, const Tensor& dst) override;
+  void fill(const Tensor& dst, double value) override;
+  void unary(UnaryOp op, const Tensor& x, const Tensor& out, double a, double b) override;
+  void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims,
+              const Tensor& out) override;
+  void gemm(const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void softmax(const Tensor& x, int64_t dim, bool log, const Tensor& out) override;
+  void index_select(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;
+  void index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
+  void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;
+  void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
+  void adam_step(const AdamParams& a, const Tensor& p, const Tensor& g, const Tensor& m,
+                 const Tensor& v) override;
+  void norm_forward(const NormParams& p, const Tensor& x, const Tensor& w, const Tensor& b,
+                    const Tensor& y, const Tensor& stats) override;
+  void norm_backward(const NormParams& p, const Tensor& g, const Tensor& x, const Tensor& w,
+                     const Tensor& stats, const Tensor& dx, const Tensor& dw, const Tensor& db,
+                     const Tensor& dscalar) override;
+};
+
+// [outer, dim, inner] sizes of a contiguous tensor split around `dim`.
+struct Split3 {
+  int64_t outer, mid, inner;
+};
+inline Split3 split_at(const Shape& s, int64_t dim) {
+  Split3 r{1, s[dim], 1};
+  for (int64_t d = 0; d < dim; ++d) r.outer *= s[d];
+  for (size_t d = dim + 1; d < s.size(); ++d) r.inner *= s[d];
+  return r;
+}
+
+}  // namespace ng::cuda
