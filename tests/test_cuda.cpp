@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 
+#include "../cuda/src/offsets.h"
 #include "helpers.h"
 #include "normgrad/nn/gpt.h"
 #include "normgrad/optim/optimizer.h"
@@ -94,6 +95,50 @@ Tensor leaf(const Shape& s, uint64_t seed, double lo = -2, double hi = 2, DType 
 }  // namespace
 
 TEST_SUITE("cuda") {
+  // Host-side: the index arithmetic every strided CUDA kernel relies on, checked against
+  // the naive multi-index walk (runs everywhere, GPU or not).
+  TEST_CASE("OffsetCalc: coalesced offsets equal the naive strided walk") {
+    const Tensor base = arange(4 * 6 * 5 * 3).reshape({4, 6, 5, 3});
+    const std::vector<Tensor> views = {
+        base,
+        base.permute({2, 0, 3, 1}),
+        base.slice(1, 1, 6, 2).transpose(0, 3),
+        base.select(2, 1).unsqueeze(1).expand({4, 7, 6, 3}),
+        base.narrow(3, 1, 1),
+        base.reshape({120, 3}).t(),
+        arange(1).reshape({}),
+    };
+    for (size_t v = 0; v < views.size(); ++v) {
+      const Tensor& a = views[v];
+      const Tensor b = a.contiguous();  // a second operand with other strides
+      INFO("view " << v << " shape " << shape_str(a.shape()) << " strides "
+                   << shape_str(a.strides()));
+      const auto oc = cuda::make_offsets<2>(a.shape(), {&a.strides(), &b.strides()}, "test");
+      CHECK(oc.ndim <= a.dim());
+      const int64_t n = a.numel();
+      int64_t bad = 0;
+      for (int64_t lin = 0; lin < n; ++lin) {
+        int64_t want_a = 0, want_b = 0, rem = lin;
+        for (int64_t d = a.dim() - 1; d >= 0; --d) {
+          const int64_t i = rem % a.size(d);
+          rem /= a.size(d);
+          want_a += i * a.stride(d);
+          want_b += i * b.stride(d);
+        }
+        int64_t off[2];
+        oc.get(lin, off);
+        bad += off[0] != want_a || off[1] != want_b;
+      }
+      CHECK(bad == 0);
+      CHECK(cuda::is_flat(oc) == (a.is_contiguous() || n <= 1));
+    }
+    // too many dims that cannot merge is a named error, not a silent wrong walk
+    Shape big(12, 2), st(12);
+    for (int d = 0; d < 12; ++d) st[d] = int64_t(1) << (2 * (11 - d) + 1);
+    CHECK_THROWS_WITH_AS((cuda::make_offsets<1>(big, {&st}, "copy")),
+                         doctest::Contains("[copy] a view with 12 non-mergeable dims"), Error);
+  }
+
   TEST_CASE("host <-> device round trip, fill, memory statistics") {
     if (!gpu_ready()) return;
 #ifdef NG_HAS_CUDA

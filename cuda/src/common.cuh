@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "normgrad/backend.h"
+#include "offsets.h"
 
 namespace ng::cuda {
 
@@ -32,71 +33,7 @@ struct DeviceBuffer {
   }
 };
 
-constexpr int kMaxDims = 10;
 constexpr int kThreads = 256;
-
-// Element offsets of N operands for a linear index over a (coalesced) shape.
-template <int N>
-struct OffsetCalc {
-  int ndim = 0;
-  int64_t size[kMaxDims] = {};
-  int64_t stride[N][kMaxDims] = {};
-
-  __device__ __forceinline__ void get(int64_t linear, int64_t* off) const {
-#pragma unroll
-    for (int a = 0; a < N; ++a) off[a] = 0;
-    for (int d = ndim - 1; d >= 0; --d) {
-      const int64_t i = linear % size[d];
-      linear /= size[d];
-#pragma unroll
-      for (int a = 0; a < N; ++a) off[a] += i * stride[a][d];
-    }
-  }
-};
-
-// Drops size-1 dims and merges neighbours that are contiguous for every operand, so most
-// views become one flat dim; fails (naming op) past kMaxDims.
-template <int N>
-OffsetCalc<N> make_offsets(const Shape& shape, const std::array<const Shape*, N>& strides,
-                           const char* op) {
-  OffsetCalc<N> oc;
-  int64_t sz[64];
-  int64_t st[N][64];
-  int nd = 0;
-  if (shape.size() > 64) fail(op, "too many dims: ", shape.size());
-  for (size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 1) continue;
-    bool merge = nd > 0;
-    for (int a = 0; a < N && merge; ++a) merge = st[a][nd - 1] == (*strides[a])[d] * shape[d];
-    if (merge) {
-      sz[nd - 1] *= shape[d];
-      for (int a = 0; a < N; ++a) st[a][nd - 1] = (*strides[a])[d];
-    } else {
-      sz[nd] = shape[d];
-      for (int a = 0; a < N; ++a) st[a][nd] = (*strides[a])[d];
-      ++nd;
-    }
-  }
-  if (nd > kMaxDims)
-    fail(op, "a view with ", nd, " non-mergeable dims; the CUDA kernels take at most ", kMaxDims,
-         " (call .contiguous() first)");
-  oc.ndim = nd;
-  for (int d = 0; d < nd; ++d) {
-    oc.size[d] = sz[d];
-    for (int a = 0; a < N; ++a) oc.stride[a][d] = st[a][d];
-  }
-  return oc;
-}
-
-// True when every operand walks memory with unit stride in linear order.
-template <int N>
-bool is_flat(const OffsetCalc<N>& oc) {
-  if (oc.ndim == 0) return true;
-  if (oc.ndim != 1) return false;
-  for (int a = 0; a < N; ++a)
-    if (oc.stride[a][0] != 1) return false;
-  return true;
-}
 
 inline int blocks_for(int64_t n, int threads = kThreads) {
   const int64_t b = (n + threads - 1) / threads;

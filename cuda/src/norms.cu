@@ -1,8 +1,9 @@
 // Fused normalization kernels (formulas as in core/src/cpu/norms.cpp).
 //
 // Forward: one warp per row; LayerNorm/RMSNorm reduce the row with warp shuffles.
-// Backward: one block per chunk of kRows rows, each thread owning columns, so the
-// per-channel parameter gradients of the chunk accumulate in registers. Stage one writes
+// Backward: one block per chunk of kRows rows. Row statistics (LayerNorm/RMSNorm) are
+// reduced one warp per row; then each thread owns columns, so the per-channel parameter
+// gradients of the chunk accumulate in registers. Stage one writes
 // one partial row per chunk; stage two adds the chunks in order. No atomics anywhere, so
 // every gradient is bit-reproducible run to run.
 #include "common.cuh"
@@ -90,7 +91,7 @@ template <class T>
 __global__ void backward_kernel(NormOp op, Scalars<T> k, int64_t N, int64_t C, const T* g,
                                 const T* x, const T* w, const T* stats, T* dx, T* dw_part,
                                 T* db_part, T* sc_part) {
-  __shared__ T scratch[32 * 2 * kRows];
+  __shared__ T scratch[64];
   __shared__ T mean[kRows], rstd[kRows], m_g[kRows], m_gx[kRows], sc[2];
   const int64_t r0 = (int64_t)blockIdx.x * kRows;
   const int rows = (int)(N - r0 < kRows ? N - r0 : kRows);
@@ -101,26 +102,22 @@ __global__ void backward_kernel(NormOp op, Scalars<T> k, int64_t N, int64_t C, c
       rstd[r] = r < rows ? stats[2 * (r0 + r) + 1] : T(0);
     }
     __syncthreads();
-    // Pass 1: per-row means of gw and gw * xhat (gw = g w prefactor).
-    T s[2 * kRows];
-#pragma unroll
-    for (int r = 0; r < 2 * kRows; ++r) s[r] = 0;
-    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
-      const T wc = (w ? w[c] : T(1)) * k.pf;
-#pragma unroll
-      for (int r = 0; r < kRows; ++r)
-        if (r < rows) {
-          const int64_t at = (r0 + r) * C + c;
-          const T gw = g[at] * wc;
-          s[r] += gw;
-          s[kRows + r] += gw * (x[at] - mean[r]) * rstd[r];
-        }
-    }
-    __shared__ T sums[2 * kRows];
-    block_sums<T, 2 * kRows>(s, scratch, sums);
-    for (int r = threadIdx.x; r < kRows; r += blockDim.x) {
-      m_g[r] = op == NormOp::LayerNorm ? sums[r] / T(C) : T(0);
-      m_gx[r] = sums[kRows + r] / T(C);
+    // Pass 1: per-row means of gw and gw * xhat (gw = g w prefactor), one warp per row.
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nwarps = blockDim.x / 32;
+    for (int r = warp; r < rows; r += nwarps) {
+      T s_g = 0, s_gx = 0;
+      for (int64_t c = lane; c < C; c += 32) {
+        const int64_t at = (r0 + r) * C + c;
+        const T gw = g[at] * (w ? w[c] : T(1)) * k.pf;
+        s_g += gw;
+        s_gx += gw * (x[at] - mean[r]) * rstd[r];
+      }
+      s_g = warp_sum(s_g);
+      s_gx = warp_sum(s_gx);
+      if (lane == 0) {
+        m_g[r] = op == NormOp::LayerNorm ? s_g / T(C) : T(0);
+        m_gx[r] = s_gx / T(C);
+      }
     }
     __syncthreads();
   }
