@@ -129,6 +129,7 @@ GEMM(BM_matmul_transposed);
 }  // namespace
 
 int main(int argc, char** argv) {
+  ng::select_blas_core(argv);  // first: may re-run the program with OPENBLAS_CORETYPE set
   std::printf("%s\n", thread_config().c_str());
   benchmark::Initialize(&argc, argv);
   RateReporter rep("GFLOP/s");

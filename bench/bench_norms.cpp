@@ -45,6 +45,7 @@ void BM_norm(benchmark::State& st, const char* kind, bool fused) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ng::select_blas_core(argv);  // first: may re-run the program with OPENBLAS_CORETYPE set
   std::printf("%s\n", thread_config().c_str());
   for (auto& s : kShapes) {
     benchmark::RegisterBenchmark("memcpy", BM_memcpy)

@@ -8,6 +8,16 @@ cd "$(dirname "$0")/.."
 build=${1:-build/release}
 py=/usr/bin/python3
 $py -c "import torch" 2>/dev/null || { echo "python3-torch is not installed (apt-get install python3-torch)"; exit 1; }
+# PyTorch runs under the OpenBLAS kernel family normgrad picks (select_blas_core), so
+# both sides get the same GEMM kernels.
+core=${OPENBLAS_CORETYPE:-}
+case "${NG_BLAS_CORE:-auto}" in
+  auto) grep -q avx512bw /proc/cpuinfo && core=SkylakeX ;;
+  keep) ;;
+  *) core=$NG_BLAS_CORE ;;
+esac
+export OPENBLAS_CORETYPE=${core:-Haswell}
+echo "OpenBLAS core type for both: $OPENBLAS_CORETYPE"
 printf "%-6s %-10s %12s %12s %8s %12s %12s %12s\n" config norm "normgrad t/s" "torch t/s" ratio "step/GEMM" "RSS ng MB" "RSS torch MB"
 for cfg in S M; do
   steps=20; [ "$cfg" = M ] && steps=8

@@ -12,6 +12,7 @@
 #include "compare.h"
 #include "normgrad/error.h"
 #include "normgrad/nn/norm.h"
+#include "normgrad/threading.h"
 #include "train.h"
 
 using namespace ngcli;
@@ -95,6 +96,7 @@ static void add_train_flags(CLI::App& c, TrainConfig& t) {
 }
 
 int main(int argc, char** argv) {
+  ng::select_blas_core(argv);  // first: may re-run the program with OPENBLAS_CORETYPE set
   CLI::App app{"normgrad: train tiny GPTs with a chosen normalization and inspect gradient flow"};
   app.require_subcommand(1);
   TrainConfig tc;
