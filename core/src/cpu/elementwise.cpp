@@ -78,7 +78,7 @@ void map2(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
 }
 
 constexpr double kSqrt2OverPi = 0.7978845608028654;
-constexpr double kInvSqrt2 = 0.7071067811865476;
+constexpr double kInvSqrt2Pi = 0.3989422804014327;
 
 template <class T>
 void unary_typed(UnaryOp op, const Tensor& x, const Tensor& out, T a, T b) {
@@ -110,7 +110,7 @@ void unary_typed(UnaryOp op, const Tensor& x, const Tensor& out, T a, T b) {
       return run(
           [](T v) { return v * vsigmoid(T(2 * kSqrt2OverPi) * (v + T(0.044715) * v * v * v)); });
     case UnaryOp::GeluErf:
-      return run([](T v) { return T(0.5) * v * std::erfc(-v * T(kInvSqrt2)); });
+      return run([](T v) { return v * vnormal_cdf(v); });
     case UnaryOp::Silu:
       return run([](T v) { return v * vsigmoid(v); });
     case UnaryOp::Erf:
@@ -170,6 +170,18 @@ void binary_typed(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& o
       return run([](T x, T y) { return T(x == y); });
     case BinaryOp::Ne:
       return run([](T x, T y) { return T(x != y); });
+    // y = x Phi(x):  y' = Phi(x) + x phi(x)
+    case BinaryOp::GeluErfBackward:
+      return run([](T g, T x) {
+        return g * (vnormal_cdf(x) + x * T(kInvSqrt2Pi) * vexp(T(-0.5) * x * x));
+      });
+    // y = x sigmoid(2u), u = k (x + c x^3):  y' = s + 2 x s (1 - s) k (1 + 3 c x^2)
+    case BinaryOp::GeluTanhBackward:
+      return run([](T g, T x) {
+        const T s = vsigmoid(T(2 * kSqrt2OverPi) * (x + T(0.044715) * x * x * x));
+        return g *
+               (s + T(2) * x * s * (T(1) - s) * T(kSqrt2OverPi) * (T(1) + T(3 * 0.044715) * x * x));
+      });
   }
 }
 

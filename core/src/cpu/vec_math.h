@@ -50,8 +50,10 @@ NG_VEC_INLINE float pow2(float n) { return bits_to_float(((int32_t)n + 126) << 2
 NG_VEC_INLINE float fast_expf(float x) {
   float r;
   const float n = reduce_ln2(clampf(x, -87.0f, 88.72f), r);
-  const float scale = pow2(n);
-  float y = scale * expm1_poly(r) + scale;
+  // 2^n e^r as 2^(n-1) e^r * 2: 2^n itself overflows for n = 128 (x in (88.03, 88.72]),
+  // where the result is still finite.
+  const float half_scale = bits_to_float(((int32_t)n + 126) << 23);
+  float y = (half_scale * expm1_poly(r) + half_scale) * 2.0f;
   y = x < -87.0f ? 0.0f : y;
   y = x > 88.72f ? std::numeric_limits<float>::infinity() : y;
   return y;
@@ -95,6 +97,34 @@ NG_VEC_INLINE float fast_erff(float x) {
 
 NG_VEC_INLINE float fast_sigmoidf(float x) { return 1.0f / (1.0f + fast_expf(-x)); }
 
+// erfc for z >= 0 with fractional error < 1.2e-7 everywhere (the Chebyshev-fitted form
+// t exp(-z^2 + P(t)), t = 1 / (1 + z/2), of Numerical Recipes' erfcc): unlike 1 - erf(z),
+// it keeps full relative precision in the far tail.
+NG_VEC_INLINE float fast_erfcf_pos(float z) {
+  const float t = 1.0f / (1.0f + 0.5f * z);
+  float p = 0.17087277f;
+  p = p * t - 0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t - 1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t - 0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t - 1.26551223f;
+  return t * fast_expf(p - z * z);
+}
+
+// The standard normal CDF Phi(x) = erfc(-x/sqrt2)/2, accurate in relative terms for
+// negative x (where GELU's x Phi(x) is tiny) and keeping NaN.
+NG_VEC_INLINE float fast_normal_cdf(float x) {
+  const float z = x * 0.70710678118654752f;
+  const float az = z < 0 ? -z : z;
+  const float half_tail = 0.5f * fast_erfcf_pos(az > 10.0f ? 10.0f : az);
+  const float y = z < 0 ? half_tail : 1.0f - half_tail;
+  return x != x ? x : y;
+}
+
 // Kernels call these with T = float (our vectorizable versions) or double (libm).
 template <class T>
 NG_VEC_INLINE T vexp(T x) {
@@ -116,6 +146,13 @@ NG_VEC_INLINE T verf(T x) {
     return fast_erff(x);
   else
     return std::erf(x);
+}
+template <class T>
+NG_VEC_INLINE T vnormal_cdf(T x) {
+  if constexpr (std::is_same_v<T, float>)
+    return fast_normal_cdf(x);
+  else
+    return T(0.5) * std::erfc(-x * T(0.70710678118654752));
 }
 template <class T>
 NG_VEC_INLINE T vsigmoid(T x) {

@@ -201,25 +201,32 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor gelu(const Tensor& x, GeluApprox approx) {
+  // The backward is one fused kernel (g * gelu'(x)); under create_graph it is written with
+  // differentiable ops instead, so double backward works.
   if (approx == GeluApprox::Tanh) {
     // y = x/2 (1 + tanh(u)), u = k (x + c x^3);  y' = (1 + t)/2 + x/2 (1 - t^2) k (1 + 3 c x^2)
     return autograd::record(
         "gelu_tanh", run_unary(UnaryOp::GeluTanh, x, "gelu"), {x}, {x},
         [](const TensorList& s, const Tensor& g) {
           const Tensor& x = s[0];
+          if (!GradMode::enabled())
+            return TensorList{run_binary(BinaryOp::GeluTanhBackward, g, x, "gelu_backward")};
           const Tensor t = tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x));
           const Tensor dt = kSqrt2OverPi * (1.0 + 3 * 0.044715 * x * x);
           return TensorList{g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dt)};
         });
   }
   // y = x Phi(x);  y' = Phi(x) + x phi(x)
-  return autograd::record("gelu", run_unary(UnaryOp::GeluErf, x, "gelu"), {x}, {x},
-                          [](const TensorList& s, const Tensor& g) {
-                            const Tensor& x = s[0];
-                            const Tensor cdf = 0.5 * (1.0 + erf(x * kInvSqrt2));
-                            const Tensor pdf = kInvSqrt2Pi * exp(-0.5 * x * x);
-                            return TensorList{g * (cdf + x * pdf)};
-                          });
+  return autograd::record(
+      "gelu", run_unary(UnaryOp::GeluErf, x, "gelu"), {x}, {x},
+      [](const TensorList& s, const Tensor& g) {
+        const Tensor& x = s[0];
+        if (!GradMode::enabled())
+          return TensorList{run_binary(BinaryOp::GeluErfBackward, g, x, "gelu_backward")};
+        const Tensor cdf = 0.5 * (1.0 + erf(x * kInvSqrt2));
+        const Tensor pdf = kInvSqrt2Pi * exp(-0.5 * x * x);
+        return TensorList{g * (cdf + x * pdf)};
+      });
 }
 
 Tensor silu(const Tensor& x) {
