@@ -418,6 +418,16 @@ TEST_SUITE("cuda") {
     }
   }
 
+  TEST_CASE("fused causal self-attention on the GPU matches the CPU kernel") {
+    if (!gpu_ready()) return;
+    for (const Shape& s : std::vector<Shape>{{2, 7, 18}, {3, 64, 384}, {1, 1, 6}}) {
+      parity(
+          "causal_self_attention " + shape_str(s),
+          [](const TensorList& in) { return causal_self_attention(in[0], 3); }, {leaf(s, 60)}, 1e-4,
+          1e-5);
+    }
+  }
+
   TEST_CASE("float64 gradcheck and gradgradcheck run on the GPU") {
     if (!gpu_ready()) return;
     auto g = [](const Shape& s, uint64_t seed) {

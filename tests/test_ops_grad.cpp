@@ -198,4 +198,31 @@ TEST_SUITE("ops_grad") {
     CHECK(allclose(hv, fd, 1e-5, 1e-7));
   }
 
+  TEST_CASE("fused causal self-attention: gradcheck, and equal to the composed formula") {
+    // odd sizes: B 2, T 7, H 3 heads of D 2 (C 6); a non-contiguous qkv (transposed view)
+    const Tensor qkv = input({2, 7, 18}, 61, -1.5, 1.5);
+    expect_grad([](const TensorList& in) { return causal_self_attention(in[0], 3); }, {qkv});
+    const Tensor qkv_t = input({2, 18, 7}, 62, -1.5, 1.5);
+    expect_grad(
+        [](const TensorList& in) { return causal_self_attention(in[0].transpose(1, 2), 3); },
+        {qkv_t}, false);
+    for (DType dt : {DType::F64, DType::F32}) {
+      Generator gen(5);
+      const Tensor x = (randn({3, 11, 24}, {.dtype = dt}, &gen) * 2.0).detach().requires_grad_();
+      const Tensor g = randn({3, 11, 8}, {.dtype = dt}, &gen);
+      const Tensor yf = causal_self_attention(x, 2), yc = composed::causal_self_attention(x, 2);
+      const double tol = dt == DType::F64 ? 1e-12 : 2e-6;
+      CHECK(allclose(yf, yc, tol, tol));
+      const Tensor gf = autograd::grad({yf}, {x}, {g})[0], gc = autograd::grad({yc}, {x}, {g})[0];
+      CHECK(allclose(gf, gc, tol, tol));
+      // position t's output never depends on later positions
+      const Tensor y2 = causal_self_attention(x, 2);
+      const Tensor later = autograd::grad({sum(y2.narrow(1, 0, 5))}, {x})[0];
+      CHECK(sum(abs(later.narrow(1, 5, 6))).item() == 0.0);
+    }
+    CHECK_THROWS_WITH_AS(
+        causal_self_attention(ones({2, 3, 12}), 5),
+        doctest::Contains("C = 4 (from qkv [2, 3, 12]) is not divisible by n_head 5"), Error);
+  }
+
 }  // TEST_SUITE

@@ -32,6 +32,10 @@ class CudaBackend final : public Backend {
   void norm_backward(const NormParams& p, const Tensor& g, const Tensor& x, const Tensor& w,
                      const Tensor& stats, const Tensor& dx, const Tensor& dw, const Tensor& db,
                      const Tensor& dscalar) override;
+  void attention_forward(const Tensor& qkv, int64_t n_head, double scale, const Tensor& probs,
+                         const Tensor& y) override;
+  void attention_backward(const Tensor& g, const Tensor& qkv, const Tensor& probs, int64_t n_head,
+                          double scale, const Tensor& dqkv) override;
 };
 
 // [outer, dim, inner] sizes of a contiguous tensor split around `dim`.

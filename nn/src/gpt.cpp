@@ -39,9 +39,12 @@ CausalSelfAttention::CausalSelfAttention(const GPTConfig& c, Generator& gen,
 
 Tensor CausalSelfAttention::forward(const Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2), H = n_head_, D = C / H;
-  const TensorList qkv = split((*c_attn)(x), C, 2);  // 3 x [B, T, C], views
+  const Tensor qkv = (*c_attn)(x);  // [B, T, 3C]: q, k, v side by side
+  if (!attn_drop_->active())        // the fused kernel (no dropout on the attention weights)
+    return (*resid_drop_)((*c_proj)(causal_self_attention(qkv, H)));
+  const TensorList parts = split(qkv, C, 2);  // 3 x [B, T, C], views
   auto heads = [&](const Tensor& t) { return t.view({B, T, H, D}).transpose(1, 2); };  // [B,H,T,D]
-  const Tensor q = heads(qkv[0]), k = heads(qkv[1]), v = heads(qkv[2]);
+  const Tensor q = heads(parts[0]), k = heads(parts[1]), v = heads(parts[2]);
   Tensor att = matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt((double)D));  // [B,H,T,T]
   if (!mask_.defined() || mask_.size(0) != T || mask_.dtype() != x.dtype() ||
       mask_.device() != x.device())

@@ -115,6 +115,14 @@ class Backend {
   virtual void norm_backward(const NormParams& p, const Tensor& g, const Tensor& x, const Tensor& w,
                              const Tensor& stats, const Tensor& dx, const Tensor& dw,
                              const Tensor& db, const Tensor& dscalar) = 0;
+  // Causal self-attention of packed heads: qkv [B, T, 3C] holds q, k, v side by side, each
+  // split into H heads of D = C/H. probs [B, H, T, T] receives softmax(q k^T scale) with
+  // the future masked (zeros above the diagonal); y [B, T, C] the heads' outputs, concatenated.
+  virtual void attention_forward(const Tensor& qkv, int64_t n_head, double scale,
+                                 const Tensor& probs, const Tensor& y) = 0;
+  // g [B, T, C] contiguous; writes dqkv [B, T, 3C].
+  virtual void attention_backward(const Tensor& g, const Tensor& qkv, const Tensor& probs,
+                                  int64_t n_head, double scale, const Tensor& dqkv) = 0;
 };
 
 // Backends register themselves at load time; core knows only the interface.

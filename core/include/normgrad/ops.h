@@ -124,7 +124,16 @@ Tensor dyisru(const Tensor& x, const Tensor& beta, const Tensor& weight, const T
               double prefactor = 1.0);
 Tensor derf(const Tensor& x, const Tensor& alpha, const Tensor& shift, const Tensor& weight,
             const Tensor& bias, double prefactor = 1.0);
+Tensor causal_self_attention(const Tensor& qkv, int64_t n_head);
 }  // namespace composed
+
+// ---- attention ----
+// Causal multi-head self-attention over packed projections: qkv [B, T, 3C] holds q, k and v
+// side by side, each split into n_head heads; returns the heads' outputs concatenated,
+// [B, T, C]: softmax(q k^T / sqrt(C / n_head), future masked) v per head. One fused kernel
+// forward and one backward (composed::causal_self_attention is the specification; under
+// create_graph its gradient is used instead, so double backward works).
+Tensor causal_self_attention(const Tensor& qkv, int64_t n_head);
 
 // ---- operators ----
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

@@ -28,6 +28,7 @@ class Dropout : public Module {
   // `gen` is shared by every dropout of a model: one seed drives all of them.
   Dropout(double p, std::shared_ptr<Generator> gen) : p_(p), gen_(std::move(gen)) {}
   Tensor forward(const Tensor& x) override;
+  bool active() const { return is_training() && p_ > 0; }  // would it change anything now?
 
  private:
   double p_;
