@@ -225,4 +225,15 @@ TEST_SUITE("ops_grad") {
         doctest::Contains("C = 4 (from qkv [2, 3, 12]) is not divisible by n_head 5"), Error);
   }
 
+  TEST_CASE("linear: bias folded into the GEMM, one weight-gradient GEMM over all rows") {
+    const Tensor x = input({2, 3, 5}, 71), w = input({4, 5}, 72), b = input({4}, 73);
+    expect_grad([](const TensorList& in) { return linear(in[0], in[1], in[2]); }, {x, w, b});
+    expect_grad([](const TensorList& in) { return linear(in[0], in[1], Tensor()); }, {x, w});
+    const Tensor xt = input({5, 6}, 74);  // a transposed (non-contiguous) input
+    expect_grad([](const TensorList& in) { return linear(in[0].t(), in[1], in[2]); }, {xt, w, b});
+    CHECK(allclose(linear(x, w, b), matmul(x, w.t()) + b, 1e-12, 1e-12));
+    CHECK_THROWS_WITH_AS(linear(x, input({4, 6}, 75), b),
+                         doctest::Contains("input [2, 3, 5] does not fit weight [4, 6]"), Error);
+  }
+
 }  // TEST_SUITE

@@ -70,13 +70,13 @@ void forward(CudaBackend& be, const Tensor& qkv, int64_t n_head, double scale, c
              const Tensor& y) {
   const Geo g = geo(qkv, n_head);
   if (g.B * g.T == 0) return;
-  be.gemm(heads(qkv, g, 0), heads(qkv, g, 1).transpose(-2, -1), probs);
+  be.gemm(heads(qkv, g, 0), heads(qkv, g, 1).transpose(-2, -1), probs, false);
   const int64_t rows = g.B * g.H * g.T;
   causal_softmax<T>
       <<<row_blocks(rows), kThreads, 0, stream()>>>(rows, g.T, T(scale), probs.data<T>());
   check_launch("causal_self_attention");
   const Tensor out = empty({g.B, g.H, g.T, g.D}, {.dtype = qkv.dtype(), .device = Device::CUDA});
-  be.gemm(probs, heads(qkv, g, 2), out);
+  be.gemm(probs, heads(qkv, g, 2), out, false);
   be.copy(out, heads(y, g, -1));
 }
 
@@ -89,16 +89,16 @@ void backward(CudaBackend& be, const Tensor& gy, const Tensor& qkv, const Tensor
   const Tensor gh = heads(gy, g, -1), q = heads(qkv, g, 0), k = heads(qkv, g, 1),
                v = heads(qkv, g, 2);
   const Tensor dp = empty(probs.shape(), o), tmp = empty({g.B, g.H, g.T, g.D}, o);
-  be.gemm(gh, v.transpose(-2, -1), dp);       // dP = g v^T
-  be.gemm(probs.transpose(-2, -1), gh, tmp);  // dv = P^T g
+  be.gemm(gh, v.transpose(-2, -1), dp, false);       // dP = g v^T
+  be.gemm(probs.transpose(-2, -1), gh, tmp, false);  // dv = P^T g
   be.copy(tmp, heads(dqkv, g, 2));
   const int64_t rows = g.B * g.H * g.T;
   softmax_backward<T><<<row_blocks(rows), kThreads, 0, stream()>>>(rows, g.T, T(scale),
                                                                    probs.data<T>(), dp.data<T>());
   check_launch("causal_self_attention");
-  be.gemm(dp, k, tmp);  // dq = dS k
+  be.gemm(dp, k, tmp, false);  // dq = dS k
   be.copy(tmp, heads(dqkv, g, 0));
-  be.gemm(dp.transpose(-2, -1), q, tmp);  // dk = dS^T q
+  be.gemm(dp.transpose(-2, -1), q, tmp, false);  // dk = dS^T q
   be.copy(tmp, heads(dqkv, g, 1));
 }
 

@@ -19,7 +19,7 @@ class CudaBackend final : public Backend {
   void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;
   void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims,
               const Tensor& out) override;
-  void gemm(const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) override;
   void softmax(const Tensor& x, int64_t dim, bool log, const Tensor& out) override;
   void index_select(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;
   void index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;

@@ -59,28 +59,31 @@ Tensor blas_ready(const Tensor& x) {
 
 void batched(float, cublasOperation_t ta, cublasOperation_t tb, int64_t M, int64_t N, int64_t K,
              const float* a, int64_t lda, int64_t sa, const float* b, int64_t ldb, int64_t sb,
-             float* c, int64_t count) {
-  const float one = 1, zero = 0;
+             float beta, float* c, int64_t count) {
+  const float one = 1, zero = beta;
   check_blas(cublasSgemmStridedBatched(handle(), tb, ta, (int)N, (int)M, (int)K, &one, b, (int)ldb,
                                        sb, a, (int)lda, sa, &zero, c, (int)N, M * N, (int)count),
              "matmul");
 }
 void batched(double, cublasOperation_t ta, cublasOperation_t tb, int64_t M, int64_t N, int64_t K,
              const double* a, int64_t lda, int64_t sa, const double* b, int64_t ldb, int64_t sb,
-             double* c, int64_t count) {
-  const double one = 1, zero = 0;
+             double beta, double* c, int64_t count) {
+  const double one = 1, zero = beta;
   check_blas(cublasDgemmStridedBatched(handle(), tb, ta, (int)N, (int)M, (int)K, &one, b, (int)ldb,
                                        sb, a, (int)lda, sa, &zero, c, (int)N, M * N, (int)count),
              "matmul");
 }
 
 template <class T>
-void gemm_typed(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
+void gemm_typed(const Tensor& a_in, const Tensor& b_in, const Tensor& out, bool accumulate) {
   const Tensor a = blas_ready(a_in), b = blas_ready(b_in);
   const int64_t n = out.dim();
   const int64_t M = out.size(n - 2), N = out.size(n - 1), K = a.size(n - 1);
   if (M * N == 0) return;
-  if (K == 0) return backend(Device::CUDA).fill(out, 0.0);
+  if (K == 0) {
+    if (!accumulate) backend(Device::CUDA).fill(out, 0.0);
+    return;
+  }
   for (int64_t v : {M, N, K})
     if (v > INT32_MAX) fail("matmul", "dimension ", v, " exceeds cuBLAS's 32-bit limit");
   check_blas(
@@ -110,7 +113,7 @@ void gemm_typed(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
       ob += i * oc.stride[1][d];
     }
     batched(T{}, va.op, vb.op, M, N, K, a.data<T>() + oa, va.ld, sa, b.data<T>() + ob, vb.ld, sb,
-            out.data<T>() + o * count * M * N, count);
+            T(accumulate ? 1 : 0), out.data<T>() + o * count * M * N, count);
   }
 }
 
@@ -119,8 +122,9 @@ void gemm_typed(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
 void set_allow_tf32(bool on) { g_allow_tf32 = on; }
 bool allow_tf32() { return g_allow_tf32; }
 
-void CudaBackend::gemm(const Tensor& a, const Tensor& b, const Tensor& out) {
-  dispatch_float(out.dtype(), "matmul", [&](auto tag) { gemm_typed<decltype(tag)>(a, b, out); });
+void CudaBackend::gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
+  dispatch_float(out.dtype(), "matmul",
+                 [&](auto tag) { gemm_typed<decltype(tag)>(a, b, out, accumulate); });
 }
 
 }  // namespace ng::cuda

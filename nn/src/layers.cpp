@@ -14,8 +14,7 @@ Tensor Linear::forward(const Tensor& x) {
   if (x.size(-1) != weight.size(1))
     fail("Linear", "input has ", x.size(-1), " features, layer expects ", weight.size(1),
          " (input shape ", shape_str(x.shape()), ")");
-  Tensor y = matmul(x, weight.t());  // the transpose is a view: BLAS reads it as such
-  return bias.defined() ? y + bias : y;
+  return linear(x, weight, bias);
 }
 
 Embedding::Embedding(int64_t num, int64_t dim, Generator& gen, double init_std) {

@@ -92,9 +92,9 @@ class Backend {
   // Reduces `dims` of x into out, which has x's shape with those dims set to 1.
   virtual void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims,
                       const Tensor& out) = 0;
-  // out[..., M, N] = a[..., M, K] @ b[..., K, N]; batch dims of a and b equal out's
-  // (possibly stride 0); out is contiguous.
-  virtual void gemm(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // out[..., M, N] = a[..., M, K] @ b[..., K, N] (accumulate: out += ...); batch dims of a
+  // and b equal out's (possibly stride 0); out is contiguous.
+  virtual void gemm(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) = 0;
   virtual void softmax(const Tensor& x, int64_t dim, bool log, const Tensor& out) = 0;
   virtual void index_select(const Tensor& x, int64_t dim, const Tensor& index,
                             const Tensor& out) = 0;

@@ -72,6 +72,10 @@ Tensor sum_to(const Tensor& x, const Shape& shape);
 // 1-d, 2-d and batched (broadcast batch dims) as torch.matmul; transposed views are
 // handed to BLAS as transposes, never copied.
 Tensor matmul(const Tensor& a, const Tensor& b);
+// x [..., K] @ weight[N, K]^T + bias[N] (bias may be undefined): the rows of x flattened
+// into one GEMM that accumulates onto the broadcast bias, and a weight gradient that is one
+// GEMM over all rows (matmul on a 3-d x would take one per batch entry, then sum them).
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 
 // ---- neural-network ops ----
 Tensor softmax(const Tensor& x, int64_t dim);

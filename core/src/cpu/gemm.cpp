@@ -29,12 +29,14 @@ BlasView blas_view(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
 }
 
 void gemm_call(float, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K,
-               const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+               const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+               int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, a, lda, b, ldb, beta, c, ldc);
 }
 void gemm_call(double, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K,
-               const double* a, int64_t lda, const double* b, int64_t ldb, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+               const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
+               int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, a, lda, b, ldb, beta, c, ldc);
 }
 
 // Copies x if no BlasView can describe its matrices.
@@ -48,7 +50,7 @@ Tensor blas_ready(const Tensor& x) {
 
 }  // namespace
 
-void CpuBackend::gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
+void CpuBackend::gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& out, bool accumulate) {
   dispatch_float(out.dtype(), "matmul", [&](auto tag) {
     using T = decltype(tag);
     const Tensor a = blas_ready(a_in), b = blas_ready(b_in);
@@ -57,7 +59,7 @@ void CpuBackend::gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& out)
     T* pc = out.data<T>();
     if (M * N == 0) return;
     if (K == 0) {
-      fill(out, 0.0);
+      if (!accumulate) fill(out, 0.0);
       return;
     }
     const BlasView va = blas_view(M, K, a.stride(n - 2), a.stride(n - 1));
@@ -73,8 +75,8 @@ void CpuBackend::gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& out)
         oa += idx * a.stride(d);
         ob += idx * b.stride(d);
       }
-      gemm_call(T{}, va.trans, vb.trans, M, N, K, pa + oa, va.ld, pb + ob, vb.ld, pc + i * M * N,
-                N);
+      gemm_call(T{}, va.trans, vb.trans, M, N, K, pa + oa, va.ld, pb + ob, vb.ld,
+                T(accumulate ? 1 : 0), pc + i * M * N, N);
     };
     // Small matrices: one BLAS call per thread beats one multithreaded call at a time.
     // Inside our parallel region OpenBLAS (OpenMP build) runs single-threaded.
