@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "helpers.h"
+#include "normgrad/optim.h"
 
 using namespace ngt;
 
@@ -69,26 +70,57 @@ TEST_SUITE("kernels") {
     CHECK(tanh(tensor({1e-8})).item() == doctest::Approx(1e-8).epsilon(1e-6));
   }
 
+  TEST_CASE("AVX-512 and AVX2 builds of GELU and AdamW give the same values") {
+    if (!avx512_kernels()) {
+      MESSAGE("skipped: no AVX-512 on this CPU (the AVX2 code is what runs here)");
+      return;
+    }
+    Generator gen(9);
+    const Tensor x = randn({100003}, {}, &gen) * 4.0, g = randn({100003}, {}, &gen);
+    TensorList runs[2];
+    for (bool wide : {false, true}) {
+      set_avx512_kernels(wide);
+      const Tensor xr = x.detach().requires_grad_();
+      const Tensor y = gelu(xr);
+      const Tensor dx = autograd::grad({y}, {xr}, {g})[0];
+      Tensor p = x.clone(), gr = g.clone();
+      p.requires_grad_();
+      p.set_grad(gr);
+      optim::AdamW opt(optim::single_group({{"p", p}}, 0.1), 1e-2);
+      opt.step();
+      opt.step();
+      runs[wide] = {y, dx, p.detach()};
+    }
+    set_avx512_kernels(true);
+    for (int i = 0; i < 3; ++i) CHECK(allclose(runs[1][i], runs[0][i], 2e-6, 1e-7));
+  }
+
   TEST_CASE("fused GELU backward kernels equal the composed formula they replace") {
-    for (DType dt : {DType::F32, DType::F64})
-      for (GeluApprox ap : {GeluApprox::None, GeluApprox::Tanh}) {
-        const std::string dt_name = dtype_name(dt);
-        CAPTURE(dt_name);
-        CAPTURE((int)ap);
-        const Tensor x = (arange(-12, 12, 0.0037, {.dtype = dt})).requires_grad_();
-        Generator gen(4);
-        const Tensor g = randn(x.shape(), {.dtype = dt}, &gen);
-        // create_graph=false takes the fused kernel; true differentiates the composed ops
-        const Tensor fused = autograd::grad({gelu(x, ap)}, {x}, {g})[0];
-        // The composed formula, in float64 on the same inputs: in float32 its 1 + erf and
-        // 1 + tanh cancel for negative x (the fused kernel's normal-CDF / sigmoid form
-        // does not), so the float64 evaluation is the reference.
-        const Tensor x64 = x.detach().to(DType::F64).requires_grad_();
-        const Tensor composed = autograd::grad({gelu(x64, ap)}, {x64}, {g.to(DType::F64)}, true)[0];
-        // (atol: near x = -0.75, where gelu' crosses zero, Phi + x phi cancels in float32)
-        CHECK(allclose(fused, composed, dt == DType::F32 ? 1e-5 : 1e-12,
-                       dt == DType::F32 ? 1e-6 : 1e-10));
-      }
+    const bool had_avx512 = avx512_kernels();
+    for (bool wide : {false, true})
+      for (DType dt : {DType::F32, DType::F64})
+        for (GeluApprox ap : {GeluApprox::None, GeluApprox::Tanh}) {
+          set_avx512_kernels(wide);  // both builds where the CPU has AVX-512
+          const std::string dt_name = dtype_name(dt);
+          CAPTURE(wide);
+          CAPTURE(dt_name);
+          CAPTURE((int)ap);
+          const Tensor x = (arange(-12, 12, 0.0037, {.dtype = dt})).requires_grad_();
+          Generator gen(4);
+          const Tensor g = randn(x.shape(), {.dtype = dt}, &gen);
+          // create_graph=false takes the fused kernel; true differentiates the composed ops
+          const Tensor fused = autograd::grad({gelu(x, ap)}, {x}, {g})[0];
+          // The composed formula, in float64 on the same inputs: in float32 its 1 + erf and
+          // 1 + tanh cancel for negative x (the fused kernel's normal-CDF / sigmoid form
+          // does not), so the float64 evaluation is the reference.
+          const Tensor x64 = x.detach().to(DType::F64).requires_grad_();
+          const Tensor composed =
+              autograd::grad({gelu(x64, ap)}, {x64}, {g.to(DType::F64)}, true)[0];
+          // (atol: near x = -0.75, where gelu' crosses zero, Phi + x phi cancels in float32)
+          CHECK(allclose(fused, composed, dt == DType::F32 ? 1e-5 : 1e-12,
+                         dt == DType::F32 ? 1e-6 : 1e-10));
+        }
+    set_avx512_kernels(had_avx512);
   }
 
   TEST_CASE("sum over every subset of dims, contiguous and permuted, matches a naive loop") {

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "cpu/avx512.h"
+
 namespace ng {
 
 void set_num_threads(int n) {
@@ -56,6 +58,9 @@ void select_blas_core(char** argv) {
   execv("/proc/self/exe", argv);           // returns only on failure: run on as we are
 }
 
+bool avx512_kernels() { return cpu::avx512::enabled(); }
+void set_avx512_kernels(bool on) { cpu::avx512::set_enabled(on); }
+
 std::string thread_config() {
   const int par = openblas_get_parallel();
   const char* kind = par == 0 ? "sequential" : par == 1 ? "pthreads" : "OpenMP";
@@ -63,6 +68,8 @@ std::string thread_config() {
                   " (OpenMP); BLAS: " + openblas_get_config() + ", core " +
                   openblas_get_corename() + " (" + blas_core_choice() + "), threading " + kind +
                   ", " + std::to_string(openblas_get_num_threads()) + " threads";
+  s +=
+      std::string("; our kernels: ") + (avx512_kernels() ? "AVX-512 (GELU, AdamW) + AVX2" : "AVX2");
   if (par == 1)
     s += " [warning: pthreads OpenBLAS runs its own pool beside OpenMP and can oversubscribe]";
   return s;

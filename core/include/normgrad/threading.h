@@ -23,4 +23,9 @@ void select_blas_core(char** argv);
 // The family select_blas_core would pick here, and why (for messages).
 std::string blas_core_choice();
 
+// Our own hottest float32 kernels (GELU, AdamW) have AVX-512 builds, used when the CPU has
+// AVX-512 unless NG_NO_AVX512=1 or set_avx512_kernels(false) (tests, A/B timing).
+bool avx512_kernels();
+void set_avx512_kernels(bool on);
+
 }  // namespace ng

@@ -3,8 +3,10 @@
 // vectorizes when all operands are contiguous (the common case).
 #include <cmath>
 
+#include "avx512.h"
 #include "cpu_backend.h"
 #include "dispatch.h"
+#include "pointwise.h"
 #include "stream_store.h"
 #include "strided_loop.h"
 #include "vec_math.h"
@@ -77,9 +79,6 @@ void map2(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   });
 }
 
-constexpr double kSqrt2OverPi = 0.7978845608028654;
-constexpr double kInvSqrt2Pi = 0.3989422804014327;
-
 template <class T>
 void unary_typed(UnaryOp op, const Tensor& x, const Tensor& out, T a, T b) {
   auto run = [&](auto f) { map1<T, T>(x, out, f); };
@@ -110,7 +109,10 @@ void unary_typed(UnaryOp op, const Tensor& x, const Tensor& out, T a, T b) {
       return run(
           [](T v) { return v * vsigmoid(T(2 * kSqrt2OverPi) * (v + T(0.044715) * v * v * v)); });
     case UnaryOp::GeluErf:
-      return run([](T v) __attribute__((always_inline)) { return v * vnormal_cdf(v); });
+      if constexpr (std::is_same_v<T, float>)
+        if (avx512::enabled() && x.is_contiguous() && out.is_contiguous())
+          return avx512::gelu_erf(x.data<float>(), out.data<float>(), x.numel());
+      return run([](T v) __attribute__((always_inline)) { return gelu_erf(v); });
     case UnaryOp::Silu:
       return run([](T v) { return v * vsigmoid(v); });
     case UnaryOp::Erf:
@@ -172,9 +174,12 @@ void binary_typed(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& o
       return run([](T x, T y) { return T(x != y); });
     // y = x Phi(x):  y' = Phi(x) + x phi(x)
     case BinaryOp::GeluErfBackward:  // (forced inline: as a call it would not vectorize)
-      return run([](T g, T x) __attribute__((always_inline)) {
-        return g * (vnormal_cdf(x) + x * T(kInvSqrt2Pi) * vexp(T(-0.5) * x * x));
-      });
+      if constexpr (std::is_same_v<T, float>)
+        if (avx512::enabled() && a.is_contiguous() && b.is_contiguous() && out.is_contiguous() &&
+            a.shape() == b.shape())
+          return avx512::gelu_erf_backward(a.data<float>(), b.data<float>(), out.data<float>(),
+                                           out.numel());
+      return run([](T g, T x) __attribute__((always_inline)) { return gelu_erf_backward(g, x); });
     // y = x sigmoid(2u), u = k (x + c x^3):  y' = s + 2 x s (1 - s) k (1 + 3 c x^2)
     case BinaryOp::GeluTanhBackward:
       return run([](T g, T x) __attribute__((always_inline)) {

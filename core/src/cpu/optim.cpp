@@ -1,9 +1,11 @@
 // Optimizer update kernels: one pass over parameter, gradient and moments.
 #include <cmath>
 
+#include "avx512.h"
 #include "cpu_backend.h"
 #include "dispatch.h"
 #include "parallel.h"
+#include "pointwise.h"
 
 namespace ng::cpu {
 
@@ -15,18 +17,17 @@ void CpuBackend::adam_step(const AdamParams& a, const Tensor& p, const Tensor& g
     const T* pg = g.data<T>();
     T* pm = m.data<T>();
     T* pv = v.data<T>();
-    const T b1 = (T)a.beta1, b2 = (T)a.beta2, eps = (T)a.eps;
-    const T decay = a.decoupled ? T(1 - a.lr * a.weight_decay) : T(1);
-    const T l2 = a.decoupled ? T(0) : (T)a.weight_decay;
-    const T step_size = (T)(a.lr / a.bias1), inv_sqrt_b2 = (T)(1.0 / std::sqrt(a.bias2));
-    parallel_for(p.numel(), kGrain, [&](int64_t s, int64_t e) {
-      for (int64_t i = s; i < e; ++i) {
-        const T gi = pg[i] + l2 * pp[i];
-        pm[i] = b1 * pm[i] + (T(1) - b1) * gi;
-        pv[i] = b2 * pv[i] + (T(1) - b2) * gi * gi;
-        const T denom = std::sqrt(pv[i]) * inv_sqrt_b2 + eps;
-        pp[i] = pp[i] * decay - step_size * pm[i] / denom;
-      }
+    const AdamConsts<T> k{(T)a.beta1,
+                          (T)a.beta2,
+                          (T)a.eps,
+                          a.decoupled ? T(1 - a.lr * a.weight_decay) : T(1),
+                          a.decoupled ? T(0) : (T)a.weight_decay,
+                          (T)(a.lr / a.bias1),
+                          (T)(1.0 / std::sqrt(a.bias2))};
+    if constexpr (std::is_same_v<T, float>)
+      if (avx512::enabled()) return avx512::adam(k, pp, pg, pm, pv, p.numel());
+    parallel_for(p.numel(), kGrain, [=](int64_t s, int64_t e) {
+      for (int64_t i = s; i < e; ++i) adam_element(k, pp[i], pg[i], pm[i], pv[i]);
     });
   });
 }
