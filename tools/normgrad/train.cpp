@@ -81,16 +81,16 @@ nn::GPTConfig TrainConfig::gpt(int64_t vocab) const {
   return g;
 }
 
-#define NG_CONFIG_FIELDS(X)                                                                       \
-  X(data)                                                                                         \
-  X(out)                                                                                          \
-  X(seed)                                                                                         \
-  X(threads)                                                                                      \
-  X(device) X(n_layer) X(n_head) X(n_embd) X(block_size) X(dropout) X(bias) X(norm) X(norm_attn)  \
-      X(norm_mlp) X(norm_final) X(eps) X(alpha0) X(shift0) X(paper_form) X(plain_beta)            \
-          X(embed_scale) X(batch) X(max_steps) X(warmup) X(lr) X(min_lr) X(weight_decay) X(beta1) \
-              X(beta2) X(grad_clip) X(scalar_lr_scale) X(eval_interval) X(eval_iters)             \
-                  X(log_interval) X(ckpt_interval)
+// clang-format off
+#define NG_CONFIG_FIELDS(X)                                                                    \
+  X(data) X(out) X(seed) X(threads) X(device)                                                  \
+  X(n_layer) X(n_head) X(n_embd) X(block_size) X(dropout) X(bias)                              \
+  X(norm) X(norm_attn) X(norm_mlp) X(norm_final) X(eps) X(alpha0) X(shift0)                    \
+  X(paper_form) X(plain_beta) X(embed_scale)                                                   \
+  X(batch) X(max_steps) X(warmup) X(lr) X(min_lr) X(weight_decay) X(beta1) X(beta2)            \
+  X(grad_clip) X(scalar_lr_scale)                                                              \
+  X(eval_interval) X(eval_iters) X(log_interval) X(ckpt_interval)
+// clang-format on
 
 std::string TrainConfig::to_json() const {
   json j;
