@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "normgrad/backend.h"
+#include "normgrad/dtype_dispatch.h"
 #include "offsets.h"
 
 namespace ng::cuda {
@@ -75,34 +76,8 @@ void launch_map(const Shape& shape, const std::array<const Shape*, N>& strides, 
   check_launch(op);
 }
 
-template <class F>
-void dispatch_float(DType t, const char* op, F&& f) {
-  switch (t) {
-    case DType::F32:
-      f(float{});
-      return;
-    case DType::F64:
-      f(double{});
-      return;
-    default:
-      fail(op, "expected a floating-point tensor, got ", dtype_name(t));
-  }
-}
-
-template <class F>
-void dispatch_all(DType t, F&& f) {
-  switch (t) {
-    case DType::F32:
-      f(float{});
-      return;
-    case DType::F64:
-      f(double{});
-      return;
-    case DType::I64:
-      f(int64_t{});
-      return;
-  }
-}
+using ng::dispatch_all;  // normgrad/dtype_dispatch.h
+using ng::dispatch_float;
 
 // Warp-wide sum (all lanes get the result); fixed shuffle order, so deterministic.
 template <class T>

@@ -1,40 +1,8 @@
-// Turns a runtime dtype into a C++ type once per kernel call, outside the hot loop.
+// The CPU kernels' dtype dispatch (see normgrad/dtype_dispatch.h).
 #pragma once
-#include <cstdint>
-
-#include "normgrad/dtype.h"
-#include "normgrad/error.h"
+#include "normgrad/dtype_dispatch.h"
 
 namespace ng::cpu {
-
-// f receives a value of the matching type: f(float{}) or f(double{}).
-template <class F>
-void dispatch_float(DType t, const char* op, F&& f) {
-  switch (t) {
-    case DType::F32:
-      f(float{});
-      return;
-    case DType::F64:
-      f(double{});
-      return;
-    default:
-      fail(op, "expected a floating-point tensor, got ", dtype_name(t));
-  }
-}
-
-template <class F>
-void dispatch_all(DType t, F&& f) {
-  switch (t) {
-    case DType::F32:
-      f(float{});
-      return;
-    case DType::F64:
-      f(double{});
-      return;
-    case DType::I64:
-      f(int64_t{});
-      return;
-  }
-}
-
+using ng::dispatch_all;
+using ng::dispatch_float;
 }  // namespace ng::cpu
