@@ -21,18 +21,12 @@ int num_threads() { return omp_get_max_threads(); }
 
 namespace {
 
-bool has_avx512() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-}
-
 // The family to force, or "" for "leave OPENBLAS_CORETYPE as it is".
 std::string wanted_core() {
   const char* setting = std::getenv("NG_BLAS_CORE");
   const std::string v = setting ? setting : "auto";
   if (v == "keep") return "";
-  if (v == "auto") return has_avx512() ? "SkylakeX" : "";
+  if (v == "auto") return cpu::avx512::cpu_has_avx512() ? "SkylakeX" : "";
   return v;
 }
 

@@ -30,25 +30,6 @@ cublasHandle_t handle() {
   return h;
 }
 
-struct BlasView {
-  bool ok = false;
-  cublasOperation_t op = CUBLAS_OP_N;  // in row-major terms: N = rows contiguous
-  int64_t ld = 0;
-};
-
-// How a rows x cols row-major matrix with strides (rs, cs) can be read, if it can.
-BlasView blas_view(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
-  if (cols == 1 || cs == 1) {
-    const int64_t ld = rows == 1 ? cols : rs;
-    if (ld >= std::max<int64_t>(1, cols)) return {true, CUBLAS_OP_N, ld};
-  }
-  if (rows == 1 || rs == 1) {
-    const int64_t ld = cols == 1 ? rows : cs;
-    if (ld >= std::max<int64_t>(1, rows)) return {true, CUBLAS_OP_T, ld};
-  }
-  return {};
-}
-
 Tensor blas_ready(const Tensor& x) {
   const int64_t n = x.dim();
   if (blas_view(x.size(n - 2), x.size(n - 1), x.stride(n - 2), x.stride(n - 1)).ok) return x;
@@ -112,8 +93,9 @@ void gemm_typed(const Tensor& a_in, const Tensor& b_in, const Tensor& out, bool 
       oa += i * oc.stride[0][d];
       ob += i * oc.stride[1][d];
     }
-    batched(T{}, va.op, vb.op, M, N, K, a.data<T>() + oa, va.ld, sa, b.data<T>() + ob, vb.ld, sb,
-            T(accumulate ? 1 : 0), out.data<T>() + o * count * M * N, count);
+    batched(T{}, va.trans ? CUBLAS_OP_T : CUBLAS_OP_N, vb.trans ? CUBLAS_OP_T : CUBLAS_OP_N, M, N,
+            K, a.data<T>() + oa, va.ld, sa, b.data<T>() + ob, vb.ld, sb, T(accumulate ? 1 : 0),
+            out.data<T>() + o * count * M * N, count);
   }
 }
 

@@ -2,6 +2,7 @@
 // outputs (contiguous) and call these; backends never see autograd. Inputs may be strided
 // views; broadcasting has already been turned into stride-0 views of the output's shape.
 #pragma once
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -124,6 +125,35 @@ class Backend {
   virtual void attention_backward(const Tensor& g, const Tensor& qkv, const Tensor& probs,
                                   int64_t n_head, double scale, const Tensor& dqkv) = 0;
 };
+
+// Helpers the backends share.
+// [outer, dim, inner] sizes of a contiguous tensor split around `dim`.
+struct Split3 {
+  int64_t outer, mid, inner;
+};
+inline Split3 split_at(const Shape& s, int64_t dim) {
+  Split3 r{1, s[dim], 1};
+  for (int64_t d = 0; d < dim; ++d) r.outer *= s[d];
+  for (size_t d = dim + 1; d < s.size(); ++d) r.inner *= s[d];
+  return r;
+}
+// How BLAS can read a rows x cols row-major matrix with element strides (rs, cs), if it
+// can: as is (rows contiguous, leading dimension ld) or transposed (columns contiguous).
+struct BlasView {
+  bool ok = false, trans = false;
+  int64_t ld = 0;
+};
+inline BlasView blas_view(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+  if (cols == 1 || cs == 1) {
+    const int64_t ld = rows == 1 ? cols : rs;
+    if (ld >= std::max<int64_t>(1, cols)) return {true, false, ld};
+  }
+  if (rows == 1 || rs == 1) {
+    const int64_t ld = cols == 1 ? rows : cs;
+    if (ld >= std::max<int64_t>(1, rows)) return {true, true, ld};
+  }
+  return {};
+}
 
 // Backends register themselves at load time; core knows only the interface.
 void register_backend(Device d, Backend* b);

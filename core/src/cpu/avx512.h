@@ -10,7 +10,8 @@
 
 namespace ng::cpu::avx512 {
 
-bool enabled();  // CPU support, unless turned off with set_enabled(false) / NG_NO_AVX512=1
+bool cpu_has_avx512();  // AVX-512 F, BW, DQ and VL
+bool enabled();         // CPU support, unless turned off with set_enabled(false) / NG_NO_AVX512=1
 void set_enabled(bool on);
 
 void gelu_erf(const float* x, float* y, int64_t n);

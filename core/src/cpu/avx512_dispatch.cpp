@@ -5,13 +5,13 @@
 #include "avx512.h"
 
 namespace ng::cpu::avx512 {
-namespace {
-
 bool cpu_has_avx512() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
 }
+
+namespace {
 
 std::atomic<bool>& flag() {
   static std::atomic<bool> on{cpu_has_avx512() && !std::getenv("NG_NO_AVX512")};

@@ -40,15 +40,4 @@ class CpuBackend final : public Backend {
 // The process-wide CPU backend (created on first use).
 Backend& cpu_backend();
 
-// [outer, dim, inner] sizes of a contiguous tensor split around `dim`.
-struct Split3 {
-  int64_t outer, mid, inner;
-};
-inline Split3 split_at(const Shape& s, int64_t dim) {
-  Split3 r{1, s[dim], 1};
-  for (int64_t d = 0; d < dim; ++d) r.outer *= s[d];
-  for (size_t d = dim + 1; d < s.size(); ++d) r.inner *= s[d];
-  return r;
-}
-
 }  // namespace ng::cpu

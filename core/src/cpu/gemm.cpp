@@ -9,25 +9,6 @@
 namespace ng::cpu {
 namespace {
 
-struct BlasView {
-  bool ok = false;
-  CBLAS_TRANSPOSE trans = CblasNoTrans;
-  int64_t ld = 0;
-};
-
-// How cblas can read a rows x cols matrix with element strides (rs, cs), if it can.
-BlasView blas_view(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
-  if (cols == 1 || cs == 1) {
-    const int64_t ld = rows == 1 ? cols : rs;
-    if (ld >= std::max<int64_t>(1, cols)) return {true, CblasNoTrans, ld};
-  }
-  if (rows == 1 || rs == 1) {
-    const int64_t ld = cols == 1 ? rows : cs;
-    if (ld >= std::max<int64_t>(1, rows)) return {true, CblasTrans, ld};
-  }
-  return {};
-}
-
 void gemm_call(float, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K,
                const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                int64_t ldc) {
@@ -75,8 +56,8 @@ void CpuBackend::gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& out,
         oa += idx * a.stride(d);
         ob += idx * b.stride(d);
       }
-      gemm_call(T{}, va.trans, vb.trans, M, N, K, pa + oa, va.ld, pb + ob, vb.ld,
-                T(accumulate ? 1 : 0), pc + i * M * N, N);
+      gemm_call(T{}, va.trans ? CblasTrans : CblasNoTrans, vb.trans ? CblasTrans : CblasNoTrans, M,
+                N, K, pa + oa, va.ld, pb + ob, vb.ld, T(accumulate ? 1 : 0), pc + i * M * N, N);
     };
     // Small matrices: one BLAS call per thread beats one multithreaded call at a time.
     // Inside our parallel region OpenBLAS (OpenMP build) runs single-threaded.
