@@ -14,6 +14,7 @@
 
 #include "normgrad/backend.h"
 #include "normgrad/cuda.h"
+#include "normgrad/nn/norm.h"
 #include "normgrad/normgrad.h"
 
 using namespace ng;
@@ -74,39 +75,23 @@ int main(int argc, char** argv) {
   Backend& be = backend(Device::CUDA);
   const TensorOptions on_gpu{.device = Device::CUDA};
   std::printf("%-10s %-14s %10s %10s %9s\n", "norm", "shape", "fwd+bwd us", "GB/s", "of copy");
-  struct Kind {
-    const char* name;
-    NormParams p;
-    bool bias;
-  };
-  const std::vector<Kind> kinds = {
-      {"layernorm", {.op = NormOp::LayerNorm, .eps = 1e-5}, true},
-      {"rmsnorm", {.op = NormOp::RMSNorm, .eps = 1e-5}, false},
-      {"dyt", {.op = NormOp::DyT, .scalar = 0.5}, true},
-      {"dyisru", {.op = NormOp::DyISRU, .scalar = 4.0}, true},
-      {"derf", {.op = NormOp::Derf, .scalar = 0.5, .shift = 0.1}, true},
-  };
+  // Every fused kind, through its layer (forward + backward as training runs it).
+  std::vector<std::string> kinds;
+  for (const auto& name : norm_kind_names())
+    if (find_norm_kernels(Device::CUDA, name)) kinds.push_back(name);
   for (const Shape& s : std::vector<Shape>{{16384, 256}, {4096, 768}, {65536, 384}, {8192, 4096}}) {
     const int64_t N = s[0], C = s[1];
     Generator gen(1);
-    const Tensor x = randn(s, {}, &gen).to(Device::CUDA), g = randn(s, {}, &gen).to(Device::CUDA);
-    const Tensor w = ones({C}, on_gpu), y = empty(s, on_gpu), dx = empty(s, on_gpu);
-    const Tensor dw = empty({C}, on_gpu), db = empty({C}, on_gpu), dsc = empty({2}, on_gpu);
-    const Tensor stats = empty({N, 2}, on_gpu);
-    for (const Kind& k : kinds) {
-      const bool stat = k.p.op == NormOp::LayerNorm || k.p.op == NormOp::RMSNorm;
-      const Tensor b = k.bias ? zeros({C}, on_gpu) : Tensor();
-      const Tensor st = stat ? stats : Tensor(), sc = stat ? Tensor() : dsc;
-      const double ms = time_ms(
-          [&] {
-            be.norm_forward(k.p, x, w, b, y, st);
-            be.norm_backward(k.p, g, x, w, st, dx, dw, k.bias ? db : Tensor(), sc);
-          },
-          50);
+    const Tensor x = randn(s, {}, &gen).to(Device::CUDA).requires_grad_();
+    const Tensor g = randn(s, {}, &gen).to(Device::CUDA);
+    for (const std::string& kind : kinds) {
+      auto layer = nn::make_norm(kind, C);
+      layer->to(Device::CUDA);
+      const double ms = time_ms([&] { (*layer)(x).backward(g); }, 50);
       const double bytes = 5.0 * N * C * 4;  // fwd: x in, y out; bwd: g, x in, dx out
       const double gbps = bytes / (ms * 1e-3) / 1e9;
-      std::printf("%-10s %-14s %10.1f %10.0f %8.0f%%\n", k.name, shape_str(s).c_str(), ms * 1e3,
-                  gbps, 100 * gbps / bw);
+      std::printf("%-10s %-14s %10.1f %10.0f %8.0f%%\n", kind.c_str(), shape_str(s).c_str(),
+                  ms * 1e3, gbps, 100 * gbps / bw);
     }
   }
 

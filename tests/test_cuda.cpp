@@ -407,6 +407,10 @@ TEST_SUITE("cuda") {
           "derf" + tag,
           [](const TensorList& in) { return derf(in[0], in[1], in[2], in[3], in[4]); },
           {x, alpha, shift, w, b}, 1e-4, 1e-5);
+      const Tensor lambda = leaf({}, 46, 1.5, 12.0);  // reaches tanh's saturated part
+      parity(
+          "bhyt" + tag, [](const TensorList& in) { return bhyt(in[0], in[1], in[2]); },
+          {x, lambda, w}, 1e-4, 1e-5);
       // the GPU kernel against the composed formula, both on the GPU
       parity(
           "layer_norm fused vs composed on GPU" + tag,
@@ -472,7 +476,7 @@ TEST_SUITE("cuda") {
 
   TEST_CASE("GPT training on the GPU follows the CPU run, for every norm kind") {
     if (!gpu_ready()) return;
-    for (const char* norm : {"layernorm", "rmsnorm", "dyt", "dyisru", "derf"}) {
+    for (const std::string& norm : nn::norm_kinds()) {
       INFO(norm);
       nn::GPTConfig c;
       c.vocab = 23;

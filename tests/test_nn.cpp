@@ -21,7 +21,8 @@ Tensor tokens(const Shape& s, int64_t vocab, uint64_t seed) {
   Generator g(seed);
   return randint(0, vocab, s, {.dtype = DType::I64}, &g);
 }
-const std::vector<std::string> kKinds = {"layernorm", "rmsnorm", "dyt", "dyisru", "derf", "none"};
+// Every registered kind: a kind added as one file is covered by these tests at once.
+const std::vector<std::string> kKinds = norm_kinds();
 }  // namespace
 
 TEST_SUITE("nn") {
@@ -83,6 +84,11 @@ TEST_SUITE("nn") {
     CHECK(sum(abs(sd.at("transformer.h.0.attn.c_attn.bias"))).item() == 0);
   }
 
+  TEST_CASE("every built-in kind is registered") {
+    for (const char* k : {"layernorm", "rmsnorm", "dyt", "dyisru", "derf", "bhyt", "none"})
+      CHECK(std::find(kKinds.begin(), kKinds.end(), k) != kKinds.end());
+  }
+
   TEST_CASE("every norm module: fused == composed, gradcheck w.r.t. input and parameters") {
     for (const auto& kind : kKinds)
       for (bool paper : {false, true}) {
@@ -94,7 +100,7 @@ TEST_SUITE("nn") {
         CHECK(allclose((*norm)(x), norm->forward_composed(x), 1e-12, 1e-12));
         TensorList in{x};
         for (auto& p : norm->parameters()) in.push_back(p);
-        expect_grad([&](const TensorList&) { return (*norm)(x); }, in, /*second_order=*/false);
+        expect_grad([&](const TensorList&) { return (*norm)(x); }, in, /*second_order=*/true);
       }
   }
 

@@ -55,6 +55,11 @@ std::vector<Case> cases() {
                    : composed::derf(v[0], v[3], v[4], v[1], v[2]);
        },
        0.6, 0.2},
+      {"bhyt",  // lambda 7: |lambda x / (kappa rms)| reaches ~1.2, into tanh's curve
+       [](bool fu, const TensorList& v) {
+         return fu ? bhyt(v[0], v[3], v[1]) : composed::bhyt(v[0], v[3], v[1]);
+       },
+       7.0, 0},
   };
 }
 
@@ -145,6 +150,6 @@ TEST_SUITE("norms") {
     CHECK_THROWS_WITH_AS(dyisru(x, full({}, -0.5), Tensor(), Tensor()),
                          doctest::Contains("[dyisru] beta must be > 0, got -0.5"), Error);
     CHECK_THROWS_WITH_AS(layer_norm(x, ones({4}), Tensor()),
-                         doctest::Contains("[layer_norm] weight must have shape [3]"), Error);
+                         doctest::Contains("[layernorm] weight must have shape [3]"), Error);
   }
 }

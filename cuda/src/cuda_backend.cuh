@@ -27,11 +27,6 @@ class CudaBackend final : public Backend {
   void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
   void adam_step(const AdamParams& a, const Tensor& p, const Tensor& g, const Tensor& m,
                  const Tensor& v) override;
-  void norm_forward(const NormParams& p, const Tensor& x, const Tensor& w, const Tensor& b,
-                    const Tensor& y, const Tensor& stats) override;
-  void norm_backward(const NormParams& p, const Tensor& g, const Tensor& x, const Tensor& w,
-                     const Tensor& stats, const Tensor& dx, const Tensor& dw, const Tensor& db,
-                     const Tensor& dscalar) override;
   void attention_forward(const Tensor& qkv, int64_t n_head, double scale, const Tensor& probs,
                          const Tensor& y) override;
   void attention_backward(const Tensor& g, const Tensor& qkv, const Tensor& probs, int64_t n_head,

@@ -2,48 +2,62 @@
 
 #include <sstream>
 
+#include "normgrad/autograd.h"
 #include "normgrad/ops.h"
 
 namespace ng::nn {
 
-namespace {
-std::map<std::string, NormFactory>& registry() {
-  static std::map<std::string, NormFactory> r;
-  return r;
-}
-}  // namespace
-
-bool register_norm(const std::string& kind, NormFactory factory) {
-  registry()[kind] = std::move(factory);
-  return true;
-}
-
-std::vector<std::string> norm_kinds() {
-  std::vector<std::string> k;
-  for (auto& [name, f] : registry()) k.push_back(name);
-  return k;
-}
+std::vector<std::string> norm_kinds() { return norm_kind_names(); }
 
 std::shared_ptr<Norm> make_norm(const std::string& kind, int64_t channels, const NormOptions& o) {
-  auto it = registry().find(kind);
-  if (it == registry().end()) {
-    std::ostringstream known;
-    for (auto& k : norm_kinds()) known << " " << k;
-    fail("make_norm", "unknown norm kind '", kind, "'; known:", known.str());
+  const auto known = norm_kinds();
+  if (std::find(known.begin(), known.end(), kind) == known.end()) {
+    std::ostringstream list;
+    for (auto& k : known) list << " " << k;
+    fail("make_norm", "unknown norm kind '", kind, "'; known:", list.str());
   }
   if (channels <= 0) fail("make_norm", "channels must be positive, got ", channels);
-  return it->second(channels, o);
+  return std::make_shared<Norm>(kind, channels, o);
+}
+
+Norm::Norm(const std::string& kind, int64_t channels, const NormOptions& o)
+    : kind_(&norm_kind(kind)), channels_(channels), options_(o) {
+  for (const auto& s : kind_->scalar_params(o))
+    raw_scalars.push_back(register_parameter(s.name, full({}, s.init)));
+  if (kind_->has_weight && o.affine) weight = register_parameter("weight", ones({channels}));
+  if (kind_->has_bias && o.bias) bias = register_parameter("bias", zeros({channels}));
 }
 
 void Norm::check_input(const Tensor& x) const {
   if (x.dim() < 1 || x.size(-1) != channels_)
-    fail(kind_.c_str(), "expects inputs with last dim ", channels_, ", got shape ",
+    fail(kind().c_str(), "expects inputs with last dim ", channels_, ", got shape ",
          shape_str(x.shape()));
 }
 
-void Norm::make_affine(const NormOptions& o, bool with_bias) {
-  if (o.affine) weight = register_parameter("weight", ones({channels_}));
-  if (with_bias && o.bias) bias = register_parameter("bias", zeros({channels_}));
+Tensor Norm::forward(const Tensor& x) {
+  check_input(x);
+  return kind_->apply(x, weight, bias, raw_scalars, options_, false);
+}
+
+Tensor Norm::normalize(const Tensor& x) {
+  check_input(x);
+  return kind_->apply(x, Tensor(), Tensor(), raw_scalars, options_, false);
+}
+
+Tensor Norm::forward_composed(const Tensor& x) {
+  check_input(x);
+  return kind_->apply(x, weight, bias, raw_scalars, options_, true);
+}
+
+std::vector<std::pair<std::string, Tensor>> Norm::scalar_tensors() const {
+  NoGradGuard no_grad;
+  return kind_->effective_scalars(raw_scalars, options_);
+}
+
+std::map<std::string, double> Norm::scalars() const {
+  std::map<std::string, double> out;
+  for (auto& [name, t] : scalar_tensors()) out[name] = t.item();
+  return out;
 }
 
 }  // namespace ng::nn

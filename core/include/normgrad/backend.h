@@ -57,16 +57,6 @@ enum class BinaryOp {
 
 enum class ReduceOp { Sum, Max, Min, ArgMax, ArgMin };
 
-// Fused normalization over the last dim (C channels) of a contiguous [N, C] input.
-enum class NormOp { LayerNorm, RMSNorm, DyT, DyISRU, Derf };
-struct NormParams {
-  NormOp op;
-  double eps = 0;        // LayerNorm, RMSNorm
-  double scalar = 0;     // DyT / Derf alpha, DyISRU beta
-  double shift = 0;      // Derf s
-  double prefactor = 1;  // paper form: sqrt(C); folded form: 1
-};
-
 // One Adam/AdamW step, PyTorch's formulation: decoupled decay shrinks p by lr*wd first;
 // classic Adam adds wd*p to the gradient. bias1/bias2 = 1 - beta^step.
 struct AdamParams {
@@ -75,6 +65,8 @@ struct AdamParams {
   double bias1, bias2;
 };
 
+// Fused normalization kernels are not part of this interface: each norm kind registers its
+// own per device (normgrad/norm_kind.h).
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -104,18 +96,9 @@ class Backend {
   virtual void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) = 0;
   virtual void scatter_add(const Tensor& out, int64_t dim, const Tensor& index,
                            const Tensor& src) = 0;
-  // y = norm(x) * w + b (w, b may be undefined). stats [N, 2] receives (mean, rstd) for
-  // LayerNorm and (0, rstd) for RMSNorm; undefined for the element-wise norms.
-  virtual void norm_forward(const NormParams& p, const Tensor& x, const Tensor& w, const Tensor& b,
-                            const Tensor& y, const Tensor& stats) = 0;
-  // Gradients for upstream g: dx always; dw, db ([C]) and dscalar ([2]: alpha/beta, shift)
-  // when defined. Per-channel sums are reduced in a fixed order (bit-reproducible).
   // In place: p, m, v updated from g (all contiguous, same shape and dtype).
   virtual void adam_step(const AdamParams& a, const Tensor& p, const Tensor& g, const Tensor& m,
                          const Tensor& v) = 0;
-  virtual void norm_backward(const NormParams& p, const Tensor& g, const Tensor& x, const Tensor& w,
-                             const Tensor& stats, const Tensor& dx, const Tensor& dw,
-                             const Tensor& db, const Tensor& dscalar) = 0;
   // Causal self-attention of packed heads: qkv [B, T, 3C] holds q, k, v side by side, each
   // split into H heads of D = C/H. probs [B, H, T, T] receives softmax(q k^T scale) with
   // the future masked (zeros above the diagonal); y [B, T, C] the heads' outputs, concatenated.

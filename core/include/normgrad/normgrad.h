@@ -10,3 +10,4 @@
 #include "normgrad/shape.h"
 #include "normgrad/tensor.h"
 #include "normgrad/threading.h"
+#include "normgrad/norms.h"

@@ -101,33 +101,10 @@ Tensor stack(const TensorList& ts, int64_t dim);
 TensorList split(const Tensor& x, int64_t split_size, int64_t dim);
 TensorList chunk(const Tensor& x, int64_t chunks, int64_t dim);
 
-// ---- normalization over the last dim (fused: one pass forward, one backward) ----
-// weight / bias are [C] and may be undefined (no affine part). Scalars (alpha, beta,
-// shift) are one-element tensors. `prefactor` multiplies the element-wise norms' output
-// before the affine part: sqrt(C) gives the papers' bounded form, 1 the folded form.
-// Gradients are fused kernels; under create_graph they are taken through the composed
-// formulas below instead, so double backward works.
-Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
-Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps = 1e-5);
-Tensor dyt(const Tensor& x, const Tensor& alpha, const Tensor& weight, const Tensor& bias,
-           double prefactor = 1.0);
-// beta must be > 0 (a clear error otherwise; parametrize with softplus to keep it so)
-Tensor dyisru(const Tensor& x, const Tensor& beta, const Tensor& weight, const Tensor& bias,
-              double prefactor = 1.0);
-Tensor derf(const Tensor& x, const Tensor& alpha, const Tensor& shift, const Tensor& weight,
-            const Tensor& bias, double prefactor = 1.0);
+// ---- normalization over the last dim: normgrad/norms.h (one header per kind) ----
 
-// The same norms written with composed ops: the specification the fused kernels are
-// tested against.
+// Composed formulas (specifications of fused kernels; the norms' are in normgrad/norms.h).
 namespace composed {
-Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
-Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps = 1e-5);
-Tensor dyt(const Tensor& x, const Tensor& alpha, const Tensor& weight, const Tensor& bias,
-           double prefactor = 1.0);
-Tensor dyisru(const Tensor& x, const Tensor& beta, const Tensor& weight, const Tensor& bias,
-              double prefactor = 1.0);
-Tensor derf(const Tensor& x, const Tensor& alpha, const Tensor& shift, const Tensor& weight,
-            const Tensor& bias, double prefactor = 1.0);
 Tensor causal_self_attention(const Tensor& qkv, int64_t n_head);
 }  // namespace composed
 

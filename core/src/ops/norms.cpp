@@ -1,161 +1,142 @@
-// Normalization ops: a fused forward kernel, a fused backward kernel, and the composed
-// formula each one implements (used for tests and for double backward).
-#include <cmath>
+// Normalization kinds: the registries, and the one rule that picks the fused kernel or the
+// composed formula for every kind (see normgrad/norm_kind.h).
+#include <map>
+#include <mutex>
+#include <sstream>
 
 #include "common.h"
+#include "normgrad/norm_kind.h"
 
 namespace ng {
 using namespace detail;
 
-namespace composed {
+namespace {
+std::map<std::string, NormKind>& kinds() {
+  static std::map<std::string, NormKind> k;
+  return k;
+}
+std::map<std::pair<Device, std::string>, NormKernels>& kernels() {
+  static std::map<std::pair<Device, std::string>, NormKernels> k;
+  return k;
+}
+}  // namespace
 
-static Tensor affine(const Tensor& v, const Tensor& w, const Tensor& b) {
-  Tensor y = w.defined() ? v * w : v;
-  return b.defined() ? y + b : y;
+void register_norm_kind(NormKind kind) {
+  const std::string name = kind.name;
+  kinds()[name] = std::move(kind);
 }
 
-Tensor layer_norm(const Tensor& x, const Tensor& w, const Tensor& b, double eps) {
-  const Tensor mu = mean(x, {-1}, true);
-  const Tensor var = mean(square(x - mu), {-1}, true);
-  return affine((x - mu) * rsqrt(var + eps), w, b);
+std::vector<std::string> norm_kind_names() {
+  std::vector<std::string> names;
+  for (auto& [name, k] : kinds()) names.push_back(name);
+  return names;
 }
 
-Tensor rms_norm(const Tensor& x, const Tensor& w, double eps) {
-  return affine(x * rsqrt(mean(square(x), {-1}, true) + eps), w, Tensor());
+const NormKind& norm_kind(const std::string& name) {
+  auto it = kinds().find(name);
+  if (it == kinds().end()) {
+    std::ostringstream known;
+    for (auto& k : norm_kind_names()) known << " " << k;
+    fail("norm", "unknown norm kind '", name, "'; known:", known.str());
+  }
+  return it->second;
 }
 
-Tensor dyt(const Tensor& x, const Tensor& alpha, const Tensor& w, const Tensor& b, double pf) {
-  return affine(tanh(x * alpha.reshape({})) * pf, w, b);
+void register_norm_kernels(Device d, const std::string& kind, NormKernels k) {
+  kernels()[{d, kind}] = k;
 }
 
-Tensor dyisru(const Tensor& x, const Tensor& beta, const Tensor& w, const Tensor& b, double pf) {
-  return affine(x * rsqrt(square(x) + beta.reshape({})) * pf, w, b);
+const NormKernels* find_norm_kernels(Device d, const std::string& kind) {
+  auto it = kernels().find({d, kind});
+  return it == kernels().end() ? nullptr : &it->second;
 }
 
-Tensor derf(const Tensor& x, const Tensor& alpha, const Tensor& shift, const Tensor& w,
-            const Tensor& b, double pf) {
-  return affine(erf(x * alpha.reshape({}) + shift.reshape({})) * pf, w, b);
-}
-
-}  // namespace composed
-
+namespace detail {
 namespace {
 
-// Inputs in a fixed order: x, weight, bias, scalar, shift (undefined where absent).
-enum Slot { kX, kW, kB, kScalar, kShift, kSlots };
-using Composed = std::function<Tensor(const TensorList&)>;
+// Inputs in a fixed order: x, weight, bias, then the kind's scalars.
+enum Slot { kX, kW, kB, kScalar0 };
 
-void check_norm_args(const char* op, const TensorList& in) {
-  const Tensor& x = in[kX];
+void check_norm_args(const char* op, const Tensor& x, const Tensor& w, const Tensor& b,
+                     const TensorList& scalars) {
   check_float(x, op);
   if (x.dim() < 1) fail(op, "input needs at least 1 dim, got a scalar");
   const int64_t C = x.size(-1);
-  for (int s : {kW, kB})
-    if (in[s].defined()) {
-      check_match(x, in[s], op);
-      if (in[s].dim() != 1 || in[s].size(0) != C)
-        fail(op, s == kW ? "weight" : "bias", " must have shape [", C, "] for input ",
-             shape_str(x.shape()), ", got ", shape_str(in[s].shape()));
+  for (const Tensor* t : {&w, &b})
+    if (t->defined()) {
+      check_match(x, *t, op);
+      if (t->dim() != 1 || t->size(0) != C)
+        fail(op, t == &w ? "weight" : "bias", " must have shape [", C, "] for input ",
+             shape_str(x.shape()), ", got ", shape_str(t->shape()));
     }
-  for (int s : {kScalar, kShift})
-    if (in[s].defined()) {
-      check_match(x, in[s], op);
-      if (in[s].numel() != 1)
-        fail(op, "scalar parameter must have one element, got shape ", shape_str(in[s].shape()));
-    }
-}
-
-// Runs the fused forward and records a backward that is the fused kernel normally, and the
-// vector-Jacobian product of the composed formula when a graph of the gradient is wanted.
-Tensor fused_norm(const char* op, NormParams p, const TensorList& in, const Composed& spec) {
-  check_norm_args(op, in);
-  const Tensor x = in[kX].contiguous();
-  const int64_t C = x.size(-1), N = x.numel() / std::max<int64_t>(C, 1);
-  const bool has_stats = p.op == NormOp::LayerNorm || p.op == NormOp::RMSNorm;
-  Tensor y = empty_like_shape(x, x.shape());
-  Tensor stats = has_stats ? empty_like_shape(x, {N, 2}) : Tensor();
-  backend_of(x).norm_forward(p, x, in[kW], in[kB], y, stats);
-  TensorList saved = in;
-  saved[kX] = x;
-  saved.push_back(stats);
-  return autograd::record(op, y, in, saved, [p, spec](const TensorList& s, const Tensor& g) {
-    TensorList inputs(s.begin(), s.begin() + kSlots);
-    if (GradMode::enabled()) {  // create_graph: differentiate the specification
-      TensorList want;
-      std::vector<int> slot;
-      for (int i = 0; i < kSlots; ++i)
-        if (inputs[i].defined() && inputs[i].requires_grad()) {
-          want.push_back(inputs[i]);
-          slot.push_back(i);
-        }
-      TensorList got = autograd::grad({spec(inputs)}, want, {g}, true, std::nullopt, true);
-      TensorList out(kSlots);
-      for (size_t k = 0; k < slot.size(); ++k) out[slot[k]] = got[k];
-      return out;
-    }
-    const Tensor& x = inputs[kX];
-    const Tensor gc = g.contiguous();
-    auto maybe = [&](int i, const Shape& sh) {
-      return inputs[i].defined() && inputs[i].requires_grad() ? empty_like_shape(x, sh) : Tensor();
-    };
-    Tensor dx = empty_like_shape(x, x.shape());
-    Tensor dw = maybe(kW, {x.size(-1)}), db = maybe(kB, {x.size(-1)});
-    const bool scalars = (inputs[kScalar].defined() && inputs[kScalar].requires_grad()) ||
-                         (inputs[kShift].defined() && inputs[kShift].requires_grad());
-    Tensor dsc = scalars ? empty_like_shape(x, {2}) : Tensor();
-    backend_of(x).norm_backward(p, gc, x, inputs[kW], s[kSlots], dx, dw, db, dsc);
-    TensorList out{dx, dw, db, Tensor(), Tensor()};
-    if (dsc.defined()) {
-      out[kScalar] = dsc.narrow(0, 0, 1).reshape(inputs[kScalar].shape());
-      if (inputs[kShift].defined())
-        out[kShift] = dsc.narrow(0, 1, 1).reshape(inputs[kShift].shape());
-    }
-    return out;
-  });
+  for (const Tensor& s : scalars) {
+    if (!s.defined()) fail(op, "scalar parameter is undefined");
+    check_match(x, s, op);
+    if (s.numel() != 1)
+      fail(op, "scalar parameter must have one element, got shape ", shape_str(s.shape()));
+  }
 }
 
 }  // namespace
 
-Tensor layer_norm(const Tensor& x, const Tensor& w, const Tensor& b, double eps) {
-  return fused_norm(
-      "layer_norm", {.op = NormOp::LayerNorm, .eps = eps}, {x, w, b, Tensor(), Tensor()},
-      [eps](const TensorList& v) { return composed::layer_norm(v[kX], v[kW], v[kB], eps); });
-}
+Tensor apply_norm(const char* op, int n_stats, NormConsts consts, const Tensor& x_in,
+                  const Tensor& w, const Tensor& b, const TensorList& scalars,
+                  const NormFormula& formula, NormCheck check) {
+  check_norm_args(op, x_in, w, b, scalars);
+  if (x_in.device() == Device::CPU) check(scalars);
+  const NormKernels* k = find_norm_kernels(x_in.device(), op);
+  if (!k) return formula(x_in, w, b, scalars);
 
-Tensor rms_norm(const Tensor& x, const Tensor& w, double eps) {
-  return fused_norm("rms_norm", {.op = NormOp::RMSNorm, .eps = eps},
-                    {x, w, Tensor(), Tensor(), Tensor()},
-                    [eps](const TensorList& v) { return composed::rms_norm(v[kX], v[kW], eps); });
-}
+  NormCall call{.consts = consts, .x = x_in.contiguous(), .w = w, .b = b};
+  for (const Tensor& s : scalars) call.scalars.push_back(s.contiguous());
+  const int64_t C = call.x.size(-1), N = call.x.numel() / std::max<int64_t>(C, 1);
+  call.y = empty_like_shape(call.x, call.x.shape());
+  if (n_stats > 0) call.stats = empty_like_shape(call.x, {N, n_stats});
+  k->forward(call);
 
-Tensor dyt(const Tensor& x, const Tensor& alpha, const Tensor& w, const Tensor& b, double pf) {
-  check_float(alpha, "dyt");
-  return fused_norm("dyt", {.op = NormOp::DyT, .scalar = alpha.item(), .prefactor = pf},
-                    {x, w, b, alpha, Tensor()}, [pf](const TensorList& v) {
-                      return composed::dyt(v[kX], v[kScalar], v[kW], v[kB], pf);
-                    });
-}
-
-Tensor dyisru(const Tensor& x, const Tensor& beta, const Tensor& w, const Tensor& b, double pf) {
-  check_float(beta, "dyisru");
-  const double bv = beta.item();
-  if (!(bv > 0))
-    fail("dyisru", "beta must be > 0, got ", bv,
-         " (a plain beta left the valid range; use the softplus parametrization)");
-  return fused_norm(
-      "dyisru", {.op = NormOp::DyISRU, .scalar = bv, .prefactor = pf}, {x, w, b, beta, Tensor()},
-      [pf](const TensorList& v) { return composed::dyisru(v[kX], v[kScalar], v[kW], v[kB], pf); });
-}
-
-Tensor derf(const Tensor& x, const Tensor& alpha, const Tensor& shift, const Tensor& w,
-            const Tensor& b, double pf) {
-  check_float(alpha, "derf");
-  check_float(shift, "derf");
-  return fused_norm(
-      "derf", {.op = NormOp::Derf, .scalar = alpha.item(), .shift = shift.item(), .prefactor = pf},
-      {x, w, b, alpha, shift}, [pf](const TensorList& v) {
-        return composed::derf(v[kX], v[kScalar], v[kShift], v[kW], v[kB], pf);
+  TensorList inputs{x_in, w, b};
+  inputs.insert(inputs.end(), scalars.begin(), scalars.end());
+  TensorList saved{call.x, w, b};
+  saved.insert(saved.end(), call.scalars.begin(), call.scalars.end());
+  saved.push_back(call.stats);
+  const Tensor y = call.y;
+  return autograd::record(
+      op, y, inputs, saved, [k, consts, formula](const TensorList& s, const Tensor& g) {
+        const TensorList in(s.begin(), s.end() - 1);
+        const TensorList sc(in.begin() + kScalar0, in.end());
+        if (GradMode::enabled()) {  // create_graph: differentiate the formula
+          TensorList want;
+          std::vector<size_t> slot;
+          for (size_t i = 0; i < in.size(); ++i)
+            if (in[i].defined() && in[i].requires_grad()) {
+              want.push_back(in[i]);
+              slot.push_back(i);
+            }
+          TensorList got = autograd::grad({formula(in[kX], in[kW], in[kB], sc)}, want, {g}, true,
+                                          std::nullopt, true);
+          TensorList out(in.size());
+          for (size_t j = 0; j < slot.size(); ++j) out[slot[j]] = got[j];
+          return out;
+        }
+        const Tensor& x = in[kX];
+        auto wanted = [&](size_t i) { return in[i].defined() && in[i].requires_grad(); };
+        bool any_scalar = false;
+        for (size_t i = kScalar0; i < in.size(); ++i) any_scalar |= wanted(i);
+        NormCall c{.consts = consts, .x = x, .w = in[kW], .b = in[kB], .scalars = sc,
+                   .stats = s.back(), .g = g.contiguous()};
+        c.dx = empty_like_shape(x, x.shape());
+        if (wanted(kW)) c.dw = empty_like_shape(x, {x.size(-1)});
+        if (wanted(kB)) c.db = empty_like_shape(x, {x.size(-1)});
+        if (any_scalar) c.ds = empty_like_shape(x, {(int64_t)sc.size()});
+        k->backward(c);
+        TensorList out{c.dx, c.dw, c.db};
+        for (size_t i = 0; i < sc.size(); ++i)
+          out.push_back(wanted(kScalar0 + i)
+                            ? c.ds.narrow(0, (int64_t)i, 1).reshape(sc[i].shape())
+                            : Tensor());
+        return out;
       });
 }
 
+}  // namespace detail
 }  // namespace ng

@@ -1,65 +1,52 @@
-// Normalization layers: one interface, one file each (nn/src/norms/), created by name.
+// Normalization layers: one generic layer for every kind in normgrad/norms/.
 //
 //   auto ln = nn::make_norm("dyt", 128, {.alpha0 = 0.5});
 //
-// Adding a norm = one file in nn/src/norms/ that defines the class and registers it with
-// NG_REGISTER_NORM. Kinds built in: layernorm, rmsnorm, dyt, dyisru, derf, none.
+// A kind (core/include/normgrad/norms/<kind>.h) declares its learnable scalars, whether it
+// has a per-channel weight and bias, its fused op and its formula; this layer registers the
+// parameters under the kind's names (alpha, beta_raw, lambda, ..., weight, bias) and calls
+// the op. Adding a norm needs no code here.
 #pragma once
-#include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "normgrad/nn/module.h"
+#include "normgrad/norm_kind.h"
 
 namespace ng::nn {
 
-struct NormOptions {
-  double eps = 1e-5;            // LayerNorm, RMSNorm
-  bool affine = true;           // per-channel weight (gamma)
-  bool bias = true;             // per-channel bias (beta in LayerNorm, "bias" everywhere here)
-  double alpha0 = 0.5;          // DyT and Derf: initial alpha
-  std::optional<double> beta0;  // DyISRU: initial beta; default 1 / alpha0^2 (same slope at 0)
-  double shift0 = 0.0;          // Derf: initial shift s
-  bool paper_form = false;      // element-wise norms bounded by +-sqrt(C) (papers' form)
-  bool softplus_beta = true;    // DyISRU: beta = softplus(beta_raw) keeps it > 0
-};
+using ng::NormOptions;
 
 class Norm : public Module {
  public:
-  Norm(std::string kind, int64_t channels) : kind_(std::move(kind)), channels_(channels) {}
-  const std::string& kind() const { return kind_; }
+  Norm(const std::string& kind, int64_t channels, const NormOptions& options);
+  const std::string& kind() const { return kind_->name; }
   int64_t channels() const { return channels_; }
+  const NormOptions& options() const { return options_; }
+  Tensor forward(const Tensor& x) override;
   // The layer's output before its affine part: what the DyT paper scatters against x.
-  virtual Tensor normalize(const Tensor& x) = 0;
+  Tensor normalize(const Tensor& x);
   // The whole layer written with composed ops: the reference for the fused forward().
-  virtual Tensor forward_composed(const Tensor& x) = 0;
-  // Effective scalar parameters (alpha, beta, shift) for inspection; empty when none.
-  virtual std::map<std::string, double> scalars() const { return {}; }
+  Tensor forward_composed(const Tensor& x);
+  // Effective scalar parameters (alpha, beta, shift, lambda) for inspection; empty when none.
+  std::map<std::string, double> scalars() const;
+  // The same as tensors on the layer's device (no host sync), in the kind's order.
+  std::vector<std::pair<std::string, Tensor>> scalar_tensors() const;
 
- protected:
-  void check_input(const Tensor& x) const;
-  // Per-channel weight and bias as the options ask (undefined when disabled).
-  void make_affine(const NormOptions& o, bool with_bias);
-  Tensor weight, bias;
+  Tensor weight, bias;  // undefined when the kind or the options have none
+  TensorList raw_scalars;
 
  private:
-  std::string kind_;
+  void check_input(const Tensor& x) const;
+  const NormKind* kind_;
   int64_t channels_;
+  NormOptions options_;
 };
 
-using NormFactory = std::function<std::shared_ptr<Norm>(int64_t channels, const NormOptions&)>;
-bool register_norm(const std::string& kind, NormFactory factory);
 std::shared_ptr<Norm> make_norm(const std::string& kind, int64_t channels,
                                 const NormOptions& options = {});
 std::vector<std::string> norm_kinds();
-
-#define NG_REGISTER_NORM(kind, Class)                                                          \
-  static const bool ng_registered_##Class = ::ng::nn::register_norm(                           \
-      kind, [](int64_t c, const ::ng::nn::NormOptions& o) -> std::shared_ptr<::ng::nn::Norm> { \
-        return std::make_shared<Class>(c, o);                                                  \
-      })
 
 }  // namespace ng::nn

@@ -1,0 +1,45 @@
+// Every built-in normalization kind (one header each in normgrad/norms/), and the fused ops
+// under their familiar names: ng::layer_norm, ng::rms_norm, ng::dyt, ng::dyisru, ng::derf,
+// ng::bhyt; ng::composed::* are the formulas they implement.
+#pragma once
+#include "normgrad/norms/bhyt.h"
+#include "normgrad/norms/derf.h"
+#include "normgrad/norms/dyisru.h"
+#include "normgrad/norms/dyt.h"
+#include "normgrad/norms/identity.h"
+#include "normgrad/norms/layernorm.h"
+#include "normgrad/norms/rmsnorm.h"
+
+namespace ng {
+using norms::bhyt;
+using norms::derf;
+using norms::dyisru;
+using norms::dyt;
+using norms::layer_norm;
+using norms::rms_norm;
+
+namespace composed {
+inline Tensor layer_norm(const Tensor& x, const Tensor& w, const Tensor& b, double eps = 1e-5) {
+  return norm_composed<norms::LayerNorm>(x, w, b, {}, {eps});
+}
+inline Tensor rms_norm(const Tensor& x, const Tensor& w, double eps = 1e-5) {
+  return norm_composed<norms::RMSNorm>(x, w, Tensor(), {}, {eps});
+}
+inline Tensor dyt(const Tensor& x, const Tensor& alpha, const Tensor& w, const Tensor& b,
+                  double pf = 1.0) {
+  return norm_composed<norms::DyT>(x, w, b, {alpha}, {pf});
+}
+inline Tensor dyisru(const Tensor& x, const Tensor& beta, const Tensor& w, const Tensor& b,
+                     double pf = 1.0) {
+  return norm_composed<norms::DyISRU>(x, w, b, {beta}, {pf});
+}
+inline Tensor derf(const Tensor& x, const Tensor& alpha, const Tensor& shift, const Tensor& w,
+                   const Tensor& b, double pf = 1.0) {
+  return norm_composed<norms::Derf>(x, w, b, {alpha, shift}, {pf});
+}
+inline Tensor bhyt(const Tensor& x, const Tensor& lambda, const Tensor& w) {
+  return norm_composed<norms::BHyT>(x, w, Tensor(), {lambda}, norms::BHyT::consts(0, {}));
+}
+}  // namespace composed
+
+}  // namespace ng
