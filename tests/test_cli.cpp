@@ -23,6 +23,8 @@ using namespace ngt;
 using namespace ngcli;
 namespace fs = std::filesystem;
 
+using json = nlohmann::json;
+
 namespace {
 std::string corpus_file() {
   const std::string path = "cli_test_corpus.txt";
@@ -81,7 +83,8 @@ TEST_SUITE("cli") {
     const std::string s2 = sample_command(c.out + "/ckpt.safetensors", "the ", 20, 0.8, 5, 1);
     CHECK(s1 == s2);  // seeded
     CHECK(s1.rfind("the ", 0) == 0);
-    grads_command(c.out + "/ckpt.safetensors", c.data, 3, 5, c.out + "/grads.safetensors");
+    grads_command(c.out + "/ckpt.safetensors",
+                  {.data = c.data, .batch = 3, .seed = 5, .out = c.out + "/grads.safetensors"});
     auto g = nn::load_safetensors(c.out + "/grads.safetensors");
     CHECK(g.tensors.count("loss") == 1);
     CHECK(g.tensors.count("grad.transformer.h.1.ln_2.weight") == 1);
@@ -110,6 +113,100 @@ TEST_SUITE("cli") {
     for (auto& [k, v] : pa) CHECK(v.to_vector() == pb.at(k).to_vector());
     fs::remove_all(a.out);
     fs::remove_all(b.out);
+  }
+
+  TEST_CASE("resume needs only --out: corpus, probes and settings come from the checkpoint") {
+    // Regression: --resume fell back to the built-in corpus without --data, the data path was
+    // stored relative to the starting directory, and probe_interval was not saved.
+    TrainConfig a = tiny_cfg("cli_test_full2"), b = tiny_cfg("cli_test_part");
+    a.probe_interval = b.probe_interval = 4;
+    train(a);
+    b.stop_at = 6;
+    train(b);
+    const fs::path home = fs::current_path();
+    fs::create_directories("elsewhere");
+    fs::current_path("elsewhere");  // resume from another directory, as a user might
+    TrainConfig cli;                // what `normgrad train --out ... --resume` parses to
+    cli.out = (home / b.out).string();
+    cli.resume = cli.quiet = true;
+    cli.given = {"out", "resume", "quiet"};
+    TrainResult r = train(cli);
+    fs::current_path(home);
+    CHECK(r.steps == 12);
+    auto ma = lines(a.out + "/metrics.jsonl"), mb = lines(b.out + "/metrics.jsonl");
+    REQUIRE(mb.size() == 12);
+    auto key = [](const std::string& l) { return l.substr(0, l.find(",\"lr\"")); };
+    for (size_t i = 0; i < 12; ++i) CHECK(key(ma[i]) == key(mb[i]));
+    auto pb = lines(b.out + "/probes.jsonl");
+    REQUIRE(pb.size() == 3);  // steps 4, 8 (after the resume) and 12
+    CHECK(json::parse(pb[2])["step"] == 12);
+  }
+
+  TEST_CASE("resume: a flag that changes the run is an error; place and bookkeeping flags are not") {
+    TrainConfig b = tiny_cfg("cli_test_conflict");
+    b.stop_at = 3;
+    train(b);
+    TrainConfig cli;
+    cli.out = b.out;
+    cli.resume = cli.quiet = true;
+    cli.lr = 0.5;
+    cli.given = {"out", "resume", "quiet", "lr"};
+    CHECK_THROWS_WITH_AS(train(cli),
+                         doctest::Contains("--lr 0.5 conflicts with the saved run's 0.001"), Error);
+    cli.given = {"out", "resume", "quiet", "log_interval"};  // bookkeeping: allowed
+    cli.log_interval = 1;
+    CHECK(train(cli).steps == 12);
+    TrainConfig other = tiny_cfg("unused");  // a different corpus than the run's
+    std::ofstream("other.txt") << "a completely different text, long enough to train on. " << 1;
+    cli.data = "other.txt";
+    cli.given = {"out", "resume", "quiet", "data"};
+    CHECK_THROWS_WITH_AS(train(cli), doctest::Contains("is not the text this run was trained on"),
+                         Error);
+  }
+
+  TEST_CASE("grads reproduces the gradient of a training step exactly") {
+    // Regression: grads drew its batch from another generator (seed vs seed + 1).
+    TrainConfig a = tiny_cfg("cli_test_gfull"), b = tiny_cfg("cli_test_gpart");
+    train(a);
+    b.stop_at = 7;
+    train(b);
+    const double loss8 = json::parse(lines(a.out + "/metrics.jsonl")[7])["loss"];
+    const std::string ck = b.out + "/ckpt.safetensors";
+    grads_command(ck, {.out = "g_next.safetensors"});  // default: the next step, 8
+    const auto next = nn::load_safetensors("g_next.safetensors");
+    CHECK(next.tensors.at("loss").item() == doctest::Approx(loss8).epsilon(1e-6));
+    CHECK(next.metadata.at("batch_source").find("step 8 (the next step)") != std::string::npos);
+    // --step 8 replays the same batch (equal losses need no dropout: b has 0.1, so compare ids)
+    grads_command(ck, {.step = 8, .out = "g_step.safetensors"});
+    const auto step = nn::load_safetensors("g_step.safetensors");
+    CHECK(step.tensors.at("input_ids").to_vector() == next.tensors.at("input_ids").to_vector());
+    grads_command(ck, {.step = 3, .out = "g_old.safetensors"});
+    CHECK(nn::load_safetensors("g_old.safetensors").metadata.at("batch_source").find(
+              "not the gradient training computed") != std::string::npos);
+  }
+
+  TEST_CASE("config: one field list gives JSON round trip, type errors and value checks") {
+    TrainConfig c = tiny_cfg("x");
+    c.beta0 = 3.5;
+    c.lambda0_final = 4.0;
+    c.probe_interval = 7;
+    TrainConfig d = TrainConfig::from_json(c.to_json());
+    CHECK(d.to_json() == c.to_json());
+    CHECK(d.describe().find("lambda0_final=4") != std::string::npos);
+    CHECK(d.describe().find("probe_interval=7") != std::string::npos);
+    CHECK_THROWS_WITH_AS(TrainConfig::from_json(R"({"n_layer":"2"})"),
+                         doctest::Contains("field 'n_layer' must be an integer, got \"2\""), Error);
+    CHECK_THROWS_WITH_AS(TrainConfig::from_json(R"({"lr":null})"),
+                         doctest::Contains("field 'lr' must be a number"), Error);
+    CHECK_THROWS_WITH_AS(TrainConfig::from_json(R"({"bogus":1})"),
+                         doctest::Contains("unknown field 'bogus'"), Error);
+    TrainConfig bad = TrainConfig::from_json(R"({"ckpt_interval":0})");
+    CHECK_THROWS_WITH_AS(bad.validate(), doctest::Contains("ckpt_interval must be > 0, got 0"),
+                         Error);
+    nn::GPTConfig g = d.gpt(11);
+    CHECK(g.norm_options.beta0 == 3.5);
+    CHECK(g.lambda0_final == 4.0);
+    CHECK(g.n_layer == c.n_layer);
   }
 
   TEST_CASE(
@@ -233,13 +330,15 @@ TEST_SUITE("cli") {
   TEST_CASE("bad data is a clear error") {
     TrainConfig c = tiny_cfg("cli_test_bad");
     c.data = "no-such-file.txt";
-    CHECK_THROWS_WITH_AS(train(c), doctest::Contains("file not found: no-such-file.txt"), Error);
+    CHECK_THROWS_WITH_AS(train(c), doctest::Contains("file not found: /"), Error);  // absolute
+    CHECK_THROWS_WITH_AS(train(c), doctest::Contains("/no-such-file.txt"), Error);
     std::ofstream("cli_short.txt") << "abc";
     c.data = "cli_short.txt";
     CHECK_THROWS_WITH_AS(train(c), doctest::Contains("text too short"), Error);
     c.data = corpus_file();
     c.device = "tpu";
-    CHECK_THROWS_WITH_AS(train(c), doctest::Contains("unknown device 'tpu'"), Error);
+    CHECK_THROWS_WITH_AS(train(c), doctest::Contains("device must be cpu or cuda, got 'tpu'"),
+                         Error);
 #ifdef NG_HAS_CUDA
     const bool gpu = ng::cuda::is_available();
 #else

@@ -1,12 +1,31 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <string>
 
 #include "normgrad/threading.h"
 
+// Every run of the test binary (one per ctest entry) works in its own fresh temporary
+// directory, removed at exit: tests that write files never meet another run's files, so
+// the suite is safe under `ctest -j` and repeated runs.
 int main(int argc, char** argv) {
-  std::cout << ng::thread_config() << "\n";
+  namespace fs = std::filesystem;
+  std::string tmpl = (fs::temp_directory_path() / "normgrad_test_XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) {
+    std::cerr << "cannot create a temporary directory from " << tmpl << "\n";
+    return 2;
+  }
+  const fs::path work = tmpl;
+  fs::current_path(work);
+  std::cout << ng::thread_config() << "\nworking directory: " << work.string() << "\n";
   doctest::Context ctx(argc, argv);
-  return ctx.run();
+  const int rc = ctx.run();
+  fs::current_path(fs::temp_directory_path());
+  std::error_code ec;
+  fs::remove_all(work, ec);
+  return rc;
 }

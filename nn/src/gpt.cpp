@@ -8,11 +8,18 @@
 namespace ng::nn {
 
 namespace {
-// The norm for one position, with the DyT LLM recipe's alpha0 when given.
-std::shared_ptr<Norm> position_norm(const GPTConfig& c, const std::string& kind, bool attention) {
+enum class Position { Attn, Mlp, Final };
+
+// The norm for one position, with the DyT LLM recipe's alpha0 and BHyT's per-position
+// lambda0 when given.
+std::shared_ptr<Norm> position_norm(const GPTConfig& c, const std::string& kind, Position at) {
   NormOptions o = c.norm_options;
-  const auto& a0 = attention ? c.alpha0_attn : c.alpha0_other;
+  const auto& a0 = at == Position::Attn ? c.alpha0_attn : c.alpha0_other;
   if (a0) o.alpha0 = *a0;
+  const auto& l0 = at == Position::Attn  ? c.lambda0_attn
+                   : at == Position::Mlp ? c.lambda0_mlp
+                                         : c.lambda0_final;
+  if (l0) o.lambda0 = *l0;
   return make_norm(kind.empty() ? c.norm : kind, c.n_embd, o);
 }
 
@@ -66,9 +73,9 @@ MLP::MLP(const GPTConfig& c, Generator& gen, std::shared_ptr<Generator> drop) {
 Tensor MLP::forward(const Tensor& x) { return (*drop_)((*c_proj)((*gelu_)((*c_fc)(x)))); }
 
 Block::Block(const GPTConfig& c, Generator& gen, std::shared_ptr<Generator> drop) {
-  ln_1 = register_module("ln_1", position_norm(c, c.norm_attn, true));
+  ln_1 = register_module("ln_1", position_norm(c, c.norm_attn, Position::Attn));
   attn = register_module("attn", std::make_shared<CausalSelfAttention>(c, gen, drop));
-  ln_2 = register_module("ln_2", position_norm(c, c.norm_mlp, false));
+  ln_2 = register_module("ln_2", position_norm(c, c.norm_mlp, Position::Mlp));
   mlp = register_module("mlp", std::make_shared<MLP>(c, gen, drop));
 }
 
@@ -91,7 +98,7 @@ GPT::GPT(GPTConfig c) : cfg_(std::move(c)) {
   auto h = tr->add("h", std::make_shared<Container>());
   for (int64_t i = 0; i < cfg_.n_layer; ++i)
     blocks_.push_back(h->add(std::to_string(i), std::make_shared<Block>(cfg_, gen, drop_gen_)));
-  ln_f = tr->add("ln_f", position_norm(cfg_, cfg_.norm_final, false));
+  ln_f = tr->add("ln_f", position_norm(cfg_, cfg_.norm_final, Position::Final));
   if (cfg_.embed_scale)
     embed_scale_ = register_parameter("embed_scale", full({}, std::sqrt((double)cfg_.n_embd)));
 }

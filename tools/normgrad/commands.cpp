@@ -17,6 +17,7 @@ struct Loaded {
   TrainConfig cfg;
   CharTokenizer tok;
   std::unique_ptr<nn::GPT> model;
+  nn::Metadata meta;
 };
 
 Loaded load(const std::string& ckpt) {
@@ -25,7 +26,7 @@ Loaded load(const std::string& ckpt) {
     if (!f.metadata.count(k))
       fail("checkpoint", ckpt, " has no '", k, "' metadata: not written by normgrad train");
   Loaded l{TrainConfig::from_json(f.metadata.at("config")),
-           CharTokenizer::from_vocab_string(f.metadata.at("vocab")), nullptr};
+           CharTokenizer::from_vocab_string(f.metadata.at("vocab")), nullptr, f.metadata};
   l.model = std::make_unique<nn::GPT>(l.cfg.gpt(l.tok.size()));
   nn::StateDict sd;
   for (auto& [k, v] : f.tensors)
@@ -38,7 +39,7 @@ Loaded load(const std::string& ckpt) {
 
 double eval_command(const std::string& ckpt, const std::string& data, int64_t max_windows) {
   Loaded l = load(ckpt);
-  const std::string text = data.empty() ? load_default_corpus() : load_text(data);
+  const std::string text = load_corpus(data.empty() ? l.cfg.data : data);
   const std::vector<int64_t> ids = l.tok.encode(text);
   const int64_t T = l.cfg.block_size, n = ((int64_t)ids.size() - 1) / T;
   if (n < 1) fail("eval", "text has ", ids.size(), " tokens, fewer than block_size + 1 = ", T + 1);
@@ -98,25 +99,46 @@ std::string sample_command(const std::string& ckpt, const std::string& prompt, i
   return l.tok.decode(std::vector<int64_t>(ids.begin() + start, ids.end()));
 }
 
-void grads_command(const std::string& ckpt, const std::string& data, int64_t batch, uint64_t seed,
-                   const std::string& out) {
+void grads_command(const std::string& ckpt, const GradsOptions& o) {
   Loaded l = load(ckpt);
-  const std::string text = data.empty() ? load_default_corpus() : load_text(data);
-  Batcher b(l.tok.encode(text), l.cfg.block_size, seed);
+  const std::string text = load_corpus(o.data.empty() ? l.cfg.data : o.data);
+  const int64_t batch = o.batch > 0 ? o.batch : l.cfg.batch;
+  const int64_t at = l.meta.count("step") ? std::stoll(l.meta.at("step")) : 0;
+  // The training batcher: its generator starts from seed + 1, as in train().
+  Batcher b(l.tok.encode(text), l.cfg.block_size, o.seed ? *o.seed : l.cfg.seed + 1);
+  std::string which;
+  if (o.seed) {
+    which = "an independent batch from seed " + std::to_string(*o.seed);
+  } else if (o.step > 0) {
+    for (int64_t k = 1; k < o.step; ++k) b.batch(batch, false);
+    which = "training batch of step " + std::to_string(o.step);
+    if (o.step != at + 1)
+      which += " (the weights are from step " + std::to_string(at) + ", not " +
+               std::to_string(o.step - 1) + ": not the gradient training computed)";
+  } else {
+    if (!l.meta.count("data_rng")) fail("grads", ckpt, " has no data_rng: use --step or --seed");
+    b.generator().set_state(l.meta.at("data_rng"));
+    if (l.meta.count("dropout_rng"))
+      l.model->dropout_generator().set_state(l.meta.at("dropout_rng"));
+    which = "training batch of step " + std::to_string(at + 1) + " (the next step)";
+  }
   auto [x, y] = b.batch(batch, false);
   l.model->train();  // same mode as training (dropout draws from the model's seeded generator)
   Tensor loss = l.model->loss(x, y);
   loss.backward();
   nn::StateDict sd{{"loss", loss.detach()}, {"input_ids", x}, {"target_ids", y}};
-  std::printf("loss %.6f\n%-48s %14s %14s\n", loss.item(), "parameter", "|grad|", "|param|");
+  std::printf("%s\nloss %.6f\n%-48s %14s %14s\n", which.c_str(), loss.item(), "parameter",
+              "|grad|", "|param|");
   for (auto& [n, p] : l.model->named_parameters()) {
     sd["grad." + n] = p.grad();
     std::printf("%-48s %14.6e %14.6e\n", n.c_str(), p.grad().norm().item(), p.norm().item());
   }
-  nn::save_safetensors(
-      out, sd,
-      {{"checkpoint", ckpt}, {"seed", std::to_string(seed)}, {"batch", std::to_string(batch)}});
-  std::printf("wrote loss and %zu gradients to %s\n", sd.size() - 3, out.c_str());
+  nn::save_safetensors(o.out, sd,
+                       {{"checkpoint", ckpt},
+                        {"batch_source", which},
+                        {"checkpoint_step", std::to_string(at)},
+                        {"batch", std::to_string(batch)}});
+  std::printf("wrote loss and %zu gradients to %s\n", sd.size() - 3, o.out.c_str());
 }
 
 }  // namespace ngcli

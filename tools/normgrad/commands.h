@@ -1,19 +1,31 @@
 // The checkpoint-reading subcommands: eval, sample, grads.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace ngcli {
 
-// Mean loss of a checkpoint over every full block_size window of `data` (default: the
-// built-in corpus), in non-overlapping windows; prints and returns it.
+// Mean loss of a checkpoint over every full block_size window of `data` (default: the text
+// the checkpoint was trained on), in non-overlapping windows; prints and returns it.
 double eval_command(const std::string& ckpt, const std::string& data, int64_t max_windows);
 // Generates `tokens` characters after `prompt`.
 std::string sample_command(const std::string& ckpt, const std::string& prompt, int64_t tokens,
                            double temperature, int64_t top_k, uint64_t seed);
-// Loss and the gradient of every parameter for one seeded batch: written to `out` as
-// safetensors ("loss" plus "grad.<param name>") and printed as a table of norms.
-void grads_command(const std::string& ckpt, const std::string& data, int64_t batch, uint64_t seed,
-                   const std::string& out);
+// Which batch `grads` differentiates. Default: the batch training would draw next from this
+// checkpoint (its saved data and dropout generator states), so the gradient is exactly the
+// one training step S+1 computes (before clipping) for a checkpoint at step S. step K: the
+// K-th training batch (1-based), replayed from the run's seed (the same gradient as training
+// when the checkpoint is at step K-1). seed: an independent batch from that seed instead.
+struct GradsOptions {
+  std::string data;   // default: the checkpoint's corpus
+  int64_t batch = 0;  // 0: the run's batch size
+  int64_t step = 0;   // 0: the next step
+  std::optional<uint64_t> seed;
+  std::string out = "grads.safetensors";
+};
+// Loss and the gradient of every parameter for one batch: written to `out` as safetensors
+// ("loss", "input_ids", "target_ids", "grad.<param name>") and printed as a table of norms.
+void grads_command(const std::string& ckpt, const GradsOptions& o);
 
 }  // namespace ngcli

@@ -56,50 +56,119 @@ void truncate_metrics(const std::string& path, int64_t step) {
 }
 }  // namespace
 
+namespace {
+enum class FieldGroup { place, run, model, norm, optim, book };
+
+// JSON for one field (optional: null when unset).
+template <class T>
+json field_to_json(const T& v) {
+  return json(v);
+}
+template <class T>
+json field_to_json(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+// Reads one field, refusing a value of the wrong type with a message naming the field.
+template <class T>
+void field_from_json(const json& j, const char* key, T& v) {
+  const auto bad = [&](const char* want) {
+    fail("config", "field '", key, "' must be ", want, ", got ", j.dump());
+  };
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!j.is_boolean()) bad("true or false");
+    v = j.get<bool>();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!j.is_string()) bad("a string");
+    v = j.get<std::string>();
+  } else if constexpr (std::is_same_v<T, std::optional<double>>) {
+    if (j.is_null())
+      v.reset();
+    else if (!j.is_number())
+      bad("a number or null");
+    else
+      v = j.get<double>();
+  } else if constexpr (std::is_unsigned_v<T>) {
+    if (!j.is_number_unsigned()) bad("a non-negative integer");
+    v = j.get<T>();
+  } else if constexpr (std::is_integral_v<T>) {
+    if (!j.is_number_integer()) bad("an integer");
+    const int64_t x = j.get<int64_t>();
+    if (x < (int64_t)std::numeric_limits<T>::min() || x > (int64_t)std::numeric_limits<T>::max())
+      bad("an integer in range");
+    v = (T)x;
+  } else {
+    if (!j.is_number()) bad("a number");
+    v = j.get<T>();
+  }
+}
+
+template <class T>
+std::string field_str(const T& v) {
+  if constexpr (std::is_same_v<T, std::string>)
+    return v.empty() ? "\"\"" : v;
+  else if constexpr (std::is_same_v<T, bool>)
+    return v ? "true" : "false";
+  else if constexpr (std::is_same_v<T, std::optional<double>>)
+    return v ? field_str(*v) : "unset";
+  else {
+    std::ostringstream o;
+    o << v;
+    return o.str();
+  }
+}
+
+// The check of one value; the message names the field and the value.
+template <class T>
+void check_field(const char* name, const T& v, FieldCheck check) {
+  using C = FieldCheck;
+  if constexpr (std::is_same_v<T, std::optional<double>>) {
+    if (v) check_field(name, *v, check);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (check == C::kDevice && v != "cpu" && v != "cuda")
+      fail("config", name, " must be cpu or cuda, got '", v, "'");
+    if ((check == C::kNormKind || (check == C::kNormKindOrEmpty && !v.empty()))) {
+      const auto k = nn::norm_kinds();
+      if (std::find(k.begin(), k.end(), v) == k.end()) {
+        std::string known;
+        for (auto& n : k) known += " " + n;
+        fail("config", name, ": unknown norm kind '", v, "'; known:", known);
+      }
+    }
+  } else if constexpr (!std::is_same_v<T, bool>) {
+    const double x = (double)v;
+    if constexpr (std::is_floating_point_v<T>)
+      if (!std::isfinite(x)) fail("config", name, " must be finite, got ", x);
+    if (check == C::kPositive && !(x > 0)) fail("config", name, " must be > 0, got ", v);
+    if (check == C::kNonNegative && !(x >= 0)) fail("config", name, " must be >= 0, got ", v);
+    if (check == C::kUnit && !(x >= 0 && x <= 1))
+      fail("config", name, " must be in [0, 1], got ", v);
+  }
+}
+}  // namespace
+
 nn::GPTConfig TrainConfig::gpt(int64_t vocab) const {
-  nn::GPTConfig g{.vocab = vocab,
-                  .n_layer = n_layer,
-                  .n_head = n_head,
-                  .n_embd = n_embd,
-                  .block_size = block_size,
-                  .dropout = dropout,
-                  .bias = bias,
-                  .norm = norm,
-                  .norm_attn = norm_attn,
-                  .norm_mlp = norm_mlp,
-                  .norm_final = norm_final};
-  g.norm_options = {.eps = eps,
-                    .alpha0 = alpha0,
-                    .beta0 = beta0,
-                    .shift0 = shift0,
-                    .paper_form = paper_form,
-                    .softplus_beta = !plain_beta};
-  g.alpha0_attn = alpha0_attn;
-  g.alpha0_other = alpha0_other;
-  g.embed_scale = embed_scale;
+  nn::GPTConfig g;
+  g.vocab = vocab;
   g.seed = seed;
+#define NG_TO_GPT_place(name)
+#define NG_TO_GPT_run(name)
+#define NG_TO_GPT_optim(name)
+#define NG_TO_GPT_book(name)
+#define NG_TO_GPT_model(name) g.name = name;
+#define NG_TO_GPT_norm(name) g.norm_options.name = name;
+#define NG_TO_GPT(group, type, name, def, check, help) NG_TO_GPT_##group(name)
+  NG_TRAIN_FIELDS(NG_TO_GPT)
+#undef NG_TO_GPT
   return g;
 }
 
-// clang-format off
-#define NG_CONFIG_FIELDS(X)                                                                    \
-  X(data) X(out) X(seed) X(threads) X(device)                                                  \
-  X(n_layer) X(n_head) X(n_embd) X(block_size) X(dropout) X(bias)                              \
-  X(norm) X(norm_attn) X(norm_mlp) X(norm_final) X(eps) X(alpha0) X(shift0)                    \
-  X(paper_form) X(plain_beta) X(embed_scale)                                                   \
-  X(batch) X(max_steps) X(warmup) X(lr) X(min_lr) X(weight_decay) X(beta1) X(beta2)            \
-  X(grad_clip) X(scalar_lr_scale)                                                              \
-  X(eval_interval) X(eval_iters) X(log_interval) X(ckpt_interval)
-// clang-format on
-
 std::string TrainConfig::to_json() const {
   json j;
-#define TO(f) j[#f] = f;
-  NG_CONFIG_FIELDS(TO)
-#undef TO
-  if (beta0) j["beta0"] = *beta0;
-  if (alpha0_attn) j["alpha0_attn"] = *alpha0_attn;
-  if (alpha0_other) j["alpha0_other"] = *alpha0_other;
+#define NG_TO_JSON(group, type, name, def, check, help) \
+  if (FieldGroup::group != FieldGroup::place) j[#name] = field_to_json(name);
+  NG_TRAIN_FIELDS(NG_TO_JSON)
+#undef NG_TO_JSON
   return j.dump();
 }
 
@@ -111,14 +180,61 @@ TrainConfig TrainConfig::from_json(const std::string& s) {
   } catch (const std::exception& e) {
     fail("config", "checkpoint config is not valid JSON (", e.what(), ")");
   }
-#define FROM(f) \
-  if (j.contains(#f)) j.at(#f).get_to(c.f);
-  NG_CONFIG_FIELDS(FROM)
-#undef FROM
-  if (j.contains("beta0")) c.beta0 = j["beta0"].get<double>();
-  if (j.contains("alpha0_attn")) c.alpha0_attn = j["alpha0_attn"].get<double>();
-  if (j.contains("alpha0_other")) c.alpha0_other = j["alpha0_other"].get<double>();
+  if (!j.is_object()) fail("config", "checkpoint config must be a JSON object, got ", j.dump());
+  for (auto& [key, value] : j.items()) {
+    bool known = false;
+#define NG_KNOWN(group, type, name, def, check, help) known |= key == #name;
+    NG_TRAIN_FIELDS(NG_KNOWN)
+#undef NG_KNOWN
+    if (!known) fail("config", "unknown field '", key, "' (written by another normgrad version?)");
+  }
+#define NG_FROM_JSON(group, type, name, def, check, help) \
+  if (FieldGroup::group != FieldGroup::place && j.contains(#name))   \
+    field_from_json(j.at(#name), #name, c.name);
+  NG_TRAIN_FIELDS(NG_FROM_JSON)
+#undef NG_FROM_JSON
   return c;
+}
+
+void TrainConfig::validate() const {
+#define NG_CHECK_FIELD(group, type, name, def, check, help) check_field(#name, name, FieldCheck::check);
+  NG_TRAIN_FIELDS(NG_CHECK_FIELD)
+#undef NG_CHECK_FIELD
+}
+
+std::string TrainConfig::describe() const {
+  std::string out;
+#define NG_DESCRIBE(group, type, name, def, check, help) \
+  if (FieldGroup::group != FieldGroup::place)            \
+    out += (out.empty() ? "" : " ") + std::string(#name) + "=" + field_str(name);
+  NG_TRAIN_FIELDS(NG_DESCRIBE)
+#undef NG_DESCRIBE
+  return out;
+}
+
+std::string dashed(std::string name) {
+  std::replace(name.begin(), name.end(), '_', '-');
+  return name;
+}
+
+// The settings a resumed run uses: the saved run's, with the place fields and any
+// bookkeeping flags from the command line. A flag that would change what the run is (data,
+// model, norm, optimizer, schedule) is an error naming both values.
+TrainConfig resumed_config(const TrainConfig& cli, const TrainConfig& saved) {
+  TrainConfig run = saved;
+#define NG_RESUME(group, type, name, def, check, help)                                        \
+  if (FieldGroup::group == FieldGroup::place)                                                \
+    run.name = cli.name;                                                                      \
+  else if (cli.given.count(#name) && FieldGroup::group == FieldGroup::book)                  \
+    run.name = cli.name;                                                                      \
+  else if (cli.given.count(#name) && std::string(#name) != "data" && !(cli.name == saved.name)) \
+    fail("train", "--resume: --", dashed(#name), " ", field_str(cli.name),                   \
+         " conflicts with the saved run's ", field_str(saved.name),                           \
+         " (drop the flag to continue the run, or start a new run in another --out)");
+  NG_TRAIN_FIELDS(NG_RESUME)
+#undef NG_RESUME
+  run.given = cli.given;
+  return run;
 }
 
 Device parse_device(const std::string& name) {
@@ -142,31 +258,50 @@ std::string device_summary(Device d) {
   return thread_config();
 }
 
-TrainResult train(const TrainConfig& cfg) {
-  const Device dev = parse_device(cfg.device);
-  if (cfg.threads > 0) set_num_threads(cfg.threads);
-  if (!cfg.quiet) std::printf("%s\n", device_summary(dev).c_str());
+std::string corpus_fingerprint(const std::string& text) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a, 64 bits
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  char b[40];
+  std::snprintf(b, sizeof b, "%016llx:%zu", (unsigned long long)h, text.size());
+  return b;
+}
 
-  const std::string text = cfg.data.empty() ? load_default_corpus() : load_text(cfg.data);
-  fs::create_directories(cfg.out);
+std::string load_corpus(const std::string& path) {
+  return path.empty() ? load_default_corpus() : load_text(path);
+}
+
+TrainResult train(const TrainConfig& cfg) {
+  cfg.validate();
   const std::string ckpt = cfg.out + "/ckpt.safetensors", metrics = cfg.out + "/metrics.jsonl",
                     probes_path = cfg.out + "/probes.jsonl";
-
-  CharTokenizer tok = CharTokenizer::from_text(text);
+  // What this run is: the command line's settings, or the saved run's on --resume. The data
+  // path is stored absolute, so a run resumes (and eval/grads find its corpus) from anywhere.
   TrainConfig run = cfg;
+  if (!run.data.empty()) run.data = fs::absolute(run.data).lexically_normal().string();
   nn::Metadata resumed;
   if (cfg.resume) {
     if (!fs::exists(ckpt)) fail("train", "--resume: no checkpoint at ", ckpt);
     resumed = nn::load_safetensors(ckpt).metadata;
-    tok = CharTokenizer::from_vocab_string(resumed.at("vocab"));
-    TrainConfig saved = TrainConfig::from_json(resumed.at("config"));
-    saved.out = cfg.out;
-    saved.quiet = cfg.quiet;
-    saved.threads = cfg.threads;
-    saved.stop_at = cfg.stop_at;
-    saved.device = cfg.device;  // where to run, not what: a run may resume elsewhere
-    run = saved;
+    run = resumed_config(cfg, TrainConfig::from_json(resumed.at("config")));
+    if (cfg.given.count("data")) run.data = fs::absolute(cfg.data).lexically_normal().string();
+    run.validate();
   }
+  const Device dev = parse_device(run.device);
+  if (run.threads > 0) set_num_threads(run.threads);
+  if (!run.quiet) std::printf("%s\n", device_summary(dev).c_str());
+
+  const std::string text = load_corpus(run.data);
+  const std::string fingerprint = corpus_fingerprint(text);
+  CharTokenizer tok = CharTokenizer::from_text(text);
+  if (cfg.resume) {
+    if (resumed.count("data_fingerprint") && resumed.at("data_fingerprint") != fingerprint)
+      fail("train", "--resume: the corpus ",
+           run.data.empty() ? default_corpus_path_description() : run.data,
+           " is not the text this run was trained on (fingerprint ", fingerprint, ", saved ",
+           resumed.at("data_fingerprint"), "); pass --data with the original file");
+    tok = CharTokenizer::from_vocab_string(resumed.at("vocab"));
+  }
+  fs::create_directories(run.out);
   Batcher data(tok.encode(text), run.block_size, run.seed + 1);
   nn::GPT model(run.gpt(tok.size()));
   optim::AdamW opt(
@@ -201,6 +336,7 @@ TrainResult train(const TrainConfig& cfg) {
                             {"data_rng", data.generator().state()},
                             {"dropout_rng", model.dropout_generator().state()},
                             {"norm", run.norm},
+                            {"data_fingerprint", fingerprint},
                             {"format", "normgrad-gpt-1"}});
   };
   auto eval_loss = [&](bool val) {  // the same batches every time: comparable across runs

@@ -2,41 +2,91 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "normgrad/nn/gpt.h"
 
 namespace ngcli {
 
+// The one list of configuration fields. Everything else is derived from it: the struct's
+// members and defaults, the command-line flags and their --help, the JSON saved in
+// checkpoints (and its type checks on load), the checks of every value, what a resumed run
+// may change, the GPT the run builds, and the report's description of a run.
+//
+// X(group, type, name, default, check, help). Groups:
+//   place: where and how to run, not what (a resumed run may change these freely; not saved)
+//   run:   the data and the seed       model: the GPT (GPTConfig field of the same name)
+//   norm:  NormOptions field of the same name (every position's norm reads what it needs)
+//   optim: optimizer and schedule      book: bookkeeping (a resumed run may change these)
+// clang-format off
+#define NG_TRAIN_FIELDS(X)                                                                       \
+  X(place, std::string, out, "out", kAny, "output folder: checkpoint, metrics.jsonl, probes.jsonl") \
+  X(place, int, threads, 0, kNonNegative, "threads for our kernels and OpenBLAS (0: all cores)")   \
+  X(place, std::string, device, "cpu", kDevice, "cpu or cuda")                                   \
+  X(place, bool, resume, false, kAny, "continue OUT/ckpt.safetensors with its saved settings")   \
+  X(place, int64_t, stop_at, 0, kNonNegative, "stop with a checkpoint at this step (schedule unchanged)") \
+  X(place, bool, quiet, false, kAny, "no progress output")                                       \
+  X(run, std::string, data, "", kAny, "UTF-8 text file (default: the built-in fortunes corpus)") \
+  X(run, uint64_t, seed, 1337, kAny, "seed for init, batches and dropout")                       \
+  X(model, int64_t, n_layer, 4, kPositive, "transformer blocks")                                 \
+  X(model, int64_t, n_head, 4, kPositive, "attention heads")                                     \
+  X(model, int64_t, n_embd, 128, kPositive, "width of the residual stream")                      \
+  X(model, int64_t, block_size, 64, kPositive, "context length in tokens")                       \
+  X(model, double, dropout, 0.0, kUnit, "dropout probability")                                   \
+  X(model, bool, bias, true, kAny, "biases in Linear layers")                                    \
+  X(model, std::string, norm, "layernorm", kNormKind, "norm kind at every position")             \
+  X(model, std::string, norm_attn, "", kNormKindOrEmpty, "override for the attention-position norm (ln_1)") \
+  X(model, std::string, norm_mlp, "", kNormKindOrEmpty, "override for the MLP-position norm (ln_2)") \
+  X(model, std::string, norm_final, "", kNormKindOrEmpty, "override for the final norm (ln_f)")  \
+  X(norm, double, eps, 1e-5, kPositive, "LayerNorm/RMSNorm eps")                                 \
+  X(norm, double, alpha0, 0.5, kPositive, "DyT/Derf initial alpha (Zhu et al.: 0.5)")            \
+  X(model, std::optional<double>, alpha0_attn, std::nullopt, kPositive, "alpha0 at attention positions (DyT LLM recipe)") \
+  X(model, std::optional<double>, alpha0_other, std::nullopt, kPositive, "alpha0 at MLP and final positions (DyT LLM recipe)") \
+  X(norm, std::optional<double>, beta0, std::nullopt, kPositive, "DyISRU initial beta (default 1/alpha0^2)") \
+  X(norm, bool, plain_beta, false, kAny, "DyISRU learns beta itself, not beta_raw with beta = softplus(beta_raw)") \
+  X(norm, double, shift0, 0.0, kAny, "Derf initial shift")                                       \
+  X(norm, double, lambda0, 2.0, kPositive, "BHyT initial lambda (Byun et al.: 2.0)")             \
+  X(model, std::optional<double>, lambda0_attn, std::nullopt, kPositive, "BHyT lambda0 at the input norm of attention (ln_1)") \
+  X(model, std::optional<double>, lambda0_mlp, std::nullopt, kPositive, "BHyT lambda0 at the post-attention norm (ln_2)") \
+  X(model, std::optional<double>, lambda0_final, std::nullopt, kPositive, "BHyT lambda0 at the last-layer norm (ln_f)") \
+  X(norm, bool, paper_form, false, kAny, "element-wise norms bounded by sqrt(C) (Stollenwerk's scale)") \
+  X(model, bool, embed_scale, false, kAny, "learnable scalar after the token embedding, init sqrt(n_embd)") \
+  X(optim, int64_t, batch, 12, kPositive, "sequences per step")                                  \
+  X(optim, int64_t, max_steps, 600, kPositive, "training steps (the schedule's length)")         \
+  X(optim, int64_t, warmup, 50, kNonNegative, "linear warmup steps")                             \
+  X(optim, double, lr, 1e-3, kPositive, "peak learning rate (cosine to min_lr)")                 \
+  X(optim, double, min_lr, 1e-4, kNonNegative, "final learning rate")                            \
+  X(optim, double, weight_decay, 0.1, kNonNegative, "AdamW decoupled weight decay (matrices only)") \
+  X(optim, double, beta1, 0.9, kUnit, "AdamW beta1")                                             \
+  X(optim, double, beta2, 0.95, kUnit, "AdamW beta2")                                            \
+  X(optim, double, grad_clip, 1.0, kPositive, "clip the global gradient norm")                   \
+  X(optim, double, scalar_lr_scale, 1.0, kPositive, "lr multiplier for norm scalars")            \
+  X(book, int64_t, eval_interval, 100, kPositive, "evaluate every N steps")                      \
+  X(book, int64_t, eval_iters, 10, kPositive, "batches per evaluation")                          \
+  X(book, int64_t, log_interval, 10, kPositive, "print every N steps (non-terminal output)")     \
+  X(book, int64_t, ckpt_interval, 200, kPositive, "checkpoint every N steps")                    \
+  X(book, int64_t, probe_interval, 0, kNonNegative, "record probes to OUT/probes.jsonl every N steps (0: off)")
+// clang-format on
+
+// What a field's value must satisfy (checked for flags and for configs read from files).
+enum class FieldCheck { kAny, kPositive, kNonNegative, kUnit, kDevice, kNormKind, kNormKindOrEmpty };
+
 struct TrainConfig {
-  // data and run
-  std::string data;  // empty: the built-in fortunes corpus
-  std::string out = "out";
-  uint64_t seed = 1337;
-  int threads = 0;  // 0: all cores
-  std::string device = "cpu";
-  bool resume = false;  // continue OUT/ckpt.safetensors with the settings saved in it
-  int64_t stop_at = 0;  // stop (with a checkpoint) at this step; the schedule stays max_steps
-  bool quiet = false;
-  // model
-  int64_t n_layer = 4, n_head = 4, n_embd = 128, block_size = 64;
-  double dropout = 0.0;
-  bool bias = true;
-  std::string norm = "layernorm", norm_attn, norm_mlp, norm_final;
-  double eps = 1e-5, alpha0 = 0.5, shift0 = 0.0;
-  std::optional<double> beta0, alpha0_attn, alpha0_other;
-  bool paper_form = false, plain_beta = false, embed_scale = false;
-  // optimization
-  int64_t batch = 12, max_steps = 600, warmup = 50;
-  double lr = 1e-3, min_lr = 1e-4, weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95;
-  double grad_clip = 1.0, scalar_lr_scale = 1.0;
-  // bookkeeping
-  int64_t eval_interval = 100, eval_iters = 10, log_interval = 10, ckpt_interval = 200;
-  int64_t probe_interval = 0;  // record probes to OUT/probes.jsonl every N steps (0: off)
+#define NG_DECLARE_FIELD(group, type, name, def, check, help) type name = def;
+  NG_TRAIN_FIELDS(NG_DECLARE_FIELD)
+#undef NG_DECLARE_FIELD
+  // Names of the fields the user set explicitly (flags): on --resume, a set field that
+  // differs from the saved run is an error unless its group is place or book.
+  std::set<std::string> given;
 
   ng::nn::GPTConfig gpt(int64_t vocab) const;
-  std::string to_json() const;
-  static TrainConfig from_json(const std::string& json);  // keys missing in json keep defaults
+  std::string to_json() const;  // every field but the place group
+  // Keys missing in json keep defaults; a wrong-typed value or unknown key is an error.
+  static TrainConfig from_json(const std::string& json);
+  void validate() const;  // every value against its field's check: "[config] lr must be > 0 ..."
+  // "n_layer=4 n_head=4 ... norm=dyt alpha0=0.5 ...": every saved field, for reports.
+  std::string describe() const;
 };
 
 struct TrainResult {
@@ -47,6 +97,15 @@ struct TrainResult {
 };
 
 TrainResult train(const TrainConfig& cfg);
+
+// --resume: the saved run's settings, with place fields (and given book fields) from the
+// command line; a given flag that changes the run itself is an error naming both values.
+TrainConfig resumed_config(const TrainConfig& cli, const TrainConfig& saved);
+std::string dashed(std::string field_name);  // n_layer -> n-layer (the flag's spelling)
+// The text of a run: the file at `path`, or the built-in corpus when empty.
+std::string load_corpus(const std::string& path);
+// FNV-1a hash and length of a corpus: a resumed run checks it trains on the same text.
+std::string corpus_fingerprint(const std::string& text);
 
 // "cpu" or "cuda"; a clear error when CUDA was not built in or no GPU is usable.
 ng::Device parse_device(const std::string& name);

@@ -53,7 +53,7 @@ struct NormOptions {
   double shift0 = 0.0;          // Derf: initial shift s
   double lambda0 = 2.0;         // BHyT: initial lambda (Byun et al.)
   bool paper_form = false;      // element-wise norms bounded by +-sqrt(C) (Stollenwerk's scale)
-  bool softplus_beta = true;    // DyISRU: beta = softplus(beta_raw) keeps it > 0
+  bool plain_beta = false;      // DyISRU: learn beta itself, not beta_raw with beta = softplus(beta_raw)
 };
 
 // A learnable one-element tensor of a layer: its parameter name and initial value.

@@ -19,13 +19,13 @@ struct DyISRU : KindDefaults {
   static std::vector<NormScalarSpec> scalar_params(const NormOptions& o) {
     const double beta0 = o.beta0.value_or(1.0 / (o.alpha0 * o.alpha0));
     if (!(beta0 > 0)) fail("dyisru", "beta0 must be > 0, got ", beta0);
-    if (!o.softplus_beta) return {{"beta", beta0}};
+    if (o.plain_beta) return {{"beta", beta0}};
     // softplus^-1(b) = log(expm1(b)), written to stay finite for large b
     return {{"beta_raw", beta0 > 20 ? beta0 + std::log(-std::expm1(-beta0))
                                     : std::log(std::expm1(beta0))}};
   }
   static TensorList kernel_scalars(const TensorList& raw, const NormOptions& o) {
-    return {o.softplus_beta ? softplus(raw[0]) : raw[0]};
+    return {o.plain_beta ? raw[0] : softplus(raw[0])};
   }
   static void check_scalars(const TensorList& s) {  // CPU only: reading costs nothing there
     const double beta = s[0].item();

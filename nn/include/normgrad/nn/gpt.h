@@ -22,6 +22,9 @@ struct GPTConfig {
   NormOptions norm_options;
   // The DyT LLM recipe: separate alpha0 for the attention-position norm and the others.
   std::optional<double> alpha0_attn, alpha0_other;
+  // BHyT (Byun et al.): lambda0 at the attention input (ln_1), post-attention (ln_2) and
+  // last-layer (ln_f) norms; unset: norm_options.lambda0.
+  std::optional<double> lambda0_attn, lambda0_mlp, lambda0_final;
   bool embed_scale = false;  // learnable scalar after the token embedding, init sqrt(n_embd)
   uint64_t seed = 1337;      // every random number of init and dropout comes from it
 };
