@@ -14,7 +14,7 @@ using namespace ng;
 
 namespace {
 
-const char* kKinds[] = {"layernorm", "rmsnorm", "dyt", "dyisru", "derf"};
+const char* kKinds[] = {"layernorm", "rmsnorm", "dyt", "dyisru", "derf", "bhyt"};
 const int64_t kShapes[][2] = {{4096, 768}, {16384, 256}};
 
 // Copies 2.5 * N * C floats: the same 5 * N * C * 4 bytes read + written as the norm.

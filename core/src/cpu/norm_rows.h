@@ -8,6 +8,7 @@
 // lane_sum (32 independent lanes) because a float reduction in one accumulator cannot be.
 #pragma once
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "dispatch.h"
@@ -38,6 +39,10 @@ struct CpuMath {
 };
 
 namespace norm_rows {
+
+// Lambdas in the row loops are forced inline too: this file instantiates every kind, and
+// past GCC's inlining budget a lambda left out of line stops its loop from vectorizing.
+#define NG_VEC_LAMBDA __attribute__((always_inline))
 
 constexpr int64_t kRowBlock = 32;
 
@@ -83,6 +88,27 @@ struct Scalars {
   }
 };
 
+// f(integral_constant<0>) ... f(integral_constant<N-1>): indices known at compile time, so
+// a kind's small per-element arrays stay in registers and the loops vectorize.
+template <int N, class F>
+NG_VEC_INLINE void static_for(F&& f) {
+  [&]<int... J>(std::integer_sequence<int, J...>) {
+    (f(std::integral_constant<int, J>{}), ...);
+  }(std::make_integer_sequence<int, N>{});
+}
+
+template <int N>
+constexpr int at_least_1 = N > 0 ? N : 1;
+
+// Everything a row's loops read, as locals: a value read through a pointer could alias the
+// output, and GCC would reload it every iteration and give up vectorizing.
+template <class K, class T>
+struct RowArgs {
+  typename K::Consts k;
+  T s[at_least_1<K::kScalars>];
+  T st[at_least_1<K::kStats>];
+};
+
 template <class K, class T>
 void forward(const NormCall& c) {
   using M = CpuMath;
@@ -93,18 +119,22 @@ void forward(const NormCall& c) {
   T* Y = c.y.data<T>();
   T* stats = K::kStats ? c.stats.data<T>() : nullptr;
   parallel_for(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(C, 1)),
-               [&, k, sc](int64_t r0, int64_t r1) {
+               [=](int64_t r0, int64_t r1) {
+                 RowArgs<K, T> a{k, {}, {}};
+                 for (int j = 0; j < K::kScalars; ++j) a.s[j] = sc.v[j];
                  for (int64_t r = r0; r < r1; ++r) {
                    const T* x = X + r * C;
-                   T st[K::kStats > 0 ? K::kStats : 1] = {};
                    if constexpr (K::kStats > 0) {
                      K::template stats<M, T>(
-                         [&](auto f) { return lane_sum<T>(C, [&](int64_t i) { return f(x[i]); }); },
-                         C, sc.v, k, st);
-                     for (int j = 0; j < K::kStats; ++j) stats[r * K::kStats + j] = st[j];
+                         [&](auto f) NG_VEC_LAMBDA {
+                           return lane_sum<T>(C, [&](int64_t i) NG_VEC_LAMBDA { return f(x[i]); });
+                         },
+                         C, a.s, a.k, a.st);
+                     for (int j = 0; j < K::kStats; ++j) stats[r * K::kStats + j] = a.st[j];
                    }
-                   store_affine(Y + r * C, w, b, C, [&](int64_t i) {
-                     return K::template value<M, T>(x[i], sc.v, st, k);
+                   const RowArgs<K, T> ra = a;
+                   store_affine(Y + r * C, w, b, C, [&](int64_t i) NG_VEC_LAMBDA {
+                     return K::template value<M, T>(x[i], ra.s, ra.st, ra.k);
                    });
                  }
                });
@@ -124,40 +154,56 @@ void backward(const NormCall& c) {
   const bool want_w = c.dw.defined(), want_b = c.db.defined(), want_s = c.ds.defined();
   std::vector<T> dw_part(want_w ? nb * C : 0), db_part(want_b ? nb * C : 0);
   std::vector<T> ds_part(want_s ? nb * S : 0);
-  parallel_for(nb, 1, [&, k, sc](int64_t b0, int64_t b1) {
-    // gw = g * w; y = the pre-affine output; per-element scalar-gradient shares
-    std::vector<T> gw(C), y(C), dsv(want_s ? S * C : 0);
+  parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
+    // gw = g * w; y = the pre-affine output; ds = per-element scalar-gradient shares
+    std::vector<T> gw(C), y(C), ds(at_least_1<S> * C);
+    RowArgs<K, T> a{k, {}, {}};
+    for (int j = 0; j < S; ++j) a.s[j] = sc.v[j];
     for (int64_t blk = b0; blk < b1; ++blk) {
       T* pw = want_w ? dw_part.data() + blk * C : nullptr;
       T* pb = want_b ? db_part.data() + blk * C : nullptr;
       if (pw) std::fill(pw, pw + C, T(0));
       if (pb) std::fill(pb, pb + C, T(0));
-      T ds_blk[S > 0 ? S : 1] = {};
+      T ds_blk[at_least_1<S>] = {};
       for (int64_t r = blk * kRowBlock; r < std::min(N, (blk + 1) * kRowBlock); ++r) {
         const T* x = X + r * C;
         const T* g = G + r * C;
         T* dx = DX + r * C;
-        const T* st = stats ? stats + r * K::kStats : nullptr;
-        for (int64_t i = 0; i < C; ++i) gw[i] = g[i] * (w ? w[i] : T(1));
-        T rs[R > 0 ? R : 1] = {};
-        for (int j = 0; j < R; ++j)
-          rs[j] = lane_sum<T>(C, [&](int64_t i) {
-            T o[R > 0 ? R : 1];
-            K::template row_terms<M, T>(x[i], gw[i], sc.v, st, k, o);
-            return o[j];
+        for (int j = 0; j < K::kStats; ++j) a.st[j] = stats[r * K::kStats + j];
+        const RowArgs<K, T> ra = a;
+        T* gwp = gw.data();
+        if (w)
+          for (int64_t i = 0; i < C; ++i) gwp[i] = g[i] * w[i];
+        else
+          for (int64_t i = 0; i < C; ++i) gwp[i] = g[i];
+        T rs[at_least_1<R>] = {};
+        static_for<R>([&](auto J) NG_VEC_LAMBDA {
+          rs[J] = lane_sum<T>(C, [&](int64_t i) NG_VEC_LAMBDA {
+            T o[at_least_1<R>];
+            K::template row_terms<M, T>(x[i], gwp[i], ra.s, ra.st, ra.k, o);
+            return o[J];
           });
+        });
+        T rsl[at_least_1<R>];
+        for (int j = 0; j < R; ++j) rsl[j] = rs[j];
+        T* yp = y.data();
+        T* dsp = ds.data();
+        // dx, y and ds are distinct buffers (ivdep: no run-time overlap check, which GCC's
+        // versioned loop could fail and fall back to scalar code)
+#pragma GCC ivdep
         for (int64_t i = 0; i < C; ++i) {
-          const auto e = K::template backward<M, T>(x[i], gw[i], sc.v, st, rs, C, k);
+          const auto e = K::template backward<M, T>(x[i], gwp[i], ra.s, ra.st, rsl, C, ra.k);
           dx[i] = e.dx;
-          y[i] = e.y;
-          if (want_s)
-            for (int j = 0; j < S; ++j) dsv[j * C + i] = e.ds[j];
+          yp[i] = e.y;
+          static_for<S>([&](auto J) NG_VEC_LAMBDA { dsp[J * C + i] = e.ds[J]; });
         }
         if (want_s)
-          for (int j = 0; j < S; ++j)
-            ds_blk[j] += lane_sum<T>(C, [&](int64_t i) { return dsv[j * C + i]; });
+          static_for<S>([&](auto J) NG_VEC_LAMBDA {
+            const T* d = dsp + J * C;
+            ds_blk[J] += lane_sum<T>(C, [&](int64_t i) NG_VEC_LAMBDA { return d[i]; });
+          });
         if (pw)
-          for (int64_t i = 0; i < C; ++i) pw[i] += g[i] * y[i];
+          for (int64_t i = 0; i < C; ++i) pw[i] += g[i] * yp[i];
         if (pb)
           for (int64_t i = 0; i < C; ++i) pb[i] += g[i];
       }
