@@ -142,6 +142,33 @@ TEST_SUITE("cli") {
     CHECK(json::parse(pb[2])["step"] == 12);
   }
 
+  TEST_CASE("TaperNorm's schedule and EMA state resume bit for bit across the calibration") {
+    TrainConfig a = tiny_cfg("cli_test_taper_full"), b = tiny_cfg("cli_test_taper_part");
+    for (TrainConfig* c : {&a, &b}) {
+      c->norm = "tapernorm";
+      c->norm_final = "rmsnorm";
+      c->taper_start = 4, c->taper_steps = 4;  // calibrate at step 4, gate 0 from step 8
+      c->probe_interval = 2;
+    }
+    train(a);
+    b.stop_at = 3;  // the EMAs are mid-way: they must travel in the checkpoint
+    train(b);
+    b.stop_at = 0;
+    b.resume = true;
+    train(b);
+    auto ma = lines(a.out + "/metrics.jsonl"), mb = lines(b.out + "/metrics.jsonl");
+    REQUIRE(mb.size() == 12);
+    auto key = [](const std::string& l) { return l.substr(0, l.find(",\"lr\"")); };
+    for (size_t i = 0; i < 12; ++i) CHECK(key(ma[i]) == key(mb[i]));
+    auto pa = nn::load_safetensors(a.out + "/ckpt.safetensors").tensors;
+    auto pb = nn::load_safetensors(b.out + "/ckpt.safetensors").tensors;
+    CHECK(pa.at("transformer.h.0.ln_1.gate").item() == 0.0);
+    for (auto& [k, v] : pa) CHECK(v.to_vector() == pb.at(k).to_vector());
+    // the probes record the gate and c of every TaperNorm layer
+    const json last = json::parse(lines(b.out + "/probes.jsonl").back());
+    CHECK(last.dump().find("\"gate\"") != std::string::npos);
+  }
+
   TEST_CASE("resume: a flag that changes the run is an error; place and bookkeeping flags are not") {
     TrainConfig b = tiny_cfg("cli_test_conflict");
     b.stop_at = 3;

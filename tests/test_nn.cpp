@@ -156,6 +156,7 @@ TEST_SUITE("nn") {
     for (const auto& kind : kKinds) {
       CAPTURE(kind);
       auto norm = make_norm(kind, 6);
+      norm->on_step(250);  // TaperNorm mid-taper, where both of its branches carry gradient
       Tensor x = randn({4, 6}, {.requires_grad = true});
       sum(square((*norm)(x))).backward();
       for (auto& [n, p] : norm->named_parameters()) {
@@ -168,6 +169,7 @@ TEST_SUITE("nn") {
       GPTConfig c = tiny(kind);
       c.embed_scale = true;
       GPT m(c);
+      set_norm_step(m, 250);
       m.loss(tokens({2, 8}, 11, 3), tokens({2, 8}, 11, 4)).backward();
       for (auto& [n, p] : m.named_parameters()) {
         CAPTURE(n);
@@ -214,6 +216,62 @@ TEST_SUITE("nn") {
         Error);
     auto report = b.load_state_dict(sd, /*strict=*/false);
     CHECK(report.missing.size() == 1);
+  }
+
+  TEST_CASE("TaperNorm: gate schedule, EMA calibration at taper_start, zero-gate linear map") {
+    NormOptions o;
+    o.taper_start = 10, o.taper_steps = 8;
+    auto n = make_norm("tapernorm", 5, o);
+    std::map<std::string, Tensor> t;
+    for (auto& [k, v] : n->named_parameters()) t[k] = v;
+    for (auto& [k, v] : n->named_buffers()) t[k] = v;
+    CHECK(n->named_buffers().size() == 4);  // gate, c, ema_num, ema_den
+    NoGradGuard no_grad;
+    Tensor(t.at("weight")).copy_(from_vector(std::vector<double>{0.5, 1, 1.5, 2, 2.5}, {5}));
+    Generator g(3);
+    double num = 0, den = 0;  // the EMAs, recomputed here
+    for (int64_t step = 0; step < 10; ++step) {
+      n->on_step(step);
+      CHECK(t.at("gate").item() == 1.0);
+      const Tensor x = randn({3, 5}, {}, &g) * (1.0 + step);
+      (*n)(x);
+      const Tensor wx2 = sum(square(x * t.at("weight")), {-1});
+      const Tensor r = rsqrt(mean(square(x), {-1}) + 1e-5);
+      num = 0.99 * num + 0.01 * sum(r * wx2).item();
+      den = 0.99 * den + 0.01 * sum(wx2).item();
+    }
+    n->on_step(10);  // taper starts: calibrate
+    CHECK(t.at("c").item() == doctest::Approx(num / den).epsilon(1e-5));
+    CHECK(t.at("weight_lin").to_vector() == t.at("weight").to_vector());
+    const double c = t.at("c").item();
+    n->on_step(14);
+    CHECK(t.at("gate").item() == doctest::Approx(0.5));
+    n->on_step(18);
+    CHECK(t.at("gate").item() == 0.0);
+    const Tensor x = randn({2, 5}, {}, &g);
+    CHECK(allclose((*n)(x), x * t.at("weight") * c, 1e-6, 1e-6));  // per-channel linear
+    CHECK(t.at("c").item() == c);  // EMAs stop at the taper: c never recalibrates
+  }
+
+  TEST_CASE("TaperNorm fold: a fully tapered GPT == the same GPT with its norms folded") {
+    GPTConfig c = tiny("tapernorm");
+    c.norm_final = "rmsnorm";  // the scale anchor stays (the paper's set-up)
+    c.norm_options.taper_start = 0, c.norm_options.taper_steps = 1;
+    GPT m(c);
+    set_norm_step(m, 5);  // past the taper: every gate 0
+    NoGradGuard no_grad;
+    Generator g(9);
+    for (auto& [n, b] : m.named_buffers())
+      if (n.ends_with(".c")) Tensor(b).copy_(rand({}, {}, &g) + 0.5);
+    for (auto& [n, p] : m.named_parameters())
+      if (n.ends_with(".weight_lin")) Tensor(p).copy_(rand(p.shape(), {}, &g) + 0.5);
+    const Tensor idx = tokens({2, 8}, 11, 3);
+    const Tensor before = m(idx);
+    const auto folded = fold_tapered_norms(m);
+    CHECK(folded.size() == 2 * (size_t)c.n_layer);
+    CHECK(allclose(m(idx), before, 1e-5, 1e-5));
+    const Tensor x = randn({3, c.n_embd});
+    CHECK(allclose((*m.blocks()[0]->ln_1)(x), x, 0, 0));  // now an exact identity
   }
 
   TEST_CASE("unknown norm kinds and bad GPT configs are clear errors") {

@@ -1,6 +1,7 @@
 #include "normgrad/nn/gpt.h"
 
 #include <cmath>
+#include <map>
 
 #include "normgrad/autograd.h"
 #include "normgrad/ops.h"
@@ -121,6 +122,30 @@ Tensor GPT::forward(const Tensor& idx) {
 Tensor GPT::loss(const Tensor& idx, const Tensor& targets) {
   const Tensor logits = forward(idx);
   return cross_entropy(logits.reshape({-1, cfg_.vocab}), targets.reshape({-1}));
+}
+
+std::vector<std::string> fold_tapered_norms(GPT& model) {
+  NoGradGuard no_grad;
+  std::vector<std::string> folded;
+  auto fold = [&](Norm& norm, Linear& next, const std::string& name) {
+    if (norm.kind() != "tapernorm") return;
+    std::map<std::string, Tensor> t;
+    for (auto& [n, p] : norm.named_parameters()) t[n] = p;
+    for (auto& [n, b] : norm.named_buffers()) t[n] = b;
+    if (t.at("gate").item() != 0.0) return;  // still tapering: not a linear map yet
+    const Tensor d = t.at("weight_lin") * t.at("c").reshape({});  // [C]
+    Tensor(next.weight).copy_(next.weight * d);                    // scales W's columns
+    Tensor(t.at("weight_lin")).fill_(1.0);
+    Tensor(t.at("c")).fill_(1.0);
+    folded.push_back(name);
+  };
+  for (size_t i = 0; i < model.blocks().size(); ++i) {
+    Block& b = *model.blocks()[i];
+    const std::string h = "transformer.h." + std::to_string(i);
+    fold(*b.ln_1, *b.attn->c_attn, h + ".ln_1");
+    fold(*b.ln_2, *b.mlp->c_fc, h + ".ln_2");
+  }
+  return folded;
 }
 
 }  // namespace ng::nn

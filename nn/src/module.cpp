@@ -28,14 +28,28 @@ Tensor Module::register_parameter(const std::string& name, Tensor t) {
   return t;
 }
 
-void Module::collect(const std::string& prefix, NamedTensors& out) const {
-  for (const auto& [n, p] : params_) out.emplace_back(prefix + n, p);
-  for (const auto& [n, c] : children_) c->collect(prefix + n + ".", out);
+Tensor Module::register_buffer(const std::string& name, Tensor t) {
+  if (name.empty() || name.find('.') != std::string::npos)
+    fail("register_buffer", "bad buffer name '", name, "'");
+  t = t.detach();
+  buffers_.emplace_back(name, t);
+  return t;
+}
+
+void Module::collect(const std::string& prefix, NamedTensors& out, bool buffers) const {
+  for (const auto& [n, p] : buffers ? buffers_ : params_) out.emplace_back(prefix + n, p);
+  for (const auto& [n, c] : children_) c->collect(prefix + n + ".", out, buffers);
 }
 
 NamedTensors Module::named_parameters() const {
   NamedTensors out;
-  collect("", out);
+  collect("", out, false);
+  return out;
+}
+
+NamedTensors Module::named_buffers() const {
+  NamedTensors out;
+  collect("", out, true);
   return out;
 }
 
@@ -75,7 +89,9 @@ namespace {
 template <class Convert>
 void convert_parameters(Module& m, Convert convert) {
   NoGradGuard no_grad;
-  for (auto& [n, p] : m.named_parameters()) {
+  NamedTensors all = m.named_parameters(), buffers = m.named_buffers();
+  all.insert(all.end(), buffers.begin(), buffers.end());
+  for (auto& [n, p] : all) {
     const Tensor c = convert(p).contiguous();
     if (c.impl() == p.impl()) continue;
     TensorImpl* i = p.impl();
@@ -115,6 +131,7 @@ void Module::remove_forward_hook(int id) {
 StateDict Module::state_dict() const {
   StateDict sd;
   for (auto& [n, p] : named_parameters()) sd[n] = p.detach();
+  for (auto& [n, b] : named_buffers()) sd[n] = b.detach();
   return sd;
 }
 
@@ -136,7 +153,9 @@ Module::LoadReport Module::load_state_dict(const StateDict& sd, bool strict) {
   LoadReport r;
   std::set<std::string> seen;
   std::vector<std::pair<Tensor, Tensor>> copies;
-  for (auto& [n, p] : named_parameters()) {
+  NamedTensors all = named_parameters(), buffers = named_buffers();
+  all.insert(all.end(), buffers.begin(), buffers.end());
+  for (auto& [n, p] : all) {
     seen.insert(n);
     auto it = sd.find(n);
     if (it == sd.end()) {

@@ -22,8 +22,11 @@ std::shared_ptr<Norm> make_norm(const std::string& kind, int64_t channels, const
 
 Norm::Norm(const std::string& kind, int64_t channels, const NormOptions& o)
     : kind_(&norm_kind(kind)), channels_(channels), options_(o) {
-  for (const auto& s : kind_->scalar_params(o))
-    raw_scalars.push_back(register_parameter(s.name, full({}, s.init)));
+  for (const auto& s : kind_->scalar_params(o)) {
+    const Tensor init = s.per_channel ? full({channels}, s.init) : full({}, s.init);
+    raw_scalars.push_back(s.learnable ? register_parameter(s.name, init)
+                                      : register_buffer(s.name, init));
+  }
   if (kind_->has_weight && o.affine) weight = register_parameter("weight", ones({channels}));
   if (kind_->has_bias && o.bias) bias = register_parameter("bias", zeros({channels}));
 }
@@ -36,7 +39,23 @@ void Norm::check_input(const Tensor& x) const {
 
 Tensor Norm::forward(const Tensor& x) {
   check_input(x);
+  if (kind_->observe && is_training() && step_ >= 0) {
+    NoGradGuard no_grad;
+    kind_->observe(x.detach(), weight, raw_scalars, options_, step_);
+  }
   return kind_->apply(x, weight, bias, raw_scalars, options_, false);
+}
+
+void Norm::on_step(int64_t step) {
+  step_ = step;
+  if (!kind_->on_step) return;
+  NoGradGuard no_grad;
+  kind_->on_step(step, weight, raw_scalars, options_);
+}
+
+void set_norm_step(Module& m, int64_t step) {
+  for (auto& [name, mod] : m.named_modules())
+    if (auto* n = dynamic_cast<Norm*>(mod)) n->on_step(step);
 }
 
 Tensor Norm::normalize(const Tensor& x) {

@@ -377,6 +377,7 @@ TrainResult train(const TrainConfig& cfg) {
     auto [xh, yh] = data.batch(run.batch, false);
     const Tensor x = xh.to(dev), y = yh.to(dev);
     const bool probing = probes && (step + 1) % run.probe_interval == 0;
+    nn::set_norm_step(model, step);  // scheduled norms (TaperNorm) follow the run
     if (probing) probes->arm();
     Tensor loss = model.loss(x, y);
     opt.zero_grad();

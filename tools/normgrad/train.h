@@ -50,6 +50,8 @@ namespace ngcli {
   X(model, std::optional<double>, lambda0_attn, std::nullopt, kPositive, "BHyT lambda0 at the input norm of attention (ln_1)") \
   X(model, std::optional<double>, lambda0_mlp, std::nullopt, kPositive, "BHyT lambda0 at the post-attention norm (ln_2)") \
   X(model, std::optional<double>, lambda0_final, std::nullopt, kPositive, "BHyT lambda0 at the last-layer norm (ln_f)") \
+  X(norm, int64_t, taper_start, 200, kNonNegative, "TaperNorm: gate 1 before this step, EMA-calibrated at it") \
+  X(norm, int64_t, taper_steps, 200, kNonNegative, "TaperNorm: cosine decay of the gate to 0 over N steps") \
   X(norm, bool, paper_form, false, kAny, "element-wise norms bounded by sqrt(C) (Stollenwerk's scale)") \
   X(model, bool, embed_scale, false, kAny, "learnable scalar after the token embedding, init sqrt(n_embd)") \
   X(optim, int64_t, batch, 12, kPositive, "sequences per step")                                  \

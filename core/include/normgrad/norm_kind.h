@@ -19,6 +19,7 @@
 #pragma once
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -53,13 +54,19 @@ struct NormOptions {
   double shift0 = 0.0;          // Derf: initial shift s
   double lambda0 = 2.0;         // BHyT: initial lambda (Byun et al.)
   bool paper_form = false;      // element-wise norms bounded by +-sqrt(C) (Stollenwerk's scale)
+  int64_t taper_start = 200;    // TaperNorm: gate held at 1 before this step, calibrated at it
+  int64_t taper_steps = 200;    // TaperNorm: cosine decay of the gate to 0 over these steps
   bool plain_beta = false;      // DyISRU: learn beta itself, not beta_raw with beta = softplus(beta_raw)
 };
 
-// A learnable one-element tensor of a layer: its parameter name and initial value.
+// A tensor a layer of this kind holds besides weight and bias: its name, initial value,
+// whether it is one element or per channel, and whether it is learned (a parameter) or
+// state (a buffer: saved in checkpoints, moved with the model, never optimized).
 struct NormScalarSpec {
   std::string name;
   double init;
+  bool per_channel = false;
+  bool learnable = true;
 };
 
 // Fixed numbers of one call (eps, prefactor, kappa, ...), carried to the kernels as bytes of
@@ -102,8 +109,15 @@ struct NormKind {
   std::string name, formula;
   bool has_weight = false, has_bias = false, fused = false;
   int n_scalars = 0;
-  // The layer's learnable scalars for C channels and these options, in registration order.
+  // The layer's own tensors (learnable scalars, state) for these options, in order.
   std::function<std::vector<NormScalarSpec>(const NormOptions&)> scalar_params;
+  // Stateful kinds only (null otherwise). observe: called with each training forward's
+  // input (no gradient); on_step: called before every training step with its index.
+  std::function<void(const Tensor& x, const Tensor& w, const TensorList& raw, const NormOptions&,
+                     int64_t step)>
+      observe;
+  std::function<void(int64_t step, const Tensor& w, const TensorList& raw, const NormOptions&)>
+      on_step;
   // The layer's output. raw: the learnable scalars as registered; composed: use the formula
   // instead of the fused kernel; w, b undefined for the pre-affine output.
   std::function<Tensor(const Tensor& x, const Tensor& w, const Tensor& b, const TensorList& raw,
@@ -162,6 +176,8 @@ NormKind describe_norm() {
   d.fused = K::kFused;
   d.n_scalars = K::kScalars;
   d.scalar_params = [](const NormOptions& o) { return K::scalar_params(o); };
+  if constexpr (requires { &K::observe; }) d.observe = K::observe;
+  if constexpr (requires { &K::on_step; }) d.on_step = K::on_step;
   d.apply = [](const Tensor& x, const Tensor& w, const Tensor& b, const TensorList& raw,
                const NormOptions& o, bool composed) {
     const auto k = K::consts(x.size(-1), o);
@@ -171,7 +187,8 @@ NormKind describe_norm() {
   d.effective_scalars = [](const TensorList& raw, const NormOptions& o) {
     std::vector<std::pair<std::string, Tensor>> out;
     const TensorList s = K::kernel_scalars(raw, o);
-    for (size_t i = 0; i < s.size(); ++i) out.push_back({K::kScalarNames[i], s[i]});
+    for (size_t i = 0; i < s.size() && i < std::size(K::kScalarNames); ++i)
+      if (K::kScalarNames[i][0]) out.push_back({K::kScalarNames[i], s[i]});
     return out;
   };
   return d;

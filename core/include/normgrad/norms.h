@@ -9,6 +9,7 @@
 #include "normgrad/norms/identity.h"
 #include "normgrad/norms/layernorm.h"
 #include "normgrad/norms/rmsnorm.h"
+#include "normgrad/norms/tapernorm.h"
 
 namespace ng {
 using norms::bhyt;

@@ -13,5 +13,6 @@ NG_CPU_NORM(DyISRU);
 NG_CPU_NORM(Derf);
 NG_CPU_NORM(BHyT);
 NG_CPU_NORM(Identity);
+NG_CPU_NORM(TaperNorm);
 
 }  // namespace ng::cpu

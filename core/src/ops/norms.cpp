@@ -58,7 +58,7 @@ namespace {
 enum Slot { kX, kW, kB, kScalar0 };
 
 void check_norm_args(const char* op, const Tensor& x, const Tensor& w, const Tensor& b,
-                     const TensorList& scalars) {
+                     const TensorList& scalars, bool fused) {
   check_float(x, op);
   if (x.dim() < 1) fail(op, "input needs at least 1 dim, got a scalar");
   const int64_t C = x.size(-1);
@@ -72,7 +72,7 @@ void check_norm_args(const char* op, const Tensor& x, const Tensor& w, const Ten
   for (const Tensor& s : scalars) {
     if (!s.defined()) fail(op, "scalar parameter is undefined");
     check_match(x, s, op);
-    if (s.numel() != 1)
+    if (fused && s.numel() != 1)  // (a formula-only kind may hold per-channel tensors too)
       fail(op, "scalar parameter must have one element, got shape ", shape_str(s.shape()));
   }
 }
@@ -82,9 +82,9 @@ void check_norm_args(const char* op, const Tensor& x, const Tensor& w, const Ten
 Tensor apply_norm(const char* op, int n_stats, NormConsts consts, const Tensor& x_in,
                   const Tensor& w, const Tensor& b, const TensorList& scalars,
                   const NormFormula& formula, NormCheck check) {
-  check_norm_args(op, x_in, w, b, scalars);
-  if (x_in.device() == Device::CPU) check(scalars);
   const NormKernels* k = find_norm_kernels(x_in.device(), op);
+  check_norm_args(op, x_in, w, b, scalars, k != nullptr);
+  if (x_in.device() == Device::CPU) check(scalars);
   if (!k) return formula(x_in, w, b, scalars);
 
   NormCall call{.consts = consts, .x = x_in.contiguous(), .w = w, .b = b};

@@ -81,4 +81,11 @@ class GPT : public Module {
   Tensor embed_scale_;
 };
 
+// Folds every fully tapered internal TaperNorm (gate 0: y = c * weight_lin * x) into the
+// Linear it feeds (ln_1 -> attn.c_attn, ln_2 -> mlp.c_fc: W <- W diag(c * weight_lin)) and
+// leaves the norm an exact identity (weight_lin = 1, c = 1). The model computes the same
+// function (to float rounding). ln_f feeds the LM head tied to the embedding and is never
+// folded. Returns the names of the folded layers.
+std::vector<std::string> fold_tapered_norms(GPT& model);
+
 }  // namespace ng::nn

@@ -28,13 +28,17 @@ class Module {
   Tensor operator()(const Tensor& x);
 
   NamedTensors named_parameters() const;  // recursive, registration order
+  // State that is saved and moved with the module but not learned (EMAs, schedules).
+  NamedTensors named_buffers() const;
   TensorList parameters() const;
   std::vector<std::pair<std::string, Module*>> named_modules();  // self first, as ""
   int64_t num_parameters() const;
   void zero_grad();
-  // Converts every parameter in place (existing handles see the new dtype); drops grads.
+  // Converts every parameter and buffer in place (existing handles see the new dtype);
+  // drops grads.
   void to(DType dtype);
-  // Moves every parameter to `device` in place (handles stay valid); gradients are dropped.
+  // Moves every parameter and buffer to `device` in place (handles stay valid); gradients
+  // are dropped.
   void to(Device device);
   void train(bool on = true);
   void eval() { train(false); }
@@ -44,19 +48,20 @@ class Module {
   int register_forward_hook(ForwardHook hook);  // returns an id for remove_forward_hook
   void remove_forward_hook(int id);
 
-  // Detached tensors sharing the parameters' storage.
+  // Detached tensors sharing the parameters' (and buffers') storage.
   StateDict state_dict() const;
   struct LoadReport {
     std::vector<std::string> missing, unexpected, mismatched;
     bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
     std::string str() const;
   };
-  // Copies values into the existing parameters (handles stay valid). strict: any missing,
+  // Copies values into the existing parameters and buffers (handles stay valid). strict: any missing,
   // unexpected or mis-shaped entry throws, naming them all; otherwise they are reported.
   LoadReport load_state_dict(const StateDict& sd, bool strict = true);
 
  protected:
   Tensor register_parameter(const std::string& name, Tensor t);
+  Tensor register_buffer(const std::string& name, Tensor t);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     children_.emplace_back(name, m);
@@ -64,8 +69,8 @@ class Module {
   }
 
  private:
-  void collect(const std::string& prefix, NamedTensors& out) const;
-  NamedTensors params_;
+  void collect(const std::string& prefix, NamedTensors& out, bool buffers) const;
+  NamedTensors params_, buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   std::vector<std::pair<int, ForwardHook>> hooks_;
   int next_hook_ = 0;

@@ -34,16 +34,23 @@ class Norm : public Module {
   std::map<std::string, double> scalars() const;
   // The same as tensors on the layer's device (no host sync), in the kind's order.
   std::vector<std::pair<std::string, Tensor>> scalar_tensors() const;
+  // Stateful kinds (TaperNorm): the index of the training step about to run.
+  void on_step(int64_t step);
 
   Tensor weight, bias;  // undefined when the kind or the options have none
-  TensorList raw_scalars;
+  TensorList raw_scalars;  // the kind's own tensors (parameters and buffers), in its order
 
  private:
   void check_input(const Tensor& x) const;
   const NormKind* kind_;
   int64_t channels_;
   NormOptions options_;
+  int64_t step_ = -1;  // last on_step (-1: none yet)
 };
+
+// Calls on_step(step) on every norm layer of `m`: the training loop does this before each
+// step, so scheduled kinds (TaperNorm) follow the run, and resume exactly.
+void set_norm_step(Module& m, int64_t step);
 
 std::shared_ptr<Norm> make_norm(const std::string& kind, int64_t channels,
                                 const NormOptions& options = {});
