@@ -10,33 +10,10 @@
 #pragma once
 #include "common.cuh"
 #include "cuda_backend.cuh"
+#include "device_math.cuh"
 #include "normgrad/norm_kind.h"
 
 namespace ng::cuda {
-
-// The math a kind's formulas call, as the GPU computes it (CUDA's precise functions).
-struct DeviceMath {
-  template <class T>
-  static __host__ __device__ __forceinline__ T tanh(T x) {
-    if constexpr (std::is_same_v<T, float>) return ::tanhf(x);
-    else return ::tanh(x);
-  }
-  template <class T>
-  static __host__ __device__ __forceinline__ T exp(T x) {
-    if constexpr (std::is_same_v<T, float>) return ::expf(x);
-    else return ::exp(x);
-  }
-  template <class T>
-  static __host__ __device__ __forceinline__ T erf(T x) {
-    if constexpr (std::is_same_v<T, float>) return ::erff(x);
-    else return ::erf(x);
-  }
-  template <class T>
-  static __host__ __device__ __forceinline__ T sqrt(T x) {
-    if constexpr (std::is_same_v<T, float>) return ::sqrtf(x);
-    else return ::sqrt(x);
-  }
-};
 
 namespace norm_rows {
 

@@ -26,13 +26,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "normgrad/hd.h"
 #include "normgrad/tensor.h"
 
-#if defined(__CUDACC__)
-#define NG_HD __host__ __device__ __forceinline__
-#else
-#define NG_HD inline __attribute__((always_inline))
-#endif
 
 namespace ng {
 

@@ -79,115 +79,38 @@ void map2(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   });
 }
 
+// The formulas are normgrad/elementwise_formulas.h, shared with the CUDA backend; here the
+// op is chosen once per call and its formula inlined into the loop (a call would not
+// vectorize). PowScalar with a = 2 or 0.5 and the GELU kernels' AVX-512 builds are the only
+// special cases.
 template <class T>
 void unary_typed(UnaryOp op, const Tensor& x, const Tensor& out, T a, T b) {
-  auto run = [&](auto f) { map1<T, T>(x, out, f); };
-  switch (op) {
-    case UnaryOp::Neg:
-      return run([](T v) { return -v; });
-    case UnaryOp::Exp:
-      return run([](T v) { return vexp(v); });
-    case UnaryOp::Log:
-      return run([](T v) { return std::log(v); });
-    case UnaryOp::Sqrt:
-      return run([](T v) { return std::sqrt(v); });
-    case UnaryOp::Rsqrt:
-      return run([](T v) { return T(1) / std::sqrt(v); });
-    case UnaryOp::Abs:
-      return run([](T v) { return std::abs(v); });
-    case UnaryOp::Sign:
-      return run([](T v) { return T((v > 0) - (v < 0)); });
-    case UnaryOp::Tanh:
-      return run([](T v) { return vtanh(v); });
-    case UnaryOp::Sigmoid:
-      return run([](T v) { return vsigmoid(v); });
-    case UnaryOp::Relu:
-      return run([](T v) { return v > 0 ? v : T(0); });
-    // (1 + tanh(u)) / 2 == sigmoid(2u) and (1 + erf(z)) == erfc(-z): same values, but no
-    // cancellation for negative x, where the textbook forms lose all float precision.
-    case UnaryOp::GeluTanh:
-      return run(
-          [](T v) { return v * vsigmoid(T(2 * kSqrt2OverPi) * (v + T(0.044715) * v * v * v)); });
-    case UnaryOp::GeluErf:
-      if constexpr (std::is_same_v<T, float>)
-        if (avx512::enabled() && x.is_contiguous() && out.is_contiguous())
-          return avx512::gelu_erf(x.data<float>(), out.data<float>(), x.numel());
-      return run([](T v) __attribute__((always_inline)) { return gelu_erf(v); });
-    case UnaryOp::Silu:
-      return run([](T v) { return v * vsigmoid(v); });
-    case UnaryOp::Erf:
-      return run([](T v) { return std::erf(v); });
-    case UnaryOp::Softplus:
-      return run([](T v) { return v > T(20) ? v : std::log1p(std::exp(v)); });
-    case UnaryOp::Square:
-      return run([](T v) { return v * v; });
-    case UnaryOp::Reciprocal:
-      return run([](T v) { return T(1) / v; });
-    case UnaryOp::PowScalar:
-      if (a == T(2)) return run([](T v) { return v * v; });
-      if (a == T(0.5)) return run([](T v) { return std::sqrt(v); });
-      return run([a](T v) { return std::pow(v, a); });
-    case UnaryOp::AddScalar:
-      return run([a](T v) { return v + a; });
-    case UnaryOp::MulScalar:
-      return run([a](T v) { return v * a; });
-    case UnaryOp::RSubScalar:
-      return run([a](T v) { return a - v; });
-    case UnaryOp::RDivScalar:
-      return run([a](T v) { return a / v; });
-    case UnaryOp::Clamp:
-      return run([a, b](T v) { return v != v ? v : (v < a ? a : (v > b ? b : v)); });
-    case UnaryOp::GtScalar:
-      return run([a](T v) { return T(v > a); });
-    case UnaryOp::LtScalar:
-      return run([a](T v) { return T(v < a); });
-  }
+  if (op == UnaryOp::PowScalar && a == T(2)) op = UnaryOp::Square;
+  if (op == UnaryOp::PowScalar && a == T(0.5)) op = UnaryOp::Sqrt;
+  if constexpr (std::is_same_v<T, float>)
+    if (op == UnaryOp::GeluErf && avx512::enabled() && x.is_contiguous() && out.is_contiguous())
+      return avx512::gelu_erf(x.data<float>(), out.data<float>(), x.numel());
+  formulas::visit_unary(op, [&](auto fn) {
+    using Fn = decltype(fn);
+    map1<T, T>(x, out, [a, b](T v) __attribute__((always_inline)) {
+      return Fn::template apply<CpuMath, T>(v, a, b);
+    });
+  });
 }
 
 template <class T>
 void binary_typed(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
-  auto run = [&](auto f) { map2<T>(a, b, out, f); };
-  switch (op) {
-    case BinaryOp::Add:
-      return run([](T x, T y) { return x + y; });
-    case BinaryOp::Sub:
-      return run([](T x, T y) { return x - y; });
-    case BinaryOp::Mul:
-      return run([](T x, T y) { return x * y; });
-    case BinaryOp::Div:
-      return run([](T x, T y) { return x / y; });
-    case BinaryOp::Maximum:
-      return run([](T x, T y) { return (x != x || x > y) ? x : y; });
-    case BinaryOp::Minimum:
-      return run([](T x, T y) { return (x != x || x < y) ? x : y; });
-    case BinaryOp::Gt:
-      return run([](T x, T y) { return T(x > y); });
-    case BinaryOp::Lt:
-      return run([](T x, T y) { return T(x < y); });
-    case BinaryOp::Ge:
-      return run([](T x, T y) { return T(x >= y); });
-    case BinaryOp::Le:
-      return run([](T x, T y) { return T(x <= y); });
-    case BinaryOp::Eq:
-      return run([](T x, T y) { return T(x == y); });
-    case BinaryOp::Ne:
-      return run([](T x, T y) { return T(x != y); });
-    // y = x Phi(x):  y' = Phi(x) + x phi(x)
-    case BinaryOp::GeluErfBackward:  // (forced inline: as a call it would not vectorize)
-      if constexpr (std::is_same_v<T, float>)
-        if (avx512::enabled() && a.is_contiguous() && b.is_contiguous() && out.is_contiguous() &&
-            a.shape() == b.shape())
-          return avx512::gelu_erf_backward(a.data<float>(), b.data<float>(), out.data<float>(),
-                                           out.numel());
-      return run([](T g, T x) __attribute__((always_inline)) { return gelu_erf_backward(g, x); });
-    // y = x sigmoid(2u), u = k (x + c x^3):  y' = s + 2 x s (1 - s) k (1 + 3 c x^2)
-    case BinaryOp::GeluTanhBackward:
-      return run([](T g, T x) __attribute__((always_inline)) {
-        const T s = vsigmoid(T(2 * kSqrt2OverPi) * (x + T(0.044715) * x * x * x));
-        return g *
-               (s + T(2) * x * s * (T(1) - s) * T(kSqrt2OverPi) * (T(1) + T(3 * 0.044715) * x * x));
-      });
-  }
+  if constexpr (std::is_same_v<T, float>)
+    if (op == BinaryOp::GeluErfBackward && avx512::enabled() && a.is_contiguous() &&
+        b.is_contiguous() && out.is_contiguous() && a.shape() == b.shape())
+      return avx512::gelu_erf_backward(a.data<float>(), b.data<float>(), out.data<float>(),
+                                       out.numel());
+  formulas::visit_binary(op, [&](auto fn) {
+    using Fn = decltype(fn);
+    map2<T>(a, b, out, [](T x, T y) __attribute__((always_inline)) {
+      return Fn::template apply<CpuMath, T>(x, y);
+    });
+  });
 }
 
 }  // namespace

@@ -11,32 +11,13 @@
 #include <utility>
 #include <vector>
 
+#include "cpu_math.h"
 #include "dispatch.h"
 #include "normgrad/norm_kind.h"
 #include "parallel.h"
 #include "vec_math.h"
 
 namespace ng::cpu {
-
-// The math a kind's formulas call, as the CPU computes it (vectorizable float versions).
-struct CpuMath {
-  template <class T>
-  static NG_VEC_INLINE T tanh(T x) {
-    return vtanh(x);
-  }
-  template <class T>
-  static NG_VEC_INLINE T exp(T x) {
-    return vexp(x);
-  }
-  template <class T>
-  static NG_VEC_INLINE T erf(T x) {
-    return verf(x);
-  }
-  template <class T>
-  static NG_VEC_INLINE T sqrt(T x) {
-    return std::sqrt(x);
-  }
-};
 
 namespace norm_rows {
 

@@ -1,22 +1,19 @@
 // Per-element formulas shared by the generic kernels and their AVX-512 builds
 // (avx512.cpp): one definition, compiled once per instruction set.
 #pragma once
-#include "vec_math.h"
+#include "cpu_math.h"
+#include "normgrad/elementwise_formulas.h"
 
 namespace ng::cpu {
 
-constexpr double kSqrt2OverPi = 0.7978845608028654;
-constexpr double kInvSqrt2Pi = 0.3989422804014327;
-
-// y = x Phi(x)
+// GELU's formulas (normgrad/elementwise_formulas.h) with the CPU's math.
 template <class T>
 NG_VEC_INLINE T gelu_erf(T x) {
-  return x * vnormal_cdf(x);
+  return formulas::gelu_erf<CpuMath, T>(x);
 }
-// g * (Phi(x) + x phi(x))
 template <class T>
 NG_VEC_INLINE T gelu_erf_backward(T g, T x) {
-  return g * (vnormal_cdf(x) + x * T(kInvSqrt2Pi) * vexp(T(-0.5) * x * x));
+  return formulas::gelu_erf_backward<CpuMath, T>(g, x);
 }
 
 // One Adam/AdamW element, PyTorch's formulation (see AdamParams).

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common.h"
+#include "normgrad/elementwise_formulas.h"
 
 namespace ng {
 using namespace detail;
@@ -29,9 +30,11 @@ Tensor positive_mask(const Tensor& x) {
   return run_unary(UnaryOp::GtScalar, x.detach(), "mask", 0);
 }
 
-constexpr double kSqrt2OverPi = 0.7978845608028654;
+// GELU's constants live with the kernels' formulas (normgrad/elementwise_formulas.h).
+using formulas::kGeluCubic;
+using formulas::kInvSqrt2Pi;
+using formulas::kSqrt2OverPi;
 constexpr double kInvSqrt2 = 0.7071067811865476;
-constexpr double kInvSqrt2Pi = 0.3989422804014327;
 constexpr double k2OverSqrtPi = 1.1283791670955126;
 
 }  // namespace
@@ -211,8 +214,8 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
           const Tensor& x = s[0];
           if (!GradMode::enabled())
             return TensorList{run_binary(BinaryOp::GeluTanhBackward, g, x, "gelu_backward")};
-          const Tensor t = tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x));
-          const Tensor dt = kSqrt2OverPi * (1.0 + 3 * 0.044715 * x * x);
+          const Tensor t = tanh(kSqrt2OverPi * (x + kGeluCubic * x * x * x));
+          const Tensor dt = kSqrt2OverPi * (1.0 + 3 * kGeluCubic * x * x);
           return TensorList{g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dt)};
         });
   }
