@@ -8,16 +8,14 @@ cd "$(dirname "$0")/.."
 build=${1:-build/release}
 py=/usr/bin/python3
 $py -c "import torch" 2>/dev/null || { echo "python3-torch is not installed (apt-get install python3-torch)"; exit 1; }
-# PyTorch runs under the OpenBLAS kernel family normgrad picks (select_blas_core), so
-# both sides get the same GEMM kernels.
-core=${OPENBLAS_CORETYPE:-}
+# Both sides run the same OpenBLAS kernel family: the one normgrad uses (select_blas_core):
+# NG_BLAS_CORE when it forces one, else OPENBLAS_CORETYPE as the environment sets it, else
+# OpenBLAS's own choice (the same library detects the same family for both processes).
 case "${NG_BLAS_CORE:-auto}" in
-  auto) grep -q avx512bw /proc/cpuinfo && core=SkylakeX ;;
-  keep) ;;
-  *) core=$NG_BLAS_CORE ;;
+  auto | keep) ;;
+  *) export OPENBLAS_CORETYPE=$NG_BLAS_CORE ;;
 esac
-export OPENBLAS_CORETYPE=${core:-Haswell}
-echo "OpenBLAS core type for both: $OPENBLAS_CORETYPE"
+echo "OpenBLAS kernel family for both: $("$build/bench/train_step" --config S --steps 1 --warmup 0 2>&1 >/dev/null | grep -o 'core [A-Za-z0-9]* ([^)]*' | head -1 || true)"
 printf "%-6s %-10s %12s %12s %8s %12s %12s %12s\n" config norm "normgrad t/s" "torch t/s" ratio "step/GEMM" "RSS ng MB" "RSS torch MB"
 for cfg in S M; do
   steps=50; [ "$cfg" = M ] && steps=8

@@ -78,6 +78,7 @@ double gemm_only_seconds(const Config& c, int reps) {
 
 int main(int argc, char** argv) {
   ng::select_blas_core(argv);  // first: may re-run the program with OPENBLAS_CORETYPE set
+  std::fprintf(stderr, "%s\n", ng::thread_config().c_str());
   std::string cfg_name = "S", norm = "layernorm", device = "cpu";
   int steps = 20, warmup = 5;
   for (int i = 1; i + 1 < argc; i += 2) {

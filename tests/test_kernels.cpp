@@ -2,6 +2,7 @@
 // layouts, softmax on any dim, determinism across thread counts.
 #include <cblas.h>
 
+#include <chrono>
 #include <cmath>
 
 #include "helpers.h"
@@ -227,6 +228,42 @@ TEST_SUITE("kernels") {
     Tensor gi = from_vector(std::vector<int64_t>{1, 1, 0, 0}, {2, 2});
     Tensor sc = scatter_add(zeros({2, 2}), 1, gi, ones({2, 2}));
     CHECK(sc.to_vector() == std::vector<double>{0, 2, 2, 0});
+  }
+
+  TEST_CASE("OpenBLAS kernel family: the environment's choice is kept, a forced one is probed") {
+    // Pure decisions (no variable is set by this test).
+    CHECK(decide_blas_core(nullptr, nullptr).force.empty());
+    CHECK(decide_blas_core(nullptr, nullptr).reason == "OpenBLAS's own choice");
+    const auto kept = decide_blas_core("auto", "Haswell");
+    CHECK(kept.force.empty());
+    CHECK(kept.reason.find("OPENBLAS_CORETYPE=Haswell from the environment, kept") == 0);
+    CHECK(decide_blas_core("keep", "Haswell").force.empty());
+    CHECK(decide_blas_core("SkylakeX", "Haswell").force == "SkylakeX");
+    CHECK(decide_blas_core("SkylakeX", nullptr).reason.find("forced") != std::string::npos);
+
+    // The probe passes the family in use and refuses a GEMM that is subtly wrong.
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(blas_probe_error("this", [](bool ta, bool tb, int M, int N, int K, const float* A,
+                                      int lda, const float* B, int ldb, float beta, float* C,
+                                      int ldc) {
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                        tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C,
+                        ldc);
+          }) == "");
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    MESSAGE("probe time: " << ms << " ms");
+    // wrong only for transposed B with odd K: the edge case a broken kernel gets wrong
+    const SgemmFn broken = [](bool ta, bool tb, int M, int N, int K, const float* A, int lda,
+                              const float* B, int ldb, float beta, float* C, int ldc) {
+      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                  M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+      if (tb && K % 2 == 1) C[ldc * (M - 1) + N - 1] += 0.01f;
+    };
+    const std::string err = blas_probe_error("Bogus", broken);
+    CHECK(err.find("OpenBLAS kernel family Bogus computes wrong sgemm results") == 0);
+    CHECK(err.find("B^T") != std::string::npos);
+    CHECK(err.find('\n') == std::string::npos);  // one line
   }
 
 }  // TEST_SUITE

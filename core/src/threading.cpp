@@ -4,8 +4,13 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "cpu/avx512.h"
 
@@ -19,37 +24,93 @@ void set_num_threads(int n) {
 
 int num_threads() { return omp_get_max_threads(); }
 
-namespace {
-
-// The family to force, or "" for "leave OPENBLAS_CORETYPE as it is".
-std::string wanted_core() {
-  const char* setting = std::getenv("NG_BLAS_CORE");
-  const std::string v = setting ? setting : "auto";
-  if (v == "keep") return "";
-  if (v == "auto") return cpu::avx512::cpu_has_avx512() ? "SkylakeX" : "";
-  return v;
+BlasCoreDecision decide_blas_core(const char* ng_blas_core, const char* openblas_coretype) {
+  const std::string v = ng_blas_core && *ng_blas_core ? ng_blas_core : "auto";
+  const std::string env = openblas_coretype ? openblas_coretype : "";
+  if (v == "auto" || v == "keep") {
+    if (!env.empty())
+      return {"", "OPENBLAS_CORETYPE=" + env +
+                      " from the environment, kept (another family may be faster where it is "
+                      "known to be correct: NG_BLAS_CORE=<family>)"};
+    return {"", "OpenBLAS's own choice"};
+  }
+  return {v, "NG_BLAS_CORE=" + v + ", forced; checked against a float64 reference"};
 }
-
-}  // namespace
 
 std::string blas_core_choice() {
-  const char* setting = std::getenv("NG_BLAS_CORE");
-  const std::string v = setting ? setting : "auto";
-  const std::string w = wanted_core();
-  if (v == "auto")
-    return w.empty() ? "NG_BLAS_CORE=auto: no AVX-512 here, OpenBLAS's own choice"
-                     : "NG_BLAS_CORE=auto: AVX-512 found, SkylakeX kernels";
-  return "NG_BLAS_CORE=" + v;
+  return decide_blas_core(std::getenv("NG_BLAS_CORE"), std::getenv("OPENBLAS_CORETYPE")).reason;
 }
 
+std::string blas_probe_error(const std::string& family, const SgemmFn& gemm) {
+  // Small and odd sizes (edge tiles of every kernel), both transposes, beta 0 and 1.
+  const int shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {17, 3, 33}, {33, 31, 37}, {2, 65, 9}};
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  auto next = [&] {  // splitmix64 -> [-1, 1)
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return float((double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0 * 2 - 1);
+  };
+  for (const auto& sh : shapes)
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb)
+        for (float beta : {0.0f, 1.0f}) {
+          const int M = sh[0], N = sh[1], K = sh[2];
+          std::vector<float> A(M * K), B(K * N), C(M * N);
+          for (auto& x : A) x = next();
+          for (auto& x : B) x = next();
+          for (auto& x : C) x = next();
+          std::vector<float> out = C;
+          const int lda = ta ? M : K, ldb = tb ? K : N;
+          gemm(ta, tb, M, N, K, A.data(), lda, B.data(), ldb, beta, out.data(), N);
+          double worst = 0;
+          for (int i = 0; i < M; ++i)
+            for (int j = 0; j < N; ++j) {
+              double ref = beta * (double)C[i * N + j];
+              for (int k = 0; k < K; ++k)
+                ref += (double)(ta ? A[k * M + i] : A[i * K + k]) *
+                       (double)(tb ? B[j * K + k] : B[k * N + j]);
+              const double err = std::abs((double)out[i * N + j] - ref);
+              if (!(err <= 1e-4 * (K + 1))) worst = std::max(worst, std::isnan(err) ? 1e30 : err);
+            }
+          if (worst > 0) {
+            char msg[256];
+            std::snprintf(msg, sizeof msg,
+                          "OpenBLAS kernel family %s computes wrong sgemm results here (error %.3g "
+                          "on %dx%dx%d, %s%s, beta %g): unset NG_BLAS_CORE to use OpenBLAS's own "
+                          "choice",
+                          family.c_str(), worst, M, N, K, ta ? "A^T" : "A", tb ? " B^T" : " B",
+                          beta);
+            return msg;
+          }
+        }
+  return "";
+}
+
+namespace {
+void cblas_probe_gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda,
+                      const float* B, int ldb, float beta, float* C, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
+              K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+}  // namespace
+
 void select_blas_core(char** argv) {
-  const std::string want = wanted_core();
-  if (want.empty() || std::getenv("NG_BLAS_CORE_APPLIED")) return;
+  const BlasCoreDecision d =
+      decide_blas_core(std::getenv("NG_BLAS_CORE"), std::getenv("OPENBLAS_CORETYPE"));
+  if (d.force.empty()) return;  // the environment's or OpenBLAS's own choice: untouched
   const char* current = std::getenv("OPENBLAS_CORETYPE");
-  if (current && want == current) return;
-  setenv("OPENBLAS_CORETYPE", want.c_str(), 1);
-  setenv("NG_BLAS_CORE_APPLIED", "1", 1);  // once: never loop
-  execv("/proc/self/exe", argv);           // returns only on failure: run on as we are
+  if (!(current && d.force == current) && !std::getenv("NG_BLAS_CORE_APPLIED")) {
+    setenv("OPENBLAS_CORETYPE", d.force.c_str(), 1);
+    setenv("NG_BLAS_CORE_APPLIED", "1", 1);  // once: never loop
+    execv("/proc/self/exe", argv);           // returns only on failure: run on as we are
+  }
+  // The forced family is in use from here on: refuse it if it computes wrong results.
+  const std::string err = blas_probe_error(d.force, cblas_probe_gemm);
+  if (!err.empty()) {
+    std::fprintf(stderr, "error: [blas] %s\n", err.c_str());
+    std::exit(2);
+  }
 }
 
 bool avx512_kernels() { return cpu::avx512::enabled(); }

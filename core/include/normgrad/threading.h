@@ -7,21 +7,38 @@ namespace ng {
 
 void set_num_threads(int n);
 int num_threads();
-// e.g. "threads: 2 (OpenMP); BLAS: OpenBLAS 0.3.21 ..., core SkylakeX (NG_BLAS_CORE=auto)..."
+// e.g. "threads: 2 (OpenMP); BLAS: OpenBLAS 0.3.21 ..., core Cooperlake (OpenBLAS's own
+// choice), threading OpenMP, 2 threads; our kernels: ..."
 std::string thread_config();
 
 // OpenBLAS picks its kernel family (OPENBLAS_CORETYPE) once, when it is loaded, i.e.
-// before main(). Programs call this first thing in main(); it makes the choice explicit:
-//   NG_BLAS_CORE=auto (default): SkylakeX kernels (AVX-512) when the CPU has AVX-512
-//       F/BW/DQ/VL, else whatever OPENBLAS_CORETYPE or OpenBLAS's detection gives;
-//   NG_BLAS_CORE=keep: leave OPENBLAS_CORETYPE alone;
-//   NG_BLAS_CORE=<name> (Haswell, SkylakeX, Cooperlake, Zen, ...): use that family.
-// When the wanted family differs from OPENBLAS_CORETYPE, it sets the variable and re-runs
-// the program once (execv of /proc/self/exe with the same arguments). Measured on the
-// project's Zen 5 VM: SkylakeX runs our GEMMs 1.8-1.9x faster than Haswell (README).
+// before main(). Some machines pin a family on purpose (older OpenBLAS builds compute wrong
+// results with their auto-detected kernels on some processors), so by default normgrad
+// never overrides it. Programs call this first thing in main():
+//   NG_BLAS_CORE=auto (default; "keep" is the same): OPENBLAS_CORETYPE as the environment
+//       sets it, or, when unset, OpenBLAS's own detection;
+//   NG_BLAS_CORE=<name> (Haswell, SkylakeX, Cooperlake, Zen, ...): force that family. The
+//       program re-runs itself once (execv of /proc/self/exe) with OPENBLAS_CORETYPE set,
+//       then checks the family with a few small GEMMs in both transposes against a float64
+//       reference (well under 10 ms) and exits with a one-line error naming the family if it
+//       computes wrong results. Only force a family known to be correct on the machine.
 void select_blas_core(char** argv);
-// The family select_blas_core would pick here, and why (for messages).
+// What is in effect and why (for thread_config and messages).
 std::string blas_core_choice();
+
+// The decision behind select_blas_core, as a pure function of the two variables' values
+// (null = unset): the family to force ("" = none) and the reason, as printed.
+struct BlasCoreDecision {
+  std::string force, reason;
+};
+BlasCoreDecision decide_blas_core(const char* ng_blas_core, const char* openblas_coretype);
+
+// The correctness probe: "" when `gemm` (row-major C = A B + beta C with optional
+// transposes, alpha 1) matches a float64 reference on every probe shape, else the one-line
+// message naming `family`.
+using SgemmFn = void (*)(bool trans_a, bool trans_b, int M, int N, int K, const float* A, int lda,
+                         const float* B, int ldb, float beta, float* C, int ldc);
+std::string blas_probe_error(const std::string& family, const SgemmFn& gemm);
 
 // Our own hottest float32 kernels (GELU, AdamW) have AVX-512 builds, used when the CPU has
 // AVX-512 unless NG_NO_AVX512=1 or set_avx512_kernels(false) (tests, A/B timing).
