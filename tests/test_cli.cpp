@@ -298,33 +298,102 @@ TEST_SUITE("cli") {
           doctest::Approx(std::sqrt(8.0) / x.norm().item()).epsilon(1e-3));
   }
 
-  TEST_CASE("compare: two kinds, a handful of steps, report and summary (figures if matplotlib)") {
+  TEST_CASE("variant specs: kind, keys and values checked, one-line errors naming the bad part") {
+    const Variant v = parse_variant("dyt:alpha0=1,scale=sqrtc,embed_scale");
+    CHECK(v.kind == "dyt");
+    const TrainConfig c = apply_variant(TrainConfig{}, v);
+    CHECK(c.norm == "dyt");
+    CHECK(c.alpha0 == 1.0);
+    CHECK(c.scale == "sqrtc");
+    CHECK(c.embed_scale);
+    CHECK(apply_variant(TrainConfig{}, parse_variant("dyisru:beta0=4,plain_beta")).plain_beta);
+    auto bad = [](const std::string& spec, const std::string& says) {
+      CAPTURE(spec);
+      try {
+        parse_variant(spec);
+        FAIL("no error");
+      } catch (const Error& e) {
+        const std::string m = e.what();
+        CHECK(m.find(says) != std::string::npos);
+        CHECK(m.find('\n') == std::string::npos);
+      }
+    };
+    bad("dyt:alpah0=1", "unknown key 'alpah0'");
+    bad("dyt:alpha0=abc", "bad value 'abc' for key 'alpha0'");
+    bad("dyt:alpha0=-1", "alpha0 must be > 0, got -1");
+    bad("dyt:scale=paper", "scale must be one or sqrtc, got 'paper'");
+    bad("dyt:seed=3", "unknown key 'seed'");  // seeds belong to --seeds
+    bad("dyt:out=x", "unknown key 'out'");
+    bad("batchnorm", "unknown norm kind 'batchnorm'");
+    bad("dyt:alpha0=1,", "empty setting");
+    bad("dyt:n_layer=2.5", "bad value '2.5' for key 'n_layer'");
+  }
+
+  TEST_CASE("health labels from measurements") {
+    CHECK(health_label(false, false, 2.3, 3.3) == "learning");
+    CHECK(health_label(false, false, 3.25, 3.3) == "collapsed");  // within 0.1 nats
+    CHECK(health_label(false, false, 3.9, 3.3) == "collapsed");   // above the baseline
+    CHECK(health_label(true, false, NAN, 3.3) == "diverged");
+    CHECK(health_label(false, true, 2.0, 3.3) == "interrupted");
+    const std::vector<int64_t> ids = {0, 0, 1, 0, 0, 1, 0, 0, 1, 2};  // val split: {2}
+    // add-one: train counts {6, 3, 0} + 1 over 9 + 3
+    CHECK(unigram_val_loss(ids, 3) == doctest::Approx(-std::log(1.0 / 12.0)));
+  }
+
+  TEST_CASE("compare: seeds, a learning, a collapsing and a diverging variant, report") {
     TrainConfig c = tiny_cfg("unused");
-    c.max_steps = 6, c.eval_interval = 3, c.dropout = 0;
-    const std::string dir = "cli_test_report";
-    fs::remove_all(dir);
-    CompareResult r = compare(c, {"layernorm", "dyt"}, dir);
-    REQUIRE(r.runs.size() == 2);
-    CHECK(r.runs[1].steps == 6);
-    const auto summary = nlohmann::json::parse(std::ifstream(dir + "/summary.json"));
-    CHECK(summary.size() == 2);
-    CHECK(summary[1]["norm"] == "dyt");
-    CHECK(summary[0].contains("gradient_flow"));
-    std::ifstream md(dir + "/report.md");
+    c.max_steps = 40, c.eval_interval = 20, c.dropout = 0, c.ckpt_interval = 20;
+    c.probe_interval = 10;
+    CompareOptions o{.seeds = 2, .dir = "cli_test_report", .jobs = 1};
+    for (const char* s : {"layernorm:lr=0.01", "dyt:lr=1e-9,min_lr=1e-9",
+                          "none:lr=1e12,min_lr=1e12,warmup=0"})
+      o.variants.push_back(parse_variant(s));
+    CompareResult r = compare(c, o);
+    REQUIRE(r.runs.size() == 6);
+    CHECK(r.unigram > 1);
+    for (const auto& run : r.runs) {
+      CAPTURE(run.variant);
+      CAPTURE(run.evidence);
+      if (run.variant.rfind("layernorm", 0) == 0) CHECK(run.label == "learning");
+      if (run.variant.rfind("dyt", 0) == 0) {
+        CHECK(run.label == "collapsed");
+        CHECK(run.evidence.find("unigram baseline") != std::string::npos);
+      }
+      if (run.variant.rfind("none", 0) == 0) {
+        CHECK(run.label == "diverged");
+        CHECK(run.evidence.find("diverged at step") != std::string::npos);
+      }
+    }
+    CHECK(r.runs[0].seed == c.seed);
+    CHECK(r.runs[1].seed == c.seed + 1);
+    const auto summary = json::parse(std::ifstream(o.dir + "/summary.json"));
+    CHECK(summary["variants"].size() == 3);
+    CHECK(summary["variants"][1]["labels"] == "2 collapsed");
+    std::ifstream md(o.dir + "/report.md");
     const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
-    CHECK(text.find("| layernorm |") != std::string::npos);
-    CHECK(text.find("| dyt |") != std::string::npos);
+    CHECK(text.find("Unigram baseline") != std::string::npos);
+    CHECK(text.find("| `layernorm:lr=0.01` | 2 learning |") != std::string::npos);
+    CHECK(text.find(" ± ") != std::string::npos);
+    CHECK(text.find("y = weight * pf * tanh(alpha * x) + bias") != std::string::npos);
+    CHECK(text.find("**diverged**: diverged at step") != std::string::npos);
     if (r.figures) {
-      for (const char* f :
-           {"loss_curves", "grad_flow", "alpha_vs_inv_std", "saturation", "scatter", "jacobian"})
-        CHECK(fs::exists(dir + "/" + std::string(f) + ".png"));
+      for (const char* f : {"loss_curves", "grad_flow", "norm_scalars", "saturation",
+                            "update_ratio", "scatter", "jacobian"}) {
+        CAPTURE(f);
+        CHECK(fs::exists(o.dir + "/" + std::string(f) + ".png"));
+      }
     } else {
       MESSAGE("figures skipped: /usr/bin/python3 with matplotlib not available");
     }
-    // The same command again gives the same numbers.
-    CompareResult again = compare(c, {"layernorm", "dyt"}, dir);
-    CHECK(again.runs[1].final_val_loss == r.runs[1].final_val_loss);
-    fs::remove_all(dir);
+    // In parallel processes (the normgrad binary): the same numbers.
+    CompareOptions p = o;
+    p.jobs = 2, p.exe = NG_CLI_BINARY, p.dir = "cli_test_report_par";
+    CompareResult rp = compare(c, p);
+    REQUIRE(rp.runs.size() == 6);
+    for (size_t i = 0; i < 6; ++i) {
+      CHECK(rp.runs[i].label == r.runs[i].label);
+      if (r.runs[i].label != "diverged") CHECK(rp.runs[i].val_loss == r.runs[i].val_loss);
+    }
   }
 
   TEST_CASE("Ctrl-C: the normgrad process saves a checkpoint and exits with 130") {

@@ -94,7 +94,7 @@ TEST_SUITE("nn") {
       for (bool paper : {false, true}) {
         CAPTURE(kind);
         CAPTURE(paper);
-        auto norm = make_norm(kind, 5, {.paper_form = paper});
+        auto norm = make_norm(kind, 5, {.scale = paper ? "sqrtc" : "one"});
         norm->to(DType::F64);
         Tensor x = input({3, 5}, 21, -2, 2);
         CHECK(allclose((*norm)(x), norm->forward_composed(x), 1e-12, 1e-12));

@@ -18,14 +18,14 @@ int main(int argc, char** argv) {
   example::parse_steps_report(argc, argv, steps, dir);
   ngcli::TrainConfig c;
   c.max_steps = steps, c.eval_interval = steps, c.probe_interval = std::max<int64_t>(1, steps / 40);
-  c.paper_form = true, c.alpha0 = 1.0, c.quiet = true;
+  c.scale = "sqrtc", c.alpha0 = 1.0, c.quiet = true;
   try {
     ngcli::compare(c, {"dyt"}, dir);
   } catch (const ng::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
-  std::ifstream f(dir + "/dyt/probes.jsonl");
+  std::ifstream f(ngcli::run_dir(dir, "dyt", c.seed) + "/probes.jsonl");
   std::vector<nlohmann::json> recs;
   for (std::string l; std::getline(f, l);) recs.push_back(nlohmann::json::parse(l));
   auto pearson = [](const std::vector<double>& a, const std::vector<double>& b) {

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   c.n_layer = 12, c.n_head = 4, c.n_embd = 64, c.batch = 8;
   c.max_steps = steps, c.warmup = steps / 5, c.eval_interval = steps, c.eval_iters = 4;
   c.probe_interval = std::max<int64_t>(1, steps / 6);
-  c.paper_form = true, c.alpha0 = 1.0, c.quiet = true;  // the element-wise norms' trainable form
+  c.scale = "sqrtc", c.alpha0 = 1.0, c.quiet = true;  // the element-wise norms' trainable form
   try {
     ngcli::compare(c, {"layernorm", "rmsnorm", "dyt", "dyisru", "none"}, dir);
   } catch (const ng::Error& e) {
@@ -115,21 +115,30 @@ int main(int argc, char** argv) {
   const auto summary = nlohmann::json::parse(std::ifstream(dir + "/summary.json"));
   std::printf("%-10s %10s %22s   %s\n", "norm", "val loss", "first/last block grad",
               "across 12 blocks");
-  for (const auto& e : summary) {
-    const auto& q = e["residual_grad_first_over_last"];
-    std::printf("%-10s %10.4f %22s   %s\n", e["norm"].get<std::string>().c_str(),
-                e["val_loss"].get<double>(),
-                q.is_null() ? "n/a" : std::to_string(q.get<double>()).c_str(),
-                e["gradient_flow"].get<std::string>().c_str());
+  for (const auto& e : summary["variants"]) {
+    // first / last block of the residual-stream gradient at the last probe
+    std::string line, last;
+    std::ifstream pf(ngcli::run_dir(dir, e["spec"], c.seed) + "/probes.jsonl");
+    while (std::getline(pf, line))
+      if (!line.empty()) last = line;
+    std::string q = "n/a";
+    if (!last.empty()) {
+      const auto r = nlohmann::json::parse(last)["residual_grad"];
+      if (r.front().is_number() && r.back().is_number() && r.back().get<double>() > 0)
+        q = std::to_string(r.front().get<double>() / r.back().get<double>());
+    }
+    std::printf("%-10s %10.4f %22s   %s\n", e["spec"].get<std::string>().c_str(),
+                e["val_loss_mean"].get<double>(), q.c_str(),
+                e["gradient"].get<std::string>().c_str());
   }
   // Full Jacobian spectrum of one norm layer per kind.
   std::ofstream js(dir + "/spectrum.json");
   js << "{";
   std::printf("\nJacobian singular values of h.6.ln_1 (one token): largest / median / smallest\n");
   bool first = true;
-  for (const auto& e : summary) {
-    const std::string k = e["norm"];
-    const auto sv = layer_spectrum(dir + "/" + k + "/ckpt.safetensors");
+  for (const auto& e : summary["variants"]) {
+    const std::string k = e["spec"];
+    const auto sv = layer_spectrum(ngcli::run_dir(dir, k, c.seed) + "/ckpt.safetensors");
     std::printf("%-10s %12.4g %12.4g %12.4g\n", k.c_str(), sv.front(), sv[sv.size() / 2],
                 sv.back());
     js << (first ? "" : ", ") << "\"" << k << "\": [";

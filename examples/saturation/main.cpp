@@ -29,15 +29,15 @@ int main(int argc, char** argv) {
       c.data = data;
       c.max_steps = steps, c.eval_interval = steps,
       c.probe_interval = std::max<int64_t>(1, steps / 20);
-      c.paper_form = true, c.alpha0 = 1.0, c.quiet = true;
+      c.scale = "sqrtc", c.alpha0 = 1.0, c.quiet = true;
       ngcli::compare(c, {"layernorm", "dyt"}, dir + "/" + regime);
       const auto summary =
           nlohmann::json::parse(std::ifstream(dir + "/" + regime + "/summary.json"));
-      for (const auto& e : summary) {
-        const std::string k = e["norm"];
+      for (const auto& e : summary["variants"]) {
+        const std::string k = e["spec"];
         std::string s2 = "-", s1 = "-";
         if (k == "dyt") {
-          std::ifstream f(dir + "/" + regime + "/dyt/probes.jsonl");
+          std::ifstream f(ngcli::run_dir(dir + "/" + regime, "dyt", c.seed) + "/probes.jsonl");
           std::string line, lastl;
           while (std::getline(f, line)) lastl = line;
           const auto p = nlohmann::json::parse(lastl);
@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
           s1 = std::to_string(a1 / p["norms"].size()).substr(0, 6);
         }
         std::printf("%-8s %-10s %10.4f %16s %16s\n", regime.c_str(), k.c_str(),
-                    e["val_loss"].get<double>(), s2.c_str(), s1.c_str());
+                    e["val_loss_mean"].get<double>(), s2.c_str(), s1.c_str());
       }
     }
     std::printf(

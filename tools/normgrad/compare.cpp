@@ -1,13 +1,19 @@
 #include "compare.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "data.h"
 #include "normgrad/error.h"
 #include "normgrad/nn/safetensors.h"
 
@@ -19,63 +25,366 @@ namespace ngcli {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+std::vector<Variant> default_variants() {
+  // alpha0 of the two sqrt(C)-scaled recipes: docs/recipes.md (search on seed 9001, which no
+  // report uses; DyISRU's beta0 follows as 1/alpha0^2).
+  return {parse_variant("layernorm"), parse_variant("rmsnorm"),
+          parse_variant("dyt:scale=sqrtc,alpha0=1"), parse_variant("dyisru:scale=sqrtc,alpha0=1"),
+          parse_variant("dyt")};
+}
+
+std::string health_label(bool diverged, bool interrupted, double val_loss, double unigram,
+                         double margin) {
+  if (diverged) return "diverged";
+  if (interrupted) return "interrupted";
+  if (!std::isfinite(val_loss)) return "failed";
+  if (val_loss > unigram - margin) return "collapsed";
+  return "learning";
+}
+
 namespace {
 
-json last_line(const std::string& path) {
+std::vector<json> read_jsonl(const std::string& path) {
+  std::vector<json> out;
+  std::ifstream f(path);
+  for (std::string line; std::getline(f, line);)
+    if (!line.empty()) try {
+        out.push_back(json::parse(line));
+      } catch (...) {
+      }
+  return out;
+}
+
+std::string last_line(const std::string& path) {
   std::ifstream f(path);
   std::string line, last;
   while (std::getline(f, line))
     if (!line.empty()) last = line;
-  return last.empty() ? json() : json::parse(last);
+  return last;
 }
 
-// Where gradients vanish or explode: residual-stream gradient of the first block over the
-// last, from the final probe record.
-std::string gradient_verdict(const json& probe, double& ratio) {
-  ratio = NAN;
-  if (probe.is_null() || probe["residual_grad"].empty()) return "no probe data";
-  const auto& r = probe["residual_grad"];
-  if (r.front().is_null() || r.back().is_null()) return "no probe data";
-  const double first = r.front().get<double>(), last = r.back().get<double>();
-  ratio = first / last;
-  if (first == 0 && last == 0) return "vanished: no gradient reaches the residual stream";
-  if (last == 0) return "vanishes at the last block";
-  if (!std::isfinite(ratio)) return "non-finite gradients";
-  if (ratio > 10) return "grows " + std::to_string((int)ratio) + "x towards the input";
-  if (ratio < 0.1) return "shrinks " + std::to_string((int)(1 / ratio)) + "x towards the input";
-  return "within 10x across depth";
+std::string slug(const std::string& spec) {
+  std::string s;
+  for (char c : spec) s += std::isalnum((unsigned char)c) || c == '.' || c == '-' ? c : '_';
+  return s;
+}
+
+std::string fmt(const char* f, double x) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, x);
+  return b;
+}
+
+struct Stats {
+  double mean = NAN, sd = NAN;
+  int n = 0;
+};
+Stats stats(const std::vector<double>& v) {
+  Stats s;
+  std::vector<double> ok;
+  for (double x : v)
+    if (std::isfinite(x)) ok.push_back(x);
+  s.n = (int)ok.size();
+  if (ok.empty()) return s;
+  double sum = 0;
+  for (double x : ok) sum += x;
+  s.mean = sum / s.n;
+  double ss = 0;
+  for (double x : ok) ss += (x - s.mean) * (x - s.mean);
+  s.sd = s.n > 1 ? std::sqrt(ss / (s.n - 1)) : 0.0;
+  return s;
+}
+std::string pm(const Stats& s, const char* f = "%.4f") {
+  if (s.n == 0) return "n/a";
+  return fmt(f, s.mean) + (s.n > 1 ? " ± " + fmt(f, s.sd) : "");
+}
+
+// What the last probe record says about a run's gradients and saturation.
+std::string probe_evidence(const std::vector<json>& probes) {
+  if (probes.empty()) return "no probes recorded";
+  const json& last = probes.back();
+  std::ostringstream o;
+  int zero = 0, block_params = 0;
+  for (const auto& p : last["params"]) {
+    const std::string n = p.value("name", "");
+    if (n.find(".h.") == std::string::npos) continue;
+    ++block_params;
+    if (p.value("grad_norm", 1.0) == 0.0) ++zero;
+  }
+  o << "at step " << last["step"].get<int64_t>() << ": " << zero << " of " << block_params
+    << " block parameters have an exactly zero gradient";
+  double rmax = 0;
+  bool all_zero = true;
+  for (const auto& r : last["residual_grad"])
+    if (r.is_number()) {
+      rmax = std::max(rmax, r.get<double>());
+      all_zero &= r.get<double>() == 0.0;
+    }
+  o << (all_zero ? "; no gradient reaches the residual stream of any block"
+                 : "; largest residual-stream gradient " + fmt("%.2e", rmax));
+  // DyT: the fraction of saturated inputs, and when it first passed one half
+  auto saturation = [](const json& rec, const char* t) {
+    double s = 0;
+    int n = 0;
+    for (const auto& nrm : rec["norms"])
+      if (nrm.contains("saturation")) s += nrm["saturation"].value(t, 0.0), ++n;
+    return n ? s / n : -1.0;
+  };
+  const double sat = saturation(last, "3.0");
+  if (sat >= 0) {
+    o << "; DyT inputs with |alpha x| > 3 (tanh' < 0.01): " << fmt("%.0f%%", 100 * sat)
+      << " of elements, mean over layers";
+    for (const auto& rec : probes)
+      if (saturation(rec, "3.0") > 0.5) {
+        o << " (above 50% from step " << rec["step"].get<int64_t>() << ")";
+        break;
+      }
+  }
+  return o.str();
+}
+
+// Geometric mean over blocks of this run's residual-stream gradient over the reference
+// run's at the same block (last probe record each); NaN without data, 0 with exact zeros.
+double residual_ratio(const std::vector<json>& probes, const std::vector<json>& ref) {
+  if (probes.empty() || ref.empty()) return NAN;
+  const json &a = probes.back()["residual_grad"], &b = ref.back()["residual_grad"];
+  if (a.size() != b.size() || a.empty()) return NAN;
+  double log_sum = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].is_number() || !b[i].is_number() || b[i].get<double>() <= 0) return NAN;
+    if (a[i].get<double>() <= 0) return 0.0;
+    log_sum += std::log(a[i].get<double>() / b[i].get<double>());
+  }
+  return std::exp(log_sum / (double)a.size());
 }
 
 }  // namespace
 
+std::string run_dir(const std::string& report_dir, const std::string& spec, uint64_t seed) {
+  return report_dir + "/runs/" + slug(spec) + "/seed" + std::to_string(seed);
+}
+
 CompareResult compare(const TrainConfig& base, const std::vector<std::string>& kinds,
                       const std::string& dir) {
-  if (kinds.empty()) ng::fail("compare", "no norm kinds given");
+  CompareOptions o{.seeds = 1, .dir = dir, .jobs = 1};
+  for (const auto& k : kinds) o.variants.push_back(parse_variant(k));
+  if (o.variants.empty()) ng::fail("compare", "no norm kinds given");
+  return compare(base, o);
+}
+
+namespace {
+
+struct Job {
+  std::string variant;
+  TrainConfig cfg;
+};
+
+// Runs jobs as child `normgrad train` processes, `jobs` at a time; returns exit codes.
+std::vector<int> run_processes(const std::vector<Job>& all, int jobs, bool quiet,
+                               const std::string& exe) {
+  std::vector<int> codes(all.size(), -1);
+  std::map<pid_t, size_t> running;
+  size_t next = 0, done = 0;
+  while (done < all.size()) {
+    while ((int)running.size() < jobs && next < all.size()) {
+      const Job& j = all[next];
+      fs::create_directories(j.cfg.out);
+      std::vector<std::string> args = {"normgrad", "train"};
+      for (auto& f : j.cfg.to_flags()) args.push_back(f);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      const std::string log = j.cfg.out + "/train.log";
+      const pid_t pid = fork();
+      if (pid < 0) ng::fail("compare", "cannot start a training process (fork failed)");
+      if (pid == 0) {
+        FILE* f = std::freopen(log.c_str(), "w", stdout);
+        if (f) dup2(fileno(stdout), fileno(stderr));
+        execv(exe.c_str(), argv.data());
+        _exit(127);
+      }
+      if (!quiet)
+        std::printf("started %s seed %llu (%zu/%zu)\n", j.variant.c_str(),
+                    (unsigned long long)j.cfg.seed, next + 1, all.size());
+      std::fflush(stdout);
+      running[pid] = next++;
+    }
+    int status = 0;
+    const pid_t pid = wait(&status);
+    if (pid < 0) break;
+    auto it = running.find(pid);
+    if (it == running.end()) continue;
+    codes[it->second] = WIFEXITED(status)     ? WEXITSTATUS(status)
+                        : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                              : -1;
+    running.erase(it);
+    ++done;
+  }
+  return codes;
+}
+
+}  // namespace
+
+CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
+  std::vector<Variant> variants = opt.variants.empty() ? default_variants() : opt.variants;
+  if (opt.seeds < 1) ng::fail("compare", "--seeds must be >= 1, got ", opt.seeds);
+  TrainConfig base = base_in;
+  base.validate();
+  if (!base.data.empty()) base.data = fs::absolute(base.data).lexically_normal().string();
+  if (base.probe_interval <= 0) base.probe_interval = std::max<int64_t>(1, base.max_steps / 20);
+  const std::string dir = opt.dir;
   fs::create_directories(dir);
   CompareResult res;
-  json summary = json::array();
-  for (const auto& k : kinds) {
-    TrainConfig c = base;
-    c.norm = k;
-    c.out = dir + "/" + k;
-    if (c.probe_interval <= 0) c.probe_interval = std::max<int64_t>(1, c.max_steps / 20);
-    if (!c.quiet) std::printf("\n== %s ==\n", k.c_str());
-    TrainResult r = train(c);
-    res.kinds.push_back(k);
+
+  // The floor every language model must beat: character frequencies alone.
+  const std::string text = load_corpus(base.data);
+  const CharTokenizer tok = CharTokenizer::from_text(text);
+  res.unigram = unigram_val_loss(tok.encode(text), tok.size());
+
+  std::vector<Job> jobs;
+  for (const auto& v : variants)
+    for (int k = 0; k < opt.seeds; ++k) {
+      TrainConfig c = apply_variant(base, v);
+      c.seed = base.seed + (uint64_t)k;
+      c.out = run_dir(dir, v.spec, c.seed);
+      c.resume = false, c.stop_at = 0;
+      jobs.push_back({v.spec, c});
+    }
+  const int cores = std::max(1, (int)sysconf(_SC_NPROCESSORS_ONLN));
+  const int parallel = std::min<int>(opt.jobs > 0 ? opt.jobs : cores, (int)jobs.size());
+  if (!base.quiet)
+    std::printf("compare: %zu variants x %d seeds = %zu runs, %d at a time%s; unigram val loss %.4f\n",
+                variants.size(), opt.seeds, jobs.size(), parallel,
+                parallel > 1 ? " (separate processes, 1 thread each)" : "", res.unigram);
+  std::vector<int> codes(jobs.size(), 0);
+  std::vector<TrainResult> inproc(jobs.size());
+  if (parallel > 1) {
+    for (auto& j : jobs) j.cfg.threads = std::max(1, cores / parallel), j.cfg.quiet = true;
+    codes = run_processes(jobs, parallel, base.quiet, opt.exe);
+  } else {
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (!base.quiet) std::printf("\n== %s, seed %llu ==\n", jobs[i].variant.c_str(),
+                                   (unsigned long long)jobs[i].cfg.seed);
+      inproc[i] = train(jobs[i].cfg);
+      codes[i] = inproc[i].diverged ? 3 : inproc[i].interrupted ? 130 : 0;
+    }
+  }
+
+  // Outcomes, from each run's own files.
+  std::map<std::string, std::vector<size_t>> by_variant;
+  std::map<size_t, std::vector<json>> probes;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const Job& j = jobs[i];
+    RunOutcome r{j.variant, j.cfg.out, j.cfg.seed};
+    const auto metrics = read_jsonl(j.cfg.out + "/metrics.jsonl");
+    probes[i] = read_jsonl(j.cfg.out + "/probes.jsonl");
+    for (const auto& m : metrics) {
+      r.steps = m.value("step", r.steps);
+      if (m.contains("tokens_per_s")) r.tokens_per_s = m["tokens_per_s"].get<double>();
+      if (m.contains("val_loss")) {
+        r.val_loss = m["val_loss"].get<double>();
+        r.train_loss = m.value("train_loss_eval", NAN);
+      }
+    }
+    const bool diverged = codes[i] == 3, interrupted = codes[i] == 130 || codes[i] == 128 + 2;
+    r.label = health_label(diverged, interrupted, r.val_loss, res.unigram);
+    if (codes[i] != 0 && !diverged && !interrupted) r.label = "failed";
+    const std::string log_tail =
+        parallel > 1 ? last_line(j.cfg.out + "/train.log") : inproc[i].message;
+    if (r.label == "diverged")
+      r.evidence = log_tail.substr(0, log_tail.find("; last good"));
+    else if (r.label == "failed")
+      r.evidence = "exit code " + std::to_string(codes[i]) + ": " + log_tail;
+    else if (r.label == "interrupted")
+      r.evidence = "stopped at step " + std::to_string(r.steps);
+    else if (r.label == "collapsed")
+      r.evidence = "val " + fmt("%.4f", r.val_loss) + " vs unigram baseline " +
+                   fmt("%.4f", res.unigram) + ": it learned character frequencies only; " +
+                   probe_evidence(probes[i]);
+    else
+      r.evidence = "val " + fmt("%.4f", r.val_loss) + ", " +
+                   fmt("%.2f", res.unigram - r.val_loss) + " nats below the unigram baseline";
+    by_variant[j.variant].push_back(res.runs.size());
     res.runs.push_back(r);
-    double ratio;
-    const std::string verdict = gradient_verdict(last_line(c.out + "/probes.jsonl"), ratio);
-    summary.push_back(
-        {{"norm", k},
-         {"steps", r.steps},
-         {"train_loss", r.final_train_loss},
-         {"val_loss", r.final_val_loss},
-         {"tokens_per_s", r.tokens_per_s},
-         {"seconds", r.seconds},
-         {"diverged", r.diverged},
-         {"message", r.message},
-         {"residual_grad_first_over_last", std::isfinite(ratio) ? json(ratio) : json()},
-         {"gradient_flow", verdict}});
+  }
+
+  // Per variant: mean +- sd over seeds, labels, gradient size against layernorm's.
+  const std::string ref_spec =
+      by_variant.count("layernorm") ? "layernorm" : variants.front().spec;
+  struct Row {
+    std::string spec, labels, grad;
+    Stats val, train, tps;
+  };
+  std::vector<Row> rows;
+  for (const auto& v : variants) {
+    Row row{v.spec};
+    std::map<std::string, int> count;
+    std::vector<double> val, tr, tps, ratios;
+    for (size_t i : by_variant[v.spec]) {
+      const RunOutcome& r = res.runs[i];
+      ++count[r.label];
+      val.push_back(r.val_loss), tr.push_back(r.train_loss), tps.push_back(r.tokens_per_s);
+      // the reference run of the same seed
+      for (size_t k : by_variant[ref_spec])
+        if (res.runs[k].seed == r.seed) ratios.push_back(residual_ratio(probes[i], probes[k]));
+    }
+    for (auto& [label, n] : count)
+      row.labels += (row.labels.empty() ? "" : ", ") + std::to_string(n) + " " + label;
+    row.val = stats(val), row.train = stats(tr), row.tps = stats(tps);
+    const int zeros = (int)std::count(ratios.begin(), ratios.end(), 0.0);
+    std::vector<double> logs;
+    for (double q : ratios)
+      if (std::isfinite(q) && q > 0) logs.push_back(std::log(q));
+    if (v.spec == ref_spec)
+      row.grad = "reference";
+    else if (zeros > 0)
+      row.grad = "vanished: exactly 0 at some block in " + std::to_string(zeros) + " of " +
+                 std::to_string(ratios.size()) + " runs";
+    else if (logs.empty())
+      row.grad = "n/a";
+    else {
+      const double g = std::exp(stats(logs).mean);
+      row.grad = (g < 1e-3 ? "vanished: " : "") + fmt(g < 0.01 ? "%.1e" : "%.2f", g) + "x " +
+                 ref_spec + "'s";
+    }
+    rows.push_back(row);
+  }
+  // The best mean val loss; differences within the seeds' spread are marked.
+  size_t best = 0;
+  for (size_t i = 1; i < rows.size(); ++i)
+    if (std::isfinite(rows[i].val.mean) &&
+        (!std::isfinite(rows[best].val.mean) || rows[i].val.mean < rows[best].val.mean))
+      best = i;
+  auto vs_best = [&](const Row& r) -> std::string {
+    if (&r == &rows[best]) return "best";
+    if (!std::isfinite(r.val.mean)) return "n/a";
+    const double d = r.val.mean - rows[best].val.mean;
+    const double spread = std::sqrt(r.val.sd * r.val.sd + rows[best].val.sd * rows[best].val.sd);
+    return "+" + fmt("%.4f", d) + (opt.seeds > 1 && d <= spread ? " (within the seeds' spread)" : "");
+  };
+
+  json summary = {{"unigram_val_loss", res.unigram}, {"seeds", opt.seeds}, {"reference", ref_spec},
+                  {"config", base.describe()}, {"variants", json::array()}};
+  for (size_t vi = 0; vi < variants.size(); ++vi) {
+    json runs = json::array();
+    for (size_t i : by_variant[variants[vi].spec]) {
+      const RunOutcome& r = res.runs[i];
+      runs.push_back({{"seed", r.seed},
+                      {"dir", fs::relative(r.out, dir).string()},
+                      {"label", r.label},
+                      {"evidence", r.evidence},
+                      {"steps", r.steps},
+                      {"val_loss", std::isfinite(r.val_loss) ? json(r.val_loss) : json()},
+                      {"train_loss", std::isfinite(r.train_loss) ? json(r.train_loss) : json()},
+                      {"tokens_per_s", std::isfinite(r.tokens_per_s) ? json(r.tokens_per_s) : json()}});
+    }
+    summary["variants"].push_back({{"spec", variants[vi].spec},
+                                   {"kind", variants[vi].kind},
+                                   {"labels", rows[vi].labels},
+                                   {"val_loss_mean", rows[vi].val.mean},
+                                   {"val_loss_sd", rows[vi].val.sd},
+                                   {"gradient", rows[vi].grad},
+                                   {"runs", runs}});
   }
   const std::string s = summary.dump(2);
   ng::nn::write_file_atomic(dir + "/summary.json", std::vector<uint8_t>(s.begin(), s.end()));
@@ -88,35 +397,70 @@ CompareResult compare(const TrainConfig& base, const std::vector<std::string>& k
 
   std::ostringstream md;
   md << "# normgrad compare\n\n"
-     << "Same model, seed, data and batches for every norm: " << base.n_layer << " layers, "
-     << base.n_head << " heads, n_embd " << base.n_embd << ", block " << base.block_size
-     << ", batch " << base.batch << ", " << base.max_steps << " steps of AdamW (lr " << base.lr
-     << ", warmup " << base.warmup << ", cosine to " << base.min_lr << "), seed " << base.seed
-     << ".\n\n| norm | train loss | val loss | tokens/s | stability | gradient to the residual "
-        "stream, first block / last block |\n|---|---|---|---|---|---|\n";
-  for (const auto& e : summary) {
-    char row[512];
-    const json& q = e["residual_grad_first_over_last"];
-    std::snprintf(row, sizeof row, "| %s | %.4f | %.4f | %.0f | %s | %s (%s) |\n",
-                  e["norm"].get<std::string>().c_str(), e["train_loss"].get<double>(),
-                  e["val_loss"].get<double>(), e["tokens_per_s"].get<double>(),
-                  e["diverged"].get<bool>() ? "diverged" : "stable",
-                  q.is_null() ? "n/a" : std::to_string(q.get<double>()).substr(0, 6).c_str(),
-                  e["gradient_flow"].get<std::string>().c_str());
-    md << row;
+     << "Every variant is trained with the same data, batches and initial weights (where the "
+        "shapes agree) for each of "
+     << opt.seeds << " seed" << (opt.seeds > 1 ? "s" : "") << " (" << base.seed << ".."
+     << base.seed + opt.seeds - 1 << "): " << base.n_layer << " layers, " << base.n_head
+     << " heads, n_embd " << base.n_embd << ", block " << base.block_size << ", batch "
+     << base.batch << ", " << base.max_steps << " steps of AdamW (lr " << base.lr << ", warmup "
+     << base.warmup << ", cosine to " << base.min_lr << ").\n\n"
+     << "**Unigram baseline: " << fmt("%.4f", res.unigram)
+     << " nats/char** (the val split scored by the train split's character frequencies, "
+        "add-one smoothed). A run is labelled *collapsed* when its final val loss is within 0.1 "
+        "nats of it (it learned character frequencies only), *diverged* when its loss or a "
+        "gradient went non-finite (the step is named), *learning* otherwise.\n\n"
+     << "| variant | runs | val loss | train loss | vs best | tokens/s (training steps) | "
+        "gradient reaching the residual stream vs "
+     << ref_spec << " |\n|---|---|---|---|---|---|---|\n";
+  for (const Row& r : rows)
+    md << "| `" << r.spec << "` | " << r.labels << " | " << pm(r.val) << " | " << pm(r.train)
+       << " | " << vs_best(r) << " | " << pm(r.tps, "%.0f") << " | " << r.grad << " |\n";
+  md << "\nMean ± sample standard deviation over seeds. \"vs best\": the gap to the lowest mean "
+        "val loss; a gap smaller than the combined spread of the two is marked as within it. "
+        "tokens/s counts training steps only (steps that record probes, evaluations and "
+        "checkpoints are timed apart). Gradient: geometric mean over blocks of the gradient "
+        "norm reaching each block's output, over the "
+     << ref_spec << " run of the same seed, at the last probe.\n\n## Variants: exact formulas "
+                    "and initial values\n\n";
+  for (const auto& v : variants) {
+    md << "- `" << v.spec << "`\n" << describe_variant(apply_variant(base, v));
   }
+  bool any_bad = false;
+  for (const auto& r : res.runs) any_bad |= r.label != "learning";
+  if (any_bad) {
+    md << "\n## Runs that did not learn, and why (from their own probes)\n\n";
+    for (const auto& r : res.runs)
+      if (r.label != "learning")
+        md << "- `" << r.variant << "` seed " << r.seed << ": **" << r.label << "**: " << r.evidence
+           << "\n";
+  }
+  md << "\n## Every run\n\n| variant | seed | label | steps | val loss | train loss | tokens/s |\n"
+        "|---|---|---|---|---|---|---|\n";
+  for (const auto& r : res.runs)
+    md << "| `" << r.variant << "` | " << r.seed << " | " << r.label << " | " << r.steps << " | "
+       << fmt("%.4f", r.val_loss) << " | " << fmt("%.4f", r.train_loss) << " | "
+       << fmt("%.0f", r.tokens_per_s) << " |\n";
+  md << "\nThe shared settings, as `normgrad train` fields: `" << base.describe()
+     << "` (each variant overrides its own keys; seed varies). Runs: `" << dir
+     << "/runs/<variant>/seed<N>/` (checkpoint, metrics.jsonl, probes.jsonl"
+     << (parallel > 1 ? ", train.log" : "") << ").\n";
   if (res.figures) {
     md << "\n## Figures\n\n";
-    for (const char* f :
-         {"loss_curves", "grad_flow", "alpha_vs_inv_std", "saturation", "scatter", "jacobian"})
+    for (const char* f : {"loss_curves", "grad_flow", "norm_scalars", "alpha_vs_inv_std",
+                          "saturation", "update_ratio", "scatter", "jacobian"})
       if (fs::exists(dir + "/" + f + ".png")) md << "![" << f << "](" << f << ".png)\n\n";
   } else {
     md << "\n(Figures skipped: python3 with matplotlib is needed; see plot.log.)\n";
   }
-  const std::string text = md.str();
-  ng::nn::write_file_atomic(dir + "/report.md", std::vector<uint8_t>(text.begin(), text.end()));
-  if (!base.quiet)
+  const std::string text_md = md.str();
+  ng::nn::write_file_atomic(dir + "/report.md",
+                            std::vector<uint8_t>(text_md.begin(), text_md.end()));
+  if (!base.quiet) {
+    std::printf("\n");
+    for (const Row& r : rows)
+      std::printf("%-32s %-22s val %s\n", r.spec.c_str(), r.labels.c_str(), pm(r.val).c_str());
     std::printf("\nreport: %s/report.md%s\n", dir.c_str(), res.figures ? " (with figures)" : "");
+  }
   return res;
 }
 

@@ -1,20 +1,58 @@
-// `normgrad compare`: one training run per norm kind with the same seed, data and batches,
-// then a report folder: report.md, summary.json, and PNG figures drawn by plot_report.py.
+// `normgrad compare`: every variant (a norm kind and a recipe, variants.h) trained with the
+// same data, batches and seeds, several seeds each, then a report folder: report.md,
+// summary.json and PNG figures drawn by plot_report.py. Every run is labelled from its own
+// measurements: learning, collapsed to the unigram baseline, diverged (step named), or
+// interrupted; a difference smaller than the seeds' spread is marked as such.
 #pragma once
+#include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "train.h"
+#include "variants.h"
 
 namespace ngcli {
 
-struct CompareResult {
-  std::vector<std::string> kinds;
-  std::vector<TrainResult> runs;
-  bool figures = false;  // false when python3 / matplotlib are missing
+struct CompareOptions {
+  std::vector<Variant> variants;  // empty: the default list (default_variants())
+  int seeds = 3;                  // seed k of every variant is base.seed + k
+  std::string dir = "report";
+  int jobs = 0;  // runs in parallel (processes); 0: one per core, each single-threaded
+  // The normgrad binary the parallel runs execute (`exe train ...`); jobs = 1 runs in-process.
+  std::string exe = "/proc/self/exe";
 };
 
+// One run's outcome and its label, computed from its metrics and probes.
+struct RunOutcome {
+  std::string variant, out;
+  uint64_t seed = 0;
+  int64_t steps = 0;
+  double train_loss = NAN, val_loss = NAN, tokens_per_s = NAN;
+  std::string label;     // learning | collapsed | diverged | interrupted | failed
+  std::string evidence;  // the measurements behind the label
+};
+
+struct CompareResult {
+  std::vector<RunOutcome> runs;
+  double unigram = NAN;   // the val loss of character frequencies alone
+  bool figures = false;   // false when python3 / matplotlib are missing
+};
+
+// The fair default: each kind with the recipe that trains at this scale (an alpha0 search
+// on a seed that is not reported: docs/recipes.md), plus Zhu et al.'s plain DyT.
+std::vector<Variant> default_variants();
+
+// The label of a run from its numbers: diverged / interrupted from how it ended, collapsed
+// when its final val loss is within `margin` nats of the unigram baseline (or above it).
+std::string health_label(bool diverged, bool interrupted, double val_loss, double unigram,
+                         double margin = 0.1);
+
+CompareResult compare(const TrainConfig& base, const CompareOptions& options);
+// One seed of each plain kind, in this process (the examples' form).
 CompareResult compare(const TrainConfig& base, const std::vector<std::string>& kinds,
-                      const std::string& report_dir);
+                      const std::string& dir);
+// Where compare keeps the run of variant `spec` with seed `seed`.
+std::string run_dir(const std::string& report_dir, const std::string& spec, uint64_t seed);
 
 }  // namespace ngcli

@@ -1,5 +1,6 @@
 #include "data.h"
 
+#include <cmath>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -161,6 +162,17 @@ std::pair<ng::Tensor, ng::Tensor> Batcher::batch(int64_t B, bool validation, ng:
     }
   }
   return {ng::from_vector(x, {B, block_}), ng::from_vector(y, {B, block_})};
+}
+
+double unigram_val_loss(const std::vector<int64_t>& ids, int64_t vocab, double val_fraction) {
+  const int64_t n = (int64_t)ids.size(), split = (int64_t)((1.0 - val_fraction) * n);
+  if (split < 1 || split >= n) ng::fail("unigram", "corpus of ", n, " tokens has no val split");
+  std::vector<double> count(vocab, 1.0);  // add-one
+  for (int64_t i = 0; i < split; ++i) count.at(ids[i]) += 1;
+  const double total = (double)split + (double)vocab;
+  double nll = 0;
+  for (int64_t i = split; i < n; ++i) nll -= std::log(count.at(ids[i]) / total);
+  return nll / (double)(n - split);
 }
 
 }  // namespace ngcli

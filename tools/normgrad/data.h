@@ -56,4 +56,10 @@ class Batcher {
   ng::Generator gen_;
 };
 
+// The unigram baseline: cross-entropy (nats per character) on the validation split of a
+// model that knows only the training split's character frequencies (add-one smoothed, so a
+// character unseen in training costs log(train count + vocab), not infinity). A language
+// model whose val loss stays at this level has learned nothing beyond them.
+double unigram_val_loss(const std::vector<int64_t>& ids, int64_t vocab, double val_fraction = 0.1);
+
 }  // namespace ngcli

@@ -45,6 +45,8 @@ static CLI::Validator validator(FieldCheck check) {
       return kUnit;
     case FieldCheck::kDevice:
       return CLI::IsMember({"cpu", "cuda"});
+    case FieldCheck::kScale:
+      return CLI::IsMember({"one", "sqrtc"});
     case FieldCheck::kNormKind:
       return CLI::IsMember(ng::nn::norm_kinds());
     case FieldCheck::kNormKindOrEmpty: {
@@ -133,12 +135,29 @@ int main(int argc, char** argv) {
   grads_cmd->add_option("--out", go.out)->capture_default_str();
 
   TrainConfig cc;
-  std::string kinds_csv = "layernorm,rmsnorm,dyt,dyisru,none", report = "report";
-  auto* compare_cmd = app.add_subcommand("compare", "train once per norm kind and write a report");
+  std::string kinds_csv;
+  std::vector<std::string> variant_specs;
+  CompareOptions co;
+  std::string default_list;
+  for (const auto& v : default_variants()) default_list += "\n    " + v.spec;
+  auto* compare_cmd = app.add_subcommand(
+      "compare",
+      "train every variant (norm kind + recipe) with the same data, batches and seeds, "
+      "several seeds each, and write a report with health labels and figures. Default "
+      "variants:" + default_list);
   const GivenFlags compare_flags = add_train_flags(*compare_cmd, cc);
-  compare_cmd->add_option("--kinds", kinds_csv, "comma-separated norm kinds")
+  compare_cmd->add_option("--variant", variant_specs,
+                          "kind[:key=value,...], repeatable, e.g. dyt:alpha0=1,scale=sqrtc or "
+                          "dyt:embed_scale (keys: the model/norm/optim flags' names)");
+  compare_cmd->add_option("--kinds", kinds_csv, "comma-separated plain norm kinds (no recipe)");
+  compare_cmd->add_option("--seeds", co.seeds, "seeds per variant (seed, seed+1, ...)")
+      ->check(kPositive)
       ->capture_default_str();
-  compare_cmd->add_option("--report", report, "report folder")->capture_default_str();
+  compare_cmd->add_option("--jobs", co.jobs,
+                          "runs in parallel as separate processes (0: one per core)")
+      ->check(kNonNegative)
+      ->capture_default_str();
+  compare_cmd->add_option("--report", co.dir, "report folder")->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -157,15 +176,11 @@ int main(int argc, char** argv) {
       return r.diverged ? 3 : r.interrupted ? 130 : 0;
     }
     if (*compare_cmd) {
-      std::vector<std::string> kinds;
       std::stringstream ss(kinds_csv);
-      for (std::string k; std::getline(ss, k, ',');) {
-        const auto known = ng::nn::norm_kinds();
-        if (std::find(known.begin(), known.end(), k) == known.end())
-          throw ng::Error("[compare] unknown norm kind '" + k + "' in --kinds");
-        kinds.push_back(k);
-      }
-      compare(cc, kinds, report);
+      for (std::string k; std::getline(ss, k, ',');)
+        if (!k.empty()) variant_specs.push_back(k);
+      for (const auto& s : variant_specs) co.variants.push_back(parse_variant(s));
+      compare(cc, co);
     }
     if (*eval_cmd) eval_command(ckpt, data, windows);
     if (*sample_cmd)

@@ -2,8 +2,10 @@
 """Draws the figures of a `normgrad compare` report folder from its JSON Lines files.
 
 usage: plot_report.py REPORT_DIR
-Reads REPORT_DIR/summary.json and REPORT_DIR/<norm>/{metrics,probes}.jsonl; writes PNGs
-next to summary.json. Needs only matplotlib (Debian: python3-matplotlib).
+Reads REPORT_DIR/summary.json and each run's metrics.jsonl / probes.jsonl (paths in the
+summary); writes PNGs next to summary.json. Needs only matplotlib (python3-matplotlib).
+Every figure gives each variant the same colour, in the summary's order. Per-run figures
+(gradients, scalars, saturation, scatter) show each variant's first seed.
 """
 import json
 import math
@@ -14,16 +16,21 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
-
-FLOOR = 1e-12
+from matplotlib.colors import LogNorm  # noqa: E402
 
 
 def read_jsonl(path):
     if not os.path.exists(path):
         return []
+    out = []
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for line in f:
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+    return out
 
 
 def ema(values, k=0.9):
@@ -34,130 +41,213 @@ def ema(values, k=0.9):
     return out
 
 
+def save(fig, d, name):
+    fig.savefig(os.path.join(d, name + ".png"), dpi=110)
+    plt.close(fig)
+
+
+def short(name):
+    return name.replace("transformer.", "").replace(".h.", "h.")
+
+
 def main(d):
     with open(os.path.join(d, "summary.json")) as f:
-        kinds = [e["norm"] for e in json.load(f)]
-    metrics = {k: read_jsonl(os.path.join(d, k, "metrics.jsonl")) for k in kinds}
-    probes = {k: read_jsonl(os.path.join(d, k, "probes.jsonl")) for k in kinds}
-    colors = {k: plt.cm.tab10(i) for i, k in enumerate(kinds)}
+        summary = json.load(f)
+    variants = summary["variants"]
+    unigram = summary["unigram_val_loss"]
+    specs = [v["spec"] for v in variants]
+    colors = {s: plt.cm.tab10(i % 10) for i, s in enumerate(specs)}
+    runs = {v["spec"]: v["runs"] for v in variants}
+    metrics = {s: [read_jsonl(os.path.join(d, r["dir"], "metrics.jsonl")) for r in runs[s]] for s in specs}
+    first_probes = {s: read_jsonl(os.path.join(d, runs[s][0]["dir"], "probes.jsonl")) if runs[s] else []
+                    for s in specs}
 
-    # 1. loss curves
-    fig, ax = plt.subplots(1, 2, figsize=(12, 4.5))
-    for k in kinds:
-        m = metrics[k]
-        ax[0].plot([r["step"] for r in m], ema([r["loss"] for r in m]), color=colors[k], label=k)
-        v = [r for r in m if "val_loss" in r]
-        ax[1].plot([r["step"] for r in v], [r["val_loss"] for r in v], "o-", color=colors[k], label=k)
-    ax[0].set(title="training loss (EMA 0.9)", xlabel="step", ylabel="cross-entropy (nats/char)")
-    ax[1].set(title="validation loss", xlabel="step", ylabel="cross-entropy (nats/char)")
+    # 1. loss curves: mean over seeds, band = min..max; the unigram baseline on both panels
+    fig, ax = plt.subplots(1, 2, figsize=(13, 4.8), constrained_layout=True)
+    for s in specs:
+        per_seed = [m for m in metrics[s] if m]
+        if not per_seed:
+            continue
+        n = min(len(m) for m in per_seed)
+        steps = [per_seed[0][i]["step"] for i in range(n)]
+        curves = [ema([r["loss"] for r in m[:n]]) for m in per_seed]
+        mean = [sum(c[i] for c in curves) / len(curves) for i in range(n)]
+        ax[0].plot(steps, mean, color=colors[s], label=s)
+        ax[0].fill_between(steps, [min(c[i] for c in curves) for i in range(n)],
+                           [max(c[i] for c in curves) for i in range(n)], color=colors[s], alpha=0.15)
+        vals = [[r for r in m if "val_loss" in r] for m in per_seed]
+        k = min(len(v) for v in vals)
+        if k:
+            vs = [vals[0][i]["step"] for i in range(k)]
+            vm = [sum(v[i]["val_loss"] for v in vals) / len(vals) for i in range(k)]
+            ax[1].plot(vs, vm, "o-", color=colors[s], label=s, ms=3)
+            ax[1].fill_between(vs, [min(v[i]["val_loss"] for v in vals) for i in range(k)],
+                               [max(v[i]["val_loss"] for v in vals) for i in range(k)],
+                               color=colors[s], alpha=0.15)
     for a in ax:
-        a.legend()
+        a.axhline(unigram, color="black", ls="--", lw=1, label="unigram baseline %.3f" % unigram)
+        a.set(xlabel="step", ylabel="cross-entropy (nats/char)")
         a.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(os.path.join(d, "loss_curves.png"), dpi=110)
-    plt.close(fig)
+    ax[0].set_title("training loss (EMA 0.9; mean of %d seeds, band min..max)" % summary["seeds"])
+    ax[1].set_title("validation loss")
+    ax[1].legend(fontsize=7)
+    save(fig, d, "loss_curves")
 
-    # 2. gradient reaching each block's residual stream, one panel per kind, same scale
-    fig, axes = plt.subplots(1, len(kinds), figsize=(3.6 * len(kinds), 3.8), sharey=True, squeeze=False)
-    for a, k in zip(axes[0], kinds):
-        recs = [p for p in probes[k] if all(g is not None for g in p["residual_grad"])]
-        for i, p in enumerate(recs):
-            c = plt.cm.viridis(i / max(1, len(recs) - 1))
-            vals = [max(g, FLOOR) for g in p["residual_grad"]]  # exact zeros drawn at the floor
-            a.plot(range(len(vals)), vals, "o-", color=c, ms=3,
-                   label="step %d" % p["step"] if i in (0, len(recs) - 1) else None)
-        a.set(title=k, xlabel="block", yscale="log")
-        a.set_xticks(range(len(recs[-1]["residual_grad"]) if recs else 0))
-        a.grid(alpha=0.3)
-        a.legend(fontsize=7)
-    axes[0][0].set_ylabel("|dL/d residual| (L2 norm)")
-    fig.suptitle("gradient reaching each block's residual stream over training "
-                 "(dark: early, yellow: late; exact zeros drawn at %g)" % FLOOR)
-    fig.tight_layout()
-    fig.savefig(os.path.join(d, "grad_flow.png"), dpi=110)
-    plt.close(fig)
+    # 2. gradient reaching each block's residual stream: block x step heatmaps, one colour
+    # scale for all; exact zeros are drawn black, never as a small number
+    grads = {}
+    for s in specs:
+        recs = [p for p in first_probes[s] if all(g is not None for g in p["residual_grad"])]
+        if recs:
+            grads[s] = ([p["step"] for p in recs], [p["residual_grad"] for p in recs])
+    positive = [g for _, rows in grads.values() for row in rows for g in row if g > 0]
+    if grads and positive:
+        lo, hi = min(positive), max(positive)
+        fig, axes = plt.subplots(1, len(grads), figsize=(3.4 * len(grads) + 1.5, 3.8),
+                                 squeeze=False, constrained_layout=True)
+        cmap = plt.cm.viridis.copy()
+        cmap.set_bad("black")
+        im = None
+        for a, (s, (steps, rows)) in zip(axes[0], grads.items()):
+            nb = len(rows[0])
+            data = [[rows[j][b] if rows[j][b] > 0 else float("nan") for j in range(len(steps))]
+                    for b in range(nb)]
+            im = a.imshow(data, aspect="auto", origin="lower", cmap=cmap, norm=LogNorm(lo, hi),
+                          extent=[steps[0], steps[-1], -0.5, nb - 0.5], interpolation="nearest")
+            a.set_title(s, fontsize=9, color=colors[s])
+            a.set(xlabel="step")
+            a.set_yticks(range(nb))
+        axes[0][0].set_ylabel("block")
+        fig.colorbar(im, ax=axes[0].tolist(), label="|dL/d block output| (black: exactly 0)")
+        save(fig, d, "grad_flow")
 
-    # 3. alpha vs 1/std for the element-wise norms with an alpha
-    alpha_kinds = [k for k in kinds if probes[k] and any("alpha" in n for n in probes[k][-1]["norms"])]
-    if alpha_kinds:
-        fig, axes = plt.subplots(len(alpha_kinds), 3, figsize=(15, 4 * len(alpha_kinds)), squeeze=False)
-        for row, k in zip(axes, alpha_kinds):
-            names = [n["name"] for n in probes[k][-1]["norms"]]
-            steps = [p["step"] for p in probes[k]]
-            for i, name in enumerate(names):
-                c = plt.cm.plasma(i / max(1, len(names) - 1))
-                row[0].plot(steps, [p["norms"][i]["alpha"] for p in probes[k]], color=c, label=name)
-                row[1].plot(steps, [p["norms"][i]["inv_std"] for p in probes[k]], color=c, label=name)
-            xs = [n["inv_std"] for n in probes[k][-1]["norms"]]
-            ys = [n["alpha"] for n in probes[k][-1]["norms"]]
-            row[2].scatter(xs, ys, c=[plt.cm.plasma(i / max(1, len(xs) - 1)) for i in range(len(xs))])
-            r = correlation(xs, ys)
-            row[0].set(title="%s: alpha per layer" % k, xlabel="step", ylabel="alpha")
-            row[1].set(title="%s: 1/std of the layer's input" % k, xlabel="step", ylabel="1/std")
-            row[2].set(title="%s at the end: alpha vs 1/std (Pearson r = %.2f)" % (k, r),
-                       xlabel="1/std of input", ylabel="alpha")
-            row[0].legend(fontsize=6)
-            for a in row:
+    # 3. every learnable norm scalar over training (alpha, beta, shift, lambda, gate, c)
+    keys = ("alpha", "beta", "shift", "lambda", "gate", "c")
+    with_scalars = [s for s in specs if first_probes[s] and
+                    any(k in n for n in first_probes[s][-1]["norms"] for k in keys)]
+    if with_scalars:
+        names = sorted({k for s in with_scalars for n in first_probes[s][-1]["norms"] for k in keys if k in n},
+                       key=keys.index)
+        fig, axes = plt.subplots(len(with_scalars), len(names), figsize=(4.2 * len(names), 3.2 * len(with_scalars)),
+                                 squeeze=False, constrained_layout=True)
+        for row, s in zip(axes, with_scalars):
+            probes = first_probes[s]
+            layers = [n["name"] for n in probes[-1]["norms"]]
+            for a, key in zip(row, names):
+                for i, layer in enumerate(layers):
+                    ys = [p["norms"][i].get(key) for p in probes]
+                    if any(y is not None for y in ys):
+                        a.plot([p["step"] for p in probes], ys, color=plt.cm.plasma(i / max(1, len(layers) - 1)),
+                               label=short(layer))
+                a.set_title("%s: %s per layer" % (s, key), fontsize=9)
+                a.set(xlabel="step")
+                vals = [abs(p["norms"][i].get(key)) for p in probes for i in range(len(layers))
+                        if p["norms"][i].get(key)]
+                if vals and min(vals) > 0 and max(vals) / min(vals) > 100:
+                    a.set_yscale("log")
                 a.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(os.path.join(d, "alpha_vs_inv_std.png"), dpi=110)
-        plt.close(fig)
+            row[0].legend(fontsize=5, ncol=2)
+        save(fig, d, "norm_scalars")
 
-    # 4. DyT saturation over training, pooled over layers
-    sat_kinds = [k for k in kinds if probes[k] and "saturation" in probes[k][-1]["norms"][0]]
-    if sat_kinds:
-        fig, axes = plt.subplots(1, len(sat_kinds), figsize=(6 * len(sat_kinds), 4), squeeze=False)
-        for a, k in zip(axes[0], sat_kinds):
-            for t in sorted(probes[k][-1]["norms"][0]["saturation"], key=float):
-                vals = [sum(n["saturation"][t] for n in p["norms"]) / len(p["norms"]) for p in probes[k]]
-                a.plot([p["step"] for p in probes[k]], vals, label="|alpha x| > %s" % t)
-            a.set(title="%s: fraction of saturated inputs (mean over layers)" % k, xlabel="step",
-                  ylabel="fraction of elements")
-            a.legend(fontsize=8)
-            a.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(os.path.join(d, "saturation.png"), dpi=110)
-        plt.close(fig)
+    # 4. alpha vs 1/std of the layer's input (DyT paper, Fig. 8), log axes
+    alpha_specs = [s for s in specs if first_probes[s] and "alpha" in first_probes[s][-1]["norms"][0]]
+    if alpha_specs:
+        fig, axes = plt.subplots(len(alpha_specs), 2, figsize=(11, 3.8 * len(alpha_specs)), squeeze=False,
+                                 constrained_layout=True)
+        for row, s in zip(axes, alpha_specs):
+            probes = first_probes[s]
+            layers = [n["name"] for n in probes[-1]["norms"]]
+            for i, _ in enumerate(layers):
+                c = plt.cm.plasma(i / max(1, len(layers) - 1))
+                row[0].plot([p["step"] for p in probes], [p["norms"][i]["inv_std"] for p in probes], "--", color=c)
+                row[0].plot([p["step"] for p in probes], [p["norms"][i]["alpha"] for p in probes], "-", color=c)
+            row[0].set(title="%s: alpha (solid) and 1/std of input (dashed)" % s, xlabel="step", yscale="log")
+            xs = [n["inv_std"] for n in probes[-1]["norms"]]
+            ys = [n["alpha"] for n in probes[-1]["norms"]]
+            row[1].scatter(xs, ys, c=[plt.cm.plasma(i / max(1, len(xs) - 1)) for i in range(len(xs))])
+            row[1].set(title="%s, final: alpha vs 1/std (Pearson r of logs = %.2f)" % (s, correlation(
+                [math.log(x) for x in xs if x > 0], [math.log(y) for y in ys if y > 0])),
+                xlabel="1/std of input", ylabel="alpha", xscale="log", yscale="log")
+            for a in row:
+                a.grid(alpha=0.3, which="both")
+        save(fig, d, "alpha_vs_inv_std")
 
-    # 5. input vs output-before-affine of early and deep norm layers at the end
-    fig, axes = plt.subplots(len(kinds), 3, figsize=(12, 3.4 * len(kinds)), squeeze=False)
-    for row, k in zip(axes, kinds):
-        if not probes[k]:
+    # 5. DyT saturation: layer x step heatmap of the fraction of |alpha x| > 2
+    sat_specs = [s for s in specs if first_probes[s] and "saturation" in first_probes[s][-1]["norms"][0]]
+    if sat_specs:
+        fig, axes = plt.subplots(1, len(sat_specs), figsize=(5 * len(sat_specs) + 1.5, 4), squeeze=False,
+                                 constrained_layout=True)
+        im = None
+        for a, s in zip(axes[0], sat_specs):
+            probes = first_probes[s]
+            layers = [n["name"] for n in probes[-1]["norms"]]
+            data = [[p["norms"][i]["saturation"]["2.0"] for p in probes] for i in range(len(layers))]
+            im = a.imshow(data, aspect="auto", origin="lower", vmin=0, vmax=1, cmap="magma",
+                          extent=[probes[0]["step"], probes[-1]["step"], -0.5, len(layers) - 0.5])
+            a.set_yticks(range(len(layers)))
+            a.set_yticklabels([short(n) for n in layers], fontsize=6)
+            a.set_title("%s" % s, fontsize=9, color=colors[s])
+            a.set(xlabel="step")
+        fig.colorbar(im, ax=axes[0].tolist(), label="fraction of elements with |alpha x| > 2")
+        save(fig, d, "saturation")
+
+    # 6. update / weight ratio per step: median over block matrices, and over norm scalars
+    fig, ax = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
+    for s in specs:
+        probes = first_probes[s]
+        if not probes:
             continue
-        norms = probes[k][-1]["norms"]
-        picks = [norms[0], norms[len(norms) // 2], norms[-1]]
-        for a, n in zip(row, picks):
-            a.scatter(n["scatter_x"], n["scatter_y"], s=4, alpha=0.5, color=colors[k])
-            a.set(title="%s: %s" % (k, n["name"].replace("transformer.", "")), xlabel="input x",
-                  ylabel="output before affine")
-            a.grid(alpha=0.3)
-    fig.suptitle("norm layer input vs output (random elements, final step): early, middle, last layer")
-    fig.tight_layout()
-    fig.savefig(os.path.join(d, "scatter.png"), dpi=110)
-    plt.close(fig)
+        for a, pick in zip(ax, (lambda n: n.endswith(".weight") and ".ln_" not in n and ".h." in n,
+                                lambda n: n.split(".")[-1] in ("alpha", "beta_raw", "beta", "shift", "lambda"))):
+            ys = []
+            for p in probes:
+                r = sorted(e["update_ratio"] for e in p["params"] if pick(e["name"]) and e.get("update_ratio"))
+                ys.append(r[len(r) // 2] if r else None)
+            if any(y for y in ys):
+                a.plot([p["step"] for p in probes], ys, color=colors[s], label=s)
+    ax[0].set(title="update / weight, median over block matrices", xlabel="step", yscale="log")
+    ax[1].set(title="update / weight, median over norm scalars", xlabel="step", yscale="log")
+    for a in ax:
+        a.grid(alpha=0.3, which="both")
+        if a.get_legend_handles_labels()[0]:
+            a.legend(fontsize=7)
+    save(fig, d, "update_ratio")
 
-    # 6. Jacobian top singular value per layer at the end
-    fig, a = plt.subplots(figsize=(8, 4))
-    for k in kinds:
-        if not probes[k]:
+    # 7. input vs output-before-affine of early, middle and last norm layers at the end
+    shown = [s for s in specs if first_probes[s]]
+    if shown:
+        fig, axes = plt.subplots(len(shown), 3, figsize=(12, 3.2 * len(shown)), squeeze=False,
+                                 constrained_layout=True)
+        for row, s in zip(axes, shown):
+            norms = first_probes[s][-1]["norms"]
+            for a, n in zip(row, [norms[0], norms[len(norms) // 2], norms[-1]]):
+                a.scatter(n["scatter_x"], n["scatter_y"], s=4, alpha=0.5, color=colors[s])
+                a.set_title("%s: %s" % (s, short(n["name"])), fontsize=8)
+                a.set(xlabel="input x", ylabel="output before affine")
+                a.grid(alpha=0.3)
+        save(fig, d, "scatter")
+
+    # 8. largest singular value of each norm layer's Jacobian at the end
+    fig, a = plt.subplots(figsize=(9, 4.2), constrained_layout=True)
+    for s in specs:
+        if not first_probes[s]:
             continue
-        norms = probes[k][-1]["norms"]
-        vals = [max(FLOOR, sum(n["jacobian_sigma_max"]) / max(1, len(n["jacobian_sigma_max"])))
-                for n in norms]
-        a.plot(range(len(vals)), vals, "o-", color=colors[k], label=k)
+        norms = first_probes[s][-1]["norms"]
+        vals = [sum(n["jacobian_sigma_max"]) / max(1, len(n["jacobian_sigma_max"])) for n in norms]
+        xs = [i for i, v in enumerate(vals) if v > 0]
+        a.plot(xs, [vals[i] for i in xs], "o-", color=colors[s], label=s)
     a.set(title="largest singular value of each norm layer's Jacobian (final step, mean of 4 tokens)",
           xlabel="norm layer (ln_1, ln_2 of each block, then ln_f)", ylabel="sigma_max", yscale="log")
-    a.legend()
+    a.legend(fontsize=7)
     a.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(os.path.join(d, "jacobian.png"), dpi=110)
-    plt.close(fig)
+    save(fig, d, "jacobian")
 
 
 def correlation(xs, ys):
-    n = len(xs)
+    n = min(len(xs), len(ys))
     if n < 2:
         return float("nan")
+    xs, ys = xs[:n], ys[:n]
     mx, my = sum(xs) / n, sum(ys) / n
     sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
     sxx = sum((x - mx) ** 2 for x in xs)

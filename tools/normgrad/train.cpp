@@ -125,6 +125,8 @@ void check_field(const char* name, const T& v, FieldCheck check) {
   if constexpr (std::is_same_v<T, std::optional<double>>) {
     if (v) check_field(name, *v, check);
   } else if constexpr (std::is_same_v<T, std::string>) {
+    if (check == C::kScale && v != "one" && v != "sqrtc")
+      fail("config", name, " must be one or sqrtc, got '", v, "'");
     if (check == C::kDevice && v != "cpu" && v != "cuda")
       fail("config", name, " must be cpu or cuda, got '", v, "'");
     if ((check == C::kNormKind || (check == C::kNormKindOrEmpty && !v.empty()))) {
@@ -145,7 +147,103 @@ void check_field(const char* name, const T& v, FieldCheck check) {
       fail("config", name, " must be in [0, 1], got ", v);
   }
 }
+// Parses one field's value from text (variant specs): the field's own type, fully consumed.
+template <class T>
+bool field_from_text(const std::string& text, T& v) {
+  try {
+    size_t used = 0;
+    if constexpr (std::is_same_v<T, std::string>) {
+      v = text;
+      return true;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (text.empty() || text == "true" || text == "1") return v = true, true;
+      if (text == "false" || text == "0") return v = false, true;
+      return false;
+    } else if constexpr (std::is_same_v<T, std::optional<double>>) {
+      if (text == "none") return v.reset(), true;
+      const double x = std::stod(text, &used);
+      if (used != text.size()) return false;
+      return v = x, true;
+    } else if constexpr (std::is_integral_v<T>) {
+      const long long x = std::stoll(text, &used);
+      if (used != text.size() || x < (long long)std::numeric_limits<T>::min() ||
+          (unsigned long long)x > (unsigned long long)std::numeric_limits<T>::max())
+        return false;
+      return v = (T)x, true;
+    } else {
+      const double x = std::stod(text, &used);
+      return used == text.size() ? (v = (T)x, true) : false;
+    }
+  } catch (const std::exception&) {
+    return false;
+  }
+}
 }  // namespace
+
+std::vector<std::string> TrainConfig::to_flags() const {
+  std::vector<std::string> flags;
+  const auto add = [&](const char* name, const auto& v) {
+    using T = std::decay_t<decltype(v)>;
+    const std::string flag = "--" + dashed(name);
+    if constexpr (std::is_same_v<T, bool>) {
+      if (v) flags.push_back(flag);  // flags default off; --bias takes a value
+    } else if constexpr (std::is_same_v<T, std::optional<double>>) {
+      if (v) {
+        std::ostringstream o;
+        o.precision(17);
+        o << *v;
+        flags.insert(flags.end(), {flag, o.str()});
+      }
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      if (!v.empty()) flags.insert(flags.end(), {flag, v});
+    } else {
+      std::ostringstream o;
+      o.precision(17);
+      o << v;
+      flags.insert(flags.end(), {flag, o.str()});
+    }
+  };
+#define NG_TO_FLAG(group, type, name, def, check, help) \
+  if (std::string(#name) == "bias")                     \
+    flags.insert(flags.end(), {"--bias", bias ? "true" : "false"}); \
+  else                                                  \
+    add(#name, name);
+  NG_TRAIN_FIELDS(NG_TO_FLAG)
+#undef NG_TO_FLAG
+  return flags;
+}
+
+std::vector<std::string> recipe_field_names() {
+  std::vector<std::string> names;
+#define NG_RECIPE_NAME(group, type, name, def, check, help)                               \
+  if (FieldGroup::group == FieldGroup::model || FieldGroup::group == FieldGroup::norm || \
+      FieldGroup::group == FieldGroup::optim)                                            \
+    names.push_back(#name);
+  NG_TRAIN_FIELDS(NG_RECIPE_NAME)
+#undef NG_RECIPE_NAME
+  return names;
+}
+
+void set_recipe_field(TrainConfig& c, const std::string& key, const std::string& value,
+                      const std::string& context) {
+  bool found = false;
+#define NG_SET_FIELD(group, type, name, def, check, help)                                       \
+  if (key == #name && (FieldGroup::group == FieldGroup::model ||                              \
+                       FieldGroup::group == FieldGroup::norm ||                               \
+                       FieldGroup::group == FieldGroup::optim)) {                             \
+    found = true;                                                                             \
+    if (!field_from_text(value, c.name))                                                      \
+      fail("variant", context, ": bad value '", value, "' for key '", key, "' (", help, ")"); \
+    check_field(#name, c.name, FieldCheck::check);                                            \
+  }
+  NG_TRAIN_FIELDS(NG_SET_FIELD)
+#undef NG_SET_FIELD
+  if (!found) {
+    std::string keys;
+    for (auto& k : recipe_field_names()) keys += (keys.empty() ? "" : ", ") + k;
+    fail("variant", context, ": unknown key '", key, "' (keys: ", keys, ")");
+  }
+}
 
 nn::GPTConfig TrainConfig::gpt(int64_t vocab) const {
   nn::GPTConfig g;
@@ -181,6 +279,11 @@ TrainConfig TrainConfig::from_json(const std::string& s) {
     fail("config", "checkpoint config is not valid JSON (", e.what(), ")");
   }
   if (!j.is_object()) fail("config", "checkpoint config must be a JSON object, got ", j.dump());
+  if (j.contains("paper_form")) {  // checkpoints before the scale field: a bool
+    if (!j["paper_form"].is_boolean()) fail("config", "field 'paper_form' must be true or false");
+    if (!j.contains("scale")) j["scale"] = j["paper_form"].get<bool>() ? "sqrtc" : "one";
+    j.erase("paper_form");
+  }
   for (auto& [key, value] : j.items()) {
     bool known = false;
 #define NG_KNOWN(group, type, name, def, check, help) known |= key == #name;
@@ -368,10 +471,15 @@ TrainResult train(const TrainConfig& cfg) {
   const bool tty = isatty(fileno(stdout));
   TrainResult res;
   const auto t0 = std::chrono::steady_clock::now();
+  // tokens/s counts training steps only: steps that record probes (hooks, Jacobians) and
+  // the time of evaluations and checkpoints are measured apart.
+  double train_s = 0, probe_s = 0, eval_s = 0;
+  int64_t train_steps = 0;
   const int64_t first = step;
   double last_loss = NAN;
   const int64_t last = run.stop_at > 0 ? std::min(run.stop_at, run.max_steps) : run.max_steps;
   while (step < last) {
+    const auto step_t0 = std::chrono::steady_clock::now();
     const double lr = optim::warmup_cosine(step, run.lr, run.warmup, run.max_steps, run.min_lr);
     opt.set_lr(lr);
     auto [xh, yh] = data.batch(run.batch, false);
@@ -405,15 +513,30 @@ TrainResult train(const TrainConfig& cfg) {
       plog << probes->after_update(step) << "\n";
       plog.flush();
     }
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double tps = (double)(step - first) * run.batch * run.block_size / secs;
-    json m = {{"step", step},       {"loss", last_loss},   {"lr", lr},
-              {"grad_norm", gnorm}, {"tokens_per_s", tps}, {"time_s", secs}};
+    const double step_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - step_t0).count();
+    if (probing) {
+      probe_s += step_s;
+    } else {
+      train_s += step_s;
+      ++train_steps;
+    }
+    const double tps =
+        train_s > 0 ? (double)train_steps * run.batch * run.block_size / train_s : 0.0;
+    json m = {{"step", step}, {"loss", last_loss}, {"lr", lr}, {"grad_norm", gnorm}};
     if (step % run.eval_interval == 0 || step == run.max_steps) {
+      const auto e0 = std::chrono::steady_clock::now();
       m["val_loss"] = res.final_val_loss = eval_loss(true);
       m["train_loss_eval"] = res.final_train_loss = eval_loss(false);
+      eval_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
     }
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    m["tokens_per_s"] = tps;  // training steps only
+    m["train_s"] = train_s;
+    m["probe_s"] = probe_s;
+    m["time_eval_s"] = eval_s;
+    m["time_s"] = secs;
     log(m);
     if (!cfg.quiet && (tty || step % run.log_interval == 0 || m.contains("val_loss"))) {
       const double eta = (double)(run.max_steps - step) * secs / (double)(step - first);
@@ -425,6 +548,9 @@ TrainResult train(const TrainConfig& cfg) {
       std::fflush(stdout);
     }
     res.tokens_per_s = tps;
+    res.train_seconds = train_s;
+    res.probe_seconds = probe_s;
+    res.eval_seconds = eval_s;
     if (step % run.ckpt_interval == 0 || step == last) save(step);
     if (g_interrupted) {
       save(step);

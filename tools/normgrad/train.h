@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "normgrad/nn/gpt.h"
 
@@ -52,7 +53,7 @@ namespace ngcli {
   X(model, std::optional<double>, lambda0_final, std::nullopt, kPositive, "BHyT lambda0 at the last-layer norm (ln_f)") \
   X(norm, int64_t, taper_start, 200, kNonNegative, "TaperNorm: gate 1 before this step, EMA-calibrated at it") \
   X(norm, int64_t, taper_steps, 200, kNonNegative, "TaperNorm: cosine decay of the gate to 0 over N steps") \
-  X(norm, bool, paper_form, false, kAny, "element-wise norms bounded by sqrt(C) (Stollenwerk's scale)") \
+  X(norm, std::string, scale, "one", kScale, "element-wise norms' output: one = weight * f(x) (Zhu et al.), sqrtc = weight * sqrt(C) * f(x), bounded like RMSNorm (Stollenwerk)") \
   X(model, bool, embed_scale, false, kAny, "learnable scalar after the token embedding, init sqrt(n_embd)") \
   X(optim, int64_t, batch, 12, kPositive, "sequences per step")                                  \
   X(optim, int64_t, max_steps, 600, kPositive, "training steps (the schedule's length)")         \
@@ -72,7 +73,16 @@ namespace ngcli {
 // clang-format on
 
 // What a field's value must satisfy (checked for flags and for configs read from files).
-enum class FieldCheck { kAny, kPositive, kNonNegative, kUnit, kDevice, kNormKind, kNormKindOrEmpty };
+enum class FieldCheck {
+  kAny,
+  kPositive,
+  kNonNegative,
+  kUnit,
+  kDevice,
+  kNormKind,
+  kNormKindOrEmpty,
+  kScale
+};
 
 struct TrainConfig {
 #define NG_DECLARE_FIELD(group, type, name, def, check, help) type name = def;
@@ -89,11 +99,16 @@ struct TrainConfig {
   void validate() const;  // every value against its field's check: "[config] lr must be > 0 ..."
   // "n_layer=4 n_head=4 ... norm=dyt alpha0=0.5 ...": every saved field, for reports.
   std::string describe() const;
+  // The command-line flags that reproduce this config with `normgrad train`.
+  std::vector<std::string> to_flags() const;
 };
 
 struct TrainResult {
   int64_t steps = 0;
-  double final_train_loss = 0, final_val_loss = 0, tokens_per_s = 0, seconds = 0;
+  double final_train_loss = 0, final_val_loss = 0, seconds = 0;
+  // tokens/s of the training steps alone; the time of plain steps, of steps that recorded
+  // probes, and of evaluations (all in seconds; seconds is the whole run's wall time)
+  double tokens_per_s = 0, train_seconds = 0, probe_seconds = 0, eval_seconds = 0;
   bool diverged = false, interrupted = false;
   std::string message;
 };
@@ -103,7 +118,13 @@ TrainResult train(const TrainConfig& cfg);
 // --resume: the saved run's settings, with place fields (and given book fields) from the
 // command line; a given flag that changes the run itself is an error naming both values.
 TrainConfig resumed_config(const TrainConfig& cli, const TrainConfig& saved);
-std::string dashed(std::string field_name);  // n_layer -> n-layer (the flag's spelling)
+std::string dashed(std::string field_name);
+// The fields a recipe (a compare variant) may set: the model, norm and optim groups.
+std::vector<std::string> recipe_field_names();
+// Sets one of those fields from text, parsed as the field's type and checked; an unknown key
+// or a bad value is a one-line error naming it and `context` (the variant spec).
+void set_recipe_field(TrainConfig& c, const std::string& key, const std::string& value,
+                      const std::string& context);  // n_layer -> n-layer (the flag's spelling)
 // The text of a run: the file at `path`, or the built-in corpus when empty.
 std::string load_corpus(const std::string& path);
 // FNV-1a hash and length of a corpus: a resumed run checks it trains on the same text.

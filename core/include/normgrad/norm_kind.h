@@ -49,7 +49,9 @@ struct NormOptions {
   std::optional<double> beta0;  // DyISRU: initial beta; default 1 / alpha0^2 (same slope at 0)
   double shift0 = 0.0;          // Derf: initial shift s
   double lambda0 = 2.0;         // BHyT: initial lambda (Byun et al.)
-  bool paper_form = false;      // element-wise norms bounded by +-sqrt(C) (Stollenwerk's scale)
+  // Element-wise norms' output scale: "one" is Zhu et al.'s y = weight * f(x) (|y| <= |weight|);
+  // "sqrtc" is Stollenwerk's y = weight * sqrt(C) * f(x), bounded by sqrt(C) like RMSNorm.
+  std::string scale = "one";
   int64_t taper_start = 200;    // TaperNorm: gate held at 1 before this step, calibrated at it
   int64_t taper_steps = 200;    // TaperNorm: cosine decay of the gate to 0 over these steps
   bool plain_beta = false;      // DyISRU: learn beta itself, not beta_raw with beta = softplus(beta_raw)

@@ -31,7 +31,9 @@ struct KindDefaults {
 
 // sqrt(C) for Stollenwerk's +-sqrt(C)-bounded element-wise forms, 1 for Zhu et al.'s.
 inline double scale_prefactor(int64_t C, const NormOptions& o) {
-  return o.paper_form ? std::sqrt((double)C) : 1.0;
+  if (o.scale != "one" && o.scale != "sqrtc")
+    fail("norm", "scale must be 'one' (Zhu et al.) or 'sqrtc' (Stollenwerk), got '", o.scale, "'");
+  return o.scale == "sqrtc" ? std::sqrt((double)C) : 1.0;
 }
 
 }  // namespace ng::norms

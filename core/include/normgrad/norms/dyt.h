@@ -1,6 +1,6 @@
 // DyT (Zhu et al., CVPR 2025): y = weight * pf * tanh(alpha * x) + bias, alpha a learnable
-// scalar (alpha0 0.5). pf = 1 is Zhu et al.'s layer; pf = sqrt(C) is the +-sqrt(C)-bounded
-// form Stollenwerk derives from RMSNorm (--paper-form).
+// scalar (alpha0 0.5). pf = 1 (scale=one) is Zhu et al.'s layer; pf = sqrt(C) (scale=sqrtc)
+// is the +-sqrt(C)-bounded form Stollenwerk derives from RMSNorm.
 #pragma once
 #include "normgrad/norms/common.h"
 

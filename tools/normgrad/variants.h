@@ -1,0 +1,29 @@
+// Compare variants: a norm kind and a recipe, written kind[:key=value,key,...]
+//   dyt                          Zhu et al.'s DyT exactly (alpha0 0.5, scale one)
+//   dyt:alpha0=1,scale=sqrtc     Stollenwerk's +-sqrt(C)-bounded form, alpha0 1
+//   dyt:embed_scale              the LLaMA recipe's learnable scalar after the embedding
+// Keys are the config fields of the model, norm and optim groups (train.h); a bare key is
+// `true`. The spec, as written, labels the variant in reports.
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "train.h"
+
+namespace ngcli {
+
+struct Variant {
+  std::string spec, kind;
+  std::vector<std::pair<std::string, std::string>> settings;
+};
+
+// Checks the kind and every key and value; errors are one line naming the bad part.
+Variant parse_variant(const std::string& spec);
+// base with the variant's kind at every position and its settings applied.
+TrainConfig apply_variant(const TrainConfig& base, const Variant& v);
+// The variant's exact formula per position, every learnable norm parameter with its
+// initial value, and the paper each form and default comes from (markdown lines).
+std::string describe_variant(const TrainConfig& c);
+
+}  // namespace ngcli
