@@ -169,7 +169,8 @@ TEST_SUITE("cli") {
     CHECK(last.dump().find("\"gate\"") != std::string::npos);
   }
 
-  TEST_CASE("resume: a flag that changes the run is an error; place and bookkeeping flags are not") {
+  TEST_CASE(
+      "resume: a flag that changes the run is an error; place and bookkeeping flags are not") {
     TrainConfig b = tiny_cfg("cli_test_conflict");
     b.stop_at = 3;
     train(b);
@@ -208,8 +209,9 @@ TEST_SUITE("cli") {
     const auto step = nn::load_safetensors("g_step.safetensors");
     CHECK(step.tensors.at("input_ids").to_vector() == next.tensors.at("input_ids").to_vector());
     grads_command(ck, {.step = 3, .out = "g_old.safetensors"});
-    CHECK(nn::load_safetensors("g_old.safetensors").metadata.at("batch_source").find(
-              "not the gradient training computed") != std::string::npos);
+    CHECK(nn::load_safetensors("g_old.safetensors")
+              .metadata.at("batch_source")
+              .find("not the gradient training computed") != std::string::npos);
   }
 
   TEST_CASE("config: one field list gives JSON round trip, type errors and value checks") {
@@ -345,8 +347,8 @@ TEST_SUITE("cli") {
     c.max_steps = 40, c.eval_interval = 20, c.dropout = 0, c.ckpt_interval = 20;
     c.probe_interval = 10;
     CompareOptions o{.seeds = 2, .dir = "cli_test_report", .jobs = 1};
-    for (const char* s : {"layernorm:lr=0.01", "dyt:lr=1e-9,min_lr=1e-9",
-                          "none:lr=1e12,min_lr=1e12,warmup=0"})
+    for (const char* s :
+         {"layernorm:lr=0.01", "dyt:lr=1e-9,min_lr=1e-9", "none:lr=1e12,min_lr=1e12,warmup=0"})
       o.variants.push_back(parse_variant(s));
     CompareResult r = compare(c, o);
     REQUIRE(r.runs.size() == 6);

@@ -243,21 +243,20 @@ TEST_SUITE("kernels") {
 
     // The probe passes the family in use and refuses a GEMM that is subtly wrong.
     const auto t0 = std::chrono::steady_clock::now();
-    CHECK(blas_probe_error("this", [](bool ta, bool tb, int M, int N, int K, const float* A,
-                                      int lda, const float* B, int ldb, float beta, float* C,
-                                      int ldc) {
-            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                        tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C,
-                        ldc);
-          }) == "");
+    CHECK(
+        blas_probe_error("this", [](bool ta, bool tb, int M, int N, int K, const float* A, int lda,
+                                    const float* B, int ldb, float beta, float* C, int ldc) {
+          cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                      M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+        }) == "");
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     MESSAGE("probe time: " << ms << " ms");
     // wrong only for transposed B with odd K: the edge case a broken kernel gets wrong
     const SgemmFn broken = [](bool ta, bool tb, int M, int N, int K, const float* A, int lda,
                               const float* B, int ldb, float beta, float* C, int ldc) {
-      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                  M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
+                  N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
       if (tb && K % 2 == 1) C[ldc * (M - 1) + N - 1] += 0.01f;
     };
     const std::string err = blas_probe_error("Bogus", broken);

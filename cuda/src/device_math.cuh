@@ -74,38 +74,52 @@ __device__ __forceinline__ T d_sigmoid(T x) {
 struct DeviceMath {
   template <class T>
   static __host__ __device__ __forceinline__ T exp(T x) {
-    if constexpr (std::is_same_v<T, float>) return ::expf(x);
-    else return ::exp(x);
+    if constexpr (std::is_same_v<T, float>)
+      return ::expf(x);
+    else
+      return ::exp(x);
   }
   template <class T>
   static __host__ __device__ __forceinline__ T log(T x) {
-    if constexpr (std::is_same_v<T, float>) return ::logf(x);
-    else return ::log(x);
+    if constexpr (std::is_same_v<T, float>)
+      return ::logf(x);
+    else
+      return ::log(x);
   }
   template <class T>
   static __host__ __device__ __forceinline__ T log1p(T x) {
-    if constexpr (std::is_same_v<T, float>) return ::log1pf(x);
-    else return ::log1p(x);
+    if constexpr (std::is_same_v<T, float>)
+      return ::log1pf(x);
+    else
+      return ::log1p(x);
   }
   template <class T>
   static __host__ __device__ __forceinline__ T sqrt(T x) {
-    if constexpr (std::is_same_v<T, float>) return ::sqrtf(x);
-    else return ::sqrt(x);
+    if constexpr (std::is_same_v<T, float>)
+      return ::sqrtf(x);
+    else
+      return ::sqrt(x);
   }
   template <class T>
   static __host__ __device__ __forceinline__ T tanh(T x) {
-    if constexpr (std::is_same_v<T, float>) return ::tanhf(x);
-    else return ::tanh(x);
+    if constexpr (std::is_same_v<T, float>)
+      return ::tanhf(x);
+    else
+      return ::tanh(x);
   }
   template <class T>
   static __host__ __device__ __forceinline__ T erf(T x) {
-    if constexpr (std::is_same_v<T, float>) return ::erff(x);
-    else return ::erf(x);
+    if constexpr (std::is_same_v<T, float>)
+      return ::erff(x);
+    else
+      return ::erf(x);
   }
   template <class T>
   static __host__ __device__ __forceinline__ T pow(T x, T y) {
-    if constexpr (std::is_same_v<T, float>) return ::powf(x, y);
-    else return ::pow(x, y);
+    if constexpr (std::is_same_v<T, float>)
+      return ::powf(x, y);
+    else
+      return ::pow(x, y);
   }
   template <class T>
   static __host__ __device__ __forceinline__ T abs(T x) {
@@ -118,8 +132,10 @@ struct DeviceMath {
   // Phi(x) = erfc(-x / sqrt(2)) / 2: no 1 + erf cancellation for negative x
   template <class T>
   static __host__ __device__ __forceinline__ T normal_cdf(T x) {
-    if constexpr (std::is_same_v<T, float>) return 0.5f * ::erfcf(-x * 0.70710678118654752f);
-    else return 0.5 * ::erfc(-x * 0.70710678118654752);
+    if constexpr (std::is_same_v<T, float>)
+      return 0.5f * ::erfcf(-x * 0.70710678118654752f);
+    else
+      return 0.5 * ::erfc(-x * 0.70710678118654752);
   }
   template <class T>
   static __host__ __device__ __forceinline__ T erf_libm(T x) {

@@ -134,7 +134,7 @@ std::vector<std::string> fold_tapered_norms(GPT& model) {
     for (auto& [n, b] : norm.named_buffers()) t[n] = b;
     if (t.at("gate").item() != 0.0) return;  // still tapering: not a linear map yet
     const Tensor d = t.at("weight_lin") * t.at("c").reshape({});  // [C]
-    Tensor(next.weight).copy_(next.weight * d);                    // scales W's columns
+    Tensor(next.weight).copy_(next.weight * d);                   // scales W's columns
     Tensor(t.at("weight_lin")).fill_(1.0);
     Tensor(t.at("c")).fill_(1.0);
     folded.push_back(name);

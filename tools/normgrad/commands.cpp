@@ -127,8 +127,8 @@ void grads_command(const std::string& ckpt, const GradsOptions& o) {
   Tensor loss = l.model->loss(x, y);
   loss.backward();
   nn::StateDict sd{{"loss", loss.detach()}, {"input_ids", x}, {"target_ids", y}};
-  std::printf("%s\nloss %.6f\n%-48s %14s %14s\n", which.c_str(), loss.item(), "parameter",
-              "|grad|", "|param|");
+  std::printf("%s\nloss %.6f\n%-48s %14s %14s\n", which.c_str(), loss.item(), "parameter", "|grad|",
+              "|param|");
   for (auto& [n, p] : l.model->named_parameters()) {
     sd["grad." + n] = p.grad();
     std::printf("%-48s %14.6e %14.6e\n", n.c_str(), p.grad().norm().item(), p.norm().item());

@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -26,10 +29,11 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 std::vector<Variant> default_variants() {
-  // alpha0 of the two sqrt(C)-scaled recipes: docs/recipes.md (search on seed 9001, which no
-  // report uses; DyISRU's beta0 follows as 1/alpha0^2).
+  // alpha0 of the two sqrt(C)-scaled recipes: the best of {0.25, 0.5, 1, 2, 4} in a search
+  // on seed 9001, which no report uses (docs/recipes.md); DyISRU's beta0 follows as
+  // 1/alpha0^2. Plain `dyt` is Zhu et al.'s layer and defaults, kept for what it shows.
   return {parse_variant("layernorm"), parse_variant("rmsnorm"),
-          parse_variant("dyt:scale=sqrtc,alpha0=1"), parse_variant("dyisru:scale=sqrtc,alpha0=1"),
+          parse_variant("dyt:scale=sqrtc,alpha0=2"), parse_variant("dyisru:scale=sqrtc,alpha0=2"),
           parse_variant("dyt")};
 }
 
@@ -179,14 +183,21 @@ struct Job {
   TrainConfig cfg;
 };
 
-// Runs jobs as child `normgrad train` processes, `jobs` at a time; returns exit codes.
+std::atomic<bool> g_compare_interrupted{false};
+void on_compare_sigint(int) { g_compare_interrupted = true; }
+
+// Runs jobs as child `normgrad train` processes, `jobs` at a time; returns exit codes. Ctrl-C
+// reaches the children (they save a checkpoint and stop); no new run starts after it, and
+// the report is still written, with those runs labelled interrupted.
 std::vector<int> run_processes(const std::vector<Job>& all, int jobs, bool quiet,
                                const std::string& exe) {
-  std::vector<int> codes(all.size(), -1);
+  std::vector<int> codes(all.size(), 130);  // never started: interrupted
   std::map<pid_t, size_t> running;
+  g_compare_interrupted = false;
+  auto previous = std::signal(SIGINT, on_compare_sigint);
   size_t next = 0, done = 0;
   while (done < all.size()) {
-    while ((int)running.size() < jobs && next < all.size()) {
+    while ((int)running.size() < jobs && next < all.size() && !g_compare_interrupted) {
       const Job& j = all[next];
       fs::create_directories(j.cfg.out);
       std::vector<std::string> args = {"normgrad", "train"};
@@ -195,6 +206,8 @@ std::vector<int> run_processes(const std::vector<Job>& all, int jobs, bool quiet
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
       const std::string log = j.cfg.out + "/train.log";
+      std::fflush(stdout);  // or the child would write our buffered lines again
+      std::fflush(stderr);
       const pid_t pid = fork();
       if (pid < 0) ng::fail("compare", "cannot start a training process (fork failed)");
       if (pid == 0) {
@@ -209,9 +222,13 @@ std::vector<int> run_processes(const std::vector<Job>& all, int jobs, bool quiet
       std::fflush(stdout);
       running[pid] = next++;
     }
+    if (running.empty()) break;  // interrupted before the rest started
     int status = 0;
     const pid_t pid = wait(&status);
-    if (pid < 0) break;
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
     auto it = running.find(pid);
     if (it == running.end()) continue;
     codes[it->second] = WIFEXITED(status)     ? WEXITSTATUS(status)
@@ -220,6 +237,7 @@ std::vector<int> run_processes(const std::vector<Job>& all, int jobs, bool quiet
     running.erase(it);
     ++done;
   }
+  std::signal(SIGINT, previous);
   return codes;
 }
 
@@ -253,9 +271,10 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
   const int cores = std::max(1, (int)sysconf(_SC_NPROCESSORS_ONLN));
   const int parallel = std::min<int>(opt.jobs > 0 ? opt.jobs : cores, (int)jobs.size());
   if (!base.quiet)
-    std::printf("compare: %zu variants x %d seeds = %zu runs, %d at a time%s; unigram val loss %.4f\n",
-                variants.size(), opt.seeds, jobs.size(), parallel,
-                parallel > 1 ? " (separate processes, 1 thread each)" : "", res.unigram);
+    std::printf(
+        "compare: %zu variants x %d seeds = %zu runs, %d at a time%s; unigram val loss %.4f\n",
+        variants.size(), opt.seeds, jobs.size(), parallel,
+        parallel > 1 ? " (separate processes, 1 thread each)" : "", res.unigram);
   std::vector<int> codes(jobs.size(), 0);
   std::vector<TrainResult> inproc(jobs.size());
   if (parallel > 1) {
@@ -263,8 +282,9 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
     codes = run_processes(jobs, parallel, base.quiet, opt.exe);
   } else {
     for (size_t i = 0; i < jobs.size(); ++i) {
-      if (!base.quiet) std::printf("\n== %s, seed %llu ==\n", jobs[i].variant.c_str(),
-                                   (unsigned long long)jobs[i].cfg.seed);
+      if (!base.quiet)
+        std::printf("\n== %s, seed %llu ==\n", jobs[i].variant.c_str(),
+                    (unsigned long long)jobs[i].cfg.seed);
       inproc[i] = train(jobs[i].cfg);
       codes[i] = inproc[i].diverged ? 3 : inproc[i].interrupted ? 130 : 0;
     }
@@ -302,15 +322,14 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
                    fmt("%.4f", res.unigram) + ": it learned character frequencies only; " +
                    probe_evidence(probes[i]);
     else
-      r.evidence = "val " + fmt("%.4f", r.val_loss) + ", " +
-                   fmt("%.2f", res.unigram - r.val_loss) + " nats below the unigram baseline";
+      r.evidence = "val " + fmt("%.4f", r.val_loss) + ", " + fmt("%.2f", res.unigram - r.val_loss) +
+                   " nats below the unigram baseline";
     by_variant[j.variant].push_back(res.runs.size());
     res.runs.push_back(r);
   }
 
   // Per variant: mean +- sd over seeds, labels, gradient size against layernorm's.
-  const std::string ref_spec =
-      by_variant.count("layernorm") ? "layernorm" : variants.front().spec;
+  const std::string ref_spec = by_variant.count("layernorm") ? "layernorm" : variants.front().spec;
   struct Row {
     std::string spec, labels, grad;
     Stats val, train, tps;
@@ -337,10 +356,13 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
       if (std::isfinite(q) && q > 0) logs.push_back(std::log(q));
     if (v.spec == ref_spec)
       row.grad = "reference";
-    else if (zeros > 0)
+    else if (zeros > 0) {
       row.grad = "vanished: exactly 0 at some block in " + std::to_string(zeros) + " of " +
                  std::to_string(ratios.size()) + " runs";
-    else if (logs.empty())
+      if (!logs.empty())
+        row.grad +=
+            ", " + fmt("%.1e", std::exp(stats(logs).mean)) + "x " + ref_spec + "'s in the others";
+    } else if (logs.empty())
       row.grad = "n/a";
     else {
       const double g = std::exp(stats(logs).mean);
@@ -360,23 +382,28 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
     if (!std::isfinite(r.val.mean)) return "n/a";
     const double d = r.val.mean - rows[best].val.mean;
     const double spread = std::sqrt(r.val.sd * r.val.sd + rows[best].val.sd * rows[best].val.sd);
-    return "+" + fmt("%.4f", d) + (opt.seeds > 1 && d <= spread ? " (within the seeds' spread)" : "");
+    return "+" + fmt("%.4f", d) +
+           (opt.seeds > 1 && d <= spread ? " (within the seeds' spread)" : "");
   };
 
-  json summary = {{"unigram_val_loss", res.unigram}, {"seeds", opt.seeds}, {"reference", ref_spec},
-                  {"config", base.describe()}, {"variants", json::array()}};
+  json summary = {{"unigram_val_loss", res.unigram},
+                  {"seeds", opt.seeds},
+                  {"reference", ref_spec},
+                  {"config", base.describe()},
+                  {"variants", json::array()}};
   for (size_t vi = 0; vi < variants.size(); ++vi) {
     json runs = json::array();
     for (size_t i : by_variant[variants[vi].spec]) {
       const RunOutcome& r = res.runs[i];
-      runs.push_back({{"seed", r.seed},
-                      {"dir", fs::relative(r.out, dir).string()},
-                      {"label", r.label},
-                      {"evidence", r.evidence},
-                      {"steps", r.steps},
-                      {"val_loss", std::isfinite(r.val_loss) ? json(r.val_loss) : json()},
-                      {"train_loss", std::isfinite(r.train_loss) ? json(r.train_loss) : json()},
-                      {"tokens_per_s", std::isfinite(r.tokens_per_s) ? json(r.tokens_per_s) : json()}});
+      runs.push_back(
+          {{"seed", r.seed},
+           {"dir", fs::relative(r.out, dir).string()},
+           {"label", r.label},
+           {"evidence", r.evidence},
+           {"steps", r.steps},
+           {"val_loss", std::isfinite(r.val_loss) ? json(r.val_loss) : json()},
+           {"train_loss", std::isfinite(r.train_loss) ? json(r.train_loss) : json()},
+           {"tokens_per_s", std::isfinite(r.tokens_per_s) ? json(r.tokens_per_s) : json()}});
     }
     summary["variants"].push_back({{"spec", variants[vi].spec},
                                    {"kind", variants[vi].kind},
@@ -398,12 +425,14 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
   std::ostringstream md;
   md << "# normgrad compare\n\n"
      << "Every variant is trained with the same data, batches and initial weights (where the "
-        "shapes agree) for each of "
-     << opt.seeds << " seed" << (opt.seeds > 1 ? "s" : "") << " (" << base.seed << ".."
-     << base.seed + opt.seeds - 1 << "): " << base.n_layer << " layers, " << base.n_head
-     << " heads, n_embd " << base.n_embd << ", block " << base.block_size << ", batch "
-     << base.batch << ", " << base.max_steps << " steps of AdamW (lr " << base.lr << ", warmup "
-     << base.warmup << ", cosine to " << base.min_lr << ").\n\n"
+        "shapes agree) for "
+     << (opt.seeds > 1 ? "each of the seeds " + std::to_string(base.seed) + ".." +
+                             std::to_string(base.seed + opt.seeds - 1)
+                       : "seed " + std::to_string(base.seed))
+     << ": " << base.n_layer << " layers, " << base.n_head << " heads, n_embd " << base.n_embd
+     << ", block " << base.block_size << ", batch " << base.batch << ", " << base.max_steps
+     << " steps of AdamW (lr " << base.lr << ", warmup " << base.warmup << ", cosine to "
+     << base.min_lr << ").\n\n"
      << "**Unigram baseline: " << fmt("%.4f", res.unigram)
      << " nats/char** (the val split scored by the train split's character frequencies, "
         "add-one smoothed). A run is labelled *collapsed* when its final val loss is within 0.1 "
@@ -420,8 +449,9 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
         "tokens/s counts training steps only (steps that record probes, evaluations and "
         "checkpoints are timed apart). Gradient: geometric mean over blocks of the gradient "
         "norm reaching each block's output, over the "
-     << ref_spec << " run of the same seed, at the last probe.\n\n## Variants: exact formulas "
-                    "and initial values\n\n";
+     << ref_spec
+     << " run of the same seed, at the last probe.\n\n## Variants: exact formulas "
+        "and initial values\n\n";
   for (const auto& v : variants) {
     md << "- `" << v.spec << "`\n" << describe_variant(apply_variant(base, v));
   }

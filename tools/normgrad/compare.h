@@ -35,8 +35,8 @@ struct RunOutcome {
 
 struct CompareResult {
   std::vector<RunOutcome> runs;
-  double unigram = NAN;   // the val loss of character frequencies alone
-  bool figures = false;   // false when python3 / matplotlib are missing
+  double unigram = NAN;  // the val loss of character frequencies alone
+  bool figures = false;  // false when python3 / matplotlib are missing
 };
 
 // The fair default: each kind with the recipe that trains at this scale (an alpha0 search

@@ -17,6 +17,8 @@
 
 using namespace ngcli;
 
+constexpr int64_t kCompareSteps = 400;
+
 // Number checks with messages people can read (CLI11's ranges print 1.8e308).
 static CLI::Validator bound(const char* what, bool (*ok)(double)) {
   return CLI::Validator(
@@ -127,8 +129,9 @@ int main(int argc, char** argv) {
   grads_cmd->add_option("--data", go.data, "text file (default: the checkpoint's corpus)");
   grads_cmd->add_option("--batch", go.batch, "sequences (default: the run's batch size)")
       ->check(kPositive);
-  grads_cmd->add_option("--step", go.step,
-                        "the K-th training batch (1-based), replayed from the run's seed")
+  grads_cmd
+      ->add_option("--step", go.step,
+                   "the K-th training batch (1-based), replayed from the run's seed")
       ->check(kPositive);
   grads_cmd->add_option("--seed", go.seed, "an independent batch drawn from this seed instead")
       ->excludes("--step");
@@ -143,8 +146,9 @@ int main(int argc, char** argv) {
   auto* compare_cmd = app.add_subcommand(
       "compare",
       "train every variant (norm kind + recipe) with the same data, batches and seeds, "
-      "several seeds each, and write a report with health labels and figures. Default "
-      "variants:" + default_list);
+      "several seeds each, and write a report with health labels and figures (" +
+          std::to_string(kCompareSteps) +
+          " steps unless --max-steps is given). Default variants:" + default_list);
   const GivenFlags compare_flags = add_train_flags(*compare_cmd, cc);
   compare_cmd->add_option("--variant", variant_specs,
                           "kind[:key=value,...], repeatable, e.g. dyt:alpha0=1,scale=sqrtc or "
@@ -153,8 +157,8 @@ int main(int argc, char** argv) {
   compare_cmd->add_option("--seeds", co.seeds, "seeds per variant (seed, seed+1, ...)")
       ->check(kPositive)
       ->capture_default_str();
-  compare_cmd->add_option("--jobs", co.jobs,
-                          "runs in parallel as separate processes (0: one per core)")
+  compare_cmd
+      ->add_option("--jobs", co.jobs, "runs in parallel as separate processes (0: one per core)")
       ->check(kNonNegative)
       ->capture_default_str();
   compare_cmd->add_option("--report", co.dir, "report folder")->capture_default_str();
@@ -170,6 +174,8 @@ int main(int argc, char** argv) {
   }
   record_given(train_flags, tc);
   record_given(compare_flags, cc);
+  // compare's own default length: 15 runs (5 variants x 3 seeds) in about 5 minutes on 2 cores
+  if (!cc.given.count("max_steps")) cc.max_steps = kCompareSteps;
   try {
     if (*train_cmd) {
       TrainResult r = train(tc);

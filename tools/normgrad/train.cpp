@@ -203,10 +203,10 @@ std::vector<std::string> TrainConfig::to_flags() const {
       flags.insert(flags.end(), {flag, o.str()});
     }
   };
-#define NG_TO_FLAG(group, type, name, def, check, help) \
-  if (std::string(#name) == "bias")                     \
+#define NG_TO_FLAG(group, type, name, def, check, help)             \
+  if (std::string(#name) == "bias")                                 \
     flags.insert(flags.end(), {"--bias", bias ? "true" : "false"}); \
-  else                                                  \
+  else                                                              \
     add(#name, name);
   NG_TRAIN_FIELDS(NG_TO_FLAG)
 #undef NG_TO_FLAG
@@ -215,7 +215,7 @@ std::vector<std::string> TrainConfig::to_flags() const {
 
 std::vector<std::string> recipe_field_names() {
   std::vector<std::string> names;
-#define NG_RECIPE_NAME(group, type, name, def, check, help)                               \
+#define NG_RECIPE_NAME(group, type, name, def, check, help)                              \
   if (FieldGroup::group == FieldGroup::model || FieldGroup::group == FieldGroup::norm || \
       FieldGroup::group == FieldGroup::optim)                                            \
     names.push_back(#name);
@@ -227,10 +227,10 @@ std::vector<std::string> recipe_field_names() {
 void set_recipe_field(TrainConfig& c, const std::string& key, const std::string& value,
                       const std::string& context) {
   bool found = false;
-#define NG_SET_FIELD(group, type, name, def, check, help)                                       \
-  if (key == #name && (FieldGroup::group == FieldGroup::model ||                              \
-                       FieldGroup::group == FieldGroup::norm ||                               \
-                       FieldGroup::group == FieldGroup::optim)) {                             \
+#define NG_SET_FIELD(group, type, name, def, check, help)                                     \
+  if (key == #name &&                                                                         \
+      (FieldGroup::group == FieldGroup::model || FieldGroup::group == FieldGroup::norm ||     \
+       FieldGroup::group == FieldGroup::optim)) {                                             \
     found = true;                                                                             \
     if (!field_from_text(value, c.name))                                                      \
       fail("variant", context, ": bad value '", value, "' for key '", key, "' (", help, ")"); \
@@ -291,8 +291,8 @@ TrainConfig TrainConfig::from_json(const std::string& s) {
 #undef NG_KNOWN
     if (!known) fail("config", "unknown field '", key, "' (written by another normgrad version?)");
   }
-#define NG_FROM_JSON(group, type, name, def, check, help) \
-  if (FieldGroup::group != FieldGroup::place && j.contains(#name))   \
+#define NG_FROM_JSON(group, type, name, def, check, help)          \
+  if (FieldGroup::group != FieldGroup::place && j.contains(#name)) \
     field_from_json(j.at(#name), #name, c.name);
   NG_TRAIN_FIELDS(NG_FROM_JSON)
 #undef NG_FROM_JSON
@@ -300,7 +300,8 @@ TrainConfig TrainConfig::from_json(const std::string& s) {
 }
 
 void TrainConfig::validate() const {
-#define NG_CHECK_FIELD(group, type, name, def, check, help) check_field(#name, name, FieldCheck::check);
+#define NG_CHECK_FIELD(group, type, name, def, check, help) \
+  check_field(#name, name, FieldCheck::check);
   NG_TRAIN_FIELDS(NG_CHECK_FIELD)
 #undef NG_CHECK_FIELD
 }
@@ -325,14 +326,14 @@ std::string dashed(std::string name) {
 // model, norm, optimizer, schedule) is an error naming both values.
 TrainConfig resumed_config(const TrainConfig& cli, const TrainConfig& saved) {
   TrainConfig run = saved;
-#define NG_RESUME(group, type, name, def, check, help)                                        \
-  if (FieldGroup::group == FieldGroup::place)                                                \
-    run.name = cli.name;                                                                      \
-  else if (cli.given.count(#name) && FieldGroup::group == FieldGroup::book)                  \
-    run.name = cli.name;                                                                      \
+#define NG_RESUME(group, type, name, def, check, help)                                          \
+  if (FieldGroup::group == FieldGroup::place)                                                   \
+    run.name = cli.name;                                                                        \
+  else if (cli.given.count(#name) && FieldGroup::group == FieldGroup::book)                     \
+    run.name = cli.name;                                                                        \
   else if (cli.given.count(#name) && std::string(#name) != "data" && !(cli.name == saved.name)) \
-    fail("train", "--resume: --", dashed(#name), " ", field_str(cli.name),                   \
-         " conflicts with the saved run's ", field_str(saved.name),                           \
+    fail("train", "--resume: --", dashed(#name), " ", field_str(cli.name),                      \
+         " conflicts with the saved run's ", field_str(saved.name),                             \
          " (drop the flag to continue the run, or start a new run in another --out)");
   NG_TRAIN_FIELDS(NG_RESUME)
 #undef NG_RESUME

@@ -42,10 +42,10 @@ namespace ngcli {
   X(model, std::string, norm_final, "", kNormKindOrEmpty, "override for the final norm (ln_f)")  \
   X(norm, double, eps, 1e-5, kPositive, "LayerNorm/RMSNorm eps")                                 \
   X(norm, double, alpha0, 0.5, kPositive, "DyT/Derf initial alpha (Zhu et al.: 0.5)")            \
-  X(model, std::optional<double>, alpha0_attn, std::nullopt, kPositive, "alpha0 at attention positions (DyT LLM recipe)") \
-  X(model, std::optional<double>, alpha0_other, std::nullopt, kPositive, "alpha0 at MLP and final positions (DyT LLM recipe)") \
-  X(norm, std::optional<double>, beta0, std::nullopt, kPositive, "DyISRU initial beta (default 1/alpha0^2)") \
-  X(norm, bool, plain_beta, false, kAny, "DyISRU learns beta itself, not beta_raw with beta = softplus(beta_raw)") \
+  X(model, std::optional<double>, alpha0_attn, std::nullopt, kPositive, "alpha0 at attention positions (Zhu et al.'s LLM recipe)") \
+  X(model, std::optional<double>, alpha0_other, std::nullopt, kPositive, "alpha0 at MLP and final positions (Zhu et al.'s LLM recipe)") \
+  X(norm, std::optional<double>, beta0, std::nullopt, kPositive, "DyISRU initial beta (default 1/alpha0^2: DyT's slope at 0, Stollenwerk)") \
+  X(norm, bool, plain_beta, false, kAny, "DyISRU learns beta itself (an error if it leaves (0, inf)), not beta_raw with beta = softplus(beta_raw)") \
   X(norm, double, shift0, 0.0, kAny, "Derf initial shift")                                       \
   X(norm, double, lambda0, 2.0, kPositive, "BHyT initial lambda (Byun et al.: 2.0)")             \
   X(model, std::optional<double>, lambda0_attn, std::nullopt, kPositive, "BHyT lambda0 at the input norm of attention (ln_1)") \
@@ -54,7 +54,7 @@ namespace ngcli {
   X(norm, int64_t, taper_start, 200, kNonNegative, "TaperNorm: gate 1 before this step, EMA-calibrated at it") \
   X(norm, int64_t, taper_steps, 200, kNonNegative, "TaperNorm: cosine decay of the gate to 0 over N steps") \
   X(norm, std::string, scale, "one", kScale, "element-wise norms' output: one = weight * f(x) (Zhu et al.), sqrtc = weight * sqrt(C) * f(x), bounded like RMSNorm (Stollenwerk)") \
-  X(model, bool, embed_scale, false, kAny, "learnable scalar after the token embedding, init sqrt(n_embd)") \
+  X(model, bool, embed_scale, false, kAny, "learnable scalar after the token embedding, init sqrt(n_embd) (Zhu et al.'s LLaMA recipe)") \
   X(optim, int64_t, batch, 12, kPositive, "sequences per step")                                  \
   X(optim, int64_t, max_steps, 600, kPositive, "training steps (the schedule's length)")         \
   X(optim, int64_t, warmup, 50, kNonNegative, "linear warmup steps")                             \

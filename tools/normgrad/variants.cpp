@@ -90,10 +90,11 @@ std::string position_line(const TrainConfig& c, const std::string& kind, const c
   if (k.has_weight && opts.affine) inits.push_back("weight = 1 (per channel)");
   if (k.has_bias && opts.bias) inits.push_back("bias = 0 (per channel)");
   if (kind == "dyt" || kind == "dyisru" || kind == "derf")
-    inits.push_back(opts.scale == "sqrtc"
-                        ? "pf = sqrt(C) = " + num(std::sqrt((double)C)) +
-                              " (scale=sqrtc: bounded by sqrt(C) like RMSNorm's output, Stollenwerk)"
-                        : std::string("pf = 1 (scale=one: Zhu et al.'s layer)"));
+    inits.push_back(
+        opts.scale == "sqrtc"
+            ? "pf = sqrt(C) = " + num(std::sqrt((double)C)) +
+                  " (scale=sqrtc: bounded by sqrt(C) like RMSNorm's output, Stollenwerk)"
+            : std::string("pf = 1 (scale=one: Zhu et al.'s layer)"));
   if (kind == "layernorm" || kind == "rmsnorm" || kind == "tapernorm")
     inits.push_back("eps = " + num(opts.eps));
   if (kind == "tapernorm")
@@ -111,9 +112,15 @@ std::string position_line(const TrainConfig& c, const std::string& kind, const c
 std::string describe_variant(const TrainConfig& c) {
   std::string out;
   const auto at = [&](const std::string& k) { return k.empty() ? c.norm : k; };
-  out += position_line(c, at(c.norm_attn), "ln_1 (before attention)", c.alpha0_attn);
-  out += position_line(c, at(c.norm_mlp), "ln_2 (before the MLP)", c.alpha0_other);
-  out += position_line(c, at(c.norm_final), "ln_f (final)", c.alpha0_other);
+  const std::string l1 =
+      position_line(c, at(c.norm_attn), "ln_1 (before attention)", c.alpha0_attn);
+  const std::string l2 = position_line(c, at(c.norm_mlp), "ln_2 (before the MLP)", c.alpha0_other);
+  const std::string lf = position_line(c, at(c.norm_final), "ln_f (final)", c.alpha0_other);
+  const auto body = [](const std::string& line) { return line.substr(line.find(": `")); };
+  if (body(l1) == body(l2) && body(l2) == body(lf))  // one line when every position agrees
+    out += "  - every position (ln_1, ln_2, ln_f)" + body(l1);
+  else
+    out += l1 + l2 + lf;
   if (c.embed_scale)
     out += "  - a learnable scalar after the token embedding, initialised to sqrt(n_embd) = " +
            num(std::sqrt((double)c.n_embd)) + " (Zhu et al.'s LLaMA recipe)\n";

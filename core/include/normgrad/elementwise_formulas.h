@@ -38,59 +38,59 @@ NG_HD T gelu_tanh_backward(T g, T x) {
 }
 
 // X(op name, formula in v (input) and the op's scalars a, b)
-#define NG_UNARY_FORMULAS(X)                                  \
-  X(Neg, -v)                                                  \
-  X(Exp, M::exp(v))                                           \
-  X(Log, M::log(v))                                           \
-  X(Sqrt, M::sqrt(v))                                         \
-  X(Rsqrt, T(1) / M::sqrt(v))                                 \
-  X(Abs, M::abs(v))                                           \
-  X(Sign, T((v > T(0)) - (v < T(0))))                         \
-  X(Tanh, M::tanh(v))                                         \
-  X(Sigmoid, M::sigmoid(v))                                   \
-  X(Relu, v > T(0) ? v : T(0))                                \
-  X(GeluTanh, (gelu_tanh<M, T>(v)))                           \
-  X(GeluErf, (gelu_erf<M, T>(v)))                             \
-  X(Silu, v * M::sigmoid(v))                                  \
-  X(Erf, M::erf_libm(v))                                      \
-  X(Softplus, v > T(20) ? v : M::log1p(M::exp_libm(v)))       \
-  X(Square, v * v)                                            \
-  X(Reciprocal, T(1) / v)                                     \
-  X(PowScalar, M::pow(v, a))                                  \
-  X(AddScalar, v + a)                                         \
-  X(MulScalar, v * a)                                         \
-  X(RSubScalar, a - v)                                        \
-  X(RDivScalar, a / v)                                        \
-  X(Clamp, v != v ? v : (v < a ? a : (v > b ? b : v)))        \
-  X(GtScalar, T(v > a))                                       \
+#define NG_UNARY_FORMULAS(X)                            \
+  X(Neg, -v)                                            \
+  X(Exp, M::exp(v))                                     \
+  X(Log, M::log(v))                                     \
+  X(Sqrt, M::sqrt(v))                                   \
+  X(Rsqrt, T(1) / M::sqrt(v))                           \
+  X(Abs, M::abs(v))                                     \
+  X(Sign, T((v > T(0)) - (v < T(0))))                   \
+  X(Tanh, M::tanh(v))                                   \
+  X(Sigmoid, M::sigmoid(v))                             \
+  X(Relu, v > T(0) ? v : T(0))                          \
+  X(GeluTanh, (gelu_tanh<M, T>(v)))                     \
+  X(GeluErf, (gelu_erf<M, T>(v)))                       \
+  X(Silu, v* M::sigmoid(v))                             \
+  X(Erf, M::erf_libm(v))                                \
+  X(Softplus, v > T(20) ? v : M::log1p(M::exp_libm(v))) \
+  X(Square, v* v)                                       \
+  X(Reciprocal, T(1) / v)                               \
+  X(PowScalar, M::pow(v, a))                            \
+  X(AddScalar, v + a)                                   \
+  X(MulScalar, v* a)                                    \
+  X(RSubScalar, a - v)                                  \
+  X(RDivScalar, a / v)                                  \
+  X(Clamp, v != v ? v : (v < a ? a : (v > b ? b : v)))  \
+  X(GtScalar, T(v > a))                                 \
   X(LtScalar, T(v < a))
 
 // X(op name, formula in x and y)
-#define NG_BINARY_FORMULAS(X)                                 \
-  X(Add, x + y)                                               \
-  X(Sub, x - y)                                               \
-  X(Mul, x * y)                                               \
-  X(Div, x / y)                                               \
-  X(Maximum, (x != x || x > y) ? x : y)                       \
-  X(Minimum, (x != x || x < y) ? x : y)                       \
-  X(Gt, T(x > y))                                             \
-  X(Lt, T(x < y))                                             \
-  X(Ge, T(x >= y))                                            \
-  X(Le, T(x <= y))                                            \
-  X(Eq, T(x == y))                                            \
-  X(Ne, T(x != y))                                            \
-  X(GeluErfBackward, (gelu_erf_backward<M, T>(x, y)))         \
+#define NG_BINARY_FORMULAS(X)                         \
+  X(Add, x + y)                                       \
+  X(Sub, x - y)                                       \
+  X(Mul, x* y)                                        \
+  X(Div, x / y)                                       \
+  X(Maximum, (x != x || x > y) ? x : y)               \
+  X(Minimum, (x != x || x < y) ? x : y)               \
+  X(Gt, T(x > y))                                     \
+  X(Lt, T(x < y))                                     \
+  X(Ge, T(x >= y))                                    \
+  X(Le, T(x <= y))                                    \
+  X(Eq, T(x == y))                                    \
+  X(Ne, T(x != y))                                    \
+  X(GeluErfBackward, (gelu_erf_backward<M, T>(x, y))) \
   X(GeluTanhBackward, (gelu_tanh_backward<M, T>(x, y)))
 
 namespace unary {
-#define NG_UNARY_STRUCT(name, formula)         \
-  struct name {                                \
-    template <class M, class T>                \
-    NG_HD static T apply(T v, T a, T b) {      \
-      (void)a;                                 \
-      (void)b;                                 \
-      return formula;                          \
-    }                                          \
+#define NG_UNARY_STRUCT(name, formula)    \
+  struct name {                           \
+    template <class M, class T>           \
+    NG_HD static T apply(T v, T a, T b) { \
+      (void)a;                            \
+      (void)b;                            \
+      return formula;                     \
+    }                                     \
   };
 NG_UNARY_FORMULAS(NG_UNARY_STRUCT)
 #undef NG_UNARY_STRUCT

@@ -29,7 +29,6 @@
 #include "normgrad/hd.h"
 #include "normgrad/tensor.h"
 
-
 namespace ng {
 
 // What one element's backward produces: dL/dx, the pre-affine output y (for dL/dweight)
@@ -52,9 +51,10 @@ struct NormOptions {
   // Element-wise norms' output scale: "one" is Zhu et al.'s y = weight * f(x) (|y| <= |weight|);
   // "sqrtc" is Stollenwerk's y = weight * sqrt(C) * f(x), bounded by sqrt(C) like RMSNorm.
   std::string scale = "one";
-  int64_t taper_start = 200;    // TaperNorm: gate held at 1 before this step, calibrated at it
-  int64_t taper_steps = 200;    // TaperNorm: cosine decay of the gate to 0 over these steps
-  bool plain_beta = false;      // DyISRU: learn beta itself, not beta_raw with beta = softplus(beta_raw)
+  int64_t taper_start = 200;  // TaperNorm: gate held at 1 before this step, calibrated at it
+  int64_t taper_steps = 200;  // TaperNorm: cosine decay of the gate to 0 over these steps
+  bool plain_beta =
+      false;  // DyISRU: learn beta itself, not beta_raw with beta = softplus(beta_raw)
 };
 
 // A tensor a layer of this kind holds besides weight and bias: its name, initial value,

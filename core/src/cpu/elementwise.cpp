@@ -92,9 +92,10 @@ void unary_typed(UnaryOp op, const Tensor& x, const Tensor& out, T a, T b) {
       return avx512::gelu_erf(x.data<float>(), out.data<float>(), x.numel());
   formulas::visit_unary(op, [&](auto fn) {
     using Fn = decltype(fn);
-    map1<T, T>(x, out, [a, b](T v) __attribute__((always_inline)) {
-      return Fn::template apply<CpuMath, T>(v, a, b);
-    });
+    map1<T, T>(
+        x, out, [ a, b ](T v) __attribute__((always_inline)) {
+          return Fn::template apply<CpuMath, T>(v, a, b);
+        });
   });
 }
 
@@ -107,9 +108,10 @@ void binary_typed(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& o
                                        out.numel());
   formulas::visit_binary(op, [&](auto fn) {
     using Fn = decltype(fn);
-    map2<T>(a, b, out, [](T x, T y) __attribute__((always_inline)) {
-      return Fn::template apply<CpuMath, T>(x, y);
-    });
+    map2<T>(
+        a, b, out, [](T x, T y) __attribute__((always_inline)) {
+          return Fn::template apply<CpuMath, T>(x, y);
+        });
   });
 }
 

@@ -73,9 +73,8 @@ struct Scalars {
 // a kind's small per-element arrays stay in registers and the loops vectorize.
 template <int N, class F>
 NG_VEC_INLINE void static_for(F&& f) {
-  [&]<int... J>(std::integer_sequence<int, J...>) {
-    (f(std::integral_constant<int, J>{}), ...);
-  }(std::make_integer_sequence<int, N>{});
+  [&]<int... J>(std::integer_sequence<int, J...>) { (f(std::integral_constant<int, J>{}), ...); }
+  (std::make_integer_sequence<int, N>{});
 }
 
 template <int N>

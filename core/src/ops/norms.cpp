@@ -122,8 +122,13 @@ Tensor apply_norm(const char* op, int n_stats, NormConsts consts, const Tensor& 
         auto wanted = [&](size_t i) { return in[i].defined() && in[i].requires_grad(); };
         bool any_scalar = false;
         for (size_t i = kScalar0; i < in.size(); ++i) any_scalar |= wanted(i);
-        NormCall c{.consts = consts, .x = x, .w = in[kW], .b = in[kB], .scalars = sc,
-                   .stats = s.back(), .g = g.contiguous()};
+        NormCall c{.consts = consts,
+                   .x = x,
+                   .w = in[kW],
+                   .b = in[kB],
+                   .scalars = sc,
+                   .stats = s.back(),
+                   .g = g.contiguous()};
         c.dx = empty_like_shape(x, x.shape());
         if (wanted(kW)) c.dw = empty_like_shape(x, {x.size(-1)});
         if (wanted(kB)) c.db = empty_like_shape(x, {x.size(-1)});
@@ -131,9 +136,8 @@ Tensor apply_norm(const char* op, int n_stats, NormConsts consts, const Tensor& 
         k->backward(c);
         TensorList out{c.dx, c.dw, c.db};
         for (size_t i = 0; i < sc.size(); ++i)
-          out.push_back(wanted(kScalar0 + i)
-                            ? c.ds.narrow(0, (int64_t)i, 1).reshape(sc[i].shape())
-                            : Tensor());
+          out.push_back(wanted(kScalar0 + i) ? c.ds.narrow(0, (int64_t)i, 1).reshape(sc[i].shape())
+                                             : Tensor());
         return out;
       });
 }

@@ -21,8 +21,8 @@ struct DyISRU : KindDefaults {
     if (!(beta0 > 0)) fail("dyisru", "beta0 must be > 0, got ", beta0);
     if (o.plain_beta) return {{"beta", beta0}};
     // softplus^-1(b) = log(expm1(b)), written to stay finite for large b
-    return {{"beta_raw", beta0 > 20 ? beta0 + std::log(-std::expm1(-beta0))
-                                    : std::log(std::expm1(beta0))}};
+    return {{"beta_raw",
+             beta0 > 20 ? beta0 + std::log(-std::expm1(-beta0)) : std::log(std::expm1(beta0))}};
   }
   static TensorList kernel_scalars(const TensorList& raw, const NormOptions& o) {
     return {o.plain_beta ? raw[0] : softplus(raw[0])};

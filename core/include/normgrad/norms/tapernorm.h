@@ -47,8 +47,8 @@ struct TaperNorm : KindDefaults {
     }
     Tensor(raw[kGate]).fill_(gate(step, o));
   }
-  static void observe(const Tensor& x, const Tensor& w, const TensorList& raw,
-                      const NormOptions& o, int64_t step) {
+  static void observe(const Tensor& x, const Tensor& w, const TensorList& raw, const NormOptions& o,
+                      int64_t step) {
     if (step >= o.taper_start) return;
     const Tensor wx2 = sum(square(w.defined() ? x * w : x), {-1});
     const Tensor r = rsqrt(mean(square(x), {-1}) + o.eps);

@@ -55,8 +55,8 @@ class Module {
     bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
     std::string str() const;
   };
-  // Copies values into the existing parameters and buffers (handles stay valid). strict: any missing,
-  // unexpected or mis-shaped entry throws, naming them all; otherwise they are reported.
+  // Copies values into the existing parameters and buffers (handles stay valid). strict: any
+  // missing, unexpected or mis-shaped entry throws, naming them all; otherwise they are reported.
   LoadReport load_state_dict(const StateDict& sd, bool strict = true);
 
  protected:

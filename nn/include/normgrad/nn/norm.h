@@ -37,7 +37,7 @@ class Norm : public Module {
   // Stateful kinds (TaperNorm): the index of the training step about to run.
   void on_step(int64_t step);
 
-  Tensor weight, bias;  // undefined when the kind or the options have none
+  Tensor weight, bias;     // undefined when the kind or the options have none
   TensorList raw_scalars;  // the kind's own tensors (parameters and buffers), in its order
 
  private:
