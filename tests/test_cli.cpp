@@ -49,6 +49,15 @@ std::vector<std::string> lines(const std::string& path) {
   for (std::string l; std::getline(f, l);) v.push_back(l);
   return v;
 }
+// Two runs' metrics agree line by line on loss, grad norm and val losses (the fields before
+// "lr"; times differ).
+void check_same_metrics(const std::string& out_a, const std::string& out_b, size_t n) {
+  const auto ma = lines(out_a + "/metrics.jsonl"), mb = lines(out_b + "/metrics.jsonl");
+  REQUIRE(ma.size() == n);
+  REQUIRE(mb.size() == n);
+  auto key = [](const std::string& l) { return l.substr(0, l.find(",\"lr\"")); };
+  for (size_t i = 0; i < n; ++i) CHECK(key(ma[i]) == key(mb[i]));
+}
 }  // namespace
 
 TEST_SUITE("cli") {
@@ -101,13 +110,7 @@ TEST_SUITE("cli") {
     b.stop_at = 0;
     b.resume = true;
     train(b);
-    auto ma = lines(a.out + "/metrics.jsonl"), mb = lines(b.out + "/metrics.jsonl");
-    REQUIRE(ma.size() == 12);
-    REQUIRE(mb.size() == 12);
-    for (size_t i = 0; i < 12; ++i) {  // same losses and val losses (time fields differ)
-      auto key = [](const std::string& l) { return l.substr(0, l.find(",\"lr\"")); };
-      CHECK(key(ma[i]) == key(mb[i]));
-    }
+    check_same_metrics(a.out, b.out, 12);
     auto pa = nn::load_safetensors(a.out + "/ckpt.safetensors").tensors;
     auto pb = nn::load_safetensors(b.out + "/ckpt.safetensors").tensors;
     for (auto& [k, v] : pa) CHECK(v.to_vector() == pb.at(k).to_vector());
@@ -133,10 +136,7 @@ TEST_SUITE("cli") {
     TrainResult r = train(cli);
     fs::current_path(home);
     CHECK(r.steps == 12);
-    auto ma = lines(a.out + "/metrics.jsonl"), mb = lines(b.out + "/metrics.jsonl");
-    REQUIRE(mb.size() == 12);
-    auto key = [](const std::string& l) { return l.substr(0, l.find(",\"lr\"")); };
-    for (size_t i = 0; i < 12; ++i) CHECK(key(ma[i]) == key(mb[i]));
+    check_same_metrics(a.out, b.out, 12);
     auto pb = lines(b.out + "/probes.jsonl");
     REQUIRE(pb.size() == 3);  // steps 4, 8 (after the resume) and 12
     CHECK(json::parse(pb[2])["step"] == 12);
@@ -156,10 +156,7 @@ TEST_SUITE("cli") {
     b.stop_at = 0;
     b.resume = true;
     train(b);
-    auto ma = lines(a.out + "/metrics.jsonl"), mb = lines(b.out + "/metrics.jsonl");
-    REQUIRE(mb.size() == 12);
-    auto key = [](const std::string& l) { return l.substr(0, l.find(",\"lr\"")); };
-    for (size_t i = 0; i < 12; ++i) CHECK(key(ma[i]) == key(mb[i]));
+    check_same_metrics(a.out, b.out, 12);
     auto pa = nn::load_safetensors(a.out + "/ckpt.safetensors").tensors;
     auto pb = nn::load_safetensors(b.out + "/ckpt.safetensors").tensors;
     CHECK(pa.at("transformer.h.0.ln_1.gate").item() == 0.0);
@@ -263,10 +260,7 @@ TEST_SUITE("cli") {
     fs::remove_all(b.out);
     train(a);
     train(b);
-    auto ma = lines(a.out + "/metrics.jsonl"), mb = lines(b.out + "/metrics.jsonl");
-    REQUIRE(ma.size() == mb.size());
-    auto key = [](const std::string& l) { return l.substr(0, l.find(",\"lr\"")); };
-    for (size_t i = 0; i < ma.size(); ++i) CHECK(key(ma[i]) == key(mb[i]));
+    check_same_metrics(a.out, b.out, 12);
     auto p = lines(b.out + "/probes.jsonl");
     REQUIRE(p.size() == 3);  // steps 4, 8, 12
     auto j = nlohmann::json::parse(p[0]);

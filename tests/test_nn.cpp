@@ -274,6 +274,23 @@ TEST_SUITE("nn") {
     CHECK(allclose((*m.blocks()[0]->ln_1)(x), x, 0, 0));  // now an exact identity
   }
 
+  TEST_CASE("one seed, any norm kind: the same initial weights wherever the shapes agree") {
+    // compare's fairness rests on this: norm parameters are constants, so every kind draws
+    // the same random numbers for the Linear and embedding weights.
+    GPT a(tiny("layernorm")), b(tiny("dyisru")), c(tiny("bhyt"));
+    auto pa = a.named_parameters(), pb = b.named_parameters(), pc = c.named_parameters();
+    std::map<std::string, Tensor> mb(pb.begin(), pb.end()), mc(pc.begin(), pc.end());
+    int shared = 0;
+    for (auto& [n, p] : pa)
+      if (n.find(".ln_") == std::string::npos && n.find("ln_f") == std::string::npos) {
+        CAPTURE(n);
+        CHECK(p.to_vector() == mb.at(n).to_vector());
+        CHECK(p.to_vector() == mc.at(n).to_vector());
+        ++shared;
+      }
+    CHECK(shared > 10);
+  }
+
   TEST_CASE("unknown norm kinds and bad GPT configs are clear errors") {
     CHECK_THROWS_WITH_AS(make_norm("batchnorm", 4),
                          doctest::Contains("unknown norm kind 'batchnorm'"), Error);

@@ -207,15 +207,10 @@ void backward(const NormCall& c) {
 // NG_CUDA_NORM(K): registers the CUDA row kernels instantiated for kind K (float, double).
 template <class K>
 bool register_cuda_norm() {
-  auto fwd = [](const NormCall& c) {
-    dispatch_float(c.x.dtype(), K::kName,
-                   [&](auto tag) { norm_rows::forward<K, decltype(tag)>(c); });
-  };
-  auto bwd = [](const NormCall& c) {
-    dispatch_float(c.x.dtype(), K::kName,
-                   [&](auto tag) { norm_rows::backward<K, decltype(tag)>(c); });
-  };
-  register_norm_kernels(Device::CUDA, K::kName, {+fwd, +bwd});
+  register_norm_kernels(
+      Device::CUDA, K::kName,
+      norm_kernels_for<&norm_rows::forward<K, float>, &norm_rows::forward<K, double>,
+                       &norm_rows::backward<K, float>, &norm_rows::backward<K, double>>());
   return true;
 }
 #define NG_CUDA_NORM(K) \

@@ -125,28 +125,31 @@ def main(d):
     keys = ("alpha", "beta", "shift", "lambda", "gate", "c")
     with_scalars = [s for s in specs if first_probes[s] and
                     any(k in n for n in first_probes[s][-1]["norms"] for k in keys)]
-    if with_scalars:
-        names = sorted({k for s in with_scalars for n in first_probes[s][-1]["norms"] for k in keys if k in n},
-                       key=keys.index)
-        fig, axes = plt.subplots(len(with_scalars), len(names), figsize=(4.2 * len(names), 3.2 * len(with_scalars)),
-                                 squeeze=False, constrained_layout=True)
-        for row, s in zip(axes, with_scalars):
+    panels = [(s, k) for s in with_scalars for k in keys
+              if any(k in n for n in first_probes[s][-1]["norms"])]  # only scalars that exist
+    if panels:
+        ncol = min(3, len(panels))
+        nrow = (len(panels) + ncol - 1) // ncol
+        fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.3 * nrow), squeeze=False,
+                                 constrained_layout=True)
+        for a in axes.flat[len(panels):]:
+            a.axis("off")
+        for a, (s, key) in zip(axes.flat, panels):
             probes = first_probes[s]
             layers = [n["name"] for n in probes[-1]["norms"]]
-            for a, key in zip(row, names):
-                for i, layer in enumerate(layers):
-                    ys = [p["norms"][i].get(key) for p in probes]
-                    if any(y is not None for y in ys):
-                        a.plot([p["step"] for p in probes], ys, color=plt.cm.plasma(i / max(1, len(layers) - 1)),
-                               label=short(layer))
-                a.set_title("%s: %s per layer" % (s, key), fontsize=9)
-                a.set(xlabel="step")
-                vals = [abs(p["norms"][i].get(key)) for p in probes for i in range(len(layers))
-                        if p["norms"][i].get(key)]
-                if vals and min(vals) > 0 and max(vals) / min(vals) > 100:
-                    a.set_yscale("log")
-                a.grid(alpha=0.3)
-            row[0].legend(fontsize=5, ncol=2)
+            for i, layer in enumerate(layers):
+                ys = [p["norms"][i].get(key) for p in probes]
+                if any(y is not None for y in ys):
+                    a.plot([p["step"] for p in probes], ys, color=plt.cm.plasma(i / max(1, len(layers) - 1)),
+                           label=short(layer))
+            a.set_title("%s: %s per layer" % (s, key), fontsize=9, color=colors[s])
+            a.set(xlabel="step")
+            vals = [abs(p["norms"][i][key]) for p in probes for i in range(len(layers))
+                    if p["norms"][i].get(key)]
+            if vals and min(vals) > 0 and max(vals) / min(vals) > 100:
+                a.set_yscale("log")
+            a.grid(alpha=0.3)
+        axes.flat[0].legend(fontsize=5, ncol=2)
         save(fig, d, "norm_scalars")
 
     # 4. alpha vs 1/std of the layer's input (DyT paper, Fig. 8), log axes

@@ -164,6 +164,14 @@ Tensor norm_composed(const Tensor& x, const Tensor& w, const Tensor& b, const Te
   return K::composed(x, w, b, scalars, k);
 }
 
+// A backend's kernels for one kind from its row kernels instantiated for float and double
+// (dispatch on the input's dtype).
+template <auto Forward32, auto Forward64, auto Backward32, auto Backward64>
+NormKernels norm_kernels_for() {
+  return {[](const NormCall& c) { c.x.dtype() == DType::F32 ? Forward32(c) : Forward64(c); },
+          [](const NormCall& c) { c.x.dtype() == DType::F32 ? Backward32(c) : Backward64(c); }};
+}
+
 template <class K>
 NormKind describe_norm() {
   NormKind d;

@@ -213,17 +213,11 @@ void backward(const NormCall& c) {
 template <class K>
 bool register_cpu_norm() {
   register_norm_kind(describe_norm<K>());
-  if constexpr (K::kFused) {
-    auto fwd = [](const NormCall& c) {
-      dispatch_float(c.x.dtype(), K::kName,
-                     [&](auto tag) { norm_rows::forward<K, decltype(tag)>(c); });
-    };
-    auto bwd = [](const NormCall& c) {
-      dispatch_float(c.x.dtype(), K::kName,
-                     [&](auto tag) { norm_rows::backward<K, decltype(tag)>(c); });
-    };
-    register_norm_kernels(Device::CPU, K::kName, {+fwd, +bwd});
-  }
+  if constexpr (K::kFused)
+    register_norm_kernels(
+        Device::CPU, K::kName,
+        norm_kernels_for<&norm_rows::forward<K, float>, &norm_rows::forward<K, double>,
+                         &norm_rows::backward<K, float>, &norm_rows::backward<K, double>>());
   return true;
 }
 #define NG_CPU_NORM(K) \
