@@ -301,6 +301,9 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
     for (const auto& m : metrics) {
       r.steps = m.value("step", r.steps);
       if (m.contains("tokens_per_s")) r.tokens_per_s = m["tokens_per_s"].get<double>();
+      r.train_s = m.value("train_s", r.train_s);
+      r.probe_s = m.value("probe_s", r.probe_s);
+      r.eval_s = m.value("time_eval_s", r.eval_s);
       if (m.contains("val_loss")) {
         r.val_loss = m["val_loss"].get<double>();
         r.train_loss = m.value("train_loss_eval", NAN);
@@ -464,12 +467,14 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
         md << "- `" << r.variant << "` seed " << r.seed << ": **" << r.label << "**: " << r.evidence
            << "\n";
   }
-  md << "\n## Every run\n\n| variant | seed | label | steps | val loss | train loss | tokens/s |\n"
-        "|---|---|---|---|---|---|---|\n";
+  md << "\n## Every run\n\n| variant | seed | label | steps | val loss | train loss | tokens/s | "
+        "seconds: training steps / probe steps / evaluations "
+        "|\n|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : res.runs)
     md << "| `" << r.variant << "` | " << r.seed << " | " << r.label << " | " << r.steps << " | "
        << fmt("%.4f", r.val_loss) << " | " << fmt("%.4f", r.train_loss) << " | "
-       << fmt("%.0f", r.tokens_per_s) << " |\n";
+       << fmt("%.0f", r.tokens_per_s) << " | " << fmt("%.1f", r.train_s) << " / "
+       << fmt("%.1f", r.probe_s) << " / " << fmt("%.1f", r.eval_s) << " |\n";
   md << "\nThe shared settings, as `normgrad train` fields: `" << base.describe()
      << "` (each variant overrides its own keys; seed varies). Runs: `" << dir
      << "/runs/<variant>/seed<N>/` (checkpoint, metrics.jsonl, probes.jsonl"

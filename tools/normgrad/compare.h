@@ -29,6 +29,7 @@ struct RunOutcome {
   uint64_t seed = 0;
   int64_t steps = 0;
   double train_loss = NAN, val_loss = NAN, tokens_per_s = NAN;
+  double train_s = NAN, probe_s = NAN, eval_s = NAN;  // time in plain steps, probe steps, evals
   std::string label;     // learning | collapsed | diverged | interrupted | failed
   std::string evidence;  // the measurements behind the label
 };

@@ -227,14 +227,15 @@ std::vector<std::string> recipe_field_names() {
 void set_recipe_field(TrainConfig& c, const std::string& key, const std::string& value,
                       const std::string& context) {
   bool found = false;
-#define NG_SET_FIELD(group, type, name, def, check, help)                                     \
-  if (key == #name &&                                                                         \
-      (FieldGroup::group == FieldGroup::model || FieldGroup::group == FieldGroup::norm ||     \
-       FieldGroup::group == FieldGroup::optim)) {                                             \
-    found = true;                                                                             \
-    if (!field_from_text(value, c.name))                                                      \
-      fail("variant", context, ": bad value '", value, "' for key '", key, "' (", help, ")"); \
-    check_field(#name, c.name, FieldCheck::check);                                            \
+#define NG_SET_FIELD(group, type, name, def, check, help)                                 \
+  if (key == #name &&                                                                     \
+      (FieldGroup::group == FieldGroup::model || FieldGroup::group == FieldGroup::norm || \
+       FieldGroup::group == FieldGroup::optim)) {                                         \
+    found = true;                                                                         \
+    if (!field_from_text(value, c.name))                                                  \
+      fail("variant", context, ": bad value '", value, "' for key '", key, "' (",         \
+           std::string(help), ")");                                                       \
+    check_field(#name, c.name, FieldCheck::check);                                        \
   }
   NG_TRAIN_FIELDS(NG_SET_FIELD)
 #undef NG_SET_FIELD
@@ -264,7 +265,7 @@ nn::GPTConfig TrainConfig::gpt(int64_t vocab) const {
 std::string TrainConfig::to_json() const {
   json j;
 #define NG_TO_JSON(group, type, name, def, check, help) \
-  if (FieldGroup::group != FieldGroup::place) j[#name] = field_to_json(name);
+  if (FieldGroup::group != FieldGroup::place) j[std::string(#name)] = field_to_json(name);
   NG_TRAIN_FIELDS(NG_TO_JSON)
 #undef NG_TO_JSON
   return j.dump();
@@ -291,9 +292,9 @@ TrainConfig TrainConfig::from_json(const std::string& s) {
 #undef NG_KNOWN
     if (!known) fail("config", "unknown field '", key, "' (written by another normgrad version?)");
   }
-#define NG_FROM_JSON(group, type, name, def, check, help)          \
-  if (FieldGroup::group != FieldGroup::place && j.contains(#name)) \
-    field_from_json(j.at(#name), #name, c.name);
+#define NG_FROM_JSON(group, type, name, def, check, help)                                       \
+  if (const std::string key = #name; FieldGroup::group != FieldGroup::place && j.contains(key)) \
+    field_from_json(j.at(key), #name, c.name);
   NG_TRAIN_FIELDS(NG_FROM_JSON)
 #undef NG_FROM_JSON
   return c;
