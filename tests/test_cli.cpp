@@ -392,6 +392,20 @@ TEST_SUITE("cli") {
     }
   }
 
+  TEST_CASE("the command's one error boundary: a non-normgrad exception is an error, not abort") {
+    // Regression: main caught only ng::Error; an --out naming a file ended in terminate.
+    std::ofstream("cli_not_a_dir") << "x";
+    const std::string cmd = std::string(NG_CLI_BINARY) +
+                            " train --out cli_not_a_dir/run --max-steps 1 > cli_err.txt 2>&1";
+    const int rc = std::system(cmd.c_str());
+    REQUIRE(WIFEXITED(rc));
+    CHECK(WEXITSTATUS(rc) == 1);
+    std::ifstream f("cli_err.txt");
+    const std::string out((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    CHECK(out.find("error: ") != std::string::npos);
+    CHECK(out.find("cli_not_a_dir") != std::string::npos);
+  }
+
   TEST_CASE("Ctrl-C: the normgrad process saves a checkpoint and exits with 130") {
     const std::string out = "cli_test_sigint";
     fs::remove_all(out);

@@ -153,4 +153,34 @@ TEST_SUITE("optim") {
       CHECK(pa[i].second.to_vector() == pr[i].second.to_vector());
     }
   }
+
+  TEST_CASE("a checkpoint's optimizer state is checked against the parameters before use") {
+    // Regression (hostile checkpoints): a moment smaller than its parameter overflowed the
+    // AdamW kernel's buffer; transposed or oversized moments were silently accepted.
+    One o;
+    AdamW opt(default_groups(o.named(), 0.0), 0.1);
+    o.grad(1, 1);
+    opt.step();
+    const nn::StateDict good = opt.state_dict();
+    auto with = [&](const std::string& key, const Tensor& v) {
+      nn::StateDict sd = good;
+      sd[key] = v;
+      return sd;
+    };
+    REQUIRE(good.count("p.exp_avg"));
+    CHECK_THROWS_WITH_AS(opt.load_state_dict(with("p.exp_avg", zeros({1}, {.dtype = DType::F64}))),
+                         doctest::Contains("state 'p.exp_avg' has shape [1], its parameter [2]"),
+                         Error);
+    CHECK_THROWS_WITH_AS(opt.load_state_dict(with("p.exp_avg", zeros({2, 1}))),
+                         doctest::Contains("has shape [2, 1], its parameter [2]"), Error);
+    CHECK_THROWS_WITH_AS(opt.load_state_dict(with("q.exp_avg", zeros({2}))),
+                         doctest::Contains("'q.exp_avg' belongs to no parameter"), Error);
+    CHECK_THROWS_WITH_AS(opt.load_state_dict(with("step", full({}, -3.0))),
+                         doctest::Contains("'step' must be a non-negative integer"), Error);
+    CHECK_THROWS_WITH_AS(opt.load_state_dict(with("p.exp_avg", zeros({2}, {.dtype = DType::I64}))),
+                         doctest::Contains("must be floating point"), Error);
+    CHECK(opt.steps() == 1);  // a refused file changes nothing
+    opt.load_state_dict(good);
+    CHECK(opt.steps() == 1);
+  }
 }

@@ -55,25 +55,36 @@ nn::StateDict Optimizer::state_dict() const {
 }
 
 void Optimizer::load_state_dict(const nn::StateDict& sd) {
+  // Everything is checked before anything is kept: a file's moments feed the update
+  // kernels, which trust them to have their parameter's shape.
+  const char* op = "optimizer.load_state_dict";
   auto it = sd.find("step");
-  if (it == sd.end()) fail("optimizer.load_state_dict", "missing 'step'");
-  steps_ = (int64_t)it->second.item();
-  state_.clear();
-  // Buffers follow their parameter's device ("<param>.<buffer>"): a checkpoint read on the
-  // host can resume a run on the GPU.
-  std::map<std::string, Device> where;
+  if (it == sd.end()) fail(op, "missing 'step'");
+  if (it->second.numel() != 1)
+    fail(op, "'step' must have one element, got shape ", shape_str(it->second.shape()));
+  const double step = it->second.item();
+  if (!(step >= 0 && step < 9.0e15 && step == std::floor(step)))
+    fail(op, "'step' must be a non-negative integer, got ", step);
+  // Buffers are named "<param>.<buffer>" and follow their parameter's device: a checkpoint
+  // read on the host can resume a run on the GPU.
+  std::map<std::string, Tensor> params;
   for (auto& grp : groups_)
-    for (auto& [name, p] : grp.params) where[name] = p.device();
+    for (auto& [name, p] : grp.params) params[name] = p;
+  std::map<std::string, Tensor> loaded;
   for (auto& [k, v] : sd) {
     if (k == "step") continue;
-    Device d = v.device();
     const size_t dot = k.rfind('.');
-    if (dot != std::string::npos) {
-      auto p = where.find(k.substr(0, dot));
-      if (p != where.end()) d = p->second;
-    }
-    state_[k] = v.to(d).clone();
+    auto p = dot == std::string::npos ? params.end() : params.find(k.substr(0, dot));
+    if (p == params.end()) fail(op, "state '", k, "' belongs to no parameter of this optimizer");
+    if (v.shape() != p->second.shape())
+      fail(op, "state '", k, "' has shape ", shape_str(v.shape()), ", its parameter ",
+           shape_str(p->second.shape()));
+    if (!is_floating(v.dtype()))
+      fail(op, "state '", k, "' must be floating point, got ", dtype_name(v.dtype()));
+    loaded[k] = v.to(p->second.dtype()).to(p->second.device()).contiguous().clone();
   }
+  steps_ = (int64_t)step;
+  state_ = std::move(loaded);
 }
 
 SGD::SGD(std::vector<ParamGroup> groups, double lr, SGDOptions o)

@@ -195,6 +195,12 @@ int main(int argc, char** argv) {
   } catch (const ng::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
+  } catch (const std::exception& e) {  // the one boundary: no path ends in terminate
+    std::fprintf(stderr, "error: [normgrad] %s\n", e.what());
+    return 1;
+  } catch (...) {
+    std::fprintf(stderr, "error: [normgrad] unknown exception\n");
+    return 1;
   }
   return 0;
 }
