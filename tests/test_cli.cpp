@@ -392,6 +392,22 @@ TEST_SUITE("cli") {
     }
   }
 
+  TEST_CASE("--resume refuses foreign files and bad step metadata with a message") {
+    TrainConfig c = tiny_cfg("cli_test_foreign");
+    fs::create_directories(c.out);
+    nn::save_safetensors(c.out + "/ckpt.safetensors", {{"w", zeros({2})}}, {});  // not ours
+    c.resume = true;
+    CHECK_THROWS_WITH_AS(train(c), doctest::Contains("has no 'config' metadata"), Error);
+    TrainConfig d = tiny_cfg("cli_test_badstep");
+    d.stop_at = 2;
+    train(d);
+    auto f = nn::load_safetensors(d.out + "/ckpt.safetensors");
+    f.metadata["step"] = "two";
+    nn::save_safetensors(d.out + "/ckpt.safetensors", f.tensors, f.metadata);
+    d.resume = true, d.stop_at = 0;
+    CHECK_THROWS_WITH_AS(train(d), doctest::Contains("has step metadata 'two'"), Error);
+  }
+
   TEST_CASE("the command's one error boundary: a non-normgrad exception is an error, not abort") {
     // Regression: main caught only ng::Error; an --out naming a file ended in terminate.
     std::ofstream("cli_not_a_dir") << "x";

@@ -387,6 +387,10 @@ TrainResult train(const TrainConfig& cfg) {
   if (cfg.resume) {
     if (!fs::exists(ckpt)) fail("train", "--resume: no checkpoint at ", ckpt);
     resumed = nn::load_safetensors(ckpt).metadata;
+    for (const char* k : {"config", "vocab", "step", "data_rng", "dropout_rng"})
+      if (!resumed.count(k))
+        fail("train", "--resume: ", ckpt, " has no '", k,
+             "' metadata: not a checkpoint written by normgrad train");
     run = resumed_config(cfg, TrainConfig::from_json(resumed.at("config")));
     if (cfg.given.count("data")) run.data = fs::absolute(cfg.data).lexically_normal().string();
     run.validate();
@@ -416,7 +420,16 @@ TrainResult train(const TrainConfig& cfg) {
   int64_t step = 0;
   if (cfg.resume) {
     optim::load_checkpoint(ckpt, model, &opt);
-    step = std::stoll(resumed.at("step"));
+    const std::string& saved_step = resumed.at("step");
+    size_t used = 0;
+    try {
+      step = std::stoll(saved_step, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != saved_step.size() || step < 0 || step > run.max_steps)
+      fail("train", "--resume: ", ckpt, " has step metadata '", saved_step,
+           "', not an integer in [0, max_steps = ", run.max_steps, "]");
     data.generator().set_state(resumed.at("data_rng"));
     model.dropout_generator().set_state(resumed.at("dropout_rng"));
     truncate_metrics(metrics, step);
