@@ -58,6 +58,21 @@ void check_same_metrics(const std::string& out_a, const std::string& out_b, size
   auto key = [](const std::string& l) { return l.substr(0, l.find(",\"lr\"")); };
   for (size_t i = 0; i < n; ++i) CHECK(key(ma[i]) == key(mb[i]));
 }
+// Trains `a` through, `b` to stop_at and then resumed; both must end identical: the same
+// 12 metrics lines and bit-equal checkpoints. Returns a's checkpoint tensors.
+nn::StateDict resumed_equals_uninterrupted(const TrainConfig& a, TrainConfig b, int64_t stop_at) {
+  train(a);
+  b.stop_at = stop_at;
+  train(b);
+  b.stop_at = 0;
+  b.resume = true;
+  train(b);
+  check_same_metrics(a.out, b.out, 12);
+  auto pa = nn::load_safetensors(a.out + "/ckpt.safetensors").tensors;
+  auto pb = nn::load_safetensors(b.out + "/ckpt.safetensors").tensors;
+  for (auto& [k, v] : pa) CHECK(v.to_vector() == pb.at(k).to_vector());
+  return pa;
+}
 }  // namespace
 
 TEST_SUITE("cli") {
@@ -104,16 +119,7 @@ TEST_SUITE("cli") {
     TrainConfig a = tiny_cfg("cli_test_full"), b = tiny_cfg("cli_test_resumed");
     fs::remove_all(a.out);
     fs::remove_all(b.out);
-    train(a);
-    b.stop_at = 10;  // as if interrupted at step 10, then resumed
-    train(b);
-    b.stop_at = 0;
-    b.resume = true;
-    train(b);
-    check_same_metrics(a.out, b.out, 12);
-    auto pa = nn::load_safetensors(a.out + "/ckpt.safetensors").tensors;
-    auto pb = nn::load_safetensors(b.out + "/ckpt.safetensors").tensors;
-    for (auto& [k, v] : pa) CHECK(v.to_vector() == pb.at(k).to_vector());
+    resumed_equals_uninterrupted(a, b, 10);  // as if interrupted at step 10, then resumed
     fs::remove_all(a.out);
     fs::remove_all(b.out);
   }
@@ -150,17 +156,9 @@ TEST_SUITE("cli") {
       c->taper_start = 4, c->taper_steps = 4;  // calibrate at step 4, gate 0 from step 8
       c->probe_interval = 2;
     }
-    train(a);
-    b.stop_at = 3;  // the EMAs are mid-way: they must travel in the checkpoint
-    train(b);
-    b.stop_at = 0;
-    b.resume = true;
-    train(b);
-    check_same_metrics(a.out, b.out, 12);
-    auto pa = nn::load_safetensors(a.out + "/ckpt.safetensors").tensors;
-    auto pb = nn::load_safetensors(b.out + "/ckpt.safetensors").tensors;
+    // stop at 3: the EMAs are mid-way and must travel in the checkpoint
+    const auto pa = resumed_equals_uninterrupted(a, b, 3);
     CHECK(pa.at("transformer.h.0.ln_1.gate").item() == 0.0);
-    for (auto& [k, v] : pa) CHECK(v.to_vector() == pb.at(k).to_vector());
     // the probes record the gate and c of every TaperNorm layer
     const json last = json::parse(lines(b.out + "/probes.jsonl").back());
     CHECK(last.dump().find("\"gate\"") != std::string::npos);

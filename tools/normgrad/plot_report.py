@@ -41,9 +41,25 @@ def ema(values, k=0.9):
     return out
 
 
+FOOTER = ""
+
+
 def save(fig, d, name):
-    fig.savefig(os.path.join(d, name + ".png"), dpi=110)
+    # every figure names what made it: the variants are the legend/titles (kind:flags), the
+    # shared settings are here, each variant's exact formula and inits are in report.md
+    fig.text(0.5, -0.01, FOOTER, ha="center", va="top", fontsize=7, wrap=True)
+    fig.savefig(os.path.join(d, name + ".png"), dpi=110, bbox_inches="tight")
     plt.close(fig)
+
+
+def footer(summary):
+    cfg = dict(kv.split("=", 1) for kv in summary["config"].split() if "=" in kv)
+    keys = ("n_layer", "n_head", "n_embd", "block_size", "batch", "max_steps", "lr", "warmup",
+            "min_lr", "weight_decay", "grad_clip")
+    seed = int(cfg.get("seed", "0"))
+    return ("shared settings: " + " ".join("%s=%s" % (k, cfg[k]) for k in keys if k in cfg) +
+            "; seeds %d..%d; per-variant formulas and initial values: report.md" %
+            (seed, seed + summary["seeds"] - 1))
 
 
 def short(name):
@@ -53,6 +69,8 @@ def short(name):
 def main(d):
     with open(os.path.join(d, "summary.json")) as f:
         summary = json.load(f)
+    global FOOTER
+    FOOTER = footer(summary)
     variants = summary["variants"]
     unigram = summary["unigram_val_loss"]
     specs = [v["spec"] for v in variants]
