@@ -178,7 +178,16 @@ TEST_SUITE("optim") {
     CHECK_THROWS_WITH_AS(opt.load_state_dict(with("step", full({}, -3.0))),
                          doctest::Contains("'step' must be a non-negative integer"), Error);
     CHECK_THROWS_WITH_AS(opt.load_state_dict(with("p.exp_avg", zeros({2}, {.dtype = DType::I64}))),
-                         doctest::Contains("must be floating point"), Error);
+                         doctest::Contains("state 'p.exp_avg' is int64, its parameter float64"),
+                         Error);
+    CHECK_THROWS_WITH_AS(opt.load_state_dict(with("p.exp_avg", zeros({2}))),
+                         doctest::Contains("is float32, its parameter float64"), Error);
+    CHECK_THROWS_WITH_AS(
+        opt.load_state_dict(with("p.exp_avg_sq", full({2}, NAN, {.dtype = DType::F64}))),
+        doctest::Contains("'p.exp_avg_sq' holds inf or NaN"), Error);
+    CHECK_THROWS_WITH_AS(
+        opt.load_state_dict(with("p.exp_avg_sq", full({2}, -1.0, {.dtype = DType::F64}))),
+        doctest::Contains("'p.exp_avg_sq' holds negative values"), Error);
     CHECK(opt.steps() == 1);  // a refused file changes nothing
     opt.load_state_dict(good);
     CHECK(opt.steps() == 1);

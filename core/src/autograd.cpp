@@ -1,8 +1,8 @@
 // The autograd engine: recording nodes, saved tensors, and the reverse pass.
 #include "normgrad/autograd.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -17,12 +17,10 @@ bool anomaly_mode = false;
 thread_local bool in_anomaly_check = false;              // the check itself runs ops: no recursion
 thread_local const char* running_backward_of = nullptr;  // names the node in anomaly errors
 
-bool all_finite(const Tensor& t) {
-  if (in_anomaly_check || !is_floating(t.dtype()) || t.numel() == 0) return true;
+bool anomaly_check_finite(const Tensor& t) {
+  if (in_anomaly_check) return true;
   in_anomaly_check = true;
-  NoGradGuard ng;
-  bool ok = true;
-  for (double v : t.to_vector()) ok = ok && std::isfinite(v);
+  const bool ok = ng::all_finite(t);
   in_anomaly_check = false;
   return ok;
 }
@@ -149,7 +147,7 @@ Edge edge_to(const Tensor& t) {
 
 Tensor record(const char* name, Tensor out, const TensorList& inputs, const TensorList& saved,
               BackwardFn fn) {
-  if (AnomalyMode::enabled() && !all_finite(out)) {
+  if (AnomalyMode::enabled() && !anomaly_check_finite(out)) {
     if (running_backward_of)
       fail(running_backward_of, "anomaly: backward produced NaN/Inf (in its '", name,
            "' step, shape ", shape_str(out.shape()), ")");
@@ -266,7 +264,7 @@ void run_backward(const std::vector<std::shared_ptr<Node>>& roots, const TensorL
       if (gi.defined()) {
         if (gi.shape() != e.shape) gi = sum_to(gi, e.shape);  // undo broadcasting, once, here
         if (gi.dtype() != e.dtype) gi = gi.to(e.dtype);
-        if (AnomalyMode::enabled() && !all_finite(gi))
+        if (AnomalyMode::enabled() && !anomaly_check_finite(gi))
           fail(n->name.c_str(), "anomaly: backward produced NaN/Inf in the gradient of input ", i,
                " (shape ", shape_str(e.shape), ")");
         Tensor& slot = pending[e.node.get()];

@@ -73,14 +73,23 @@ std::string Generator::state() const {
 }
 
 void Generator::set_state(const std::string& st) {
+  // Exactly what state() writes: four 64-bit words, the spare flag, the spare's bits.
   unsigned long long a, b, c, d, sp;
-  int has;
-  if (std::sscanf(st.c_str(), "%llx %llx %llx %llx %d %llx", &a, &b, &c, &d, &has, &sp) != 6)
-    fail("Generator::set_state", "malformed state '", st, "'");
+  int has, used = 0;
+  if (std::sscanf(st.c_str(), "%16llx %16llx %16llx %16llx %1d %16llx%n", &a, &b, &c, &d, &has, &sp,
+                  &used) != 6 ||
+      (size_t)used != st.size() || (has != 0 && has != 1))
+    fail("Generator::set_state", "malformed state '", st.substr(0, 120),
+         "' (want 4 hex words, 0 or 1, a hex word)");
+  if ((a | b | c | d) == 0)  // xoshiro's one fixed point: it would draw zeros forever
+    fail("Generator::set_state", "state '", st, "' is all zeros");
+  double spare;
+  const uint64_t bits = sp;
+  std::memcpy(&spare, &bits, 8);
+  if (has && !std::isfinite(spare)) fail("Generator::set_state", "spare normal is not finite");
   s_[0] = a, s_[1] = b, s_[2] = c, s_[3] = d;
   has_spare_ = has != 0;
-  uint64_t bits = sp;
-  std::memcpy(&spare_, &bits, 8);
+  spare_ = spare;
 }
 
 Generator& default_generator() {

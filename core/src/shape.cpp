@@ -7,8 +7,11 @@
 namespace ng {
 
 int64_t numel_of(const Shape& s) {
+  // Checked: a shape from a flag or a file must give an error, not a wrapped size.
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n))
+      fail("shape", shape_str(s), " has no valid element count (negative or over 2^63)");
   return n;
 }
 
@@ -17,7 +20,8 @@ Shape contiguous_strides(const Shape& s) {
   int64_t acc = 1;
   for (int64_t d = (int64_t)s.size() - 1; d >= 0; --d) {
     st[d] = acc;
-    acc *= std::max<int64_t>(s[d], 1);
+    if (__builtin_mul_overflow(acc, std::max<int64_t>(s[d], 1), &acc))
+      fail("shape", shape_str(s), " is too large to address (strides over 2^63)");
   }
   return st;
 }

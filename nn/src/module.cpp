@@ -163,6 +163,10 @@ Module::LoadReport Module::load_state_dict(const StateDict& sd, bool strict) {
     } else if (it->second.shape() != p.shape()) {
       r.mismatched.push_back(n + " (checkpoint " + shape_str(it->second.shape()) + ", model " +
                              shape_str(p.shape()) + ")");
+    } else if (is_floating(it->second.dtype()) != is_floating(p.dtype())) {
+      // float32 <-> float64 converts; integers are never taken for weights
+      r.mismatched.push_back(n + " (checkpoint " + dtype_name(it->second.dtype()) + ", model " +
+                             dtype_name(p.dtype()) + ")");
     } else {
       copies.emplace_back(p, it->second);
     }

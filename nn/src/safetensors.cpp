@@ -1,11 +1,14 @@
 #include "normgrad/nn/safetensors.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -58,7 +61,13 @@ std::vector<uint8_t> serialize_safetensors(const StateDict& tensors, const Metad
     offset += bytes;
     host.push_back(c);
   }
-  std::string h = header.dump();
+  std::string h;
+  try {
+    h = header.dump();  // throws on a name or metadata value that is not valid UTF-8
+  } catch (const std::exception& e) {
+    fail("save_safetensors", "header cannot be written as JSON (", e.what(),
+         "): names and metadata must be valid UTF-8");
+  }
   h.append((8 - h.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned
   std::vector<uint8_t> out(8 + h.size() + offset);
   const uint64_t n = h.size();
@@ -152,7 +161,33 @@ Safetensors parse_safetensors(const std::vector<uint8_t>& bytes, const std::stri
   return out;
 }
 
+namespace {
+// A writer killed between creating PATH.tmp.PID and renaming it leaves the temp file
+// behind; once that process is gone, the next writer of PATH removes it.
+void remove_stale_temps(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  const std::string prefix = p.filename().string() + ".tmp.";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string pid_text = name.substr(prefix.size());
+    if (pid_text.empty() || pid_text.size() > 9 ||
+        pid_text.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    const pid_t pid = (pid_t)std::stol(pid_text);
+    if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) {
+      std::error_code rm;
+      fs::remove(it->path(), rm);
+    }
+  }
+}
+}  // namespace
+
 void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes) {
+  remove_stale_temps(path);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) fail("save", "cannot create ", tmp, ": ", std::strerror(errno));
@@ -184,9 +219,28 @@ void save_safetensors(const std::string& path, const StateDict& tensors, const M
 }
 
 Safetensors load_safetensors(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail("load_safetensors", "cannot open ", path);
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  // A regular file only, read to its size: a device or FIFO (/dev/urandom) is refused, not
+  // read without end.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) fail("load_safetensors", "cannot open ", path, ": ", std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail("load_safetensors", path, " is not a regular file");
+  }
+  std::vector<uint8_t> bytes((size_t)st.st_size);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t r = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      ::close(fd);
+      fail("load_safetensors", "reading ", path, " failed (",
+           r < 0 ? std::strerror(errno) : "file shrank while read", ")");
+    }
+    done += (size_t)r;
+  }
+  ::close(fd);
   return parse_safetensors(bytes, path);
 }
 

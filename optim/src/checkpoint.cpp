@@ -15,7 +15,13 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const Opt
 }
 
 nn::Metadata load_checkpoint(const std::string& path, nn::Module& model, Optimizer* opt) {
-  nn::Safetensors f = nn::load_safetensors(path);
+  const nn::Safetensors f = nn::load_safetensors(path);
+  load_checkpoint(f, path, model, opt);
+  return f.metadata;
+}
+
+void load_checkpoint(const nn::Safetensors& f, const std::string& source, nn::Module& model,
+                     Optimizer* opt) {
   nn::StateDict model_sd, opt_sd;
   for (auto& [k, v] : f.tensors) {
     if (k.rfind(kOptim, 0) == 0)
@@ -25,10 +31,9 @@ nn::Metadata load_checkpoint(const std::string& path, nn::Module& model, Optimiz
   }
   model.load_state_dict(model_sd);
   if (opt) {
-    if (opt_sd.empty()) fail("load_checkpoint", path, " holds no optimizer state");
+    if (opt_sd.empty()) fail("load_checkpoint", source, " holds no optimizer state");
     opt->load_state_dict(opt_sd);
   }
-  return f.metadata;
 }
 
 }  // namespace ng::optim

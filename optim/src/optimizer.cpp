@@ -79,9 +79,13 @@ void Optimizer::load_state_dict(const nn::StateDict& sd) {
     if (v.shape() != p->second.shape())
       fail(op, "state '", k, "' has shape ", shape_str(v.shape()), ", its parameter ",
            shape_str(p->second.shape()));
-    if (!is_floating(v.dtype()))
-      fail(op, "state '", k, "' must be floating point, got ", dtype_name(v.dtype()));
-    loaded[k] = v.to(p->second.dtype()).to(p->second.device()).contiguous().clone();
+    if (v.dtype() != p->second.dtype())
+      fail(op, "state '", k, "' is ", dtype_name(v.dtype()), ", its parameter ",
+           dtype_name(p->second.dtype()));
+    if (!all_finite(v)) fail(op, "state '", k, "' holds inf or NaN");
+    if (const std::string why = check_buffer(k.substr(dot + 1), v); !why.empty())
+      fail(op, "state '", k, "' ", why);
+    loaded[k] = v.to(p->second.device()).contiguous().clone();
   }
   steps_ = (int64_t)step;
   state_ = std::move(loaded);
@@ -110,6 +114,13 @@ void SGD::step() {
 
 Adam::Adam(std::vector<ParamGroup> groups, double lr, AdamOptions o, bool decoupled)
     : Optimizer(std::move(groups), lr), o_(o), decoupled_(decoupled) {}
+
+std::string Adam::check_buffer(const std::string& buf, const Tensor& value) const {
+  // the update divides by sqrt(exp_avg_sq): a negative value would turn it into NaN
+  if (buf == "exp_avg_sq" && value.numel() > 0 && min(value).item() < 0)
+    return "holds negative values (a second moment is a mean of squares)";
+  return "";
+}
 
 void Adam::step() {
   for_each_update(

@@ -7,6 +7,7 @@
 #include "data.h"
 #include "normgrad/normgrad.h"
 #include "normgrad/optim.h"
+#include "saved_run.h"
 #include "train.h"
 
 namespace ngcli {
@@ -18,18 +19,15 @@ struct Loaded {
   CharTokenizer tok;
   std::unique_ptr<nn::GPT> model;
   nn::Metadata meta;
+  int64_t step = 0;  // the checkpoint's step (0 when it has none)
 };
 
 Loaded load(const std::string& ckpt) {
-  nn::Safetensors f = nn::load_safetensors(ckpt);
-  for (const char* k : {"config", "vocab"})
-    if (!f.metadata.count(k))
-      fail("checkpoint", ckpt, " has no '", k, "' metadata: not written by normgrad train");
-  Loaded l{TrainConfig::from_json(f.metadata.at("config")),
-           CharTokenizer::from_vocab_string(f.metadata.at("vocab")), nullptr, f.metadata};
-  l.model = std::make_unique<nn::GPT>(l.cfg.gpt(l.tok.size()));
+  SavedRun r = read_saved_run(ckpt, false);  // every field and tensor checked
+  Loaded l{r.cfg, r.tok, std::make_unique<nn::GPT>(r.cfg.gpt(r.tok.size())), r.file.metadata,
+           r.step};
   nn::StateDict sd;
-  for (auto& [k, v] : f.tensors)
+  for (auto& [k, v] : r.file.tensors)
     if (k.rfind("optim.", 0) != 0) sd[k] = v;
   l.model->load_state_dict(sd);
   l.model->eval();
@@ -103,7 +101,7 @@ void grads_command(const std::string& ckpt, const GradsOptions& o) {
   Loaded l = load(ckpt);
   const std::string text = load_corpus(o.data.empty() ? l.cfg.data : o.data);
   const int64_t batch = o.batch > 0 ? o.batch : l.cfg.batch;
-  const int64_t at = l.meta.count("step") ? std::stoll(l.meta.at("step")) : 0;
+  const int64_t at = l.step;
   // The training batcher: its generator starts from seed + 1, as in train().
   Batcher b(l.tok.encode(text), l.cfg.block_size, o.seed ? *o.seed : l.cfg.seed + 1);
   std::string which;

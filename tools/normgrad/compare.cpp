@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "data.h"
+#include "files.h"
 #include "normgrad/error.h"
 #include "normgrad/nn/safetensors.h"
 
@@ -186,20 +187,37 @@ struct Job {
 std::atomic<bool> g_compare_interrupted{false};
 void on_compare_sigint(int) { g_compare_interrupted = true; }
 
-// Runs jobs as child `normgrad train` processes, `jobs` at a time; returns exit codes. Ctrl-C
-// reaches the children (they save a checkpoint and stop); no new run starts after it, and
-// the report is still written, with those runs labelled interrupted.
+// Installs compare's SIGINT handler for its lifetime, without SA_RESTART: a Ctrl-C must
+// wake the wait() for children, so that they are told to stop at once.
+struct CompareSigint {
+  struct sigaction previous {};
+  CompareSigint() {
+    g_compare_interrupted = false;
+    struct sigaction sa {};
+    sa.sa_handler = on_compare_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &previous);
+  }
+  ~CompareSigint() { sigaction(SIGINT, &previous, nullptr); }
+};
+
+// Runs jobs as child `normgrad train` processes, `jobs` at a time; returns exit codes. On
+// Ctrl-C every running child gets SIGINT (a terminal sends it to them too; a `kill -INT` of
+// this process alone does not), saves a checkpoint and exits 130; no new run starts.
 std::vector<int> run_processes(const std::vector<Job>& all, int jobs, bool quiet,
                                const std::string& exe) {
   std::vector<int> codes(all.size(), 130);  // never started: interrupted
   std::map<pid_t, size_t> running;
-  g_compare_interrupted = false;
-  auto previous = std::signal(SIGINT, on_compare_sigint);
   size_t next = 0, done = 0;
+  bool forwarded = false;
   while (done < all.size()) {
+    if (g_compare_interrupted && !forwarded) {
+      for (const auto& [pid, index] : running) kill(pid, SIGINT);
+      forwarded = true;
+    }
     while ((int)running.size() < jobs && next < all.size() && !g_compare_interrupted) {
       const Job& j = all[next];
-      fs::create_directories(j.cfg.out);
+      ensure_writable_dir(j.cfg.out, "compare");
       std::vector<std::string> args = {"normgrad", "train"};
       for (auto& f : j.cfg.to_flags()) args.push_back(f);
       std::vector<char*> argv;
@@ -237,7 +255,6 @@ std::vector<int> run_processes(const std::vector<Job>& all, int jobs, bool quiet
     running.erase(it);
     ++done;
   }
-  std::signal(SIGINT, previous);
   return codes;
 }
 
@@ -251,7 +268,7 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
   if (!base.data.empty()) base.data = fs::absolute(base.data).lexically_normal().string();
   if (base.probe_interval <= 0) base.probe_interval = std::max<int64_t>(1, base.max_steps / 20);
   const std::string dir = opt.dir;
-  fs::create_directories(dir);
+  ensure_writable_dir(dir, "compare");  // a read-only --report fails before any training
   CompareResult res;
 
   // The floor every language model must beat: character frequencies alone.
@@ -275,8 +292,9 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
         "compare: %zu variants x %d seeds = %zu runs, %d at a time%s; unigram val loss %.4f\n",
         variants.size(), opt.seeds, jobs.size(), parallel,
         parallel > 1 ? " (separate processes, 1 thread each)" : "", res.unigram);
-  std::vector<int> codes(jobs.size(), 0);
+  std::vector<int> codes(jobs.size(), 130);  // a run that never starts: interrupted
   std::vector<TrainResult> inproc(jobs.size());
+  CompareSigint sigint;
   if (parallel > 1) {
     for (auto& j : jobs) j.cfg.threads = std::max(1, cores / parallel), j.cfg.quiet = true;
     codes = run_processes(jobs, parallel, base.quiet, opt.exe);
@@ -285,10 +303,13 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
       if (!base.quiet)
         std::printf("\n== %s, seed %llu ==\n", jobs[i].variant.c_str(),
                     (unsigned long long)jobs[i].cfg.seed);
-      inproc[i] = train(jobs[i].cfg);
+      inproc[i] = train(jobs[i].cfg);  // its own handler saves a checkpoint on Ctrl-C
       codes[i] = inproc[i].diverged ? 3 : inproc[i].interrupted ? 130 : 0;
+      if (inproc[i].interrupted || g_compare_interrupted) break;  // the rest never start
     }
   }
+  res.interrupted = g_compare_interrupted || std::any_of(inproc.begin(), inproc.end(),
+                                                         [](auto& r) { return r.interrupted; });
 
   // Outcomes, from each run's own files.
   std::map<std::string, std::vector<size_t>> by_variant;
@@ -315,11 +336,12 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
     const std::string log_tail =
         parallel > 1 ? last_line(j.cfg.out + "/train.log") : inproc[i].message;
     if (r.label == "diverged")
-      r.evidence = log_tail.substr(0, log_tail.find("; last good"));
+      r.evidence = log_tail.substr(0, log_tail.find("; checkpoint:"));
     else if (r.label == "failed")
       r.evidence = "exit code " + std::to_string(codes[i]) + ": " + log_tail;
     else if (r.label == "interrupted")
-      r.evidence = "stopped at step " + std::to_string(r.steps);
+      r.evidence = r.steps > 0 ? "stopped by Ctrl-C at step " + std::to_string(r.steps)
+                               : "not started: compare was interrupted";
     else if (r.label == "collapsed")
       r.evidence = "val " + fmt("%.4f", r.val_loss) + " vs unigram baseline " +
                    fmt("%.4f", res.unigram) + ": it learned character frequencies only; " +
@@ -345,7 +367,9 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
     for (size_t i : by_variant[v.spec]) {
       const RunOutcome& r = res.runs[i];
       ++count[r.label];
-      val.push_back(r.val_loss), tr.push_back(r.train_loss), tps.push_back(r.tokens_per_s);
+      // means over runs that finished: a diverged or cut run's last evaluation is not its result
+      if (r.label == "learning" || r.label == "collapsed")
+        val.push_back(r.val_loss), tr.push_back(r.train_loss), tps.push_back(r.tokens_per_s);
       // the reference run of the same seed
       for (size_t k : by_variant[ref_spec])
         if (res.runs[k].seed == r.seed) ratios.push_back(residual_ratio(probes[i], probes[k]));
@@ -426,8 +450,14 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
                 std::system(cmd.c_str()) == 0;
 
   std::ostringstream md;
-  md << "# normgrad compare\n\n"
-     << "Every variant is trained with the same data, batches and initial weights (where the "
+  md << "# normgrad compare\n\n";
+  if (res.interrupted) {
+    int finished = 0;
+    for (const auto& r : res.runs) finished += r.label != "interrupted";
+    md << "**Interrupted (Ctrl-C): " << finished << " of " << res.runs.size()
+       << " runs finished; the others are labelled interrupted and left out of the means.**\n\n";
+  }
+  md << "Every variant is trained with the same data, batches and initial weights (where the "
         "shapes agree) for "
      << (opt.seeds > 1 ? "each of the seeds " + std::to_string(base.seed) + ".." +
                              std::to_string(base.seed + opt.seeds - 1)
@@ -447,7 +477,9 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
   for (const Row& r : rows)
     md << "| `" << r.spec << "` | " << r.labels << " | " << pm(r.val) << " | " << pm(r.train)
        << " | " << vs_best(r) << " | " << pm(r.tps, "%.0f") << " | " << r.grad << " |\n";
-  md << "\nMean ± sample standard deviation over seeds. \"vs best\": the gap to the lowest mean "
+  md << "\nMean ± sample standard deviation over the seeds whose runs finished (learning or "
+        "collapsed; a diverged, failed or interrupted run is counted in the runs column only). "
+        "\"vs best\": the gap to the lowest mean "
         "val loss; a gap smaller than the combined spread of the two is marked as within it. "
         "tokens/s counts training steps only (steps that record probes, evaluations and "
         "checkpoints are timed apart). Gradient: geometric mean over blocks of the gradient "

@@ -38,6 +38,9 @@ struct CompareResult {
   std::vector<RunOutcome> runs;
   double unigram = NAN;  // the val loss of character frequencies alone
   bool figures = false;  // false when python3 / matplotlib are missing
+  // Ctrl-C (SIGINT) stopped it: runs cut short or never started are labelled interrupted,
+  // the report is still written, and the command exits with 130.
+  bool interrupted = false;
 };
 
 // The fair default: each kind with the recipe that trains at this scale (an alpha0 search

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "files.h"
 #include "normgrad/error.h"
 
 namespace ngcli {
@@ -14,18 +15,31 @@ namespace fs = std::filesystem;
 using ng::fail;
 
 std::vector<char32_t> utf8_decode(const std::string& s, const std::string& source) {
+  // Well-formed UTF-8 only (Unicode 15, table 3-7): no overlong forms, no surrogates, nothing
+  // above U+10FFFF; any of them would decode to a character that cannot be written back.
+  static constexpr char32_t kMinOfLength[5] = {0, 0, 0x80, 0x800, 0x10000};
   std::vector<char32_t> out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
     const unsigned char c = (unsigned char)s[i];
-    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) fail("data", source, ": invalid UTF-8 at byte ", i);
+    const int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0) fail("data", source, ": invalid UTF-8 at byte ", i, " (lead byte ", (int)c, ")");
+    if (i + len > s.size()) fail("data", source, ": truncated UTF-8 sequence at byte ", i);
     char32_t cp = len == 1 ? c : c & (0x7f >> len);
     for (int k = 1; k < len; ++k) {
       const unsigned char cc = (unsigned char)s[i + k];
       if ((cc >> 6) != 2) fail("data", source, ": invalid UTF-8 at byte ", i + k);
       cp = (cp << 6) | (cc & 0x3f);
     }
+    if (cp < kMinOfLength[len])
+      fail("data", source, ": overlong UTF-8 form at byte ", i, " (", len, " bytes for U+",
+           std::hex, (uint32_t)cp, ")");
+    if (cp >= 0xD800 && cp <= 0xDFFF)
+      fail("data", source, ": UTF-8 encoded surrogate U+", std::hex, (uint32_t)cp, std::dec,
+           " at byte ", i);
+    if (cp > 0x10FFFF)
+      fail("data", source, ": code point U+", std::hex, (uint32_t)cp, std::dec,
+           " above U+10FFFF at byte ", i);
     out.push_back(cp);
     i += len;
   }
@@ -104,14 +118,7 @@ std::string default_corpus_path_description() {
 }
 
 std::string load_text(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) fail("data", "file not found: ", path);
-  if (fs::is_directory(path, ec)) fail("data", path, " is a directory, expected a text file");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail("data", "cannot read ", path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string text = ss.str();
+  std::string text = read_regular_file(path, kMaxCorpusBytes, "data");
   if (text.empty()) fail("data", path, " is empty");
   utf8_decode(text, path);  // validates
   return text;
@@ -143,15 +150,21 @@ std::string load_default_corpus() {
 Batcher::Batcher(std::vector<int64_t> ids, int64_t block, uint64_t seed, double val_fraction)
     : ids_(std::move(ids)), block_(block), gen_(seed) {
   const int64_t n = (int64_t)ids_.size();
+  if (block_ <= 0 || !(val_fraction > 0 && val_fraction < 1))
+    fail("data", "block_size must be > 0 and the validation fraction in (0, 1), got ", block_,
+         " and ", val_fraction);
   split_ = (int64_t)((1.0 - val_fraction) * n);
-  if (split_ < block_ + 2 || n - split_ < block_ + 2)
+  if (block_ > n || split_ < block_ + 2 || n - split_ < block_ + 2)
     fail("data", "text too short: ", n, " tokens cannot give train and validation sequences of ",
-         "block_size ", block_, " (need at least ", (int64_t)((block_ + 2) / val_fraction) + 1,
+         "block_size ", block_, " (need at least ", std::ceil(((double)block_ + 2) / val_fraction),
          " tokens)");
 }
 
 std::pair<ng::Tensor, ng::Tensor> Batcher::batch(int64_t B, bool validation, ng::Generator* g) {
   ng::Generator& gen = g ? *g : gen_;
+  int64_t tokens = 0;
+  if (B <= 0 || __builtin_mul_overflow(B, block_, &tokens) || tokens > (int64_t)1 << 32)
+    fail("data", "batch of ", B, " sequences of ", block_, " tokens is not a valid size");
   const int64_t lo = validation ? split_ : 0, hi = validation ? (int64_t)ids_.size() : split_;
   std::vector<int64_t> x(B * block_), y(B * block_);
   for (int64_t b = 0; b < B; ++b) {

@@ -163,14 +163,21 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   compare_cmd->add_option("--report", co.dir, "report folder")->capture_default_str();
 
+  app.footer(
+      "Exit codes: 0 done; 1 error (bad input file, config or I/O: one line on stderr); 2 bad "
+      "command line; 3 training diverged (the message names the step, the first non-finite "
+      "parameter and the last good checkpoint); 130 interrupted by Ctrl-C (checkpoint saved).");
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() != 0)
-      std::fprintf(stderr, "error: %s\n\n%s", e.what(), app.help().c_str());
-    else
-      std::printf("%s", app.help(e.get_name() == "--help" ? "" : "").c_str());
-    return e.get_exit_code();
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {  // one line, not the whole --help
+    std::string sub;
+    for (const auto* c : app.get_subcommands()) sub = " " + c->get_name();
+    std::fprintf(stderr, "error: %s (see: normgrad%s --help)\n", e.what(), sub.c_str());
+    return 2;
   }
   record_given(train_flags, tc);
   record_given(compare_flags, cc);
@@ -186,7 +193,7 @@ int main(int argc, char** argv) {
       for (std::string k; std::getline(ss, k, ',');)
         if (!k.empty()) variant_specs.push_back(k);
       for (const auto& s : variant_specs) co.variants.push_back(parse_variant(s));
-      compare(cc, co);
+      if (compare(cc, co).interrupted) return 130;
     }
     if (*eval_cmd) eval_command(ckpt, data, windows);
     if (*sample_cmd)

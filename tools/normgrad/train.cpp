@@ -13,9 +13,11 @@
 #include <sstream>
 
 #include "data.h"
+#include "files.h"
 #include "normgrad/nn/probes.h"
 #include "normgrad/normgrad.h"
 #include "normgrad/optim.h"
+#include "saved_run.h"
 #ifdef NG_HAS_CUDA
 #include "normgrad/cuda.h"
 #endif
@@ -28,6 +30,12 @@ using namespace ng;
 namespace {
 std::atomic<bool> g_interrupted{false};
 void on_sigint(int) { g_interrupted = true; }
+
+std::string fmt_loss(double x) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4f", x);
+  return b;
+}
 
 std::string fmt_duration(double s) {
   char b[32];
@@ -125,6 +133,11 @@ void check_field(const char* name, const T& v, FieldCheck check) {
   if constexpr (std::is_same_v<T, std::optional<double>>) {
     if (v) check_field(name, *v, check);
   } else if constexpr (std::is_same_v<T, std::string>) {
+    try {
+      utf8_decode(v, name);  // the config is saved as JSON, which holds UTF-8 only
+    } catch (const Error&) {
+      fail("config", name, " is not valid UTF-8 text");
+    }
     if (check == C::kScale && v != "one" && v != "sqrtc")
       fail("config", name, " must be one or sqrtc, got '", v, "'");
     if (check == C::kDevice && v != "cpu" && v != "cuda")
@@ -305,6 +318,29 @@ void TrainConfig::validate() const {
   check_field(#name, name, FieldCheck::check);
   NG_TRAIN_FIELDS(NG_CHECK_FIELD)
 #undef NG_CHECK_FIELD
+  // Upper bounds far above what a CPU trains and far below where sizes overflow an int64;
+  // the memory a config needs is checked against the machine once the vocabulary is known.
+  const std::pair<const char*, std::pair<int64_t, int64_t>> limits[] = {
+      {"n_layer", {n_layer, 1024}},
+      {"n_head", {n_head, 1024}},
+      {"n_embd", {n_embd, 65536}},
+      {"block_size", {block_size, 65536}},
+      {"batch", {batch, 65536}},
+      {"eval_iters", {eval_iters, 1000000}},
+      {"threads", {threads, 4096}},
+      {"max_steps", {max_steps, (int64_t)1e12}},
+      {"stop_at", {stop_at, (int64_t)1e12}},
+      {"warmup", {warmup, (int64_t)1e12}},
+      {"taper_start", {taper_start, (int64_t)1e12}},
+      {"taper_steps", {taper_steps, (int64_t)1e12}}};
+  for (const auto& [name, value_max] : limits)
+    if (value_max.first > value_max.second)
+      fail("config", name, " ", value_max.first, " is above the limit of ", value_max.second);
+  if (n_embd % n_head != 0)
+    fail("config", "n_embd ", n_embd, " is not divisible by n_head ", n_head);
+  if (batch * block_size > ((int64_t)1 << 24))
+    fail("config", "batch x block_size = ", batch * block_size,
+         " tokens per step is above the limit of 2^24");
 }
 
 std::string TrainConfig::describe() const {
@@ -375,6 +411,30 @@ std::string load_corpus(const std::string& path) {
   return path.empty() ? load_default_corpus() : load_text(path);
 }
 
+namespace {
+// Restores the previous SIGINT handler however train() ends (return or exception).
+struct SigintScope {
+  void (*previous)(int);
+  SigintScope() : previous(std::signal(SIGINT, on_sigint)) { g_interrupted = false; }
+  ~SigintScope() { std::signal(SIGINT, previous); }
+};
+
+// The first parameter, from the output back to the input (named_parameters() reversed:
+// ln_f, blocks L-1 .. 0 with mlp, ln_2, attn, ln_1 each, then wpe and wte, whose gradient
+// also holds the tied LM head's), whose gradient (or value) is not finite, and how many are.
+std::string first_non_finite(const nn::NamedTensors& params, bool gradients) {
+  std::string first;
+  int bad = 0;
+  for (auto it = params.rbegin(); it != params.rend(); ++it) {
+    const Tensor t = gradients ? it->second.grad() : it->second;
+    if (t.defined() && !all_finite(t) && ++bad == 1) first = it->first;
+  }
+  if (bad == 0) return "";
+  return first + " (" + std::to_string(bad) + " of " + std::to_string(params.size()) +
+         " parameters, checked from the output back to the input)";
+}
+}  // namespace
+
 TrainResult train(const TrainConfig& cfg) {
   cfg.validate();
   const std::string ckpt = cfg.out + "/ckpt.safetensors", metrics = cfg.out + "/metrics.jsonl",
@@ -383,18 +443,15 @@ TrainResult train(const TrainConfig& cfg) {
   // path is stored absolute, so a run resumes (and eval/grads find its corpus) from anywhere.
   TrainConfig run = cfg;
   if (!run.data.empty()) run.data = fs::absolute(run.data).lexically_normal().string();
-  nn::Metadata resumed;
+  std::optional<SavedRun> saved;
   if (cfg.resume) {
     if (!fs::exists(ckpt)) fail("train", "--resume: no checkpoint at ", ckpt);
-    resumed = nn::load_safetensors(ckpt).metadata;
-    for (const char* k : {"config", "vocab", "step", "data_rng", "dropout_rng"})
-      if (!resumed.count(k))
-        fail("train", "--resume: ", ckpt, " has no '", k,
-             "' metadata: not a checkpoint written by normgrad train");
-    run = resumed_config(cfg, TrainConfig::from_json(resumed.at("config")));
+    saved = read_saved_run(ckpt, true);
+    run = resumed_config(cfg, saved->cfg);
     if (cfg.given.count("data")) run.data = fs::absolute(cfg.data).lexically_normal().string();
     run.validate();
   }
+  ensure_writable_dir(run.out, "train");  // before any work: a read-only --out fails now
   const Device dev = parse_device(run.device);
   if (run.threads > 0) set_num_threads(run.threads);
   if (!run.quiet) std::printf("%s\n", device_summary(dev).c_str());
@@ -402,15 +459,16 @@ TrainResult train(const TrainConfig& cfg) {
   const std::string text = load_corpus(run.data);
   const std::string fingerprint = corpus_fingerprint(text);
   CharTokenizer tok = CharTokenizer::from_text(text);
-  if (cfg.resume) {
-    if (resumed.count("data_fingerprint") && resumed.at("data_fingerprint") != fingerprint)
+  if (saved) {
+    const auto& meta = saved->file.metadata;
+    if (meta.count("data_fingerprint") && meta.at("data_fingerprint") != fingerprint)
       fail("train", "--resume: the corpus ",
            run.data.empty() ? default_corpus_path_description() : run.data,
            " is not the text this run was trained on (fingerprint ", fingerprint, ", saved ",
-           resumed.at("data_fingerprint"), "); pass --data with the original file");
-    tok = CharTokenizer::from_vocab_string(resumed.at("vocab"));
+           meta.at("data_fingerprint"), "); pass --data with the original file");
+    tok = saved->tok;
   }
-  fs::create_directories(run.out);
+  check_fits_memory(run, tok.size(), "this run");
   Batcher data(tok.encode(text), run.block_size, run.seed + 1);
   nn::GPT model(run.gpt(tok.size()));
   optim::AdamW opt(
@@ -418,26 +476,21 @@ TrainResult train(const TrainConfig& cfg) {
       run.lr, {.beta1 = run.beta1, .beta2 = run.beta2});
   model.to(dev);
   int64_t step = 0;
-  if (cfg.resume) {
-    optim::load_checkpoint(ckpt, model, &opt);
-    const std::string& saved_step = resumed.at("step");
-    size_t used = 0;
-    try {
-      step = std::stoll(saved_step, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != saved_step.size() || step < 0 || step > run.max_steps)
-      fail("train", "--resume: ", ckpt, " has step metadata '", saved_step,
-           "', not an integer in [0, max_steps = ", run.max_steps, "]");
-    data.generator().set_state(resumed.at("data_rng"));
-    model.dropout_generator().set_state(resumed.at("dropout_rng"));
+  // The newest checkpoint known to hold finite values that give a finite loss.
+  int64_t good_step = -1;
+  if (saved) {
+    optim::load_checkpoint(saved->file, ckpt, model, &opt);
+    step = saved->step;
+    data.generator().set_state(saved->file.metadata.at("data_rng"));
+    model.dropout_generator().set_state(saved->file.metadata.at("dropout_rng"));
+    good_step = step;
+    saved.reset();  // the file's tensors are in the model and optimizer now
     truncate_metrics(metrics, step);
     truncate_metrics(probes_path, step);
     if (!cfg.quiet) std::printf("resumed from %s at step %lld\n", ckpt.c_str(), (long long)step);
   } else {
-    std::remove(metrics.c_str());
-    std::remove(probes_path.c_str());
+    // A new run in this folder: nothing of an earlier one may pass for this run's.
+    for (const auto& f : {metrics, probes_path, ckpt}) fs::remove(f);
   }
   if (!cfg.quiet)
     std::printf(
@@ -446,6 +499,21 @@ TrainResult train(const TrainConfig& cfg) {
         model.blocks()[0]->ln_2->kind().c_str(), model.ln_f->kind().c_str(), (long long)tok.size(),
         (long long)data.train_tokens(), (long long)data.val_tokens());
 
+  // Why the model at this point must not be saved: a non-finite parameter, or a non-finite
+  // loss on the first evaluation batch (finite weights can still overflow the forward pass).
+  auto unsaveable = [&]() -> std::string {
+    const std::string bad = first_non_finite(model.named_parameters(), false);
+    if (!bad.empty()) return "after the update, non-finite parameter value in " + bad;
+    NoGradGuard no_grad;
+    model.eval();
+    Generator g(run.seed + 2);
+    auto [x, y] = data.batch(run.batch, true, &g);
+    const double l = model.loss(x.to(dev), y.to(dev)).item();
+    model.train();
+    return std::isfinite(l)
+               ? ""
+               : "after the update, the loss on a validation batch is " + std::to_string(l);
+  };
   auto save = [&](int64_t at) {
     optim::save_checkpoint(ckpt, model, &opt,
                            {{"config", run.to_json()},
@@ -456,6 +524,7 @@ TrainResult train(const TrainConfig& cfg) {
                             {"norm", run.norm},
                             {"data_fingerprint", fingerprint},
                             {"format", "normgrad-gpt-1"}});
+    good_step = at;
   };
   auto eval_loss = [&](bool val) {  // the same batches every time: comparable across runs
     NoGradGuard no_grad;
@@ -477,14 +546,15 @@ TrainResult train(const TrainConfig& cfg) {
     plog.open(probes_path, std::ios::app);
   }
   std::ofstream mlog(metrics, std::ios::app);
-  auto log = [&](const json& j) {
-    mlog << j.dump() << "\n";
-    mlog.flush();
+  auto append = [&](std::ofstream& f, const std::string& line, const std::string& path) {
+    f << line << "\n";
+    f.flush();
+    if (!f) fail("train", "cannot write ", path, " (disk full or folder no longer writable?)");
   };
-  g_interrupted = false;
-  auto prev = std::signal(SIGINT, on_sigint);
+  SigintScope sigint;
   const bool tty = isatty(fileno(stdout));
   TrainResult res;
+  res.final_train_loss = res.final_val_loss = NAN;  // until this segment evaluates
   const auto t0 = std::chrono::steady_clock::now();
   // tokens/s counts training steps only: steps that record probes (hooks, Jacobians) and
   // the time of evaluations and checkpoints are measured apart.
@@ -493,6 +563,15 @@ TrainResult train(const TrainConfig& cfg) {
   const int64_t first = step;
   double last_loss = NAN;
   const int64_t last = run.stop_at > 0 ? std::min(run.stop_at, run.max_steps) : run.max_steps;
+  auto diverge = [&](int64_t at, const std::string& what) {
+    res.diverged = true;
+    res.message = "diverged at step " + std::to_string(at) + ": " + what + "; checkpoint: " +
+                  (good_step >= 0 ? ckpt + " from step " + std::to_string(good_step) +
+                                        " is the last good one (finite weights and loss)"
+                                  : "none written (the first was due at step " +
+                                        std::to_string(std::min(run.ckpt_interval, last)) + ")");
+    std::fprintf(stderr, "\n%s\n", res.message.c_str());
+  };
   while (step < last) {
     const auto step_t0 = std::chrono::steady_clock::now();
     const double lr = optim::warmup_cosine(step, run.lr, run.warmup, run.max_steps, run.min_lr);
@@ -506,28 +585,24 @@ TrainResult train(const TrainConfig& cfg) {
     opt.zero_grad();
     loss.backward();
     if (probing) probes->before_update();
-    const double gnorm = optim::clip_grad_norm(model.parameters(), run.grad_clip);
     last_loss = loss.item();
-    if (!std::isfinite(last_loss) || !std::isfinite(gnorm)) {
-      std::string where = "(none: the loss itself)";
-      for (auto& [n, p] : model.named_parameters())
-        if (p.grad().defined() && !std::isfinite(p.grad().norm().item())) {
-          where = n;
-          break;
-        }
-      res.diverged = true;
-      res.message = "diverged at step " + std::to_string(step) + ": loss " +
-                    std::to_string(last_loss) + ", first non-finite gradient in " + where +
-                    "; last good checkpoint kept at " + ckpt;
-      std::fprintf(stderr, "\n%s\n", res.message.c_str());
+    if (!std::isfinite(last_loss)) {
+      const std::string bad = first_non_finite(model.named_parameters(), false);
+      diverge(step + 1, "loss " + std::to_string(last_loss) + " in the forward pass" +
+                            (bad.empty() ? " with finite parameters"
+                                         : "; first non-finite parameter value: " + bad));
       break;
     }
+    const std::string bad_grad = first_non_finite(model.named_parameters(), true);
+    if (!bad_grad.empty()) {  // before clipping, which would spread a NaN to every gradient
+      diverge(step + 1,
+              "loss " + std::to_string(last_loss) + ", first non-finite gradient in " + bad_grad);
+      break;
+    }
+    const double gnorm = optim::clip_grad_norm(model.parameters(), run.grad_clip);
     opt.step();
     ++step;
-    if (probing) {
-      plog << probes->after_update(step) << "\n";
-      plog.flush();
-    }
+    if (probing) append(plog, probes->after_update(step), probes_path);
     const double step_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - step_t0).count();
     if (probing) {
@@ -552,7 +627,7 @@ TrainResult train(const TrainConfig& cfg) {
     m["probe_s"] = probe_s;
     m["time_eval_s"] = eval_s;
     m["time_s"] = secs;
-    log(m);
+    append(mlog, m.dump(), metrics);
     if (!cfg.quiet && (tty || step % run.log_interval == 0 || m.contains("val_loss"))) {
       const double eta = (double)(run.max_steps - step) * secs / (double)(step - first);
       std::printf("%sstep %5lld/%lld | loss %.4f | %6.0f tok/s | ETA %s", tty ? "\r" : "",
@@ -566,22 +641,30 @@ TrainResult train(const TrainConfig& cfg) {
     res.train_seconds = train_s;
     res.probe_seconds = probe_s;
     res.eval_seconds = eval_s;
-    if (step % run.ckpt_interval == 0 || step == last) save(step);
-    if (g_interrupted) {
+    if (step % run.ckpt_interval == 0 || step == last || g_interrupted) {
+      if (const std::string why = unsaveable(); !why.empty()) {
+        diverge(step, why + " (not saved)");
+        break;
+      }
       save(step);
+    }
+    if (g_interrupted) {
       res.interrupted = true;
       res.message = "interrupted: checkpoint saved at step " + std::to_string(step) + " in " + ckpt;
       std::printf("\n%s\n", res.message.c_str());
       break;
     }
   }
-  std::signal(SIGINT, prev);
   res.steps = step;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!res.diverged && !res.interrupted && !cfg.quiet)
-    std::printf("done: %lld steps in %s, train %.4f, val %.4f, %.0f tokens/s; checkpoint %s\n",
-                (long long)step, fmt_duration(res.seconds).c_str(), res.final_train_loss,
-                res.final_val_loss, res.tokens_per_s, ckpt.c_str());
+  if (!res.diverged && !res.interrupted && !cfg.quiet) {
+    const std::string losses =
+        std::isfinite(res.final_val_loss)
+            ? "train " + fmt_loss(res.final_train_loss) + ", val " + fmt_loss(res.final_val_loss)
+            : std::string("no evaluation in this segment");
+    std::printf("done: %lld steps in %s, %s, %.0f tokens/s; checkpoint %s\n", (long long)step,
+                fmt_duration(res.seconds).c_str(), losses.c_str(), res.tokens_per_s, ckpt.c_str());
+  }
   return res;
 }
 

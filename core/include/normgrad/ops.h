@@ -65,6 +65,9 @@ Tensor max(const Tensor& x, Dims dims = {}, bool keepdim = false);  // ties shar
 Tensor min(const Tensor& x, Dims dims = {}, bool keepdim = false);
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);  // int64, first maximum
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
+// True when no element is inf or NaN (always for int64). One pass on the CPU; one
+// reduction and one read back on a GPU. No gradient.
+bool all_finite(const Tensor& x);
 // Sums a broadcast gradient back down to `shape` (the inverse of expand).
 Tensor sum_to(const Tensor& x, const Shape& shape);
 

@@ -1,4 +1,6 @@
 // Reductions over any set of dims, and sum_to (the gradient of broadcasting).
+#include <cmath>
+
 #include "common.h"
 
 namespace ng {
@@ -23,6 +25,20 @@ Tensor sum(const Tensor& x, Dims dims_in, bool keepdim) {
                           [in, keep](const TensorList&, const Tensor& g) {
                             return TensorList{g.reshape(keep).expand(in)};
                           });
+}
+
+bool all_finite(const Tensor& x) {
+  if (!is_floating(x.dtype()) || x.numel() == 0) return true;
+  NoGradGuard no_grad;
+  if (x.device() != Device::CPU)  // x * 0 is 0 where x is finite, NaN where it is inf or NaN
+    return std::isfinite(sum(x.detach() * 0.0).item());
+  const Tensor c = x.contiguous();
+  auto scan = [&](auto* p) {
+    for (int64_t i = 0, n = c.numel(); i < n; ++i)
+      if (!std::isfinite(p[i])) return false;
+    return true;
+  };
+  return x.dtype() == DType::F32 ? scan(c.data<float>()) : scan(c.data<double>());
 }
 
 Tensor mean(const Tensor& x, Dims dims_in, bool keepdim) {

@@ -12,5 +12,8 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const Opt
                      const nn::Metadata& metadata = {});
 // Loads into an existing model (strict) and optimizer; returns the file's metadata.
 nn::Metadata load_checkpoint(const std::string& path, nn::Module& model, Optimizer* opt);
+// The same from a file already read (and checked) by the caller; `source` names it in errors.
+void load_checkpoint(const nn::Safetensors& file, const std::string& source, nn::Module& model,
+                     Optimizer* opt);
 
 }  // namespace ng::optim

@@ -41,6 +41,12 @@ class Optimizer {
   void load_state_dict(const nn::StateDict& sd);
 
  protected:
+  // What a subclass knows about one loaded buffer beyond shape, dtype and finiteness (an
+  // error message when it is impossible, e.g. a negative second moment); "" when fine.
+  virtual std::string check_buffer(const std::string& buf, const Tensor& value) const {
+    (void)buf, (void)value;
+    return "";
+  }
   // The named buffer for a parameter, created as zeros on first use.
   Tensor& buffer(const std::string& param, const std::string& buf, const Tensor& like);
   // One optimizer step: counts it, then calls update(group, name, param, grad) under
@@ -82,6 +88,9 @@ class Adam : public Optimizer {
  public:
   Adam(std::vector<ParamGroup> groups, double lr, AdamOptions o = {}, bool decoupled = false);
   void step() override;
+
+ protected:
+  std::string check_buffer(const std::string& buf, const Tensor& value) const override;
 
  private:
   AdamOptions o_;

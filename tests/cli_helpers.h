@@ -1,0 +1,34 @@
+// Shared by the tests of the normgrad command: a tiny corpus and a tiny run's settings.
+#pragma once
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "train.h"
+
+namespace ngt {
+
+inline std::string corpus_file() {
+  const std::string path = "cli_test_corpus.txt";
+  std::ofstream f(path);
+  for (int i = 0; i < 40; ++i) f << "the quick brown fox jumps over the lazy dog " << i % 7 << ". ";
+  f << "caf\xc3\xa9 na\xc3\xafve\n";  // some non-ASCII code points
+  return path;
+}
+inline ngcli::TrainConfig tiny_cfg(const std::string& out) {
+  ngcli::TrainConfig c;
+  c.data = corpus_file();
+  c.out = out;
+  c.quiet = true;
+  c.n_layer = 2, c.n_head = 2, c.n_embd = 16, c.block_size = 16, c.batch = 4;
+  c.max_steps = 12, c.warmup = 2, c.eval_interval = 5, c.eval_iters = 2, c.ckpt_interval = 5;
+  c.dropout = 0.1;
+  return c;
+}
+inline std::vector<std::string> lines(const std::string& path) {
+  std::ifstream f(path);
+  std::vector<std::string> v;
+  for (std::string l; std::getline(f, l);) v.push_back(l);
+  return v;
+}
+}  // namespace ngt

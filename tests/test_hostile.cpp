@@ -1,0 +1,436 @@
+// Hostile input: checkpoints, configs, metadata, text files and flags that are wrong on
+// purpose. Every case must end in one ng::Error naming the file and the field (or in a
+// correct result), never in a crash, an abort or a sanitizer report: this suite runs in
+// the sanitizer build too (tools/test.sh). The hostile files are made here, from a real
+// checkpoint of a tiny run.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli_helpers.h"
+#include "commands.h"
+#include "data.h"
+#include "files.h"
+#include "helpers.h"
+#include "normgrad/nn.h"
+#include "saved_run.h"
+#include "train.h"
+
+using namespace ngt;
+using namespace ngcli;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+// A tiny run stopped at step 2 of 12, with a checkpoint and its full training state.
+struct Original {
+  TrainConfig cfg;
+  std::string ckpt;
+  nn::Safetensors file;
+};
+Original make_original(const std::string& out) {
+  TrainConfig c = tiny_cfg(out);
+  c.n_layer = 1;
+  c.stop_at = 2;
+  train(c);
+  c.stop_at = 0;
+  c.resume = true;
+  return {c, out + "/ckpt.safetensors", nn::load_safetensors(out + "/ckpt.safetensors")};
+}
+
+std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
+  std::ofstream(path, std::ios::binary).write((const char*)b.data(), (std::streamsize)b.size());
+}
+
+// Resuming the run and evaluating the checkpoint must both refuse `file` with a message
+// containing each of `expect`.
+void both_refuse(const Original& o, const nn::Safetensors& file,
+                 std::initializer_list<const char*> expect) {
+  nn::save_safetensors(o.ckpt, file.tensors, file.metadata);
+  std::string resume_error, eval_error;
+  try {
+    train(o.cfg);
+  } catch (const Error& e) {
+    resume_error = e.what();
+  }
+  try {
+    eval_command(o.ckpt, o.cfg.data, 1);
+  } catch (const Error& e) {
+    eval_error = e.what();
+  }
+  for (const char* want : expect) {
+    CAPTURE(want);
+    CHECK_MESSAGE(resume_error.find(want) != std::string::npos, "resume: ", resume_error);
+    if (std::string(want) != "dropout_rng" && std::string(want) != "data_rng")  // eval: no RNG
+      CHECK_MESSAGE(eval_error.find(want) != std::string::npos, "eval: ", eval_error);
+  }
+  CHECK(resume_error.find('\n') == std::string::npos);  // one line
+}
+
+nn::Safetensors with_config(const Original& o, const std::string& key, const json& value) {
+  nn::Safetensors f = o.file;
+  json cfg = json::parse(f.metadata.at("config"));
+  cfg[key] = value;
+  f.metadata["config"] = cfg.dump();
+  return f;
+}
+nn::Safetensors with_meta(const Original& o, const std::string& key, const std::string& value) {
+  nn::Safetensors f = o.file;
+  f.metadata[key] = value;
+  return f;
+}
+nn::Safetensors with_tensor(const Original& o, const std::string& key, const Tensor& value) {
+  nn::Safetensors f = o.file;
+  f.tensors[key] = value;
+  return f;
+}
+
+// Runs the normgrad binary; returns its exit code and what it printed to stderr.
+std::pair<int, std::string> run_cli(const std::string& args) {
+  const std::string cmd = std::string(NG_CLI_BINARY) + " " + args + " > cli_out.txt 2> cli_err.txt";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream f("cli_err.txt");
+  std::string err((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc), err};
+}
+}  // namespace
+
+TEST_SUITE("hostile") {
+  TEST_CASE("config values of every type, mutated in a checkpoint: one-line error naming both") {
+    const Original o = make_original("hostile_config");
+    struct Case {
+      const char* key;
+      json value;
+      const char* expect;
+    };
+    const Case cases[] = {
+        {"n_layer", "2", "field 'n_layer' must be an integer"},
+        {"n_layer", nullptr, "field 'n_layer' must be an integer"},
+        {"n_layer", 1.5, "field 'n_layer' must be an integer"},
+        {"n_layer", -1, "n_layer must be > 0"},
+        {"n_layer", (int64_t)1 << 40, "n_layer 1099511627776 is above the limit"},
+        {"n_embd", 9223372036854775807LL, "n_embd 9223372036854775807 is above the limit"},
+        {"n_embd", 17, "n_embd 17 is not divisible by n_head 2"},
+        {"block_size", 65536, "would need about"},
+        {"ckpt_interval", 0, "ckpt_interval must be > 0"},
+        {"eval_interval", 0, "eval_interval must be > 0"},
+        {"lr", "fast", "field 'lr' must be a number"},
+        {"lr", -1e-3, "lr must be > 0"},
+        {"dropout", 2.0, "dropout must be in [0, 1]"},
+        {"bias", "yes", "field 'bias' must be true or false"},
+        {"seed", -1, "field 'seed' must be a non-negative integer"},
+        {"norm", "batchnorm", "unknown norm kind 'batchnorm'"},
+        {"scale", 7, "field 'scale' must be a string"},
+        {"beta0", "x", "field 'beta0' must be a number or null"},
+        {"data", 5, "field 'data' must be a string"},
+        {"telemetry", true, "unknown field 'telemetry'"},
+    };
+    for (const auto& c : cases) {
+      CAPTURE(c.key);
+      CAPTURE(c.value.dump());
+      both_refuse(o, with_config(o, c.key, c.value), {o.ckpt.c_str(), "'config'", c.expect});
+    }
+    std::string text = o.file.metadata.at("config");  // 1e400: JSON's number, a double's inf
+    text.replace(text.find("\"lr\":") + 5, 5, "1e400");
+    both_refuse(o, with_meta(o, "config", text), {"'config'", "number overflow parsing '1e400'"});
+    nn::Safetensors wide = with_config(o, "batch", 65536);
+    json w = json::parse(wide.metadata.at("config"));
+    w["block_size"] = 65536;
+    wide.metadata["config"] = w.dump();
+    both_refuse(o, wide, {"batch x block_size = 4294967296 tokens per step is above the limit"});
+    both_refuse(o, with_meta(o, "config", "[1, 2]"), {"must be a JSON object"});
+    both_refuse(o, with_meta(o, "config", "{\"n_layer\": "), {"not valid JSON"});
+    // a config claiming a model bigger than this machine is refused before any allocation
+    nn::Safetensors big = with_config(o, "n_layer", 1024);
+    json cfg = json::parse(big.metadata.at("config"));
+    cfg["n_embd"] = 65536, cfg["n_head"] = 1, cfg["batch"] = 1, cfg["block_size"] = 1;
+    big.metadata["config"] = cfg.dump();
+    both_refuse(o, big, {"would need about", "GiB, more than this machine's"});
+  }
+
+  TEST_CASE("metadata: vocabulary, step and generator states are checked before use") {
+    const Original o = make_original("hostile_meta");
+    both_refuse(o, with_meta(o, "vocab", "ba"), {"'vocab'", "sorted and without repeats"});
+    // ill-formed UTF-8 in the header: our writer refuses to make such a file, so the bytes
+    // are patched in; the JSON parser refuses them before the vocabulary is decoded
+    CHECK_THROWS_WITH_AS(nn::save_safetensors(o.ckpt, o.file.tensors,
+                                              with_meta(o, "vocab", "a\xed\xa0\x80").metadata),
+                         doctest::Contains("must be valid UTF-8"), Error);
+    for (const char* bad : {"\xed\xa0\x80", "\xc0\xaf", "\xf4\x90\x80\x80"}) {
+      nn::save_safetensors(o.ckpt, o.file.tensors, with_meta(o, "vocab", "#@!").metadata);
+      std::vector<uint8_t> b = read_bytes(o.ckpt);
+      const std::string patch = bad;
+      auto at = std::search(b.begin(), b.end(), std::begin("#@!"), std::end("#@!") - 1);
+      REQUIRE(at != b.end());
+      for (size_t k = 0; k < 3; ++k) *(at + (long)k) = (uint8_t)(k < patch.size() ? patch[k] : ' ');
+      write_bytes(o.ckpt, b);  // 3 bytes for 3: the header length stays right
+      CHECK_THROWS_WITH_AS(train(o.cfg), doctest::Contains("header is not valid JSON"), Error);
+    }
+    for (const char* step : {"-1", "two", "99999999999999999999", "1e3", " 2", "13"}) {
+      CAPTURE(step);
+      nn::save_safetensors(o.ckpt, o.file.tensors, with_meta(o, "step", step).metadata);
+      CHECK_THROWS_WITH_AS(train(o.cfg), doctest::Contains("metadata 'step' is"), Error);
+    }
+    for (const char* rng : {"data_rng", "dropout_rng"})
+      for (const char* state : {"garbage", "0 0 0 0 0 0", "1 2 3 4 0 0 trailing", "1 2 3 4 7 0",
+                                "1 2 3 4 1 7ff0000000000000"}) {
+        CAPTURE(rng);
+        CAPTURE(state);
+        nn::save_safetensors(o.ckpt, o.file.tensors, with_meta(o, rng, state).metadata);
+        CHECK_THROWS_WITH_AS(train(o.cfg),
+                             doctest::Contains((std::string("metadata '") + rng).c_str()), Error);
+      }
+    for (const char* key : {"config", "vocab", "step", "data_rng", "dropout_rng"}) {
+      nn::Safetensors f = o.file;
+      f.metadata.erase(key);
+      nn::save_safetensors(o.ckpt, f.tensors, f.metadata);
+      CHECK_THROWS_WITH_AS(train(o.cfg), doctest::Contains((std::string("has no '") + key).c_str()),
+                           Error);
+    }
+  }
+
+  TEST_CASE("tensors: shapes, dtypes and values of weights and optimizer state") {
+    const Original o = make_original("hostile_tensors");
+    const std::string w = "transformer.h.0.mlp.c_fc.weight";  // [64, 16]
+    REQUIRE(o.file.tensors.count(w));
+    REQUIRE(o.file.tensors.count("optim." + w + ".exp_avg"));
+    both_refuse(o, with_tensor(o, w, zeros({16, 64})), {"[16, 64]", "[64, 16]"});
+    both_refuse(o, with_tensor(o, w, zeros({64, 16}, {.dtype = DType::I64})), {"int64"});
+    both_refuse(o, with_tensor(o, w, full({64, 16}, NAN)), {w.c_str(), "holds inf or NaN"});
+    nn::Safetensors missing = o.file;
+    missing.tensors.erase(w);
+    both_refuse(o, missing, {"missing", w.c_str()});
+    // optimizer state: only resume reads it
+    auto resume_refuses = [&](const nn::Safetensors& f, const std::string& want) {
+      nn::save_safetensors(o.ckpt, f.tensors, f.metadata);
+      CHECK_THROWS_WITH_AS(train(o.cfg), doctest::Contains(want.c_str()), Error);
+    };
+    const std::string m = "optim." + w + ".exp_avg";
+    resume_refuses(with_tensor(o, m, zeros({8})), "has shape [8], its parameter [64, 16]");
+    resume_refuses(with_tensor(o, m, zeros({16, 64})), "has shape [16, 64]");
+    resume_refuses(with_tensor(o, m, zeros({64, 16}, {.dtype = DType::F64})),
+                   "is float64, its parameter float32");
+    resume_refuses(with_tensor(o, "optim.ghost.exp_avg", zeros({2})), "belongs to no parameter");
+    resume_refuses(with_tensor(o, "optim.step", full({}, -1.0)), "non-negative integer");
+    // the untouched file still resumes and finishes the run
+    nn::save_safetensors(o.ckpt, o.file.tensors, o.file.metadata);
+    CHECK(train(o.cfg).steps == o.cfg.max_steps);
+  }
+
+  TEST_CASE("foreign and special files given as checkpoints or data") {
+    const Original o = make_original("hostile_foreign");
+    nn::save_safetensors("numpy_like.safetensors", {{"x", zeros({3})}}, {});
+    grads_command(o.ckpt, {.out = "grads_out.safetensors"});
+    for (const char* f : {"numpy_like.safetensors", "grads_out.safetensors"}) {
+      fs::copy_file(f, o.ckpt, fs::copy_options::overwrite_existing);
+      CHECK_THROWS_WITH_AS(train(o.cfg), doctest::Contains("has no 'config' metadata"), Error);
+      CHECK_THROWS_WITH_AS(eval_command(f, o.cfg.data, 1), doctest::Contains("has no 'config'"),
+                           Error);
+    }
+    std::ofstream("text.safetensors") << "hello";
+    CHECK_THROWS_WITH_AS(eval_command("text.safetensors", "", 1),
+                         doctest::Contains("header length"), Error);
+    CHECK_THROWS_WITH_AS(eval_command("/dev/urandom", "", 1),
+                         doctest::Contains("not a regular file"), Error);
+    CHECK_THROWS_WITH_AS(eval_command(".", "", 1), doctest::Contains("not a regular file"), Error);
+    TrainConfig c = tiny_cfg("hostile_data");
+    for (const char* data : {"/dev/urandom", "/dev/null", "."}) {
+      c.data = data;
+      CHECK_THROWS_WITH_AS(train(c), doctest::Contains("[data]"), Error);
+    }
+    CHECK_THROWS_WITH_AS(read_regular_file(corpus_file(), 10, "data"),
+                         doctest::Contains("over the limit of 10"), Error);
+  }
+
+  TEST_CASE("UTF-8 per the standard: overlongs, surrogates and code points past U+10FFFF") {
+    CHECK(utf8_decode("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", "t") ==
+          std::vector<char32_t>{'a', 0xe9, 0x20ac, 0x1f600});
+    CHECK(utf8_decode("\xf4\x8f\xbf\xbf\xef\xbf\xbf", "t") ==
+          std::vector<char32_t>{0x10ffff, 0xffff});
+    const char* bad[][2] = {{"\xc0\x80", "overlong"},         {"\xc0\xaf", "overlong"},
+                            {"\xe0\x80\xaf", "overlong"},     {"\xf0\x80\x80\xaf", "overlong"},
+                            {"\xed\xa0\x80", "surrogate"},    {"\xed\xbf\xbf", "surrogate"},
+                            {"\xf4\x90\x80\x80", "U+10FFFF"}, {"\xf7\xbf\xbf\xbf", "U+10FFFF"},
+                            {"\xff", "invalid UTF-8"},        {"\x80", "invalid UTF-8"},
+                            {"\xe2\x82", "truncated"},        {"a\xe2\x28\xa1", "invalid UTF-8"}};
+    for (const auto& [bytes, why] : bad) {
+      CAPTURE(why);
+      CHECK_THROWS_WITH_AS(utf8_decode(bytes, "t"), doctest::Contains(why), Error);
+    }
+    // a corpus with a surrogate is refused before training, not at the first save
+    std::ofstream("surrogate.txt") << std::string(3000, 'a') << "\xed\xa0\x80";
+    TrainConfig c = tiny_cfg("hostile_utf8");
+    c.data = "surrogate.txt";
+    CHECK_THROWS_WITH_AS(train(c), doctest::Contains("surrogate U+d800 at byte 3000"), Error);
+    c.data = corpus_file();
+    c.out = "hostile_utf8_\xff";  // a path that JSON cannot hold: refused before training
+    CHECK_THROWS_WITH_AS(train(c), doctest::Contains("out is not valid UTF-8"), Error);
+  }
+
+  TEST_CASE("flags are bounded before anything is allocated; exit codes of the command") {
+    TrainConfig c = tiny_cfg("hostile_flags");
+    auto refuses = [&](auto set, const char* want) {
+      TrainConfig d = c;
+      set(d);
+      CHECK_THROWS_WITH_AS(train(d), doctest::Contains(want), Error);
+    };
+    refuses([](TrainConfig& d) { d.batch = 9223372036854775807LL; }, "batch 9223372036854775807");
+    refuses([](TrainConfig& d) { d.n_layer = 1000000000; }, "n_layer 1000000000 is above");
+    refuses([](TrainConfig& d) { d.eps = INFINITY; }, "eps must be finite");
+    refuses([](TrainConfig& d) { d.lr = INFINITY; }, "lr must be finite");
+    refuses([](TrainConfig& d) { d.alpha0 = NAN; }, "alpha0 must be finite");
+    // through the binary: a bad flag is exit 2 with one line; a bad value in range checks 1
+    auto [rc, err] = run_cli("train --batch -1");
+    CHECK(rc == 2);
+    CHECK(err.find("--batch: must be > 0, got '-1'") != std::string::npos);
+    CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+    std::tie(rc, err) = run_cli("train --block-size 99999999999999999999 --max-steps 1");
+    CHECK(rc == 1);
+    CHECK(err == "error: [config] block_size 9223372036854775807 is above the limit of 65536\n");
+    std::tie(rc, err) = run_cli("train --out /proc/self --data " + corpus_file());
+    CHECK(rc == 1);
+    CHECK(err.find("cannot write in /proc/self") != std::string::npos);
+    std::tie(rc, err) = run_cli("compare --report /proc/self/x --data " + corpus_file());
+    CHECK(rc == 1);
+    CHECK(err.find("[compare] cannot create the folder /proc/self/x") != std::string::npos);
+  }
+
+  TEST_CASE("byte-flip fuzz of a real checkpoint: a clean error or a loadable file, no crash") {
+    const Original o = make_original("hostile_fuzz");
+    const std::vector<uint8_t> good = read_bytes(o.ckpt);
+    uint64_t header = 0;
+    for (int i = 0; i < 8; ++i) header |= (uint64_t)good[i] << (8 * i);
+    REQUIRE(header < good.size());
+    Generator g(2026);
+    int refused = 0, loaded = 0;
+    const int kMutants = 300;
+    for (int k = 0; k < kMutants; ++k) {
+      std::vector<uint8_t> b = good;
+      const int kind = k % 10;
+      if (kind == 9) {  // truncated
+        b.resize((size_t)g.randint(0, (int64_t)b.size()));
+      } else {  // 1-4 bytes replaced: mostly in the 8-byte length and the JSON header
+        const int64_t span = kind < 7 ? (int64_t)header + 8 : (int64_t)b.size();
+        for (int64_t n = g.randint(1, 5); n > 0; --n)
+          b[(size_t)g.randint(0, span)] = (uint8_t)g.randint(0, 256);
+      }
+      write_bytes(o.ckpt, b);
+      TrainConfig c = o.cfg;
+      c.stop_at = 3;  // one training step on whatever loaded: the AdamW kernel reads it
+      try {
+        train(c);
+        eval_command(o.ckpt, o.cfg.data, 2);
+        ++loaded;
+      } catch (const Error& e) {
+        ++refused;
+        CHECK(std::string(e.what()).find('\n') == std::string::npos);
+      }
+      // anything else (std::exception from a library, a crash, a sanitizer report) fails
+    }
+    MESSAGE("fuzz: ", kMutants, " mutants, ", refused, " refused with a clean error, ", loaded,
+            " loaded and trained");
+    CHECK(refused + loaded == kMutants);
+    CHECK(refused > kMutants / 2);
+  }
+
+  TEST_CASE("divergence: no checkpoint from a bad step; the message names one that loads") {
+    // lr 1e12: the first update blows up; nothing may be written
+    TrainConfig c = tiny_cfg("hostile_diverge_now");
+    c.norm = "none", c.lr = c.min_lr = 1e12, c.warmup = 0, c.ckpt_interval = 1;
+    TrainResult r = train(c);
+    CHECK(r.diverged);
+    CHECK(r.message.find("diverged at step 1: ") != std::string::npos);
+    CHECK(r.message.find("checkpoint: none written") != std::string::npos);
+    CHECK_FALSE(fs::exists(c.out + "/ckpt.safetensors"));
+    // lr 30 without norms: a few good steps, then a step whose update gives weights that
+    // overflow the forward pass; checkpoints every step until then
+    TrainConfig d = tiny_cfg("hostile_diverge_later");
+    d.norm = "none", d.lr = d.min_lr = 30, d.max_steps = 60, d.ckpt_interval = 1;
+    r = train(d);
+    REQUIRE(r.diverged);
+    INFO(r.message);
+    const size_t at = r.message.find(" from step ");
+    REQUIRE(at != std::string::npos);
+    const int64_t good_step = std::stoll(r.message.substr(at + 11));
+    CHECK(good_step == r.steps - 1);  // the step that blew up was not saved
+    const SavedRun kept = read_saved_run(d.out + "/ckpt.safetensors", true);  // all finite
+    CHECK(kept.step == good_step);
+    CHECK(std::isfinite(eval_command(d.out + "/ckpt.safetensors", d.data, 0)));
+    // the first non-finite gradient is named from the output back, not always wte
+    TrainConfig e = tiny_cfg("hostile_diverge_grad");
+    e.lr = e.min_lr = 1e6, e.warmup = 0, e.max_steps = 30;
+    r = train(e);
+    REQUIRE(r.diverged);
+    INFO(r.message);
+    if (r.message.find("gradient in") != std::string::npos)
+      CHECK(r.message.find("gradient in transformer.wte.weight") == std::string::npos);
+  }
+
+  TEST_CASE("stale temp files of dead writers are removed on the next write") {
+    std::fflush(stdout);
+    const pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    waitpid(dead, nullptr, 0);
+    fs::create_directories("hostile_tmp");
+    const std::string stale = "hostile_tmp/a.safetensors.tmp." + std::to_string(dead);
+    const std::string live = "hostile_tmp/a.safetensors.tmp.1";  // init: alive
+    const std::string other = "hostile_tmp/b.safetensors.tmp." + std::to_string(dead);
+    for (const auto& f : {stale, live, other}) std::ofstream(f) << "partial";
+    nn::save_safetensors("hostile_tmp/a.safetensors", {{"x", zeros({1})}}, {});
+    CHECK_FALSE(fs::exists(stale));
+    CHECK(fs::exists(live));
+    CHECK(fs::exists(other));  // another file's temp: left to its own writer
+  }
+
+  TEST_CASE("a resumed segment without an evaluation does not print losses of 0") {
+    TrainConfig c = tiny_cfg("hostile_noeval");
+    c.quiet = false, c.max_steps = 20, c.eval_interval = 100, c.stop_at = 10;
+    TrainResult r = train(c);
+    CHECK(std::isnan(r.final_val_loss));
+    c.stop_at = 0, c.resume = true, c.max_steps = 20;
+    r = train(c);
+    CHECK(std::isfinite(r.final_val_loss));  // step 20 is the last: it evaluates
+  }
+
+  TEST_CASE("compare: SIGINT stops every run, labels them interrupted and exits 130") {
+    const std::string data = corpus_file(), report = "hostile_compare";
+    std::fflush(stdout);  // or the child would print our buffered lines again
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      freopen("/dev/null", "w", stdout);
+      execl(NG_CLI_BINARY, NG_CLI_BINARY, "compare", "--data", data.c_str(), "--report",
+            report.c_str(), "--kinds", "layernorm,rmsnorm,dyt", "--seeds", "1", "--jobs", "2",
+            "--n-layer", "1", "--n-embd", "16", "--block-size", "16", "--max-steps", "1000000",
+            "--ckpt-interval", "1000000", (char*)nullptr);
+      _exit(127);
+    }
+    const std::string first = report + "/runs/layernorm/seed1337/metrics.jsonl";
+    for (int i = 0; i < 400 && !(fs::exists(first) && fs::file_size(first) > 0); ++i) usleep(50000);
+    const auto t0 = std::chrono::steady_clock::now();
+    kill(pid, SIGINT);  // compare alone, as `kill -INT`: it must pass the signal on
+    int status = 0;
+    waitpid(pid, &status, 0);
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    CHECK(waited < 60);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 130);
+    std::ifstream md(report + "/report.md");
+    const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+    CHECK(text.find("Interrupted (Ctrl-C): 0 of 3 runs finished") != std::string::npos);
+    CHECK(text.find("not started: compare was interrupted") != std::string::npos);
+    CHECK(text.find("| learning |") == std::string::npos);
+    CHECK(fs::exists(report + "/runs/layernorm/seed1337/ckpt.safetensors"));  // saved on SIGINT
+  }
+}
