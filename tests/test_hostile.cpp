@@ -429,7 +429,7 @@ TEST_SUITE("hostile") {
     std::ifstream md(report + "/report.md");
     const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
     CHECK(text.find("Interrupted (Ctrl-C): 0 of 3 runs finished") != std::string::npos);
-    CHECK(text.find("not started: compare was interrupted") != std::string::npos);
+    CHECK(text.find("not started: interrupted before it began") != std::string::npos);
     CHECK(text.find("| learning |") == std::string::npos);
     CHECK(fs::exists(report + "/runs/layernorm/seed1337/ckpt.safetensors"));  // saved on SIGINT
   }

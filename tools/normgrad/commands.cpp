@@ -62,7 +62,9 @@ double eval_command(const std::string& ckpt, const std::string& data, int64_t ma
 
 std::string sample_command(const std::string& ckpt, const std::string& prompt, int64_t tokens,
                            double temperature, int64_t top_k, uint64_t seed) {
-  if (!(temperature > 0)) fail("sample", "--temperature must be > 0, got ", temperature);
+  if (!(temperature > 0) || !std::isfinite(temperature))
+    fail("sample", "--temperature must be finite and > 0, got ", temperature);
+  if (tokens < 1 || tokens > 1000000) fail("sample", "--tokens must be in [1, 10^6], got ", tokens);
   Loaded l = load(ckpt);
   std::vector<int64_t> ids = prompt.empty() ? std::vector<int64_t>{0} : l.tok.encode(prompt);
   const size_t start = prompt.empty() ? 1 : 0;
@@ -101,6 +103,10 @@ void grads_command(const std::string& ckpt, const GradsOptions& o) {
   Loaded l = load(ckpt);
   const std::string text = load_corpus(o.data.empty() ? l.cfg.data : o.data);
   const int64_t batch = o.batch > 0 ? o.batch : l.cfg.batch;
+  TrainConfig with_batch = l.cfg;  // --batch gets the bounds and the memory check of train
+  with_batch.batch = batch;
+  with_batch.validate();
+  check_fits_memory(with_batch, l.tok.size(), "grads --batch");
   const int64_t at = l.step;
   // The training batcher: its generator starts from seed + 1, as in train().
   Batcher b(l.tok.encode(text), l.cfg.block_size, o.seed ? *o.seed : l.cfg.seed + 1);

@@ -1,13 +1,9 @@
 #include "compare.h"
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -20,6 +16,7 @@
 #include "files.h"
 #include "normgrad/error.h"
 #include "normgrad/nn/safetensors.h"
+#include "runs.h"
 
 #ifndef NG_PLOT_SCRIPT
 #define NG_PLOT_SCRIPT "tools/normgrad/plot_report.py"
@@ -38,115 +35,7 @@ std::vector<Variant> default_variants() {
           parse_variant("dyt")};
 }
 
-std::string health_label(bool diverged, bool interrupted, double val_loss, double unigram,
-                         double margin) {
-  if (diverged) return "diverged";
-  if (interrupted) return "interrupted";
-  if (!std::isfinite(val_loss)) return "failed";
-  if (val_loss > unigram - margin) return "collapsed";
-  return "learning";
-}
-
 namespace {
-
-std::vector<json> read_jsonl(const std::string& path) {
-  std::vector<json> out;
-  std::ifstream f(path);
-  for (std::string line; std::getline(f, line);)
-    if (!line.empty()) try {
-        out.push_back(json::parse(line));
-      } catch (...) {
-      }
-  return out;
-}
-
-std::string last_line(const std::string& path) {
-  std::ifstream f(path);
-  std::string line, last;
-  while (std::getline(f, line))
-    if (!line.empty()) last = line;
-  return last;
-}
-
-std::string slug(const std::string& spec) {
-  std::string s;
-  for (char c : spec) s += std::isalnum((unsigned char)c) || c == '.' || c == '-' ? c : '_';
-  return s;
-}
-
-std::string fmt(const char* f, double x) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, x);
-  return b;
-}
-
-struct Stats {
-  double mean = NAN, sd = NAN;
-  int n = 0;
-};
-Stats stats(const std::vector<double>& v) {
-  Stats s;
-  std::vector<double> ok;
-  for (double x : v)
-    if (std::isfinite(x)) ok.push_back(x);
-  s.n = (int)ok.size();
-  if (ok.empty()) return s;
-  double sum = 0;
-  for (double x : ok) sum += x;
-  s.mean = sum / s.n;
-  double ss = 0;
-  for (double x : ok) ss += (x - s.mean) * (x - s.mean);
-  s.sd = s.n > 1 ? std::sqrt(ss / (s.n - 1)) : 0.0;
-  return s;
-}
-std::string pm(const Stats& s, const char* f = "%.4f") {
-  if (s.n == 0) return "n/a";
-  return fmt(f, s.mean) + (s.n > 1 ? " ± " + fmt(f, s.sd) : "");
-}
-
-// What the last probe record says about a run's gradients and saturation.
-std::string probe_evidence(const std::vector<json>& probes) {
-  if (probes.empty()) return "no probes recorded";
-  const json& last = probes.back();
-  std::ostringstream o;
-  int zero = 0, block_params = 0;
-  for (const auto& p : last["params"]) {
-    const std::string n = p.value("name", "");
-    if (n.find(".h.") == std::string::npos) continue;
-    ++block_params;
-    if (p.value("grad_norm", 1.0) == 0.0) ++zero;
-  }
-  o << "at step " << last["step"].get<int64_t>() << ": " << zero << " of " << block_params
-    << " block parameters have an exactly zero gradient";
-  double rmax = 0;
-  bool all_zero = true;
-  for (const auto& r : last["residual_grad"])
-    if (r.is_number()) {
-      rmax = std::max(rmax, r.get<double>());
-      all_zero &= r.get<double>() == 0.0;
-    }
-  o << (all_zero ? "; no gradient reaches the residual stream of any block"
-                 : "; largest residual-stream gradient " + fmt("%.2e", rmax));
-  // DyT: the fraction of saturated inputs, and when it first passed one half
-  auto saturation = [](const json& rec, const char* t) {
-    double s = 0;
-    int n = 0;
-    for (const auto& nrm : rec["norms"])
-      if (nrm.contains("saturation")) s += nrm["saturation"].value(t, 0.0), ++n;
-    return n ? s / n : -1.0;
-  };
-  const double sat = saturation(last, "3.0");
-  if (sat >= 0) {
-    o << "; DyT inputs with |alpha x| > 3 (tanh' < 0.01): " << fmt("%.0f%%", 100 * sat)
-      << " of elements, mean over layers";
-    for (const auto& rec : probes)
-      if (saturation(rec, "3.0") > 0.5) {
-        o << " (above 50% from step " << rec["step"].get<int64_t>() << ")";
-        break;
-      }
-  }
-  return o.str();
-}
 
 // Geometric mean over blocks of this run's residual-stream gradient over the reference
 // run's at the same block (last probe record each); NaN without data, 0 with exact zeros.
@@ -176,89 +65,6 @@ CompareResult compare(const TrainConfig& base, const std::vector<std::string>& k
   if (o.variants.empty()) ng::fail("compare", "no norm kinds given");
   return compare(base, o);
 }
-
-namespace {
-
-struct Job {
-  std::string variant;
-  TrainConfig cfg;
-};
-
-std::atomic<bool> g_compare_interrupted{false};
-void on_compare_sigint(int) { g_compare_interrupted = true; }
-
-// Installs compare's SIGINT handler for its lifetime, without SA_RESTART: a Ctrl-C must
-// wake the wait() for children, so that they are told to stop at once.
-struct CompareSigint {
-  struct sigaction previous {};
-  CompareSigint() {
-    g_compare_interrupted = false;
-    struct sigaction sa {};
-    sa.sa_handler = on_compare_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &previous);
-  }
-  ~CompareSigint() { sigaction(SIGINT, &previous, nullptr); }
-};
-
-// Runs jobs as child `normgrad train` processes, `jobs` at a time; returns exit codes. On
-// Ctrl-C every running child gets SIGINT (a terminal sends it to them too; a `kill -INT` of
-// this process alone does not), saves a checkpoint and exits 130; no new run starts.
-std::vector<int> run_processes(const std::vector<Job>& all, int jobs, bool quiet,
-                               const std::string& exe) {
-  std::vector<int> codes(all.size(), 130);  // never started: interrupted
-  std::map<pid_t, size_t> running;
-  size_t next = 0, done = 0;
-  bool forwarded = false;
-  while (done < all.size()) {
-    if (g_compare_interrupted && !forwarded) {
-      for (const auto& [pid, index] : running) kill(pid, SIGINT);
-      forwarded = true;
-    }
-    while ((int)running.size() < jobs && next < all.size() && !g_compare_interrupted) {
-      const Job& j = all[next];
-      ensure_writable_dir(j.cfg.out, "compare");
-      std::vector<std::string> args = {"normgrad", "train"};
-      for (auto& f : j.cfg.to_flags()) args.push_back(f);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      const std::string log = j.cfg.out + "/train.log";
-      std::fflush(stdout);  // or the child would write our buffered lines again
-      std::fflush(stderr);
-      const pid_t pid = fork();
-      if (pid < 0) ng::fail("compare", "cannot start a training process (fork failed)");
-      if (pid == 0) {
-        FILE* f = std::freopen(log.c_str(), "w", stdout);
-        if (f) dup2(fileno(stdout), fileno(stderr));
-        execv(exe.c_str(), argv.data());
-        _exit(127);
-      }
-      if (!quiet)
-        std::printf("started %s seed %llu (%zu/%zu)\n", j.variant.c_str(),
-                    (unsigned long long)j.cfg.seed, next + 1, all.size());
-      std::fflush(stdout);
-      running[pid] = next++;
-    }
-    if (running.empty()) break;  // interrupted before the rest started
-    int status = 0;
-    const pid_t pid = wait(&status);
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    auto it = running.find(pid);
-    if (it == running.end()) continue;
-    codes[it->second] = WIFEXITED(status)     ? WEXITSTATUS(status)
-                        : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-                                              : -1;
-    running.erase(it);
-    ++done;
-  }
-  return codes;
-}
-
-}  // namespace
 
 CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
   std::vector<Variant> variants = opt.variants.empty() ? default_variants() : opt.variants;
@@ -292,63 +98,18 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
         "compare: %zu variants x %d seeds = %zu runs, %d at a time%s; unigram val loss %.4f\n",
         variants.size(), opt.seeds, jobs.size(), parallel,
         parallel > 1 ? " (separate processes, 1 thread each)" : "", res.unigram);
-  std::vector<int> codes(jobs.size(), 130);  // a run that never starts: interrupted
-  std::vector<TrainResult> inproc(jobs.size());
-  CompareSigint sigint;
-  if (parallel > 1) {
+  if (parallel > 1)
     for (auto& j : jobs) j.cfg.threads = std::max(1, cores / parallel), j.cfg.quiet = true;
-    codes = run_processes(jobs, parallel, base.quiet, opt.exe);
-  } else {
-    for (size_t i = 0; i < jobs.size(); ++i) {
-      if (!base.quiet)
-        std::printf("\n== %s, seed %llu ==\n", jobs[i].variant.c_str(),
-                    (unsigned long long)jobs[i].cfg.seed);
-      inproc[i] = train(jobs[i].cfg);  // its own handler saves a checkpoint on Ctrl-C
-      codes[i] = inproc[i].diverged ? 3 : inproc[i].interrupted ? 130 : 0;
-      if (inproc[i].interrupted || g_compare_interrupted) break;  // the rest never start
-    }
-  }
-  res.interrupted = g_compare_interrupted || std::any_of(inproc.begin(), inproc.end(),
-                                                         [](auto& r) { return r.interrupted; });
+  const JobsResult ran = run_jobs(jobs, parallel, base.quiet, opt.exe);
+  res.interrupted = ran.interrupted;
 
   // Outcomes, from each run's own files.
   std::map<std::string, std::vector<size_t>> by_variant;
   std::map<size_t, std::vector<json>> probes;
   for (size_t i = 0; i < jobs.size(); ++i) {
     const Job& j = jobs[i];
-    RunOutcome r{j.variant, j.cfg.out, j.cfg.seed};
-    const auto metrics = read_jsonl(j.cfg.out + "/metrics.jsonl");
+    const RunOutcome r = read_outcome(j, ran.codes[i], ran.messages[i], res.unigram);
     probes[i] = read_jsonl(j.cfg.out + "/probes.jsonl");
-    for (const auto& m : metrics) {
-      r.steps = m.value("step", r.steps);
-      if (m.contains("tokens_per_s")) r.tokens_per_s = m["tokens_per_s"].get<double>();
-      r.train_s = m.value("train_s", r.train_s);
-      r.probe_s = m.value("probe_s", r.probe_s);
-      r.eval_s = m.value("time_eval_s", r.eval_s);
-      if (m.contains("val_loss")) {
-        r.val_loss = m["val_loss"].get<double>();
-        r.train_loss = m.value("train_loss_eval", NAN);
-      }
-    }
-    const bool diverged = codes[i] == 3, interrupted = codes[i] == 130 || codes[i] == 128 + 2;
-    r.label = health_label(diverged, interrupted, r.val_loss, res.unigram);
-    if (codes[i] != 0 && !diverged && !interrupted) r.label = "failed";
-    const std::string log_tail =
-        parallel > 1 ? last_line(j.cfg.out + "/train.log") : inproc[i].message;
-    if (r.label == "diverged")
-      r.evidence = log_tail.substr(0, log_tail.find("; checkpoint:"));
-    else if (r.label == "failed")
-      r.evidence = "exit code " + std::to_string(codes[i]) + ": " + log_tail;
-    else if (r.label == "interrupted")
-      r.evidence = r.steps > 0 ? "stopped by Ctrl-C at step " + std::to_string(r.steps)
-                               : "not started: compare was interrupted";
-    else if (r.label == "collapsed")
-      r.evidence = "val " + fmt("%.4f", r.val_loss) + " vs unigram baseline " +
-                   fmt("%.4f", res.unigram) + ": it learned character frequencies only; " +
-                   probe_evidence(probes[i]);
-    else
-      r.evidence = "val " + fmt("%.4f", r.val_loss) + ", " + fmt("%.2f", res.unigram - r.val_loss) +
-                   " nats below the unigram baseline";
     by_variant[j.variant].push_back(res.runs.size());
     res.runs.push_back(r);
   }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "runs.h"
 #include "train.h"
 #include "variants.h"
 
@@ -23,17 +24,6 @@ struct CompareOptions {
   std::string exe = "/proc/self/exe";
 };
 
-// One run's outcome and its label, computed from its metrics and probes.
-struct RunOutcome {
-  std::string variant, out;
-  uint64_t seed = 0;
-  int64_t steps = 0;
-  double train_loss = NAN, val_loss = NAN, tokens_per_s = NAN;
-  double train_s = NAN, probe_s = NAN, eval_s = NAN;  // time in plain steps, probe steps, evals
-  std::string label;     // learning | collapsed | diverged | interrupted | failed
-  std::string evidence;  // the measurements behind the label
-};
-
 struct CompareResult {
   std::vector<RunOutcome> runs;
   double unigram = NAN;  // the val loss of character frequencies alone
@@ -46,11 +36,6 @@ struct CompareResult {
 // The fair default: each kind with the recipe that trains at this scale (an alpha0 search
 // on a seed that is not reported: docs/recipes.md), plus Zhu et al.'s plain DyT.
 std::vector<Variant> default_variants();
-
-// The label of a run from its numbers: diverged / interrupted from how it ended, collapsed
-// when its final val loss is within `margin` nats of the unigram baseline (or above it).
-std::string health_label(bool diverged, bool interrupted, double val_loss, double unigram,
-                         double margin = 0.1);
 
 CompareResult compare(const TrainConfig& base, const CompareOptions& options);
 // One seed of each plain kind, in this process (the examples' form).

@@ -5,6 +5,7 @@
 //   normgrad grads --ckpt runs/dyt/ckpt.safetensors --out grads.safetensors
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -26,7 +27,7 @@ static CLI::Validator bound(const char* what, bool (*ok)(double)) {
         try {
           size_t used = 0;
           const double v = std::stod(in, &used);
-          if (used == in.size() && ok(v)) return std::string();
+          if (used == in.size() && std::isfinite(v) && ok(v)) return std::string();
         } catch (...) {
         }
         return std::string("must be ") + what + ", got '" + in + "'";
@@ -116,7 +117,9 @@ int main(int argc, char** argv) {
   auto* sample_cmd = app.add_subcommand("sample", "generate text");
   sample_cmd->add_option("--ckpt", ckpt)->required()->check(CLI::ExistingFile);
   sample_cmd->add_option("--prompt", prompt);
-  sample_cmd->add_option("--tokens", tokens)->check(kPositive)->capture_default_str();
+  sample_cmd->add_option("--tokens", tokens)
+      ->check(kPositive & CLI::Range(1, 1000000))
+      ->capture_default_str();
   sample_cmd->add_option("--temperature", temperature)->check(kPositive)->capture_default_str();
   sample_cmd->add_option("--top-k", top_k, "keep the k most likely (0: all)")->check(kNonNegative);
   sample_cmd->add_option("--seed", seed)->capture_default_str();
