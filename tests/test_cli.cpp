@@ -15,6 +15,7 @@
 #include "data.h"
 #include "helpers.h"
 #include "normgrad/nn.h"
+#include "sweep.h"
 #include "train.h"
 #ifdef NG_HAS_CUDA
 #include "normgrad/cuda.h"
@@ -432,5 +433,70 @@ TEST_SUITE("cli") {
     }
     fs::remove("cli_short.txt");
     fs::remove_all("cli_test_bad");
+  }
+}
+
+TEST_SUITE("sweep") {
+  TEST_CASE("trend of the best value over widths") {
+    CHECK(trend({2, 1, 0.5}) == "shrinks");
+    CHECK(trend({2, 2, 1}) == "shrinks");
+    CHECK(trend({1, 2}) == "grows");
+    CHECK(trend({1, 1}) == "stays");
+    CHECK(trend({1, 2, 1}) == "no monotone trend");
+    CHECK(trend({1}).rfind("cannot be judged", 0) == 0);
+  }
+
+  TEST_CASE("a tiny grid: table, best per width, figures, and a rerun trains nothing") {
+    TrainConfig c = tiny_cfg("unused");
+    c.max_steps = 30, c.eval_interval = 15, c.dropout = 0, c.n_layer = 1;
+    SweepOptions o;
+    o.values = {"0.5", "4"}, o.widths = {16, 32}, o.seeds = 2, o.dir = "sweep_test", o.jobs = 1;
+    const SweepResult r = sweep(c, o);
+    REQUIRE(r.cells.size() == 4);
+    CHECK(r.ran == 8);
+    for (int64_t w : {16, 32}) {  // at most one best per width, and only a learning cell
+      int best = 0;
+      for (const auto& cell : r.cells)
+        if (cell.width == w && cell.best) {
+          ++best;
+          CHECK(cell.labels.find("learning") != std::string::npos);
+        }
+      CHECK(best <= 1);
+    }
+    for (const auto& cell : r.cells) {
+      REQUIRE(cell.runs.size() == 2);
+      CHECK(cell.runs[0].seed == c.seed);
+      CHECK(cell.runs[1].seed == c.seed + 1);
+      CHECK(cell.runs[0].steps == 30);
+    }
+    CHECK(lines("sweep_test/sweep.csv").size() == 9);
+    std::ifstream md("sweep_test/report.md");
+    const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+    CHECK(text.find("## What the numbers say") != std::string::npos);
+    CHECK(text.find("as the width grows") != std::string::npos);
+    if (r.figures) {
+      CHECK(fs::exists("sweep_test/heatmap.png"));
+      CHECK(fs::exists("sweep_test/curves.png"));
+    } else {
+      MESSAGE("figures skipped: /usr/bin/python3 with matplotlib not available");
+    }
+    // resumable: a rerun reuses every finished run and gives the same table
+    const auto csv = lines("sweep_test/sweep.csv");
+    SweepResult again = sweep(c, o);
+    CHECK(again.ran == 0);
+    CHECK(again.reused == 8);
+    CHECK(lines("sweep_test/sweep.csv") == csv);
+    // a run cut before its end (no outcome yet, a checkpoint at step 15) is continued
+    const std::string cut = r.cells[0].runs[0].out;
+    fs::remove_all(cut);
+    TrainConfig short_run = c;  // the cell's own settings, stopped half way
+    short_run.out = cut;
+    short_run.n_embd = 16;
+    short_run.alpha0 = 0.5, short_run.scale = "sqrtc", short_run.norm = "dyt";
+    short_run.stop_at = 15;
+    train(short_run);
+    again = sweep(c, o);
+    CHECK(again.ran == 1);
+    CHECK(lines("sweep_test/sweep.csv") == csv);  // continued bit for bit
   }
 }

@@ -14,11 +14,15 @@
 #include "normgrad/error.h"
 #include "normgrad/nn/norm.h"
 #include "normgrad/threading.h"
+#include "sweep.h"
 #include "train.h"
 
 using namespace ngcli;
 
 constexpr int64_t kCompareSteps = 400;
+// sweep's default cell: 2 layers, 300 steps; the default grid (6 alpha0 x 3 widths x 2
+// seeds = 36 runs) takes about 8 minutes on 2 cores.
+constexpr int64_t kSweepSteps = 300, kSweepLayers = 2;
 
 // Number checks with messages people can read (CLI11's ranges print 1.8e308).
 static CLI::Validator bound(const char* what, bool (*ok)(double)) {
@@ -166,6 +170,39 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   compare_cmd->add_option("--report", co.dir, "report folder")->capture_default_str();
 
+  TrainConfig wc;
+  SweepOptions so;
+  std::vector<std::string> sweep_variants;
+  auto* sweep_cmd = app.add_subcommand(
+      "sweep",
+      "a grid of variants x values of one norm setting x widths (x depths), every cell "
+      "trained with the same data, batches and seeds; resumable (rerun the same command); "
+      "report with a heatmap, curves and the best value per width (" +
+          std::to_string(kSweepLayers) + " layers, " + std::to_string(kSweepSteps) +
+          " steps unless --n-layer / --max-steps are given)");
+  const GivenFlags sweep_flags = add_train_flags(*sweep_cmd, wc);
+  sweep_cmd->add_option("--variant", sweep_variants,
+                        "kind[:key=value,...], repeatable (default: dyt:scale=sqrtc)");
+  sweep_cmd->add_option("--param", so.param, "the swept setting (alpha0, beta0, lambda0, ...)")
+      ->capture_default_str();
+  sweep_cmd
+      ->add_option("--values", so.values, "its values, comma-separated (default 0.5,1,2,4,8,16)")
+      ->delimiter(',');
+  sweep_cmd->add_option("--widths", so.widths, "n_embd values (default 64,128,256)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 65536));
+  sweep_cmd->add_option("--layers", so.layers, "n_layer values (default: --n-layer)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1024));
+  sweep_cmd->add_option("--seeds", so.seeds, "seeds per cell")
+      ->check(kPositive)
+      ->capture_default_str();
+  sweep_cmd->add_option("--jobs", so.jobs, "runs in parallel as processes (0: one per core)")
+      ->check(kNonNegative)
+      ->capture_default_str();
+  sweep_cmd->add_option("--report", so.dir, "report folder (rerun to resume)")
+      ->capture_default_str();
+
   app.footer(
       "Exit codes: 0 done; 1 error (bad input file, config or I/O: one line on stderr); 2 bad "
       "command line; 3 training diverged (the message names the step, the first non-finite "
@@ -184,6 +221,9 @@ int main(int argc, char** argv) {
   }
   record_given(train_flags, tc);
   record_given(compare_flags, cc);
+  record_given(sweep_flags, wc);
+  if (!wc.given.count("max_steps")) wc.max_steps = kSweepSteps;
+  if (!wc.given.count("n_layer")) wc.n_layer = kSweepLayers;
   // compare's own default length: 15 runs (5 variants x 3 seeds) in about 5 minutes on 2 cores
   if (!cc.given.count("max_steps")) cc.max_steps = kCompareSteps;
   try {
@@ -197,6 +237,10 @@ int main(int argc, char** argv) {
         if (!k.empty()) variant_specs.push_back(k);
       for (const auto& s : variant_specs) co.variants.push_back(parse_variant(s));
       if (compare(cc, co).interrupted) return 130;
+    }
+    if (*sweep_cmd) {
+      for (const auto& s : sweep_variants) so.variants.push_back(parse_variant(s));
+      if (sweep(wc, so).interrupted) return 130;
     }
     if (*eval_cmd) eval_command(ckpt, data, windows);
     if (*sample_cmd)

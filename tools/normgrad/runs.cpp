@@ -1,5 +1,6 @@
 #include "runs.h"
 
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -167,9 +168,14 @@ std::vector<int> run_processes(const std::vector<Job>& all, int jobs, bool quiet
       const std::string log = j.cfg.out + "/train.log";
       std::fflush(stdout);  // or the child would write our buffered lines again
       std::fflush(stderr);
+      const pid_t parent = getpid();
       const pid_t pid = fork();
       if (pid < 0) ng::fail("compare", "cannot start a training process (fork failed)");
       if (pid == 0) {
+        // If this process dies (even by kill -9), the run gets SIGINT: it saves a checkpoint
+        // and stops, so a rerun of the sweep can continue it and no orphan writes on.
+        prctl(PR_SET_PDEATHSIG, SIGINT);
+        if (getppid() != parent) _exit(130);
         FILE* f = std::freopen(log.c_str(), j.cfg.resume ? "a" : "w", stdout);
         if (f) dup2(fileno(stdout), fileno(stderr));
         execv(exe.c_str(), argv.data());

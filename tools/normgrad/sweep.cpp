@@ -1,0 +1,278 @@
+#include "sweep.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "data.h"
+#include "files.h"
+#include "normgrad/error.h"
+#include "normgrad/nn/safetensors.h"
+#include "saved_run.h"
+
+#ifndef NG_SWEEP_PLOT_SCRIPT
+#define NG_SWEEP_PLOT_SCRIPT "tools/normgrad/plot_sweep.py"
+#endif
+
+namespace ngcli {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string trend(const std::vector<double>& best) {
+  bool up = false, down = false;
+  for (size_t i = 1; i < best.size(); ++i) {
+    up |= best[i] > best[i - 1];
+    down |= best[i] < best[i - 1];
+  }
+  if (best.size() < 2) return "cannot be judged (fewer than 2 widths have a learning cell)";
+  if (!up && !down) return "stays";
+  if (down && !up) return "shrinks";
+  if (up && !down) return "grows";
+  return "no monotone trend";
+}
+
+namespace {
+
+void write_text(const std::string& path, const std::string& text) {
+  ng::nn::write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
+// How a run ended, kept next to it: a finished or diverged run is never trained again.
+const char* kOutcomeFile = "/outcome.json";
+
+struct Planned {
+  Job job;
+  size_t cell;
+  bool finished = false;  // outcome.json says it ended (code 0 or 3)
+  int code = 130;
+  std::string message;
+};
+
+}  // namespace
+
+SweepResult sweep(const TrainConfig& base_in, const SweepOptions& opt_in) {
+  SweepOptions opt = opt_in;
+  if (opt.variants.empty()) opt.variants = {parse_variant("dyt:scale=sqrtc")};
+  if (opt.values.empty()) opt.values = {"0.5", "1", "2", "4", "8", "16"};
+  if (opt.widths.empty()) opt.widths = {64, 128, 256};
+  if (opt.layers.empty()) opt.layers = {base_in.n_layer};
+  if (opt.seeds < 1) ng::fail("sweep", "--seeds must be >= 1, got ", opt.seeds);
+  TrainConfig base = base_in;
+  base.validate();
+  if (!base.data.empty()) base.data = fs::absolute(base.data).lexically_normal().string();
+  std::vector<double> numeric;
+  for (const auto& v : opt.values) {
+    TrainConfig probe = base;  // parses the value as the field's type and checks it
+    set_recipe_field(probe, opt.param, v, "sweep --values");
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    if (end == v.c_str() || *end != '\0')
+      ng::fail("sweep", "--param ", opt.param, ": value '", v, "' is not a number");
+    numeric.push_back(x);
+  }
+  ensure_writable_dir(opt.dir, "sweep");
+
+  SweepResult res;
+  const std::string text = load_corpus(base.data);
+  const CharTokenizer tok = CharTokenizer::from_text(text);
+  res.unigram = unigram_val_loss(tok.encode(text), tok.size());
+
+  // The grid; every config is checked before anything trains.
+  std::vector<Planned> plan;
+  for (const auto& var : opt.variants)
+    for (const auto& value : opt.values)
+      for (int64_t width : opt.widths)
+        for (int64_t layers : opt.layers) {
+          SweepCell cell{var.spec, value, width, layers};
+          for (int k = 0; k < opt.seeds; ++k) {
+            TrainConfig c = apply_variant(base, var);
+            set_recipe_field(c, opt.param, value, var.spec);
+            c.n_embd = width, c.n_layer = layers;
+            c.seed = base.seed + (uint64_t)k;
+            c.out = opt.dir + "/runs/" + slug(var.spec) + "/" + opt.param + "=" + value + "/w" +
+                    std::to_string(width) + "_l" + std::to_string(layers) + "/seed" +
+                    std::to_string(c.seed);
+            c.stop_at = 0;
+            c.validate();
+            check_fits_memory(c, tok.size(), "sweep cell " + c.out);
+            Planned p{{var.spec + " " + opt.param + "=" + value + " n_embd=" +
+                           std::to_string(width) + " n_layer=" + std::to_string(layers),
+                       c},
+                      res.cells.size()};
+            try {  // a run that ended before: its outcome, not a new run
+              const json o = json::parse(read_regular_file(c.out + kOutcomeFile, 1 << 20, "sweep"));
+              p.code = o.at("code").get<int>();
+              p.message = o.at("message").get<std::string>();
+              p.finished = p.code == 0 || p.code == 3;
+            } catch (const std::exception&) {
+            }
+            p.job.cfg.resume = !p.finished && fs::exists(c.out + "/ckpt.safetensors");
+            plan.push_back(p);
+          }
+          res.cells.push_back(cell);
+        }
+
+  std::vector<Job> todo;
+  std::vector<size_t> todo_index;
+  for (size_t i = 0; i < plan.size(); ++i)
+    if (!plan[i].finished) todo.push_back(plan[i].job), todo_index.push_back(i);
+  res.reused = (int)(plan.size() - todo.size());
+  res.ran = (int)todo.size();
+  const int cores = std::max(1, (int)sysconf(_SC_NPROCESSORS_ONLN));
+  const int parallel =
+      std::max(1, std::min<int>(opt.jobs > 0 ? opt.jobs : cores, (int)todo.size()));
+  if (!base.quiet)
+    std::printf(
+        "sweep: %zu cells x %d seeds = %zu runs (%d finished before, %d to train, %d at a "
+        "time); unigram val loss %.4f\n",
+        res.cells.size(), opt.seeds, plan.size(), res.reused, res.ran, parallel, res.unigram);
+  if (parallel > 1)
+    for (auto& j : todo) j.cfg.threads = std::max(1, cores / parallel), j.cfg.quiet = true;
+  if (!todo.empty()) {
+    const JobsResult ran = run_jobs(todo, parallel, base.quiet, opt.exe);
+    res.interrupted = ran.interrupted;
+    for (size_t k = 0; k < todo.size(); ++k) {
+      Planned& p = plan[todo_index[k]];
+      p.code = ran.codes[k], p.message = ran.messages[k];
+      if (p.code == 0 || p.code == 3)
+        write_text(p.job.cfg.out + kOutcomeFile,
+                   json{{"code", p.code}, {"message", p.message}}.dump() + "\n");
+    }
+  }
+
+  // Cells: outcomes, mean over finished seeds, labels; the best value per row.
+  for (const auto& p : plan)
+    res.cells[p.cell].runs.push_back(read_outcome(p.job, p.code, p.message, res.unigram));
+  for (auto& cell : res.cells) {
+    std::map<std::string, int> count;
+    std::vector<double> val;
+    for (const auto& r : cell.runs) {
+      ++count[r.label];
+      if (r.label == "learning" || r.label == "collapsed") val.push_back(r.val_loss);
+    }
+    for (auto& [label, n] : count)
+      cell.labels += (cell.labels.empty() ? "" : ", ") + std::to_string(n) + " " + label;
+    cell.val = stats(val);
+  }
+  std::ostringstream finding;
+  for (const auto& var : opt.variants)
+    for (int64_t layers : opt.layers) {
+      std::vector<double> bests;
+      std::string per_width;
+      for (int64_t width : opt.widths) {
+        SweepCell* best = nullptr;
+        for (auto& c : res.cells)
+          if (c.variant == var.spec && c.width == width && c.layers == layers &&
+              std::isfinite(c.val.mean) && c.labels.find("learning") != std::string::npos &&
+              (!best || c.val.mean < best->val.mean))
+            best = &c;
+        if (!best) {
+          per_width += (per_width.empty() ? "" : ", ") + std::string("width ") +
+                       std::to_string(width) + ": none learned";
+          continue;
+        }
+        best->best = true;
+        // values whose mean is within the combined spread of the best: not distinguishable
+        std::string tied;
+        for (const auto& c : res.cells)
+          if (&c != best && c.variant == var.spec && c.width == width && c.layers == layers &&
+              std::isfinite(c.val.mean) &&
+              c.val.mean - best->val.mean <=
+                  std::sqrt(c.val.sd * c.val.sd + best->val.sd * best->val.sd))
+            tied += (tied.empty() ? "" : "/") + c.value;
+        bests.push_back(std::strtod(best->value.c_str(), nullptr));
+        per_width += (per_width.empty() ? "" : ", ") + std::string("width ") +
+                     std::to_string(width) + ": " + best->value + " (val " +
+                     fmt("%.4f", best->val.mean) + (tied.empty() ? "" : "; tied with " + tied) +
+                     ")";
+      }
+      finding << "- `" << var.spec << "`, " << layers << " layers: the best " << opt.param << " "
+              << trend(bests) << " as the width grows (" << per_width << ").\n";
+    }
+  res.finding = finding.str();
+
+  // Files: one CSV line per run, summary.json for the figures, report.md.
+  std::ostringstream csv;
+  csv << "variant," << opt.param << ",n_embd,n_layer,seed,label,steps,val_loss,train_loss\n";
+  json cells = json::array();
+  for (const auto& c : res.cells) {
+    for (const auto& r : c.runs)
+      csv << '"' << c.variant << "\"," << c.value << ',' << c.width << ',' << c.layers << ','
+          << r.seed << ',' << r.label << ',' << r.steps << ',' << fmt("%.6f", r.val_loss) << ','
+          << fmt("%.6f", r.train_loss) << "\n";
+    cells.push_back({{"variant", c.variant},
+                     {"value", std::strtod(c.value.c_str(), nullptr)},
+                     {"width", c.width},
+                     {"layers", c.layers},
+                     {"val_mean", std::isfinite(c.val.mean) ? json(c.val.mean) : json()},
+                     {"val_sd", std::isfinite(c.val.sd) ? json(c.val.sd) : json()},
+                     {"labels", c.labels},
+                     {"best", c.best}});
+  }
+  write_text(opt.dir + "/sweep.csv", csv.str());
+  const json summary = {
+      {"param", opt.param},        {"unigram_val_loss", res.unigram}, {"seeds", opt.seeds},
+      {"config", base.describe()}, {"interrupted", res.interrupted},  {"cells", cells}};
+  write_text(opt.dir + "/summary.json", summary.dump(2));
+  const std::string py = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  res.figures = std::system((py + " -c 'import matplotlib' > /dev/null 2>&1").c_str()) == 0 &&
+                std::system((py + " " + NG_SWEEP_PLOT_SCRIPT + " " + opt.dir + " > " + opt.dir +
+                             "/plot.log 2>&1")
+                                .c_str()) == 0;
+
+  std::ostringstream md;
+  md << "# normgrad sweep: " << opt.param << " x width\n\n";
+  if (res.interrupted) md << "**Interrupted (Ctrl-C): rerun the same command to finish it.**\n\n";
+  md << "Every cell is trained with the same data, batches and seeds (" << base.seed << ".."
+     << base.seed + opt.seeds - 1 << "): " << base.n_head << " heads, block " << base.block_size
+     << ", batch " << base.batch << ", " << base.max_steps << " steps of AdamW (lr " << base.lr
+     << ", warmup " << base.warmup << ", cosine to " << base.min_lr
+     << "); n_embd and n_layer as in each table. **Unigram baseline: " << fmt("%.4f", res.unigram)
+     << "** nats/char. A cell shows the mean ± sd of the final val loss over the seeds whose "
+        "runs finished, and the runs' labels (*collapsed*: within 0.1 of the unigram baseline; "
+        "*diverged*: loss or gradient non-finite). **Bold**: the lowest mean of its row.\n\n"
+     << "## What the numbers say\n\n"
+     << res.finding
+     << "\n\"Tied\": values whose mean is within the combined seed spread of the best.\n";
+  for (const auto& var : opt.variants)
+    for (int64_t layers : opt.layers) {
+      md << "\n## `" << var.spec << "`, " << layers << " layers\n\n| n_embd |";
+      for (const auto& v : opt.values) md << " " << opt.param << " " << v << " |";
+      md << "\n|---|";
+      for (size_t k = 0; k < opt.values.size(); ++k) md << "---|";
+      md << "\n";
+      for (int64_t width : opt.widths) {
+        md << "| " << width << " |";
+        for (const auto& c : res.cells)
+          if (c.variant == var.spec && c.layers == layers && c.width == width)
+            md << " " << (c.best ? "**" : "") << pm(c.val) << (c.best ? "**" : "") << " ("
+               << c.labels << ") |";
+        md << "\n";
+      }
+      TrainConfig shown = apply_variant(base, var);
+      set_recipe_field(shown, opt.param, opt.values.front(), var.spec);
+      shown.n_embd = opt.widths.front(), shown.n_layer = layers;
+      md << "\nThe layer (shown for " << opt.param << " = " << opt.values.front() << ", n_embd "
+         << opt.widths.front() << "; each cell uses its own):\n\n"
+         << describe_variant(shown);
+    }
+  md << "\nThe shared settings, as `normgrad train` fields: `" << base.describe()
+     << "` (each cell sets its variant's keys, " << opt.param
+     << ", n_embd and n_layer). One line per run: `sweep.csv`. Runs: `" << opt.dir
+     << "/runs/<variant>/<" << opt.param << "=value>/w<n_embd>_l<n_layer>/seed<N>/`.\n";
+  if (res.figures)
+    md << "\n## Figures\n\n![heatmap](heatmap.png)\n\n![curves](curves.png)\n";
+  else
+    md << "\n(Figures skipped: python3 with matplotlib is needed; see plot.log.)\n";
+  write_text(opt.dir + "/report.md", md.str());
+  if (!base.quiet)
+    std::printf("\n%s\nreport: %s/report.md%s\n", res.finding.c_str(), opt.dir.c_str(),
+                res.figures ? " (with figures)" : "");
+  return res;
+}
+
+}  // namespace ngcli
