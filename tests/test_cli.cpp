@@ -12,6 +12,7 @@
 #include "cli_helpers.h"
 #include "commands.h"
 #include "compare.h"
+#include "convert.h"
 #include "data.h"
 #include "helpers.h"
 #include "normgrad/nn.h"
@@ -498,5 +499,117 @@ TEST_SUITE("sweep") {
     again = sweep(c, o);
     CHECK(again.ran == 1);
     CHECK(lines("sweep_test/sweep.csv") == csv);  // continued bit for bit
+  }
+}
+
+TEST_SUITE("convert") {
+  TEST_CASE("stats init: the new layer's slope at 0 is the old layer's 1/std") {
+    const InputStats s{4.0, 2.25, 100};  // mean square 4 (RMSNorm's), variance 2.25 (LN's)
+    CHECK(stats_init("dyt", "rmsnorm", s, 16, "one").at("alpha0") == doctest::Approx(0.5));
+    CHECK(stats_init("dyt", "layernorm", s, 16, "sqrtc").at("alpha0") ==
+          doctest::Approx(1.0 / (4.0 * 1.5)));
+    CHECK(stats_init("derf", "rmsnorm", s, 16, "one").at("alpha0") ==
+          doctest::Approx(std::sqrt(M_PI) / 4.0));
+    CHECK(stats_init("dyisru", "rmsnorm", s, 16, "sqrtc").at("beta0") == doctest::Approx(60.0));
+    CHECK(stats_init("dyisru", "rmsnorm", s, 16, "one").at("beta0") == doctest::Approx(4.0));
+    CHECK(stats_init("bhyt", "rmsnorm", s, 16, "one").at("lambda0") == 10.0);
+    CHECK_THROWS_WITH_AS(stats_init("layernorm", "rmsnorm", s, 16, "one"),
+                         doctest::Contains("cannot convert to 'layernorm'"), Error);
+  }
+
+  TEST_CASE("DyISRU from RMSNorm statistics reproduces RMSNorm to the predicted tolerance") {
+    // Stollenwerk: RMSNorm's y_i = w_i sqrt(C) x_i / sqrt(x_i^2 + sum_{k != i} x_k^2) exactly.
+    // With one beta = (C-1) ms (ms: the measured mean square) each output is RMSNorm's times
+    // r_i = sqrt((C ms_t + C eps) / (x_i^2 + beta)), ms_t the token's own mean square: the
+    // test checks that identity element by element, and that the error stays within the
+    // bound it implies when every token has the same mean square.
+    const int64_t C = 64;
+    Generator g(5);
+    Tensor x = randn({6, 10, C}, {.dtype = DType::F64}, &g);
+    x = x / sqrt(mean(square(x), {-1}, true));  // every token: mean square exactly 1
+    NormOptions o;
+    o.scale = "sqrtc";
+    nn::Norm rms("rmsnorm", C, o);
+    rms.to(DType::F64);
+    {
+      NoGradGuard no_grad;
+      Tensor(rms.weight).copy_(randn({C}, {.dtype = DType::F64}, &g));
+    }
+    const double ms = 1.0, eps = o.eps;
+    o.beta0 = stats_init("dyisru", "rmsnorm", {ms, 0, 60}, C, "sqrtc").at("beta0");
+    nn::Norm isru("dyisru", C, o);
+    isru.to(DType::F64);
+    {
+      NoGradGuard no_grad;
+      Tensor(isru.weight).copy_(rms.weight);
+    }
+    NoGradGuard no_grad;
+    const Tensor yr = rms(x), yd = isru(x);
+    const Tensor r = sqrt((square(x) * 0 + (double)C * (ms + eps)) / (square(x) + *o.beta0));
+    CHECK(allclose(yd, yr * r, 1e-9, 1e-12));  // the identity, element by element
+    const auto xv = x.to_vector(), yrv = yr.to_vector(), ydv = yd.to_vector();
+    double worst = 0, bound = 0;
+    for (size_t i = 0; i < xv.size(); ++i) {
+      if (std::fabs(yrv[i]) < 1e-9) continue;
+      worst = std::max(worst, std::fabs(ydv[i] / yrv[i] - 1));
+      bound =
+          std::max(bound, std::fabs(std::sqrt(C * (ms + eps) / (xv[i] * xv[i] + *o.beta0)) - 1));
+    }
+    MESSAGE("DyISRU vs RMSNorm: worst relative difference ", worst, ", predicted bound ", bound);
+    CHECK(worst <= bound + 1e-12);
+    CHECK(bound < 0.1);  // x_i^2 - ms over 2 C ms: a few percent at C = 64
+  }
+
+  TEST_CASE("replace_norm swaps the layer, its names and its parameters") {
+    nn::GPTConfig gc;
+    gc.vocab = 10, gc.n_layer = 2, gc.n_head = 2, gc.n_embd = 8, gc.block_size = 4;
+    gc.norm = "rmsnorm";
+    nn::GPT m(gc);
+    CHECK(nn::norm_positions(m).size() == 5);
+    auto n = std::make_shared<nn::Norm>("dyt", 8, NormOptions{});
+    nn::replace_norm(m, "transformer.h.1.ln_2", n);
+    CHECK(m.blocks()[1]->ln_2 == n);
+    CHECK(nn::norm_at(m, "transformer.h.1.ln_2")->kind() == "dyt");
+    bool found = false;
+    for (auto& [name, p] : m.named_parameters()) found |= name == "transformer.h.1.ln_2.alpha";
+    CHECK(found);
+    nn::replace_norm(m, "transformer.ln_f", std::make_shared<nn::Norm>("dyisru", 8, NormOptions{}));
+    CHECK(m.ln_f->kind() == "dyisru");
+    CHECK_THROWS_WITH_AS(nn::replace_norm(m, "transformer.h.2.ln_1", n),
+                         doctest::Contains("no norm at 'transformer.h.2.ln_1'"), Error);
+    CHECK_THROWS_WITH_AS(nn::replace_norm(m, "transformer.ln_f",
+                                          std::make_shared<nn::Norm>("dyt", 4, NormOptions{})),
+                         doctest::Contains("must have 8 channels"), Error);
+    CHECK(m(from_vector(std::vector<int64_t>{1, 2, 3}, {1, 3})).size(-1) == 10);
+  }
+
+  TEST_CASE("a tiny surgery: table, per-layer increases, fine-tuning recovers") {
+    TrainConfig c = tiny_cfg("surgery_src");
+    c.norm = "rmsnorm", c.max_steps = 40, c.dropout = 0;
+    train(c);
+    ConvertOptions o;
+    o.ckpt = c.out + "/ckpt.safetensors";
+    o.to = {"dyisru", "dyt"}, o.steps = 10, o.eval_batches = 4, o.per_layer = true;
+    o.dir = "surgery_report", o.quiet = true;
+    const ConvertResult r = convert(o);
+    CHECK(r.source_kind == "rmsnorm");
+    REQUIRE(r.rows.size() == 4);
+    CHECK(r.per_layer.size() == 2 * 5 * 2);
+    for (const auto& row : r.rows) {
+      CAPTURE(row.target);
+      CAPTURE(row.init);
+      CHECK(std::isfinite(row.after));
+      CHECK(row.curve_all_ft.size() == 5);
+      CHECK(row.after_all_ft < row.after);  // fine-tuning all parameters helps
+    }
+    MESSAGE("before ", r.before, "; dyisru default ", r.rows[0].after, ", stats ", r.rows[1].after);
+    // the exact counterpart, initialised from measured statistics, nearly keeps the model
+    CHECK(std::fabs(r.rows[1].after - r.before) < 0.05);
+    CHECK(std::fabs(r.rows[1].after - r.before) < std::fabs(r.rows[0].after - r.before));
+    std::ifstream md(o.dir + "/report.md");
+    const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+    CHECK(text.find("One layer at a time") != std::string::npos);
+    CHECK_THROWS_WITH_AS(convert({.ckpt = o.ckpt, .at = "layer:9", .dir = "x"}),
+                         doctest::Contains("block index must be in [0, 2)"), Error);
   }
 }

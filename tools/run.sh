@@ -1,14 +1,33 @@
 #!/usr/bin/env bash
-# Sets everything up, builds, and runs the main job on its defaults: `normgrad compare`,
-# which trains the same GPT for every default variant (norm kind + recipe) with 3 seeds and
-# writes report/ (report.md + figures).
+# Sets everything up, builds, and runs a job on its defaults:
+#   bash tools/run.sh            normgrad compare: every default variant (norm kind + recipe),
+#                                3 seeds each -> report/ (report.md + figures)
+#   bash tools/run.sh sweep      normgrad sweep: DyT alpha0 x width -> sweep/
+#   bash tools/run.sh surgery    trains an RMSNorm GPT, then normgrad convert: its norms
+#                                replaced by DyISRU and DyT, one layer at a time too -> surgery/
 set -euo pipefail
 cd "$(dirname "$0")/.."
+job="${1:-compare}"
 bash tools/setup.sh
 mkdir -p build
 bash tools/build.sh build/release -DCMAKE_BUILD_TYPE=Release
+B=build/release/tools/normgrad/normgrad
 echo
-echo "== normgrad compare (default variants, 3 seeds each; see --help) =="
-build/release/tools/normgrad/normgrad compare --report report
-echo
-echo "Open report/report.md and the PNG figures beside it."
+case "$job" in
+  compare)
+    echo "== normgrad compare (default variants, 3 seeds each; see --help) =="
+    $B compare --report report
+    echo "Open report/report.md and the PNG figures beside it." ;;
+  sweep)
+    echo "== normgrad sweep (dyt:scale=sqrtc, alpha0 x n_embd, 2 seeds; rerun to resume) =="
+    $B sweep --report sweep
+    echo "Open sweep/report.md and the PNG figures beside it." ;;
+  surgery)
+    echo "== normgrad train --norm rmsnorm, then normgrad convert --per-layer =="
+    $B train --norm rmsnorm --out runs/rmsnorm
+    $B convert --ckpt runs/rmsnorm/ckpt.safetensors --to dyisru,dyt --per-layer --report surgery
+    echo "Open surgery/report.md and the PNG figures beside it." ;;
+  *)
+    echo "usage: bash tools/run.sh [compare|sweep|surgery]" >&2
+    exit 2 ;;
+esac

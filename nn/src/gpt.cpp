@@ -1,5 +1,6 @@
 #include "normgrad/nn/gpt.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -146,6 +147,50 @@ std::vector<std::string> fold_tapered_norms(GPT& model) {
     fold(*b.ln_2, *b.mlp->c_fc, h + ".ln_2");
   }
   return folded;
+}
+
+std::vector<std::string> norm_positions(const GPT& model) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < model.blocks().size(); ++i)
+    for (const char* which : {"ln_1", "ln_2"})
+      out.push_back("transformer.h." + std::to_string(i) + "." + which);
+  out.push_back("transformer.ln_f");
+  return out;
+}
+
+namespace {
+// position -> (block index or -1 for ln_f, "ln_1" / "ln_2" / "ln_f")
+std::pair<int64_t, std::string> parse_position(const GPT& model, const std::string& position) {
+  const auto all = norm_positions(model);
+  if (std::find(all.begin(), all.end(), position) == all.end())
+    fail("replace_norm", "no norm at '", position, "' (positions: transformer.h.<i>.ln_1, ",
+         "transformer.h.<i>.ln_2 for i < ", model.blocks().size(), ", transformer.ln_f)");
+  if (position == "transformer.ln_f") return {-1, "ln_f"};
+  const size_t dot = position.rfind('.');
+  return {std::stoll(position.substr(14, dot - 14)), position.substr(dot + 1)};
+}
+}  // namespace
+
+std::shared_ptr<Norm> norm_at(const GPT& model, const std::string& position) {
+  const auto [block, which] = parse_position(model, position);
+  if (block < 0) return model.ln_f;
+  const auto& b = model.blocks()[(size_t)block];
+  return which == "ln_1" ? b->ln_1 : b->ln_2;
+}
+
+void replace_norm(GPT& model, const std::string& position, std::shared_ptr<Norm> norm) {
+  if (!norm || norm->channels() != model.config().n_embd)
+    fail("replace_norm", "the new norm must have ", model.config().n_embd, " channels");
+  const auto [block, which] = parse_position(model, position);
+  if (block < 0) {
+    for (auto& [name, m] : model.named_modules())
+      if (name == "transformer") m->replace_child("ln_f", norm);
+    model.ln_f = norm;
+    return;
+  }
+  Block& b = *model.blocks()[(size_t)block];
+  b.replace_child(which, norm);
+  (which == "ln_1" ? b.ln_1 : b.ln_2) = norm;
 }
 
 }  // namespace ng::nn

@@ -149,6 +149,15 @@ std::string Module::LoadReport::str() const {
   return s.str();
 }
 
+void Module::replace_child(const std::string& name, std::shared_ptr<Module> m) {
+  for (auto& [n, child] : children_)
+    if (n == name) {
+      child = std::move(m);
+      return;
+    }
+  fail("replace_child", "no child module named '", name, "'");
+}
+
 Module::LoadReport Module::load_state_dict(const StateDict& sd, bool strict) {
   LoadReport r;
   std::set<std::string> seen;

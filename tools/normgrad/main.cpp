@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "compare.h"
+#include "convert.h"
 #include "normgrad/error.h"
 #include "normgrad/nn/norm.h"
 #include "normgrad/threading.h"
@@ -203,6 +204,39 @@ int main(int argc, char** argv) {
   sweep_cmd->add_option("--report", so.dir, "report folder (rerun to resume)")
       ->capture_default_str();
 
+  ConvertOptions vo;
+  auto* convert_cmd = app.add_subcommand(
+      "convert",
+      "norm surgery: replace a trained model's LayerNorm/RMSNorm layers by element-wise ones "
+      "(defaults or statistics-based init), then report the val loss before, right after and "
+      "after fine-tuning; --per-layer replaces one layer at a time");
+  convert_cmd->add_option("--ckpt", vo.ckpt, "checkpoint of a layernorm or rmsnorm run")
+      ->required()
+      ->check(CLI::ExistingFile);
+  convert_cmd->add_option("--to", vo.to, "target kinds, comma-separated: dyt, dyisru, derf, bhyt")
+      ->delimiter(',')
+      ->capture_default_str();
+  convert_cmd->add_option("--at", vo.at, "positions: all, attn, mlp, final or layer:N")
+      ->capture_default_str();
+  convert_cmd->add_option("--init", vo.inits, "default and/or stats, comma-separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  convert_cmd->add_option("--scale", vo.scale, "new layers' output scale")
+      ->check(CLI::IsMember({"one", "sqrtc"}))
+      ->capture_default_str();
+  convert_cmd->add_option("--steps", vo.steps, "fine-tuning steps (0: none)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  convert_cmd->add_option("--lr", vo.lr, "fine-tuning AdamW lr (constant)")
+      ->check(kPositive)
+      ->capture_default_str();
+  convert_cmd->add_option("--eval-batches", vo.eval_batches, "validation batches per loss")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  convert_cmd->add_flag("--per-layer", vo.per_layer, "also replace one layer at a time");
+  convert_cmd->add_option("--data", vo.data, "text file (default: the run's corpus)");
+  convert_cmd->add_option("--report", vo.dir, "report folder")->capture_default_str();
+
   app.footer(
       "Exit codes: 0 done; 1 error (bad input file, config or I/O: one line on stderr); 2 bad "
       "command line; 3 training diverged (the message names the step, the first non-finite "
@@ -242,6 +276,7 @@ int main(int argc, char** argv) {
       for (const auto& s : sweep_variants) so.variants.push_back(parse_variant(s));
       if (sweep(wc, so).interrupted) return 130;
     }
+    if (*convert_cmd) convert(vo);
     if (*eval_cmd) eval_command(ckpt, data, windows);
     if (*sample_cmd)
       std::printf("%s\n", sample_command(ckpt, prompt, tokens, temperature, top_k, seed).c_str());

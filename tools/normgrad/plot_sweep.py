@@ -54,7 +54,7 @@ def main(folder):
             if bad:
                 text += "\n" + "\n".join(bad)
             ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                    color="white" if c["best"] else "black")
+                    color="black", fontweight="bold" if c["best"] else "normal")
             if c["best"]:
                 ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
                                            edgecolor="red", linewidth=2.5))

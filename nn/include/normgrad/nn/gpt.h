@@ -88,4 +88,13 @@ class GPT : public Module {
 // folded. Returns the names of the folded layers.
 std::vector<std::string> fold_tapered_norms(GPT& model);
 
+// The names of the model's norm layers in forward order: transformer.h.0.ln_1,
+// transformer.h.0.ln_2, ..., transformer.ln_f.
+std::vector<std::string> norm_positions(const GPT& model);
+// The norm layer at `position` (one of norm_positions()).
+std::shared_ptr<Norm> norm_at(const GPT& model, const std::string& position);
+// Puts `norm` (of the model's width) in place of the layer at `position`; its parameters
+// are then the model's under that position's names (norm surgery).
+void replace_norm(GPT& model, const std::string& position, std::shared_ptr<Norm> norm);
+
 }  // namespace ng::nn

@@ -58,6 +58,10 @@ class Module {
   // Copies values into the existing parameters and buffers (handles stay valid). strict: any
   // missing, unexpected or mis-shaped entry throws, naming them all; otherwise they are reported.
   LoadReport load_state_dict(const StateDict& sd, bool strict = true);
+  // Swaps the child registered as `name` for `m` (an error when there is none): what it
+  // holds is then named and saved under that name. Members that point at the old child are
+  // the caller's to update (nn::replace_norm does both for a GPT's norms).
+  void replace_child(const std::string& name, std::shared_ptr<Module> m);
 
  protected:
   Tensor register_parameter(const std::string& name, Tensor t);
