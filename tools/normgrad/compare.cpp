@@ -201,14 +201,8 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
                                    {"gradient", rows[vi].grad},
                                    {"runs", runs}});
   }
-  const std::string s = summary.dump(2);
-  ng::nn::write_file_atomic(dir + "/summary.json", std::vector<uint8_t>(s.begin(), s.end()));
-
-  // Debian's interpreter is the one python3-matplotlib installs into.
-  const std::string py = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  const std::string cmd = py + " " + NG_PLOT_SCRIPT + " " + dir + " > " + dir + "/plot.log 2>&1";
-  res.figures = std::system((py + " -c 'import matplotlib' > /dev/null 2>&1").c_str()) == 0 &&
-                std::system(cmd.c_str()) == 0;
+  write_text(dir + "/summary.json", summary.dump(2));
+  res.figures = run_plot_script(NG_PLOT_SCRIPT, dir);
 
   std::ostringstream md;
   md << "# normgrad compare\n\n";
@@ -281,8 +275,7 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
     md << "\n(Figures skipped: python3 with matplotlib is needed; see plot.log.)\n";
   }
   const std::string text_md = md.str();
-  ng::nn::write_file_atomic(dir + "/report.md",
-                            std::vector<uint8_t>(text_md.begin(), text_md.end()));
+  write_text(dir + "/report.md", text_md);
   if (!base.quiet) {
     std::printf("\n");
     for (const Row& r : rows)

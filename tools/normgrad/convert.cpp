@@ -249,13 +249,8 @@ ConvertResult convert(const ConvertOptions& o) {
                         {"steps", o.steps},     {"source", res.source_kind},
                         {"rows", rows},         {"per_layer", per},
                         {"stats", st},          {"positions", nn::norm_positions(*model)}};
-  const std::string sj = summary.dump(2);
-  nn::write_file_atomic(o.dir + "/summary.json", std::vector<uint8_t>(sj.begin(), sj.end()));
-  const std::string py = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  res.figures = std::system((py + " -c 'import matplotlib' > /dev/null 2>&1").c_str()) == 0 &&
-                std::system((py + " " + NG_SURGERY_PLOT_SCRIPT + " " + o.dir + " > " + o.dir +
-                             "/plot.log 2>&1")
-                                .c_str()) == 0;
+  write_text(o.dir + "/summary.json", summary.dump(2));
+  res.figures = run_plot_script(NG_SURGERY_PLOT_SCRIPT, o.dir);
 
   std::ostringstream md;
   md << "# normgrad convert: norm surgery\n\nCheckpoint `" << o.ckpt << "` (step " << s.run.step
@@ -325,8 +320,7 @@ ConvertResult convert(const ConvertOptions& o) {
   } else {
     md << "\n(Figures skipped: python3 with matplotlib is needed; see plot.log.)\n";
   }
-  const std::string t = md.str();
-  nn::write_file_atomic(o.dir + "/report.md", std::vector<uint8_t>(t.begin(), t.end()));
+  write_text(o.dir + "/report.md", md.str());
   if (!o.quiet) std::printf("report: %s/report.md\n", o.dir.c_str());
   return res;
 }

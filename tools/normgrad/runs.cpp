@@ -9,12 +9,15 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "files.h"
 #include "normgrad/error.h"
+#include "normgrad/nn/safetensors.h"
 
 namespace ngcli {
 using json = nlohmann::json;
@@ -70,6 +73,17 @@ Stats stats(const std::vector<double>& v) {
 std::string pm(const Stats& s, const char* f) {
   if (s.n == 0) return "n/a";
   return fmt(f, s.mean) + (s.n > 1 ? " ± " + fmt(f, s.sd) : "");
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  ng::nn::write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
+bool run_plot_script(const std::string& script, const std::string& dir) {
+  const std::string py =
+      std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  return std::system((py + " -c 'import matplotlib' > /dev/null 2>&1").c_str()) == 0 &&
+         std::system((py + " " + script + " " + dir + " > " + dir + "/plot.log 2>&1").c_str()) == 0;
 }
 
 std::string health_label(bool diverged, bool interrupted, double val_loss, double unigram,

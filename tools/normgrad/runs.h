@@ -56,5 +56,11 @@ struct Stats {
 };
 Stats stats(const std::vector<double>& v);  // over the finite values; sd is the sample sd
 std::string pm(const Stats& s, const char* format = "%.4f");  // "mean ± sd" or "n/a"
+// Writes a report file atomically.
+void write_text(const std::string& path, const std::string& text);
+// Runs a figure script on a report folder with Debian's python3 (the one
+// python3-matplotlib installs into), its output in DIR/plot.log; false when python3 or
+// matplotlib is missing or the script fails.
+bool run_plot_script(const std::string& script, const std::string& dir);
 
 }  // namespace ngcli

@@ -37,10 +37,6 @@ std::string trend(const std::vector<double>& best) {
 
 namespace {
 
-void write_text(const std::string& path, const std::string& text) {
-  ng::nn::write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()));
-}
-
 // How a run ended, kept next to it: a finished or diverged run is never trained again.
 const char* kOutcomeFile = "/outcome.json";
 
@@ -218,11 +214,7 @@ SweepResult sweep(const TrainConfig& base_in, const SweepOptions& opt_in) {
       {"param", opt.param},        {"unigram_val_loss", res.unigram}, {"seeds", opt.seeds},
       {"config", base.describe()}, {"interrupted", res.interrupted},  {"cells", cells}};
   write_text(opt.dir + "/summary.json", summary.dump(2));
-  const std::string py = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  res.figures = std::system((py + " -c 'import matplotlib' > /dev/null 2>&1").c_str()) == 0 &&
-                std::system((py + " " + NG_SWEEP_PLOT_SCRIPT + " " + opt.dir + " > " + opt.dir +
-                             "/plot.log 2>&1")
-                                .c_str()) == 0;
+  res.figures = run_plot_script(NG_SWEEP_PLOT_SCRIPT, opt.dir);
 
   std::ostringstream md;
   md << "# normgrad sweep: " << opt.param << " x width\n\n";
