@@ -7,6 +7,40 @@
 using namespace ngt;
 
 TEST_SUITE("autograd") {
+  TEST_CASE("to_dot: the graph of a known expression, with leaf values and gradients") {
+    const TensorOptions o{.dtype = DType::F64, .requires_grad = true};
+    Tensor a = scalar_tensor(2.0, o), b = scalar_tensor(-3.0, o);
+    Tensor w = ones({2, 3}, o);
+    Tensor y = a * b + a;  // a is used twice: one leaf node, two edges out of it
+    Tensor z = sum(w) * y;
+    const std::string before = to_dot(z);
+    z.backward();
+    const std::string dot = to_dot(z);
+    CAPTURE(dot);
+    CHECK(dot.rfind("digraph normgrad {", 0) == 0);
+    CHECK(dot.find(
+              "out [shape=record, style=bold, label=\"{output | float64 [] | data -24.0000}\"]") !=
+          std::string::npos);
+    // ops: mul (a*b), add (+a), sum, mul (* y): four op boxes and three leaves
+    auto count = [&](const std::string& needle) {
+      size_t n = 0;
+      for (size_t at = dot.find(needle); at != std::string::npos; at = dot.find(needle, at + 1))
+        ++n;
+      return n;
+    };
+    CHECK(count("shape=box") == 4);
+    CHECK(count("{leaf") == 3);
+    CHECK(count("label=\"mul\"") == 2);
+    CHECK(count("label=\"sum\"") == 1);
+    // dz/da = sum(w) (b + 1) = 6 * -2 = -12, dz/db = 6 a = 12; w: each dz/dw = y = -4
+    CHECK(dot.find("data 2.0000 | grad -12.0000") != std::string::npos);
+    CHECK(dot.find("data -3.0000 | grad 12.0000") != std::string::npos);
+    CHECK(dot.find("float64 [2, 3] | grad norm 9.7980") != std::string::npos);
+    CHECK(before.find("| grad") == std::string::npos);  // no gradients before backward
+    CHECK(count(" -> ") == 8);  // a twice, b, w, mul->add, add->mul, sum->mul, n0->out
+    CHECK(to_dot(a).find("n0") == std::string::npos);  // a leaf alone: just the output node
+  }
+
   TEST_CASE("a tensor used twice accumulates both paths") {
     Tensor x = tensor({1.0, -2.0, 3.0}, {.requires_grad = true});
     sum(x * x + x).backward();  // d/dx = 2x + 1

@@ -1,9 +1,13 @@
 // A scalar-sized expression, differentiated by normgrad's engine: the same walk-through
 // micrograd's README uses, with every node of the graph printed so you can see what
-// backward() traverses. Expected: g = 24.7041, dg/da = 138.8338, dg/db = 645.5773.
+// backward() traverses, and drawn like micrograd's draw_dot: graph.dot (ng::to_dot, with
+// the leaves' gradients), rendered to graph.svg when Graphviz's `dot` is installed.
+// Expected: g = 24.7041, dg/da = 138.8338, dg/db = 645.5773.
 #include <normgrad/normgrad.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <set>
 #include <vector>
 
@@ -47,6 +51,16 @@ int main() {
 
   g.backward();
   std::printf("\ndg/da = %.4f\ndg/db = %.4f\n", a.grad().item(), b.grad().item());
+
+  // The picture: DOT text, with data and grad on every leaf now that backward() ran.
+  std::ofstream("graph.dot") << to_dot(g);
+  if (std::system("command -v dot > /dev/null 2>&1") == 0 &&
+      std::system("dot -Tsvg graph.dot -o graph.svg") == 0)
+    std::printf("\nwrote graph.dot and graph.svg (the graph drawn by Graphviz)\n");
+  else
+    std::printf(
+        "\nwrote graph.dot; to draw it: apt-get install graphviz, then "
+        "dot -Tsvg graph.dot -o graph.svg\n");
 
   // The same gradients by central finite differences, as a check anyone can read.
   auto eval = [](double av, double bv) {

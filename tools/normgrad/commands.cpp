@@ -38,7 +38,13 @@ Loaded load(const std::string& ckpt) {
 double eval_command(const std::string& ckpt, const std::string& data, int64_t max_windows) {
   Loaded l = load(ckpt);
   const std::string text = load_corpus(data.empty() ? l.cfg.data : data);
-  const std::vector<int64_t> ids = l.tok.encode(text);
+  std::vector<int64_t> ids = l.tok.encode(text);
+  // Without --data: the run's own validation split (the last 10% of its corpus, never
+  // trained on), not the whole text, which would mix in the training split.
+  const std::string source =
+      data.empty() ? "the validation split of the run's corpus (last 10%, held out from training)"
+                   : data + " (all of it)";
+  if (data.empty()) ids.erase(ids.begin(), ids.begin() + (int64_t)(0.9 * (double)ids.size()));
   const int64_t T = l.cfg.block_size, n = ((int64_t)ids.size() - 1) / T;
   if (n < 1) fail("eval", "text has ", ids.size(), " tokens, fewer than block_size + 1 = ", T + 1);
   const int64_t windows = max_windows > 0 ? std::min(n, max_windows) : n, B = 32;
@@ -55,8 +61,8 @@ double eval_command(const std::string& ckpt, const std::string& data, int64_t ma
     total += l.model->loss(from_vector(x, {b, T}), from_vector(y, {b, T})).item() * (double)b;
   }
   const double loss = total / (double)windows;
-  std::printf("eval: loss %.4f (perplexity %.2f) over %lld windows of %lld tokens\n", loss,
-              std::exp(loss), (long long)windows, (long long)T);
+  std::printf("eval: loss %.4f (perplexity %.2f) over %lld windows of %lld tokens of %s\n", loss,
+              std::exp(loss), (long long)windows, (long long)T, source.c_str());
   return loss;
 }
 

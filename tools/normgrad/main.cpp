@@ -96,6 +96,48 @@ static GivenFlags add_train_flags(CLI::App& c, TrainConfig& t) {
   return given;
 }
 
+// Edit distance, for "did you mean".
+static size_t distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// CLI11's message, or for an unknown flag or command: its name and the closest valid one.
+static std::string explain_parse_error(const CLI::ParseError& e, const CLI::App& cmd) {
+  const std::string what = e.what();
+  const size_t colon = what.find("not expected: ");
+  if (colon == std::string::npos) return what;
+  std::stringstream rest(what.substr(colon + 14));
+  std::string word, w;
+  while (rest >> w)  // the first unexpected flag, else the first unexpected word
+    if (word.empty() || (w.rfind("-", 0) == 0 && word.rfind("-", 0) != 0)) word = w;
+  std::vector<std::string> valid;
+  if (word.rfind("-", 0) == 0) {
+    for (const CLI::Option* o : cmd.get_options())
+      for (const auto& n : o->get_lnames()) valid.push_back("--" + n);
+  } else {
+    for (const CLI::App* sub : cmd.get_subcommands({})) valid.push_back(sub->get_name());
+  }
+  std::string best;
+  size_t best_d = 4;  // suggest only near misses
+  for (const auto& v : valid)
+    if (const size_t d = distance(word.substr(0, word.find('=')), v); d < best_d)
+      best_d = d, best = v;
+  std::string msg = (word.rfind("-", 0) == 0 ? "unknown flag " : "unexpected argument ") + word;
+  if (!best.empty()) msg += "; did you mean " + best + "?";
+  return msg;
+}
+
 static void record_given(const GivenFlags& flags, TrainConfig& t) {
   for (auto& [name, opt] : flags)
     if (opt->count() > 0) t.given.insert(name);
@@ -104,6 +146,18 @@ static void record_given(const GivenFlags& flags, TrainConfig& t) {
 int main(int argc, char** argv) {
   ng::select_blas_core(argv);  // first: may re-run the program with OPENBLAS_CORETYPE set
   CLI::App app{"normgrad: train tiny GPTs with a chosen normalization and inspect gradient flow"};
+  const auto unknown_command = [&]() -> std::string {  // "normgrad trian": name it, suggest
+    if (argc < 2 || argv[1][0] == '-') return "";
+    std::string best;
+    size_t best_d = 4;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      if (sub->get_name() == argv[1]) return "";
+      if (const size_t d = distance(argv[1], sub->get_name()); d < best_d)
+        best_d = d, best = sub->get_name();
+    }
+    return std::string("unknown command ") + argv[1] +
+           (best.empty() ? "" : "; did you mean " + best + "?");
+  };
   app.require_subcommand(1);
   TrainConfig tc;
   auto* train_cmd = app.add_subcommand("train", "train a GPT");
@@ -241,6 +295,10 @@ int main(int argc, char** argv) {
       "Exit codes: 0 done; 1 error (bad input file, config or I/O: one line on stderr); 2 bad "
       "command line; 3 training diverged (the message names the step, the first non-finite "
       "parameter and the last good checkpoint); 130 interrupted by Ctrl-C (checkpoint saved).");
+  if (const std::string bad = unknown_command(); !bad.empty()) {
+    std::fprintf(stderr, "error: %s (see: normgrad --help)\n", bad.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -248,9 +306,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {  // one line, not the whole --help
-    std::string sub;
-    for (const auto* c : app.get_subcommands()) sub = " " + c->get_name();
-    std::fprintf(stderr, "error: %s (see: normgrad%s --help)\n", e.what(), sub.c_str());
+    const CLI::App* cmd = app.get_subcommands().empty() ? &app : app.get_subcommands().back();
+    std::fprintf(stderr, "error: %s (see: normgrad%s --help)\n",
+                 explain_parse_error(e, *cmd).c_str(),
+                 cmd == &app ? "" : (" " + cmd->get_name()).c_str());
     return 2;
   }
   record_given(train_flags, tc);

@@ -5,6 +5,7 @@
 #include "normgrad/dtype.h"
 #include "normgrad/error.h"
 #include "normgrad/gradcheck.h"
+#include "normgrad/graphviz.h"
 #include "normgrad/norms.h"
 #include "normgrad/ops.h"
 #include "normgrad/random.h"
