@@ -18,10 +18,6 @@
 #include "normgrad/nn/safetensors.h"
 #include "runs.h"
 
-#ifndef NG_PLOT_SCRIPT
-#define NG_PLOT_SCRIPT "tools/normgrad/plot_report.py"
-#endif
-
 namespace ngcli {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -202,7 +198,7 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
                                    {"runs", runs}});
   }
   write_text(dir + "/summary.json", summary.dump(2));
-  res.figures = run_plot_script(NG_PLOT_SCRIPT, dir);
+  res.figures = run_plot_script("plot_report.py", dir);
 
   std::ostringstream md;
   md << "# normgrad compare\n\n";

@@ -14,10 +14,6 @@
 #include "runs.h"
 #include "saved_run.h"
 
-#ifndef NG_SURGERY_PLOT_SCRIPT
-#define NG_SURGERY_PLOT_SCRIPT "tools/normgrad/plot_surgery.py"
-#endif
-
 namespace ngcli {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -250,7 +246,7 @@ ConvertResult convert(const ConvertOptions& o) {
                         {"rows", rows},         {"per_layer", per},
                         {"stats", st},          {"positions", nn::norm_positions(*model)}};
   write_text(o.dir + "/summary.json", summary.dump(2));
-  res.figures = run_plot_script(NG_SURGERY_PLOT_SCRIPT, o.dir);
+  res.figures = run_plot_script("plot_surgery.py", o.dir);
 
   std::ostringstream md;
   md << "# normgrad convert: norm surgery\n\nCheckpoint `" << o.ckpt << "` (step " << s.run.step

@@ -291,10 +291,23 @@ int main(int argc, char** argv) {
   convert_cmd->add_option("--data", vo.data, "text file (default: the run's corpus)");
   convert_cmd->add_option("--report", vo.dir, "report folder")->capture_default_str();
 
+  bool version_flag = false;  // handled before parsing; declared here for --help
+  app.add_flag("--version", version_flag,
+               std::string("the version and the build's options (CUDA, BLAS, AVX-512)"));
   app.footer(
       "Exit codes: 0 done; 1 error (bad input file, config or I/O: one line on stderr); 2 bad "
       "command line; 3 training diverged (the message names the step, the first non-finite "
       "parameter and the last good checkpoint); 130 interrupted by Ctrl-C (checkpoint saved).");
+  if (argc == 2 && std::string(argv[1]) == "--version") {  // what this build is
+#ifdef NG_HAS_CUDA
+    const char* cuda = "built (used with --device cuda when a GPU is present)";
+#else
+    const char* cuda = "not built";
+#endif
+    std::printf("normgrad %s\nCUDA backend: %s\n%s\n", NG_VERSION, cuda,
+                ng::thread_config().c_str());
+    return 0;
+  }
   if (const std::string bad = unknown_command(); !bad.empty()) {
     std::fprintf(stderr, "error: %s (see: normgrad --help)\n", bad.c_str());
     return 2;

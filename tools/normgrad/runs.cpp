@@ -79,7 +79,25 @@ void write_text(const std::string& path, const std::string& text) {
   ng::nn::write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()));
 }
 
-bool run_plot_script(const std::string& script, const std::string& dir) {
+std::string find_script(const std::string& name) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec) return "";
+  for (const fs::path& p : {exe_dir / name, exe_dir / ".." / "share" / "normgrad" / name,
+                            exe_dir / ".." / "tools" / "normgrad" / name})
+    if (fs::is_regular_file(p, ec)) return p.lexically_normal().string();
+  return "";
+}
+
+bool run_plot_script(const std::string& script_name, const std::string& dir) {
+  const std::string script = find_script(script_name);
+  if (script.empty()) {
+    write_text(dir + "/plot.log", script_name +
+                                      " not found beside the program, in "
+                                      "../share/normgrad or ../tools/normgrad\n");
+    return false;
+  }
   const std::string py =
       std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
   return std::system((py + " -c 'import matplotlib' > /dev/null 2>&1").c_str()) == 0 &&

@@ -62,5 +62,9 @@ void write_text(const std::string& path, const std::string& text);
 // python3-matplotlib installs into), its output in DIR/plot.log; false when python3 or
 // matplotlib is missing or the script fails.
 bool run_plot_script(const std::string& script, const std::string& dir);
+// A figure script (plot_report.py, ...) found next to the running program: beside it (the
+// build tree copies them there), in ../share/normgrad (installed), or in ../tools/normgrad
+// (a test binary in the build tree); "" when none is there.
+std::string find_script(const std::string& name);
 
 }  // namespace ngcli

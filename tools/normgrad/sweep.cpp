@@ -14,10 +14,6 @@
 #include "normgrad/nn/safetensors.h"
 #include "saved_run.h"
 
-#ifndef NG_SWEEP_PLOT_SCRIPT
-#define NG_SWEEP_PLOT_SCRIPT "tools/normgrad/plot_sweep.py"
-#endif
-
 namespace ngcli {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -214,7 +210,7 @@ SweepResult sweep(const TrainConfig& base_in, const SweepOptions& opt_in) {
       {"param", opt.param},        {"unigram_val_loss", res.unigram}, {"seeds", opt.seeds},
       {"config", base.describe()}, {"interrupted", res.interrupted},  {"cells", cells}};
   write_text(opt.dir + "/summary.json", summary.dump(2));
-  res.figures = run_plot_script(NG_SWEEP_PLOT_SCRIPT, opt.dir);
+  res.figures = run_plot_script("plot_sweep.py", opt.dir);
 
   std::ostringstream md;
   md << "# normgrad sweep: " << opt.param << " x width\n\n";
