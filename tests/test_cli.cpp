@@ -5,9 +5,12 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cli_helpers.h"
 #include "commands.h"
@@ -17,6 +20,7 @@
 #include "helpers.h"
 #include "normgrad/nn.h"
 #include "sweep.h"
+#include "tensorboard.h"
 #include "train.h"
 #ifdef NG_HAS_CUDA
 #include "normgrad/cuda.h"
@@ -611,5 +615,138 @@ TEST_SUITE("convert") {
     CHECK(text.find("One layer at a time") != std::string::npos);
     CHECK_THROWS_WITH_AS(convert({.ckpt = o.ckpt, .at = "layer:9", .dir = "x"}),
                          doctest::Contains("block index must be in [0, 2)"), Error);
+  }
+}
+
+TEST_SUITE("tensorboard") {
+  // Minimal protobuf reading for the test: the fields normgrad writes.
+  struct Field {
+    int number, wire;
+    uint64_t varint = 0;
+    std::string bytes;
+  };
+  std::vector<Field> parse_fields(const std::string& m) {
+    std::vector<Field> out;
+    size_t i = 0;
+    auto varint = [&]() {
+      uint64_t v = 0;
+      for (int shift = 0; i < m.size(); shift += 7) {
+        const uint8_t b = (uint8_t)m[i++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) break;
+      }
+      return v;
+    };
+    while (i < m.size()) {
+      const uint64_t key = varint();
+      Field f{(int)(key >> 3), (int)(key & 7)};
+      if (f.wire == 0) f.varint = varint();
+      if (f.wire == 1) f.bytes = m.substr(i, 8), i += 8;
+      if (f.wire == 5) f.bytes = m.substr(i, 4), i += 4;
+      if (f.wire == 2) {
+        const uint64_t n = varint();
+        f.bytes = m.substr(i, n), i += n;
+      }
+      out.push_back(f);
+    }
+    return out;
+  }
+
+  TEST_CASE("CRC-32C of known strings") {
+    const std::string a = "123456789";
+    CHECK(crc32c((const uint8_t*)a.data(), a.size()) == 0xe3069283u);  // the standard check value
+    CHECK(crc32c(nullptr, 0) == 0u);
+  }
+
+  TEST_CASE("event files: TFRecord framing, CRCs, every scalar and probe of a run") {
+    TrainConfig c = tiny_cfg("tb_run");
+    c.probe_interval = 6;
+    train(c);
+    std::string path;
+    for (const auto& e : fs::directory_iterator(c.out))
+      if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0)
+        path = e.path().string();
+    REQUIRE(!path.empty());
+    std::ifstream f(path, std::ios::binary);
+    const std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::map<std::string, std::vector<std::pair<int64_t, float>>> scalars;
+    std::set<std::string> histograms;
+    bool version = false;
+    for (size_t at = 0; at < all.size();) {
+      REQUIRE(at + 12 <= all.size());
+      uint64_t n = 0;
+      std::memcpy(&n, all.data() + at, 8);
+      uint32_t len_crc = 0, data_crc = 0;
+      std::memcpy(&len_crc, all.data() + at + 8, 4);
+      CHECK(len_crc == masked_crc32c((const uint8_t*)all.data() + at, 8));
+      REQUIRE(at + 12 + n + 4 <= all.size());
+      const std::string event = all.substr(at + 12, n);
+      std::memcpy(&data_crc, all.data() + at + 12 + n, 4);
+      CHECK(data_crc == masked_crc32c((const uint8_t*)event.data(), n));
+      at += 12 + n + 4;
+      int64_t step = 0;
+      for (const Field& ef : parse_fields(event)) {
+        if (ef.number == 2) step = (int64_t)ef.varint;
+        if (ef.number == 3) version = ef.bytes == "brain.Event:2";
+        if (ef.number != 5) continue;
+        for (const Field& sv : parse_fields(ef.bytes)) {  // Summary.value
+          std::string tag;
+          for (const Field& v : parse_fields(sv.bytes)) {
+            if (v.number == 1) tag = v.bytes;
+            if (v.number == 2) {
+              float x;
+              std::memcpy(&x, v.bytes.data(), 4);
+              scalars[tag].push_back({step, x});
+            }
+            if (v.number == 5) histograms.insert(tag);
+          }
+        }
+      }
+    }
+    CHECK(version);
+    const auto metrics = lines(c.out + "/metrics.jsonl");
+    REQUIRE(scalars["loss/train_step"].size() == metrics.size());
+    for (size_t i = 0; i < metrics.size(); ++i) {  // the same numbers as metrics.jsonl
+      const json m = json::parse(metrics[i]);
+      CHECK(scalars["loss/train_step"][i].first == m["step"].get<int64_t>());
+      CHECK(scalars["loss/train_step"][i].second == (float)m["loss"].get<double>());
+    }
+    CHECK(scalars["loss/val"].size() == 3);  // steps 5, 10, 12
+    for (const char* t : {"optim/lr", "optim/grad_norm", "speed/tokens_per_s", "loss/train_eval",
+                          "probe/residual_grad/0", "probe/norms/transformer.h.0.ln_1/std",
+                          "probe/params/transformer.h.1.mlp.c_fc.weight/grad_norm"}) {
+      CAPTURE(t);
+      CHECK(scalars.count(t) == 1);
+    }
+    CHECK(scalars["probe/residual_grad/0"].size() == 2);  // probes at steps 6 and 12
+    CHECK(histograms.count("probe/norms/transformer.h.0.ln_1/input_sample") == 1);
+    CHECK(histograms.count("probe/norms/transformer.ln_f/output_sample") == 1);
+
+    // The real reader: tools/test.sh installs the tensorboard package from PyPI into a venv
+    // and exports NG_TB_PYTHON; without it this part says why it is skipped.
+    const char* env = std::getenv("NG_TB_PYTHON");
+    const std::string py = env ? env : "";
+    if (py.empty() ||
+        std::system((py + " -c 'import tensorboard' > /dev/null 2>&1").c_str()) != 0) {
+      MESSAGE("skipped the check with the real tensorboard reader: NG_TB_PYTHON ",
+              py.empty() ? "is not set" : "'" + py + "' cannot import tensorboard",
+              " (tools/test.sh installs it from PyPI)");
+      return;
+    }
+    const std::string cmd = py + " " + NG_TEST_DIR + "/read_tensorboard.py " + c.out + " > tb.json";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    const json r = json::parse(std::ifstream("tb.json"));
+    for (const auto& [tag, points] : scalars) {
+      CAPTURE(tag);
+      REQUIRE(r["scalars"].contains(tag));
+      REQUIRE(r["scalars"][tag]["values"].size() == points.size());
+      for (size_t i = 0; i < points.size(); ++i) {
+        CHECK(r["scalars"][tag]["steps"][i].get<int64_t>() == points[i].first);
+        CHECK(r["scalars"][tag]["values"][i].get<float>() == points[i].second);
+      }
+    }
+    for (const auto& h : histograms) CHECK(r["histograms"].contains(h));
+    MESSAGE("the tensorboard package read ", r["scalars"].size(), " scalar tags and ",
+            r["histograms"].size(), " histogram tags, all equal to what normgrad wrote");
   }
 }

@@ -10,6 +10,7 @@ packages=(
   libcli11-dev             # the normgrad command's flags
   fortunes                 # the built-in training corpus
   python3-matplotlib       # report figures
+  python3-venv             # tests: a venv for the tensorboard reader (PyPI)
   doctest-dev              # tests
   libbenchmark-dev         # bench/
 )

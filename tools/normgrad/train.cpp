@@ -18,6 +18,7 @@
 #include "normgrad/normgrad.h"
 #include "normgrad/optim.h"
 #include "saved_run.h"
+#include "tensorboard.h"
 #ifdef NG_HAS_CUDA
 #include "normgrad/cuda.h"
 #endif
@@ -216,11 +217,13 @@ std::vector<std::string> TrainConfig::to_flags() const {
       flags.insert(flags.end(), {flag, o.str()});
     }
   };
-#define NG_TO_FLAG(group, type, name, def, check, help)             \
-  if (std::string(#name) == "bias")                                 \
-    flags.insert(flags.end(), {"--bias", bias ? "true" : "false"}); \
-  else                                                              \
-    add(#name, name);
+  // A bool that defaults to true is an option taking a value (--bias false), not a switch.
+  const auto add_field = [&](const char* name, const auto& v, const auto& def) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(v)>, bool>)
+      if (def) return (void)flags.insert(flags.end(), {"--" + dashed(name), v ? "true" : "false"});
+    add(name, v);
+  };
+#define NG_TO_FLAG(group, type, name, def, check, help) add_field(#name, name, type(def));
   NG_TRAIN_FIELDS(NG_TO_FLAG)
 #undef NG_TO_FLAG
   return flags;
@@ -412,6 +415,39 @@ std::string load_corpus(const std::string& path) {
 }
 
 namespace {
+// Every number in a probe record as a TensorBoard scalar with a tidy tag: arrays of objects
+// that have a "name" are keyed by it, other arrays by index; nested keys join with '/'.
+void log_probe_leaves(TensorBoardWriter& tb, const json& j, const std::string& tag, int64_t step) {
+  if (j.is_number()) {
+    tb.scalar(tag, j.get<double>(), step);
+  } else if (j.is_object()) {
+    for (auto& [k, v] : j.items()) {
+      if (k == "name" || k == "step") continue;
+      if (k == "scatter_x" || k == "scatter_y") {  // sampled norm inputs / outputs
+        std::vector<double> xs;
+        for (const auto& x : v)
+          if (x.is_number()) xs.push_back(x.get<double>());
+        tb.histogram(tag + (k == "scatter_x" ? "/input_sample" : "/output_sample"), xs, step);
+        continue;
+      }
+      log_probe_leaves(tb, v, tag.empty() ? k : tag + "/" + k, step);
+    }
+  } else if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i) {
+      const json& e = j[i];
+      const std::string key = e.is_object() && e.contains("name") && e["name"].is_string()
+                                  ? e["name"].get<std::string>()
+                                  : std::to_string(i);
+      log_probe_leaves(tb, e, tag + "/" + key, step);
+    }
+  }
+}
+
+void log_probe_record(TensorBoardWriter& tb, const json& record, int64_t step) {
+  log_probe_leaves(tb, record, "probe", step);
+  tb.flush();
+}
+
 // Restores the previous SIGINT handler however train() ends (return or exception).
 struct SigintScope {
   void (*previous)(int);
@@ -546,6 +582,9 @@ TrainResult train(const TrainConfig& cfg) {
     plog.open(probes_path, std::ios::app);
   }
   std::ofstream mlog(metrics, std::ios::app);
+  // A new event file per segment: TensorBoard joins a resumed run's files by step.
+  std::unique_ptr<TensorBoardWriter> tb;
+  if (run.tensorboard) tb = std::make_unique<TensorBoardWriter>(run.out);
   auto append = [&](std::ofstream& f, const std::string& line, const std::string& path) {
     f << line << "\n";
     f.flush();
@@ -602,7 +641,11 @@ TrainResult train(const TrainConfig& cfg) {
     const double gnorm = optim::clip_grad_norm(model.parameters(), run.grad_clip);
     opt.step();
     ++step;
-    if (probing) append(plog, probes->after_update(step), probes_path);
+    if (probing) {
+      const std::string record = probes->after_update(step);
+      append(plog, record, probes_path);
+      if (tb) log_probe_record(*tb, json::parse(record), step);
+    }
     const double step_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - step_t0).count();
     if (probing) {
@@ -628,6 +671,17 @@ TrainResult train(const TrainConfig& cfg) {
     m["time_eval_s"] = eval_s;
     m["time_s"] = secs;
     append(mlog, m.dump(), metrics);
+    if (tb) {
+      tb->scalar("loss/train_step", last_loss, step);
+      tb->scalar("optim/lr", lr, step);
+      tb->scalar("optim/grad_norm", gnorm, step);
+      tb->scalar("speed/tokens_per_s", tps, step);
+      if (m.contains("val_loss")) {
+        tb->scalar("loss/val", m["val_loss"].get<double>(), step);
+        tb->scalar("loss/train_eval", m["train_loss_eval"].get<double>(), step);
+      }
+      if (m.contains("val_loss") || step == last) tb->flush();
+    }
     if (!cfg.quiet && (tty || step % run.log_interval == 0 || m.contains("val_loss"))) {
       const double eta = (double)(run.max_steps - step) * secs / (double)(step - first);
       std::printf("%sstep %5lld/%lld | loss %.4f | %6.0f tok/s | ETA %s", tty ? "\r" : "",

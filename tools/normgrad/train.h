@@ -28,6 +28,7 @@ namespace ngcli {
   X(place, bool, resume, false, kAny, "continue OUT/ckpt.safetensors with its saved settings")   \
   X(place, int64_t, stop_at, 0, kNonNegative, "stop with a checkpoint at this step (schedule unchanged)") \
   X(place, bool, quiet, false, kAny, "no progress output")                                       \
+  X(place, bool, tensorboard, true, kAny, "TensorBoard event files in OUT: losses, lr, gradient norm, tokens/s, every probe") \
   X(run, std::string, data, "", kAny, "UTF-8 text file (default: the built-in fortunes corpus)") \
   X(run, uint64_t, seed, 1337, kAny, "seed for init, batches and dropout")                       \
   X(model, int64_t, n_layer, 4, kPositive, "transformer blocks")                                 \

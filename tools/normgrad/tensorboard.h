@@ -1,0 +1,40 @@
+// TensorBoard event files, written directly: TFRecord framing (length, masked CRC32C of
+// the length, payload, masked CRC32C of the payload) around Event protocol buffers
+// (wall_time, step, and a Summary of scalar values or histograms). No protobuf or
+// TensorFlow dependency: the few message fields are encoded by hand below.
+//   TensorBoardWriter tb("runs/dyt");           // runs/dyt/events.out.tfevents.<time>.<host>
+//   tb.scalar("loss/train", 3.21, step);
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace ngcli {
+
+// CRC-32C (Castagnoli), and TFRecord's masked form of it.
+uint32_t crc32c(const uint8_t* data, size_t n);
+uint32_t masked_crc32c(const uint8_t* data, size_t n);
+
+class TensorBoardWriter {
+ public:
+  // Creates a new event file in `dir` (which must exist) and writes the file-version event.
+  explicit TensorBoardWriter(const std::string& dir);
+  ~TensorBoardWriter();
+  TensorBoardWriter(const TensorBoardWriter&) = delete;
+  TensorBoardWriter& operator=(const TensorBoardWriter&) = delete;
+
+  void scalar(const std::string& tag, double value, int64_t step);
+  // A histogram of `values` in `buckets` equal-width buckets between their min and max.
+  void histogram(const std::string& tag, const std::vector<double>& values, int64_t step,
+                 int buckets = 30);
+  void flush();
+  const std::string& path() const { return path_; }
+
+ private:
+  void write_event(const std::string& event_payload);
+  std::string path_;
+  FILE* file_ = nullptr;
+};
+
+}  // namespace ngcli
