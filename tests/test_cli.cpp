@@ -660,8 +660,14 @@ TEST_SUITE("tensorboard") {
 
   TEST_CASE("event files: TFRecord framing, CRCs, every scalar and probe of a run") {
     TrainConfig c = tiny_cfg("tb_run");
-    c.probe_interval = 6;
+    c.probe_interval = 6, c.sample_interval = 6;
     train(c);
+    TrainConfig plain = tiny_cfg("tb_plain");  // no probes, samples or event files
+    plain.tensorboard = false;
+    train(plain);
+    check_same_metrics(c.out, plain.out, 12);  // logging changes no number of the run
+    for (const auto& e : fs::directory_iterator(plain.out))
+      CHECK(e.path().filename().string().rfind("events.out", 0) != 0);
     std::string path;
     for (const auto& e : fs::directory_iterator(c.out))
       if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0)
@@ -671,6 +677,7 @@ TEST_SUITE("tensorboard") {
     const std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     std::map<std::string, std::vector<std::pair<int64_t, float>>> scalars;
     std::set<std::string> histograms;
+    std::map<std::string, std::vector<int64_t>> texts;
     bool version = false;
     for (size_t at = 0; at < all.size();) {
       REQUIRE(at + 12 <= all.size());
@@ -699,6 +706,7 @@ TEST_SUITE("tensorboard") {
               scalars[tag].push_back({step, x});
             }
             if (v.number == 5) histograms.insert(tag);
+            if (v.number == 8) texts[tag].push_back(step);
           }
         }
       }
@@ -721,6 +729,8 @@ TEST_SUITE("tensorboard") {
     CHECK(scalars["probe/residual_grad/0"].size() == 2);  // probes at steps 6 and 12
     CHECK(histograms.count("probe/norms/transformer.h.0.ln_1/input_sample") == 1);
     CHECK(histograms.count("probe/norms/transformer.ln_f/output_sample") == 1);
+    CHECK(histograms.count("grad/transformer.h.0.attn.c_attn.weight") == 1);
+    CHECK(texts["sample"] == std::vector<int64_t>{6, 12});
 
     // The real reader: tools/test.sh installs the tensorboard package from PyPI into a venv
     // and exports NG_TB_PYTHON; without it this part says why it is skipped.
@@ -746,6 +756,7 @@ TEST_SUITE("tensorboard") {
       }
     }
     for (const auto& h : histograms) CHECK(r["histograms"].contains(h));
+    CHECK(r["tensors"].contains("sample"));
     MESSAGE("the tensorboard package read ", r["scalars"].size(), " scalar tags and ",
             r["histograms"].size(), " histogram tags, all equal to what normgrad wrote");
   }

@@ -66,21 +66,22 @@ double eval_command(const std::string& ckpt, const std::string& data, int64_t ma
   return loss;
 }
 
-std::string sample_command(const std::string& ckpt, const std::string& prompt, int64_t tokens,
-                           double temperature, int64_t top_k, uint64_t seed) {
+std::string sample_text(nn::GPT& model, const CharTokenizer& tok, const std::string& prompt,
+                        int64_t tokens, double temperature, int64_t top_k, Generator& gen) {
   if (!(temperature > 0) || !std::isfinite(temperature))
     fail("sample", "--temperature must be finite and > 0, got ", temperature);
   if (tokens < 1 || tokens > 1000000) fail("sample", "--tokens must be in [1, 10^6], got ", tokens);
-  Loaded l = load(ckpt);
-  std::vector<int64_t> ids = prompt.empty() ? std::vector<int64_t>{0} : l.tok.encode(prompt);
+  std::vector<int64_t> ids = prompt.empty() ? std::vector<int64_t>{0} : tok.encode(prompt);
   const size_t start = prompt.empty() ? 1 : 0;
-  Generator gen(seed);
   NoGradGuard no_grad;
-  const int64_t T = l.cfg.block_size;
+  const bool was_training = model.is_training();
+  model.eval();  // no dropout, and no draws from the run's dropout generator
+  const Device dev = model.parameters().front().device();
+  const int64_t T = model.config().block_size;
   for (int64_t i = 0; i < tokens; ++i) {
     const int64_t len = std::min<int64_t>(T, (int64_t)ids.size());
     std::vector<int64_t> ctx(ids.end() - len, ids.end());
-    Tensor logits = (*l.model)(from_vector(ctx, {1, len})).select(1, len - 1).reshape({-1});
+    Tensor logits = model(from_vector(ctx, {1, len}).to(dev)).select(1, len - 1).reshape({-1});
     std::vector<double> z = (logits * (1.0 / temperature)).to_vector();
     if (top_k > 0 && top_k < (int64_t)z.size()) {
       std::vector<double> sorted = z;
@@ -102,7 +103,15 @@ std::string sample_command(const std::string& ckpt, const std::string& prompt, i
       }
     ids.push_back(pick);
   }
-  return l.tok.decode(std::vector<int64_t>(ids.begin() + start, ids.end()));
+  if (was_training) model.train();
+  return tok.decode(std::vector<int64_t>(ids.begin() + start, ids.end()));
+}
+
+std::string sample_command(const std::string& ckpt, const std::string& prompt, int64_t tokens,
+                           double temperature, int64_t top_k, uint64_t seed) {
+  Loaded l = load(ckpt);
+  Generator gen(seed);
+  return sample_text(*l.model, l.tok, prompt, tokens, temperature, top_k, gen);
 }
 
 void grads_command(const std::string& ckpt, const GradsOptions& o) {

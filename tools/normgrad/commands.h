@@ -4,12 +4,20 @@
 #include <optional>
 #include <string>
 
+#include "data.h"
+#include "normgrad/nn/gpt.h"
+#include "normgrad/random.h"
+
 namespace ngcli {
 
-// Mean loss of a checkpoint over every full block_size window of `data` (default: the text
-// the checkpoint was trained on), in non-overlapping windows; prints and returns it.
+// Mean loss of a checkpoint over every full block_size window of `data` (default: the
+// validation split of the run's own corpus), in non-overlapping windows; prints and returns it.
 double eval_command(const std::string& ckpt, const std::string& data, int64_t max_windows);
-// Generates `tokens` characters after `prompt`.
+// `tokens` characters sampled from `model` after `prompt` (empty: from token 0), drawing from
+// `gen` only; the model is in eval mode meanwhile (no dropout) and restored after.
+std::string sample_text(ng::nn::GPT& model, const CharTokenizer& tok, const std::string& prompt,
+                        int64_t tokens, double temperature, int64_t top_k, ng::Generator& gen);
+// Generates `tokens` characters after `prompt` from a checkpoint.
 std::string sample_command(const std::string& ckpt, const std::string& prompt, int64_t tokens,
                            double temperature, int64_t top_k, uint64_t seed);
 // Which batch `grads` differentiates. Default: the batch training would draw next from this

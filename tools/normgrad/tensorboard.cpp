@@ -143,6 +143,20 @@ void TensorBoardWriter::histogram(const std::string& tag, const std::vector<doub
   write_event(event_with_value(value, step));
 }
 
+void TensorBoardWriter::text(const std::string& tag, const std::string& text, int64_t step) {
+  std::string plugin, metadata, shape, tensor, value;
+  bytes(plugin, 1, "text");                    // PluginData.plugin_name
+  bytes(metadata, 1, plugin);                  // SummaryMetadata.plugin_data
+  key(tensor, 1, 0);                           // TensorProto.dtype
+  varint(tensor, 7);                           // DT_STRING
+  bytes(tensor, 2, shape);                     // TensorProto.tensor_shape: a scalar
+  bytes(tensor, 8, "```\n" + text + "\n```");  // TensorProto.string_val, as markdown code
+  bytes(value, 1, tag);
+  bytes(value, 9, metadata);  // Value.metadata
+  bytes(value, 8, tensor);    // Value.tensor
+  write_event(event_with_value(value, step));
+}
+
 void TensorBoardWriter::flush() { std::fflush(file_); }
 
 }  // namespace ngcli

@@ -28,6 +28,8 @@ class TensorBoardWriter {
   // A histogram of `values` in `buckets` equal-width buckets between their min and max.
   void histogram(const std::string& tag, const std::vector<double>& values, int64_t step,
                  int buckets = 30);
+  // Text (the text plugin: markdown shown per step), e.g. samples from the model.
+  void text(const std::string& tag, const std::string& text, int64_t step);
   void flush();
   const std::string& path() const { return path_; }
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "commands.h"
 #include "data.h"
 #include "files.h"
 #include "normgrad/nn/probes.h"
@@ -624,6 +625,9 @@ TrainResult train(const TrainConfig& cfg) {
     opt.zero_grad();
     loss.backward();
     if (probing) probes->before_update();
+    if (probing && tb)  // the distribution of every parameter's gradient, before clipping
+      for (auto& [n, p] : model.named_parameters())
+        if (p.grad().defined()) tb->histogram("grad/" + n, p.grad().to_vector(), step + 1);
     last_loss = loss.item();
     if (!std::isfinite(last_loss)) {
       const std::string bad = first_non_finite(model.named_parameters(), false);
@@ -690,6 +694,12 @@ TrainResult train(const TrainConfig& cfg) {
       if (m.contains("val_loss")) std::printf(" | val %.4f", m["val_loss"].get<double>());
       std::printf(tty && !m.contains("val_loss") ? "   " : "\n");
       std::fflush(stdout);
+    }
+    if (run.sample_interval > 0 && step % run.sample_interval == 0) {
+      Generator g(run.seed + 1000003 * (uint64_t)step);  // its own draws: training is unchanged
+      const std::string text = sample_text(model, tok, "", 200, 1.0, 0, g);
+      if (!cfg.quiet) std::printf("sample at step %lld:\n%s\n", (long long)step, text.c_str());
+      if (tb) tb->text("sample", text, step);
     }
     res.tokens_per_s = tps;
     res.train_seconds = train_s;

@@ -70,7 +70,8 @@ namespace ngcli {
   X(book, int64_t, eval_iters, 10, kPositive, "batches per evaluation")                          \
   X(book, int64_t, log_interval, 10, kPositive, "print every N steps (non-terminal output)")     \
   X(book, int64_t, ckpt_interval, 200, kPositive, "checkpoint every N steps")                    \
-  X(book, int64_t, probe_interval, 0, kNonNegative, "record probes to OUT/probes.jsonl every N steps (0: off)")
+  X(book, int64_t, probe_interval, 0, kNonNegative, "record probes to OUT/probes.jsonl every N steps (0: off)") \
+  X(book, int64_t, sample_interval, 0, kNonNegative, "print a 200-character sample every N steps, also to TensorBoard (0: off)")
 // clang-format on
 
 // What a field's value must satisfy (checked for flags and for configs read from files).
