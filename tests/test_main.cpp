@@ -14,7 +14,7 @@
 // the suite is safe under `ctest -j` and repeated runs.
 int main(int argc, char** argv) {
   namespace fs = std::filesystem;
-  // mkdtemp replaces the trailing XXXXXX with a unique suffix and creates the directory
+  // mkdtemp fills in the template's last six characters with a unique suffix and creates it
   std::string tmpl = (fs::temp_directory_path() / "normgrad_test_XXXXXX").string();
   if (!mkdtemp(tmpl.data())) {
     std::cerr << "cannot create a temporary directory from " << tmpl << "\n";

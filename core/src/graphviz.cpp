@@ -50,12 +50,12 @@ std::string to_dot(const Tensor& root) {
     return dot.str();
   }
   std::map<Node*, int> id;
-  std::vector<Node*> todo{top};
+  std::vector<Node*> unvisited{top};
   id[top] = 0;
   std::ostringstream nodes, edges;
-  while (!todo.empty()) {  // iterative: deep graphs must not recurse
-    Node* n = todo.back();
-    todo.pop_back();
+  while (!unvisited.empty()) {  // iterative: deep graphs must not recurse
+    Node* n = unvisited.back();
+    unvisited.pop_back();
     const int me = id.at(n);
     if (auto* acc = dynamic_cast<AccumulateGrad*>(n))
       nodes << "  n" << me << " [shape=record, label=\"{leaf | "
@@ -65,7 +65,7 @@ std::string to_dot(const Tensor& root) {
     for (const Edge& e : n->next) {
       if (!e.node) continue;
       auto [it, fresh] = id.emplace(e.node.get(), (int)id.size());
-      if (fresh) todo.push_back(e.node.get());
+      if (fresh) unvisited.push_back(e.node.get());
       edges << "  n" << it->second << " -> n" << me;
       if (!e.shape.empty()) edges << " [label=\"" << escape(shape_str(e.shape)) << "\"]";
       edges << ";\n";

@@ -241,10 +241,21 @@ ConvertResult convert(const ConvertOptions& o) {
                    {"after", num(r.after)}});
   for (const auto& [p, v] : res.stats)
     st[p] = {{"mean_square", v.mean_square}, {"variance", v.variance}};
-  const json summary = {{"before", res.before}, {"unigram", res.unigram},
-                        {"steps", o.steps},     {"source", res.source_kind},
-                        {"rows", rows},         {"per_layer", per},
-                        {"stats", st},          {"positions", nn::norm_positions(*model)}};
+  const json summary = {
+      {"before", res.before},
+      {"unigram", res.unigram},
+      {"steps", o.steps},
+      {"source", res.source_kind},
+      {"rows", rows},
+      {"per_layer", per},
+      {"stats", st},
+      {"positions", nn::norm_positions(*model)},
+      {"recipe", "checkpoint " + o.ckpt + " (step " + std::to_string(s.run.step) +
+                     "); replaced: " + o.at + "; scale " + o.scale +
+                     "; stats init: slope at 0 = 1/std of the layer input; "
+                     "fine-tuning: AdamW lr " +
+                     fmt("%g", o.lr) + ", " + std::to_string(o.steps) +
+                     " steps; val: " + std::to_string(o.eval_batches) + " batches"}};
   write_text(o.dir + "/summary.json", summary.dump(2));
   res.figures = run_plot_script("plot_surgery.py", o.dir);
 

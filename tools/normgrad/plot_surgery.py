@@ -39,7 +39,8 @@ def main(folder):
     ax.set_ylabel("val loss (log scale)")
     ax.set_title("norm surgery: %s -> element-wise, then fine-tuning" % s["source"], fontsize=9)
     ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
+    fig.text(0.01, 0.01, s["recipe"], fontsize=6)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(os.path.join(folder, "finetune.png"), dpi=110)
     plt.close(fig)
 
@@ -67,7 +68,8 @@ def main(folder):
         ax.set_ylabel("val loss increase, one layer replaced (symlog)")
         ax.set_title("which norms the model cannot do without (no training)", fontsize=9)
         ax.legend(fontsize=7)
-        fig.tight_layout()
+        fig.text(0.01, 0.01, s["recipe"], fontsize=6)
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
         fig.savefig(os.path.join(folder, "per_layer.png"), dpi=110)
         plt.close(fig)
 

@@ -108,27 +108,27 @@ SweepResult sweep(const TrainConfig& base_in, const SweepOptions& opt_in) {
           res.cells.push_back(cell);
         }
 
-  std::vector<Job> todo;
-  std::vector<size_t> todo_index;
+  std::vector<Job> to_run;
+  std::vector<size_t> to_run_index;
   for (size_t i = 0; i < plan.size(); ++i)
-    if (!plan[i].finished) todo.push_back(plan[i].job), todo_index.push_back(i);
-  res.reused = (int)(plan.size() - todo.size());
-  res.ran = (int)todo.size();
+    if (!plan[i].finished) to_run.push_back(plan[i].job), to_run_index.push_back(i);
+  res.reused = (int)(plan.size() - to_run.size());
+  res.ran = (int)to_run.size();
   const int cores = std::max(1, (int)sysconf(_SC_NPROCESSORS_ONLN));
   const int parallel =
-      std::max(1, std::min<int>(opt.jobs > 0 ? opt.jobs : cores, (int)todo.size()));
+      std::max(1, std::min<int>(opt.jobs > 0 ? opt.jobs : cores, (int)to_run.size()));
   if (!base.quiet)
     std::printf(
         "sweep: %zu cells x %d seeds = %zu runs (%d finished before, %d to train, %d at a "
         "time); unigram val loss %.4f\n",
         res.cells.size(), opt.seeds, plan.size(), res.reused, res.ran, parallel, res.unigram);
   if (parallel > 1)
-    for (auto& j : todo) j.cfg.threads = std::max(1, cores / parallel), j.cfg.quiet = true;
-  if (!todo.empty()) {
-    const JobsResult ran = run_jobs(todo, parallel, base.quiet, opt.exe);
+    for (auto& j : to_run) j.cfg.threads = std::max(1, cores / parallel), j.cfg.quiet = true;
+  if (!to_run.empty()) {
+    const JobsResult ran = run_jobs(to_run, parallel, base.quiet, opt.exe);
     res.interrupted = ran.interrupted;
-    for (size_t k = 0; k < todo.size(); ++k) {
-      Planned& p = plan[todo_index[k]];
+    for (size_t k = 0; k < to_run.size(); ++k) {
+      Planned& p = plan[to_run_index[k]];
       p.code = ran.codes[k], p.message = ran.messages[k];
       if (p.code == 0 || p.code == 3)
         write_text(p.job.cfg.out + kOutcomeFile,
