@@ -17,6 +17,7 @@
 #include "compare.h"
 #include "convert.h"
 #include "data.h"
+#include "event_reader.h"
 #include "helpers.h"
 #include "normgrad/nn.h"
 #include "sweep.h"
@@ -613,45 +614,27 @@ TEST_SUITE("convert") {
     std::ifstream md(o.dir + "/report.md");
     const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
     CHECK(text.find("One layer at a time") != std::string::npos);
+    // one TensorBoard run per fine-tuning: val loss from step 0 (right after) to the end
+    for (const auto& row : r.rows)
+      for (const std::string what : {"norms", "all"}) {
+        const EventLog log =
+            read_events(o.dir + "/runs/" + row.target + "-" + row.init + "-" + what);
+        CAPTURE(log.path);
+        REQUIRE(!log.path.empty());
+        CHECK(log.framing_ok);
+        const auto& val = log.scalars.at("loss/val");
+        const auto& curve = what == "norms" ? row.curve_norm_ft : row.curve_all_ft;
+        REQUIRE(val.size() == curve.size() + 1);
+        CHECK(val[0] == std::pair<int64_t, float>{0, (float)row.after});
+        CHECK(val.back() == std::pair<int64_t, float>{10, (float)curve.back()});
+        CHECK(log.scalars.at("loss/train_step").size() == 10);
+      }
     CHECK_THROWS_WITH_AS(convert({.ckpt = o.ckpt, .at = "layer:9", .dir = "x"}),
                          doctest::Contains("block index must be in [0, 2)"), Error);
   }
 }
 
 TEST_SUITE("tensorboard") {
-  // Minimal protobuf reading for the test: the fields normgrad writes.
-  struct Field {
-    int number, wire;
-    uint64_t varint = 0;
-    std::string bytes;
-  };
-  std::vector<Field> parse_fields(const std::string& m) {
-    std::vector<Field> out;
-    size_t i = 0;
-    auto varint = [&]() {
-      uint64_t v = 0;
-      for (int shift = 0; i < m.size(); shift += 7) {
-        const uint8_t b = (uint8_t)m[i++];
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) break;
-      }
-      return v;
-    };
-    while (i < m.size()) {
-      const uint64_t key = varint();
-      Field f{(int)(key >> 3), (int)(key & 7)};
-      if (f.wire == 0) f.varint = varint();
-      if (f.wire == 1) f.bytes = m.substr(i, 8), i += 8;
-      if (f.wire == 5) f.bytes = m.substr(i, 4), i += 4;
-      if (f.wire == 2) {
-        const uint64_t n = varint();
-        f.bytes = m.substr(i, n), i += n;
-      }
-      out.push_back(f);
-    }
-    return out;
-  }
-
   TEST_CASE("CRC-32C of known strings") {
     const std::string a = "123456789";
     CHECK(crc32c((const uint8_t*)a.data(), a.size()) == 0xe3069283u);  // the standard check value
@@ -668,50 +651,13 @@ TEST_SUITE("tensorboard") {
     check_same_metrics(c.out, plain.out, 12);  // logging changes no number of the run
     for (const auto& e : fs::directory_iterator(plain.out))
       CHECK(e.path().filename().string().rfind("events.out", 0) != 0);
-    std::string path;
-    for (const auto& e : fs::directory_iterator(c.out))
-      if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0)
-        path = e.path().string();
-    REQUIRE(!path.empty());
-    std::ifstream f(path, std::ios::binary);
-    const std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    std::map<std::string, std::vector<std::pair<int64_t, float>>> scalars;
-    std::set<std::string> histograms;
-    std::map<std::string, std::vector<int64_t>> texts;
-    bool version = false;
-    for (size_t at = 0; at < all.size();) {
-      REQUIRE(at + 12 <= all.size());
-      uint64_t n = 0;
-      std::memcpy(&n, all.data() + at, 8);
-      uint32_t len_crc = 0, data_crc = 0;
-      std::memcpy(&len_crc, all.data() + at + 8, 4);
-      CHECK(len_crc == masked_crc32c((const uint8_t*)all.data() + at, 8));
-      REQUIRE(at + 12 + n + 4 <= all.size());
-      const std::string event = all.substr(at + 12, n);
-      std::memcpy(&data_crc, all.data() + at + 12 + n, 4);
-      CHECK(data_crc == masked_crc32c((const uint8_t*)event.data(), n));
-      at += 12 + n + 4;
-      int64_t step = 0;
-      for (const Field& ef : parse_fields(event)) {
-        if (ef.number == 2) step = (int64_t)ef.varint;
-        if (ef.number == 3) version = ef.bytes == "brain.Event:2";
-        if (ef.number != 5) continue;
-        for (const Field& sv : parse_fields(ef.bytes)) {  // Summary.value
-          std::string tag;
-          for (const Field& v : parse_fields(sv.bytes)) {
-            if (v.number == 1) tag = v.bytes;
-            if (v.number == 2) {
-              float x;
-              std::memcpy(&x, v.bytes.data(), 4);
-              scalars[tag].push_back({step, x});
-            }
-            if (v.number == 5) histograms.insert(tag);
-            if (v.number == 8) texts[tag].push_back(step);
-          }
-        }
-      }
-    }
-    CHECK(version);
+    const EventLog log = read_events(c.out);
+    REQUIRE(!log.path.empty());
+    CHECK(log.framing_ok);
+    CHECK(log.version);
+    auto scalars = log.scalars;
+    const auto& histograms = log.histograms;
+    auto texts = log.texts;
     const auto metrics = lines(c.out + "/metrics.jsonl");
     REQUIRE(scalars["loss/train_step"].size() == metrics.size());
     for (size_t i = 0; i < metrics.size(); ++i) {  // the same numbers as metrics.jsonl

@@ -13,6 +13,7 @@
 #include "normgrad/optim.h"
 #include "runs.h"
 #include "saved_run.h"
+#include "tensorboard.h"
 
 namespace ngcli {
 namespace fs = std::filesystem;
@@ -131,8 +132,17 @@ struct Surgeon {
     }
     return set;
   }
-  // K AdamW steps on `params`; the val loss every K/5 steps.
-  std::vector<double> finetune(nn::GPT& m, const nn::NamedTensors& params) {
+  // K AdamW steps on `params`; the val loss every K/5 steps. With `tb_dir`, one TensorBoard
+  // run there: loss/val at step 0 (right after surgery) and at every evaluation,
+  // loss/train_step and optim/grad_norm (before clipping) at every step.
+  std::vector<double> finetune(nn::GPT& m, const nn::NamedTensors& params, double after,
+                               const std::string& tb_dir) {
+    std::unique_ptr<TensorBoardWriter> tb;
+    if (!tb_dir.empty()) {
+      fs::create_directories(tb_dir);
+      tb = std::make_unique<TensorBoardWriter>(tb_dir);
+      tb->scalar("loss/val", after, 0);
+    }
     std::vector<double> curve;
     optim::AdamW opt(optim::single_group(params, 0.0), o.lr);
     Generator batches(run.cfg.seed + 1);  // the run's own first training batches
@@ -143,9 +153,16 @@ struct Surgeon {
       Tensor loss = m.loss(x, y);
       opt.zero_grad();
       loss.backward();
-      optim::clip_grad_norm(m.parameters(), 1.0);
+      const double grad_norm = optim::clip_grad_norm(m.parameters(), 1.0);
       opt.step();
-      if (k % every == 0 || k == o.steps) curve.push_back(eval(m));
+      if (tb) {
+        tb->scalar("loss/train_step", loss.item(), k);
+        tb->scalar("optim/grad_norm", grad_norm, k);
+      }
+      if (k % every == 0 || k == o.steps) {
+        curve.push_back(eval(m));
+        if (tb) tb->scalar("loss/val", curve.back(), k);
+      }
     }
     return curve;
   }
@@ -200,11 +217,14 @@ ConvertResult convert(const ConvertOptions& o) {
       row.scalars = s.operate(*m, positions, target, init, res.stats);
       row.after = s.eval(*m);
       if (o.steps > 0) {
-        row.curve_norm_ft = s.finetune(*m, params_of(*m, positions));
+        auto tb_dir = [&](const char* what) {
+          return o.tensorboard ? o.dir + "/runs/" + target + "-" + init + "-" + what : "";
+        };
+        row.curve_norm_ft = s.finetune(*m, params_of(*m, positions), row.after, tb_dir("norms"));
         row.after_norm_ft = row.curve_norm_ft.back();
         auto all = s.fresh();
         s.operate(*all, positions, target, init, res.stats);
-        row.curve_all_ft = s.finetune(*all, all->named_parameters());
+        row.curve_all_ft = s.finetune(*all, all->named_parameters(), row.after, tb_dir("all"));
         row.after_all_ft = row.curve_all_ft.back();
       }
       if (!o.quiet)
@@ -321,6 +341,11 @@ ConvertResult convert(const ConvertOptions& o) {
       md << "\n";
     }
   }
+  if (o.tensorboard && o.steps > 0)
+    md << "\nEvery fine-tuning is a TensorBoard run in `runs/<kind>-<init>-<norms|all>/` "
+          "(loss/val from step 0 = right after surgery, loss/train_step, optim/grad_norm "
+          "before clipping): `tensorboard --logdir "
+       << o.dir << "/runs` overlays them.\n";
   if (res.figures) {
     md << "\n## Figures\n\n![finetune](finetune.png)\n";
     if (!res.per_layer.empty()) md << "\n![per_layer](per_layer.png)\n";

@@ -30,6 +30,7 @@ struct ConvertOptions {
   bool per_layer = false;
   std::string data;  // default: the run's corpus
   std::string dir = "surgery";
+  bool tensorboard = true;  // DIR/runs/<kind>-<init>-<norms|all>/: one TensorBoard run each
   bool quiet = false;
 };
 

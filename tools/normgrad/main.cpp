@@ -290,6 +290,10 @@ int main(int argc, char** argv) {
   convert_cmd->add_flag("--per-layer", vo.per_layer, "also replace one layer at a time");
   convert_cmd->add_option("--data", vo.data, "text file (default: the run's corpus)");
   convert_cmd->add_option("--report", vo.dir, "report folder")->capture_default_str();
+  convert_cmd
+      ->add_option("--tensorboard", vo.tensorboard,
+                   "TensorBoard runs of every fine-tuning in REPORT/runs/ (true/false)")
+      ->capture_default_str();
 
   bool version_flag = false;  // handled before parsing; declared here for --help
   app.add_flag("--version", version_flag,
