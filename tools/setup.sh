@@ -8,6 +8,7 @@ packages=(
   libopenblas-openmp-dev   # OpenBLAS built on OpenMP: shares our thread pool
   nlohmann-json3-dev       # safetensors headers
   libcli11-dev             # the normgrad command's flags
+  libpcre2-dev             # GPT-2 BPE: the pre-tokenizer pattern with Unicode properties
   fortunes                 # the built-in training corpus
   python3-matplotlib       # report figures
   python3-venv             # tests: a venv for the tensorboard reader (PyPI)

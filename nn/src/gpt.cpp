@@ -66,7 +66,10 @@ Tensor CausalSelfAttention::forward(const Tensor& x) {
 
 MLP::MLP(const GPTConfig& c, Generator& gen, std::shared_ptr<Generator> drop) {
   c_fc = register_module("c_fc", std::make_shared<Linear>(c.n_embd, 4 * c.n_embd, c.bias, gen));
-  gelu_ = register_module("gelu", std::make_shared<GELU>());
+  if (c.gelu != "exact" && c.gelu != "tanh")
+    fail("GPT", "gelu must be exact or tanh, got '", c.gelu, "'");
+  gelu_ = register_module(
+      "gelu", std::make_shared<GELU>(c.gelu == "tanh" ? GeluApprox::Tanh : GeluApprox::None));
   c_proj = register_module("c_proj", std::make_shared<Linear>(4 * c.n_embd, c.n_embd, c.bias, gen,
                                                               0.02 / std::sqrt(2.0 * c.n_layer)));
   drop_ = register_module("dropout", std::make_shared<Dropout>(c.dropout, drop));

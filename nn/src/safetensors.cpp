@@ -44,6 +44,35 @@ bool parse_dtype(const std::string& s, DType& out) {
   return true;
 }
 
+// Half-precision files (Hugging Face models are often saved in F16 or BF16) are widened to
+// F32 on load: every F16 and BF16 value is exactly representable in F32.
+enum class Half { None, F16, BF16 };
+Half parse_half(const std::string& s) {
+  return s == "F16" ? Half::F16 : s == "BF16" ? Half::BF16 : Half::None;
+}
+float half_to_float(uint16_t h, Half kind) {
+  uint32_t bits;
+  if (kind == Half::BF16) {
+    bits = (uint32_t)h << 16;
+  } else {
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    if (exp == 0x1f) {
+      bits = sign | 0x7f800000u | (man << 13);  // inf, NaN
+    } else if (exp != 0) {
+      bits = sign | ((exp + 112) << 23) | (man << 13);  // rebias 15 -> 127
+    } else if (man == 0) {
+      bits = sign;
+    } else {  // subnormal: man * 2^-24, exact in float
+      const float v = (float)man * 0x1p-24f;
+      std::memcpy(&bits, &v, 4);
+      bits |= sign;
+    }
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
 }  // namespace
 
 std::vector<uint8_t> serialize_safetensors(const StateDict& tensors, const Metadata& metadata) {
@@ -123,10 +152,12 @@ Safetensors parse_safetensors(const std::vector<uint8_t>& bytes, const std::stri
         !v.contains("data_offsets"))
       bad("entry '", name, "' needs dtype, shape and data_offsets");
     const json &jd = v["dtype"], &js = v["shape"], &jo = v["data_offsets"];
-    DType dt;
-    if (!jd.is_string() || !parse_dtype(jd.get<std::string>(), dt))
+    DType dt = DType::F32;
+    const Half half = jd.is_string() ? parse_half(jd.get<std::string>()) : Half::None;
+    if (!jd.is_string() || (half == Half::None && !parse_dtype(jd.get<std::string>(), dt)))
       bad("entry '", name, "' has unsupported dtype ", jd.dump(),
-          " (normgrad reads F32, F64, I64)");
+          " (normgrad reads F32, F64, I64, and F16/BF16 widened to F32)");
+    const size_t stored_size = half != Half::None ? 2 : dtype_size(dt);
     if (!js.is_array()) bad("entry '", name, "' shape is not an array");
     Shape shape;
     uint64_t numel = 1;
@@ -145,12 +176,21 @@ Safetensors parse_safetensors(const std::vector<uint8_t>& bytes, const std::stri
     if (b > e || e > data_size)
       bad("entry '", name, "' data_offsets [", b, ", ", e, "] fall outside the ", data_size,
           " data bytes");
-    if (e - b != numel * dtype_size(dt))
+    if (e - b != numel * stored_size)
       bad("entry '", name, "' holds ", e - b, " bytes but ", jd.get<std::string>(), " ",
-          shape_str(shape), " needs ", numel * dtype_size(dt));
+          shape_str(shape), " needs ", numel * stored_size);
     spans.push_back({b, e, name});
     Tensor t = empty(shape, {.dtype = dt});
-    if (e > b) std::memcpy(t.raw_data(), data + b, e - b);
+    if (half != Half::None) {
+      float* out_values = t.data<float>();
+      for (uint64_t i = 0; i < numel; ++i) {
+        uint16_t h;
+        std::memcpy(&h, data + b + 2 * i, 2);
+        out_values[i] = half_to_float(h, half);
+      }
+    } else if (e > b) {
+      std::memcpy(t.raw_data(), data + b, e - b);
+    }
     out.tensors[name] = t;
   }
   std::sort(spans.begin(), spans.end(),

@@ -16,7 +16,7 @@ using namespace ng;
 namespace {
 struct Loaded {
   TrainConfig cfg;
-  CharTokenizer tok;
+  Tokenizer tok;
   std::unique_ptr<nn::GPT> model;
   nn::Metadata meta;
   int64_t step = 0;  // the checkpoint's step (0 when it has none)
@@ -37,8 +37,7 @@ Loaded load(const std::string& ckpt) {
 
 double eval_command(const std::string& ckpt, const std::string& data, int64_t max_windows) {
   Loaded l = load(ckpt);
-  const std::string text = load_corpus(data.empty() ? l.cfg.data : data);
-  std::vector<int64_t> ids = l.tok.encode(text);
+  std::vector<int64_t> ids = load_run_data(data.empty() ? l.cfg.data : data, l.tok).ids;
   // Without --data: the run's own validation split (the last 10% of its corpus, never
   // trained on), not the whole text, which would mix in the training split.
   const std::string source =
@@ -66,12 +65,13 @@ double eval_command(const std::string& ckpt, const std::string& data, int64_t ma
   return loss;
 }
 
-std::string sample_text(nn::GPT& model, const CharTokenizer& tok, const std::string& prompt,
+std::string sample_text(nn::GPT& model, const Tokenizer& tok, const std::string& prompt,
                         int64_t tokens, double temperature, int64_t top_k, Generator& gen) {
   if (!(temperature > 0) || !std::isfinite(temperature))
     fail("sample", "--temperature must be finite and > 0, got ", temperature);
   if (tokens < 1 || tokens > 1000000) fail("sample", "--tokens must be in [1, 10^6], got ", tokens);
-  std::vector<int64_t> ids = prompt.empty() ? std::vector<int64_t>{0} : tok.encode(prompt);
+  std::vector<int64_t> ids =
+      prompt.empty() ? std::vector<int64_t>{tok.start_token()} : tok.encode(prompt);
   const size_t start = prompt.empty() ? 1 : 0;
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
@@ -116,7 +116,7 @@ std::string sample_command(const std::string& ckpt, const std::string& prompt, i
 
 void grads_command(const std::string& ckpt, const GradsOptions& o) {
   Loaded l = load(ckpt);
-  const std::string text = load_corpus(o.data.empty() ? l.cfg.data : o.data);
+  const RunData corpus = load_run_data(o.data.empty() ? l.cfg.data : o.data, l.tok);
   const int64_t batch = o.batch > 0 ? o.batch : l.cfg.batch;
   TrainConfig with_batch = l.cfg;  // --batch gets the bounds and the memory check of train
   with_batch.batch = batch;
@@ -124,7 +124,7 @@ void grads_command(const std::string& ckpt, const GradsOptions& o) {
   check_fits_memory(with_batch, l.tok.size(), "grads --batch");
   const int64_t at = l.step;
   // The training batcher: its generator starts from seed + 1, as in train().
-  Batcher b(l.tok.encode(text), l.cfg.block_size, o.seed ? *o.seed : l.cfg.seed + 1);
+  Batcher b(corpus.ids, l.cfg.block_size, o.seed ? *o.seed : l.cfg.seed + 1);
   std::string which;
   if (o.seed) {
     which = "an independent batch from seed " + std::to_string(*o.seed);

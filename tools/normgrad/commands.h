@@ -4,18 +4,18 @@
 #include <optional>
 #include <string>
 
-#include "data.h"
 #include "normgrad/nn/gpt.h"
 #include "normgrad/random.h"
+#include "tokenizer.h"
 
 namespace ngcli {
 
 // Mean loss of a checkpoint over every full block_size window of `data` (default: the
 // validation split of the run's own corpus), in non-overlapping windows; prints and returns it.
 double eval_command(const std::string& ckpt, const std::string& data, int64_t max_windows);
-// `tokens` characters sampled from `model` after `prompt` (empty: from token 0), drawing from
-// `gen` only; the model is in eval mode meanwhile (no dropout) and restored after.
-std::string sample_text(ng::nn::GPT& model, const CharTokenizer& tok, const std::string& prompt,
+// `tokens` tokens sampled from `model` after `prompt` (empty: from <|endoftext|> or token 0),
+// drawing from `gen` only; the model is in eval mode meanwhile (no dropout) and restored after.
+std::string sample_text(ng::nn::GPT& model, const Tokenizer& tok, const std::string& prompt,
                         int64_t tokens, double temperature, int64_t top_k, ng::Generator& gen);
 // Generates `tokens` characters after `prompt` from a checkpoint.
 std::string sample_command(const std::string& ckpt, const std::string& prompt, int64_t tokens,

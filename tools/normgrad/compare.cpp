@@ -17,6 +17,8 @@
 #include "normgrad/error.h"
 #include "normgrad/nn/safetensors.h"
 #include "runs.h"
+#include "saved_run.h"
+#include "tokenizer.h"
 
 namespace ngcli {
 namespace fs = std::filesystem;
@@ -74,9 +76,11 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
   CompareResult res;
 
   // The floor every language model must beat: character frequencies alone.
-  const std::string text = load_corpus(base.data);
-  const CharTokenizer tok = CharTokenizer::from_text(text);
-  res.unigram = unigram_val_loss(tok.encode(text), tok.size());
+  // The runs' tokenizer and data (the starting checkpoint's tokenizer with --init-from).
+  const Tokenizer tok = base.init_from.empty()
+                            ? new_run_tokenizer(base.data, base.tokenizer, base.vocab_size)
+                            : read_saved_run(base.init_from, false).tok;
+  res.unigram = unigram_val_loss(load_run_data(base.data, tok).ids, tok.size());
 
   std::vector<Job> jobs;
   for (const auto& v : variants)

@@ -187,8 +187,7 @@ ConvertResult convert(const ConvertOptions& o) {
   Surgeon s{read_saved_run(o.ckpt, false), {}, nullptr, o};
   for (auto& [k, v] : s.run.file.tensors)
     if (k.rfind("optim.", 0) != 0) s.weights[k] = v;
-  const std::string text = load_corpus(o.data.empty() ? s.run.cfg.data : o.data);
-  const auto ids = s.run.tok.encode(text);
+  const auto ids = load_run_data(o.data.empty() ? s.run.cfg.data : o.data, s.run.tok).ids;
   s.data = std::make_unique<Batcher>(ids, s.run.cfg.block_size, s.run.cfg.seed + 1);
   ensure_writable_dir(o.dir, "convert");
 

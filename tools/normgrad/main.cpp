@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "compare.h"
 #include "convert.h"
+#include "interop.h"
 #include "normgrad/error.h"
 #include "normgrad/nn/norm.h"
 #include "normgrad/threading.h"
@@ -55,6 +56,8 @@ static CLI::Validator validator(FieldCheck check) {
       return CLI::IsMember({"cpu", "cuda"});
     case FieldCheck::kScale:
       return CLI::IsMember({"one", "sqrtc"});
+    case FieldCheck::kGelu:
+      return CLI::IsMember({"exact", "tanh"});
     case FieldCheck::kNormKind:
       return CLI::IsMember(ng::nn::norm_kinds());
     case FieldCheck::kNormKindOrEmpty: {
@@ -295,6 +298,22 @@ int main(int argc, char** argv) {
                    "TensorBoard runs of every fine-tuning in REPORT/runs/ (true/false)")
       ->capture_default_str();
 
+  std::string hf_dir, import_out = "gpt2-import", export_ckpt;
+  auto* import_cmd = app.add_subcommand(
+      "import",
+      "a Hugging Face GPT-2 folder (config.json + model.safetensors, with its vocab.json + "
+      "merges.txt) as a normgrad checkpoint OUT/ckpt.safetensors: eval, sample, grads, convert "
+      "and train --init-from then work on it");
+  import_cmd->add_option("--hf", hf_dir, "the model folder")->required();
+  import_cmd->add_option("--out", import_out, "output folder")->capture_default_str();
+  auto* export_cmd = app.add_subcommand(
+      "export",
+      "a checkpoint's weights (no optimizer state) as a Hugging Face GPT-2 folder: "
+      "GPT2LMHeadModel.from_pretrained loads it when every norm is LayerNorm; other norms keep "
+      "GPT-2's layout with their own parameters named in config.json");
+  export_cmd->add_option("--ckpt", export_ckpt)->required()->check(CLI::ExistingFile);
+  export_cmd->add_option("--hf", hf_dir, "output folder")->required();
+
   bool version_flag = false;  // handled before parsing; declared here for --help
   app.add_flag("--version", version_flag,
                std::string("the version and the build's options (CUDA, BLAS, AVX-512)"));
@@ -353,6 +372,8 @@ int main(int argc, char** argv) {
       if (sweep(wc, so).interrupted) return 130;
     }
     if (*convert_cmd) convert(vo);
+    if (*import_cmd) import_hf(hf_dir, import_out);
+    if (*export_cmd) export_hf(export_ckpt, hf_dir);
     if (*eval_cmd) eval_command(ckpt, data, windows);
     if (*sample_cmd)
       std::printf("%s\n", sample_command(ckpt, prompt, tokens, temperature, top_k, seed).c_str());

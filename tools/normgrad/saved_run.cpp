@@ -52,7 +52,7 @@ SavedRun read_saved_run(const std::string& path, bool training) {
   r.path = path;
   r.file = ng::nn::load_safetensors(path);
   const auto& meta = r.file.metadata;
-  std::vector<const char*> required = {"config", "vocab"};
+  std::vector<const char*> required = {"config"};
   if (training)
     for (const char* k : {"step", "data_rng", "dropout_rng"}) required.push_back(k);
   for (const char* k : required)
@@ -65,7 +65,12 @@ SavedRun read_saved_run(const std::string& path, bool training) {
     c.validate();
     return c;
   });
-  r.tok = field(path, "vocab", [&] { return CharTokenizer::from_vocab_string(meta.at("vocab")); });
+  if (!meta.count("vocab") && !meta.count("tokenizer"))
+    fail("checkpoint", path,
+         " has no 'vocab' or 'tokenizer' metadata: not a checkpoint written "
+         "by normgrad train or import");
+  r.tok = field(path, meta.count("tokenizer") ? "tokenizer" : "vocab",
+                [&] { return Tokenizer::from_metadata(meta); });
   field(path, "config", [&] {
     check_fits_memory(r.cfg, r.tok.size(), "the saved model");
     return 0;

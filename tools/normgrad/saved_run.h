@@ -4,16 +4,16 @@
 #include <cstdint>
 #include <string>
 
-#include "data.h"
 #include "normgrad/nn/safetensors.h"
+#include "tokenizer.h"
 #include "train.h"
 
 namespace ngcli {
 
 struct SavedRun {
   std::string path;
-  TrainConfig cfg;  // validated, sizes bounded, fits this machine's memory
-  CharTokenizer tok;
+  TrainConfig cfg;                  // validated, sizes bounded, fits this machine's memory
+  Tokenizer tok;                    // characters, GPT-2 BPE or token ids
   int64_t step = 0;                 // in [0, cfg.max_steps]
   ng::nn::Safetensors file;         // tensors (all finite) and metadata
   bool has_training_state = false;  // step, data_rng, dropout_rng present and valid

@@ -69,9 +69,8 @@ SweepResult sweep(const TrainConfig& base_in, const SweepOptions& opt_in) {
   ensure_writable_dir(opt.dir, "sweep");
 
   SweepResult res;
-  const std::string text = load_corpus(base.data);
-  const CharTokenizer tok = CharTokenizer::from_text(text);
-  res.unigram = unigram_val_loss(tok.encode(text), tok.size());
+  const Tokenizer tok = new_run_tokenizer(base.data, base.tokenizer, base.vocab_size);
+  res.unigram = unigram_val_loss(load_run_data(base.data, tok).ids, tok.size());
 
   // The grid; every config is checked before anything trains.
   std::vector<Planned> plan;

@@ -20,6 +20,7 @@
 #include "normgrad/optim.h"
 #include "saved_run.h"
 #include "tensorboard.h"
+#include "tokenizer.h"
 #ifdef NG_HAS_CUDA
 #include "normgrad/cuda.h"
 #endif
@@ -140,6 +141,8 @@ void check_field(const char* name, const T& v, FieldCheck check) {
     } catch (const Error&) {
       fail("config", name, " is not valid UTF-8 text");
     }
+    if (check == C::kGelu && v != "exact" && v != "tanh")
+      fail("config", name, " must be exact or tanh, got '", v, "'");
     if (check == C::kScale && v != "one" && v != "sqrtc")
       fail("config", name, " must be one or sqrtc, got '", v, "'");
     if (check == C::kDevice && v != "cpu" && v != "cuda")
@@ -493,20 +496,22 @@ TrainResult train(const TrainConfig& cfg) {
   if (run.threads > 0) set_num_threads(run.threads);
   if (!run.quiet) std::printf("%s\n", device_summary(dev).c_str());
 
-  const std::string text = load_corpus(run.data);
-  const std::string fingerprint = corpus_fingerprint(text);
-  CharTokenizer tok = CharTokenizer::from_text(text);
-  if (saved) {
-    const auto& meta = saved->file.metadata;
-    if (meta.count("data_fingerprint") && meta.at("data_fingerprint") != fingerprint)
-      fail("train", "--resume: the corpus ",
-           run.data.empty() ? default_corpus_path_description() : run.data,
-           " is not the text this run was trained on (fingerprint ", fingerprint, ", saved ",
-           meta.at("data_fingerprint"), "); pass --data with the original file");
-    tok = saved->tok;
+  // The tokenizer: the saved run's on --resume, the starting checkpoint's with --init-from,
+  // else a new one (characters of the text, --tokenizer's BPE, or ids of a token file).
+  std::optional<SavedRun> start;
+  if (!saved && !run.init_from.empty()) {
+    run.init_from = fs::absolute(run.init_from).lexically_normal().string();
+    start = read_saved_run(run.init_from, false);
   }
+  const Tokenizer tok = saved   ? saved->tok
+                        : start ? start->tok
+                                : new_run_tokenizer(run.data, run.tokenizer, run.vocab_size);
+  const auto& saved_meta = saved ? saved->file.metadata : nn::Metadata{};
+  const RunData corpus = load_run_data(
+      run.data, tok, saved_meta.count("data_fingerprint") ? saved_meta.at("data_fingerprint") : "");
+  const std::string& fingerprint = corpus.fingerprint;
   check_fits_memory(run, tok.size(), "this run");
-  Batcher data(tok.encode(text), run.block_size, run.seed + 1);
+  Batcher data(corpus.ids, run.block_size, run.seed + 1);
   nn::GPT model(run.gpt(tok.size()));
   optim::AdamW opt(
       optim::default_groups(model.named_parameters(), run.weight_decay, run.scalar_lr_scale),
@@ -528,6 +533,21 @@ TrainResult train(const TrainConfig& cfg) {
   } else {
     // A new run in this folder: nothing of an earlier one may pass for this run's.
     for (const auto& f : {metrics, probes_path, ckpt}) fs::remove(f);
+  }
+  if (start) {  // fine-tuning: the weights (not the optimizer state) of --init-from
+    nn::StateDict weights;
+    for (auto& [k, v] : start->file.tensors)
+      if (k.rfind("optim.", 0) != 0) weights[k] = v;
+    try {
+      model.load_state_dict(weights);
+    } catch (const Error& e) {
+      fail("train", "--init-from ", run.init_from,
+           " does not fit this run's model (the model "
+           "flags must match the checkpoint's): ",
+           e.what());
+    }
+    start.reset();
+    if (!cfg.quiet) std::printf("initialised from %s\n", run.init_from.c_str());
   }
   if (!cfg.quiet)
     std::printf(
@@ -552,15 +572,15 @@ TrainResult train(const TrainConfig& cfg) {
                : "after the update, the loss on a validation batch is " + std::to_string(l);
   };
   auto save = [&](int64_t at) {
-    optim::save_checkpoint(ckpt, model, &opt,
-                           {{"config", run.to_json()},
-                            {"vocab", tok.vocab_string()},
-                            {"step", std::to_string(at)},
-                            {"data_rng", data.generator().state()},
-                            {"dropout_rng", model.dropout_generator().state()},
-                            {"norm", run.norm},
-                            {"data_fingerprint", fingerprint},
-                            {"format", "normgrad-gpt-1"}});
+    nn::Metadata meta = {{"config", run.to_json()},
+                         {"step", std::to_string(at)},
+                         {"data_rng", data.generator().state()},
+                         {"dropout_rng", model.dropout_generator().state()},
+                         {"norm", run.norm},
+                         {"data_fingerprint", fingerprint},
+                         {"format", "normgrad-gpt-1"}};
+    tok.to_metadata(meta);
+    optim::save_checkpoint(ckpt, model, &opt, meta);
     good_step = at;
   };
   auto eval_loss = [&](bool val) {  // the same batches every time: comparable across runs

@@ -29,7 +29,10 @@ namespace ngcli {
   X(place, int64_t, stop_at, 0, kNonNegative, "stop with a checkpoint at this step (schedule unchanged)") \
   X(place, bool, quiet, false, kAny, "no progress output")                                       \
   X(place, bool, tensorboard, true, kAny, "TensorBoard event files in OUT: losses, lr, gradient norm, tokens/s, every probe") \
-  X(run, std::string, data, "", kAny, "UTF-8 text file (default: the built-in fortunes corpus)") \
+  X(run, std::string, data, "", kAny, "UTF-8 text file, or a token file (.bin: nanoGPT uint16 or llm.c) (default: the built-in fortunes corpus)") \
+  X(run, std::string, tokenizer, "", kAny, "GPT-2 byte-level BPE: a folder with vocab.json + merges.txt (or tokenizer.json) (default: characters)") \
+  X(run, int64_t, vocab_size, 0, kNonNegative, "vocabulary of token-file data without --tokenizer (0: the largest id + 1)") \
+  X(run, std::string, init_from, "", kAny, "start from this checkpoint's weights and tokenizer (fine-tuning, e.g. an imported GPT-2)") \
   X(run, uint64_t, seed, 1337, kAny, "seed for init, batches and dropout")                       \
   X(model, int64_t, n_layer, 4, kPositive, "transformer blocks")                                 \
   X(model, int64_t, n_head, 4, kPositive, "attention heads")                                     \
@@ -37,6 +40,7 @@ namespace ngcli {
   X(model, int64_t, block_size, 64, kPositive, "context length in tokens")                       \
   X(model, double, dropout, 0.0, kUnit, "dropout probability")                                   \
   X(model, bool, bias, true, kAny, "biases in Linear layers")                                    \
+  X(model, std::string, gelu, "exact", kGelu, "the MLP's GELU: exact (erf) or tanh (GPT-2's gelu_new)") \
   X(model, std::string, norm, "layernorm", kNormKind, "norm kind at every position")             \
   X(model, std::string, norm_attn, "", kNormKindOrEmpty, "override for the attention-position norm (ln_1)") \
   X(model, std::string, norm_mlp, "", kNormKindOrEmpty, "override for the MLP-position norm (ln_2)") \
@@ -83,7 +87,8 @@ enum class FieldCheck {
   kDevice,
   kNormKind,
   kNormKindOrEmpty,
-  kScale
+  kScale,
+  kGelu
 };
 
 struct TrainConfig {

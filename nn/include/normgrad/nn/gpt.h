@@ -17,6 +17,7 @@ struct GPTConfig {
   int64_t vocab = 65, n_layer = 4, n_head = 4, n_embd = 128, block_size = 64;
   double dropout = 0.0;
   bool bias = true;
+  std::string gelu = "exact";  // the MLP's GELU: exact (erf) or tanh (GPT-2's "gelu_new")
   std::string norm = "layernorm";               // every position, unless overridden below
   std::string norm_attn, norm_mlp, norm_final;  // ln_1, ln_2, ln_f overrides ("" = norm)
   NormOptions norm_options;

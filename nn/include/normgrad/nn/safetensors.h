@@ -1,7 +1,7 @@
 // Checkpoints in the safetensors format, readable by PyTorch, numpy and any other
 // safetensors reader: an 8-byte little-endian header length, a JSON header (dtype, shape,
 // data_offsets per tensor, plus a "__metadata__" map of strings), then raw little-endian
-// data. Supported dtypes: F32, F64, I64.
+// data. Supported dtypes: F32, F64, I64; F16 and BF16 are read (widened to F32), not written.
 #pragma once
 #include <cstdint>
 #include <map>

@@ -1,0 +1,303 @@
+#include "normgrad/nn/hf_gpt2.h"
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "normgrad/error.h"
+#include "normgrad/nn/safetensors.h"
+#include "normgrad/ops.h"
+
+namespace ng::nn {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr uintmax_t kMaxConfigBytes = 16u << 20;
+
+json read_config(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    fail("hf_gpt2", path, " is missing (a GPT-2 folder has config.json + model.safetensors)");
+  if (fs::file_size(path, ec) > kMaxConfigBytes)
+    fail("hf_gpt2", path, " is larger than 16 MiB: not a model config");
+  std::ifstream f(path);
+  std::stringstream text;
+  text << f.rdbuf();
+  try {
+    json j = json::parse(text.str());
+    if (!j.is_object()) fail("hf_gpt2", path, ": not a JSON object");
+    return j;
+  } catch (const json::exception& e) {
+    fail("hf_gpt2", path, ": not valid JSON (", e.what(), ")");
+  }
+}
+
+// A config field: integer in [lo, hi], or the default when absent (no default: required).
+int64_t int_field(const json& j, const std::string& key, int64_t lo, int64_t hi,
+                  std::optional<int64_t> def, const std::string& path) {
+  if (!j.contains(key) || j[key].is_null()) {
+    if (!def) fail("hf_gpt2", path, ": '", key, "' is required");
+    return *def;
+  }
+  if (!j[key].is_number_integer())
+    fail("hf_gpt2", path, ": '", key, "' must be an integer, got ", j[key].dump());
+  const int64_t v = j[key].get<int64_t>();
+  if (v < lo || v > hi)
+    fail("hf_gpt2", path, ": '", key, "' = ", v, " is outside [", lo, ", ", hi, "]");
+  return v;
+}
+double real_field(const json& j, const std::string& key, double lo, double hi, double def,
+                  const std::string& path) {
+  if (!j.contains(key) || j[key].is_null()) return def;
+  if (!j[key].is_number()) fail("hf_gpt2", path, ": '", key, "' must be a number");
+  const double v = j[key].get<double>();
+  if (!(v >= lo && v <= hi))
+    fail("hf_gpt2", path, ": '", key, "' = ", v, " is outside [", lo, ", ", hi, "]");
+  return v;
+}
+bool bool_field(const json& j, const std::string& key, bool def, const std::string& path) {
+  if (!j.contains(key) || j[key].is_null()) return def;
+  if (!j[key].is_boolean()) fail("hf_gpt2", path, ": '", key, "' must be true or false");
+  return j[key].get<bool>();
+}
+std::string string_field(const json& j, const std::string& key, const std::string& def,
+                         const std::string& path) {
+  if (!j.contains(key) || j[key].is_null()) return def;
+  if (!j[key].is_string()) fail("hf_gpt2", path, ": '", key, "' must be a string");
+  return j[key].get<std::string>();
+}
+
+// The normgrad extension: norm kinds per position type and the NormOptions that change what
+// a layer computes or how it was initialised.
+void read_normgrad_fields(const json& j, GPTConfig& c, const std::string& path) {
+  const std::string p = path + " field 'normgrad'";
+  if (!j.is_object()) fail("hf_gpt2", p, " must be an object");
+  c.norm = string_field(j, "norm", "layernorm", p);
+  c.norm_attn = string_field(j, "norm_attn", "", p);
+  c.norm_mlp = string_field(j, "norm_mlp", "", p);
+  c.norm_final = string_field(j, "norm_final", "", p);
+  const auto kinds = norm_kinds();
+  for (const std::string* k : {&c.norm, &c.norm_attn, &c.norm_mlp, &c.norm_final})
+    if (!(k->empty() && k != &c.norm) && std::find(kinds.begin(), kinds.end(), *k) == kinds.end())
+      fail("hf_gpt2", p, ": unknown norm kind '", *k, "'");
+  c.bias = bool_field(j, "bias", true, p);
+  c.embed_scale = bool_field(j, "embed_scale", false, p);
+  if (j.contains("norm_options")) {
+    const json& o = j["norm_options"];
+    if (!o.is_object()) fail("hf_gpt2", p, ": norm_options must be an object");
+    NormOptions& n = c.norm_options;
+    n.eps = real_field(o, "eps", 1e-30, 1, n.eps, p);
+    n.affine = bool_field(o, "affine", n.affine, p);
+    n.bias = bool_field(o, "bias", n.bias, p);
+    n.alpha0 = real_field(o, "alpha0", 1e-30, 1e30, n.alpha0, p);
+    if (o.contains("beta0") && !o["beta0"].is_null())
+      n.beta0 = real_field(o, "beta0", 1e-30, 1e30, 1, p);
+    n.shift0 = real_field(o, "shift0", -1e30, 1e30, n.shift0, p);
+    n.lambda0 = real_field(o, "lambda0", 1e-30, 1e30, n.lambda0, p);
+    n.scale = string_field(o, "scale", n.scale, p);
+    if (n.scale != "one" && n.scale != "sqrtc") fail("hf_gpt2", p, ": scale must be one or sqrtc");
+    n.taper_start = int_field(o, "taper_start", 0, INT64_MAX / 4, n.taper_start, p);
+    n.taper_steps = int_field(o, "taper_steps", 0, INT64_MAX / 4, n.taper_steps, p);
+    n.plain_beta = bool_field(o, "plain_beta", n.plain_beta, p);
+  }
+}
+
+}  // namespace
+
+bool is_conv1d_weight(const std::string& name) {
+  for (const char* s :
+       {".attn.c_attn.weight", ".attn.c_proj.weight", ".mlp.c_fc.weight", ".mlp.c_proj.weight"}) {
+    const std::string suffix = s;
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return true;
+  }
+  return false;
+}
+
+HFGPT2 read_hf_gpt2(const std::string& dir) {
+  const std::string cpath = dir + "/config.json";
+  const json j = read_config(cpath);
+  HFGPT2 out;
+  GPTConfig& c = out.config;
+  const std::string type = string_field(j, "model_type", "gpt2", cpath);
+  if (type != "gpt2") fail("hf_gpt2", cpath, ": model_type '", type, "' is not gpt2");
+  c.vocab = int_field(j, "vocab_size", 1, 1 << 24, std::nullopt, cpath);
+  c.block_size = int_field(j, "n_positions", 1, 65536, std::nullopt, cpath);
+  c.n_embd = int_field(j, "n_embd", 1, 65536, std::nullopt, cpath);
+  c.n_layer = int_field(j, "n_layer", 1, 1024, std::nullopt, cpath);
+  c.n_head = int_field(j, "n_head", 1, 1024, std::nullopt, cpath);
+  if (c.n_embd % c.n_head)
+    fail("hf_gpt2", cpath, ": n_embd ", c.n_embd, " is not a multiple of n_head ", c.n_head);
+  const int64_t inner = int_field(j, "n_inner", 1, 1 << 20, 4 * c.n_embd, cpath);
+  if (inner != 4 * c.n_embd)
+    fail("hf_gpt2", cpath, ": n_inner ", inner, " is not 4 * n_embd (normgrad's MLP width)");
+  const std::string act = string_field(j, "activation_function", "gelu_new", cpath);
+  if (act == "gelu_new" || act == "gelu_pytorch_tanh")
+    c.gelu = "tanh";
+  else if (act == "gelu")
+    c.gelu = "exact";
+  else
+    fail("hf_gpt2", cpath, ": activation_function '", act, "' (normgrad has gelu, gelu_new)");
+  const double resid = real_field(j, "resid_pdrop", 0, 1, 0.1, cpath);
+  const double embd = real_field(j, "embd_pdrop", 0, 1, 0.1, cpath);
+  const double attn = real_field(j, "attn_pdrop", 0, 1, 0.1, cpath);
+  c.dropout = resid;
+  if (embd != resid || attn != resid)
+    out.notes += "dropout: resid_pdrop " + std::to_string(resid) + " used for all three (embd " +
+                 std::to_string(embd) + ", attn " + std::to_string(attn) + "). ";
+  c.norm_options.eps = real_field(j, "layer_norm_epsilon", 1e-30, 1, 1e-5, cpath);
+  if (!bool_field(j, "scale_attn_weights", true, cpath))
+    fail("hf_gpt2", cpath, ": scale_attn_weights false is not supported");
+  if (bool_field(j, "scale_attn_by_inverse_layer_idx", false, cpath))
+    fail("hf_gpt2", cpath, ": scale_attn_by_inverse_layer_idx is not supported");
+  if (!bool_field(j, "tie_word_embeddings", true, cpath))
+    fail("hf_gpt2", cpath, ": an untied LM head is not supported (normgrad ties it to wte)");
+  c.norm = "layernorm";
+  if (j.contains("normgrad")) {
+    const double eps = c.norm_options.eps;
+    read_normgrad_fields(j["normgrad"], c, cpath);
+    if (!j["normgrad"].contains("norm_options")) c.norm_options.eps = eps;
+  }
+
+  const std::string wpath = dir + "/model.safetensors";
+  std::error_code ec;
+  if (!fs::is_regular_file(wpath, ec))
+    fail("hf_gpt2", wpath,
+         " is missing (sharded or .bin-only checkpoints: save with "
+         "save_pretrained(..., safe_serialization=True, max_shard_size='100GB'))");
+  Safetensors st = load_safetensors(wpath);
+  Tensor lm_head;
+  for (auto& [key, t] : st.tensors) {
+    std::string name = key.rfind("transformer.", 0) == 0 ? key : "transformer." + key;
+    if (key == "lm_head.weight") {
+      lm_head = t;
+      continue;
+    }
+    if (key == "embed_scale" || key == "transformer.embed_scale") name = "embed_scale";
+    const bool mask_buffer =
+        (name.size() > 10 && name.compare(name.size() - 10, 10, ".attn.bias") == 0) ||
+        name.find(".attn.masked_bias") != std::string::npos;
+    if (mask_buffer) continue;
+    if (is_conv1d_weight(name)) {
+      if (t.dim() != 2)
+        fail("hf_gpt2", wpath, ": ", key, " must be 2-D, is ", shape_str(t.shape()));
+      t = t.t().contiguous();
+    }
+    out.weights[name] = t;
+  }
+  auto wte = out.weights.find("transformer.wte.weight");
+  if (wte == out.weights.end()) fail("hf_gpt2", wpath, ": no wte.weight");
+  if (lm_head.defined()) {
+    if (lm_head.shape() != wte->second.shape() ||
+        lm_head.to(DType::F64).to_vector() != wte->second.to(DType::F64).to_vector())
+      fail("hf_gpt2", wpath,
+           ": lm_head.weight differs from wte.weight (untied heads are not "
+           "supported)");
+  }
+  if (!c.bias)  // the zeros write_hf_gpt2 put in for GPT-2's Conv1D biases
+    for (auto it = out.weights.begin(); it != out.weights.end();) {
+      const std::string& k = it->first;
+      const bool conv_bias =
+          k.ends_with(".bias") && is_conv1d_weight(k.substr(0, k.size() - 5) + ".weight");
+      if (conv_bias && sum(abs(it->second)).item() != 0)
+        fail("hf_gpt2", wpath, ": ", k,
+             " is not zero in a model without biases (normgrad.bias false)");
+      it = conv_bias ? out.weights.erase(it) : std::next(it);
+    }
+  for (auto& [name, t] : out.weights)
+    if (!all_finite(t)) fail("hf_gpt2", wpath, ": ", name, " holds inf or NaN");
+  return out;
+}
+
+void write_hf_gpt2(const GPT& model, const std::string& dir, const std::string& extra_config) {
+  const GPTConfig& c = model.config();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) fail("hf_gpt2", "cannot create ", dir, ": ", ec.message());
+  StateDict out;
+  bool extras = false;
+  for (auto& [name, t] : model.state_dict()) {
+    Tensor v = t.detach().to(Device::CPU);
+    if (is_conv1d_weight(name)) v = v.t();
+    out[name] = v.contiguous();
+    const bool gpt2_name = name.find(".ln_") == std::string::npos || name.ends_with(".weight") ||
+                           name.ends_with(".bias");
+    if (!gpt2_name || name == "embed_scale") extras = true;
+  }
+  // GPT-2's Conv1D always has a bias: a model without biases gets zeros (read_hf_gpt2 drops
+  // them again when config.json's normgrad.bias is false).
+  if (!c.bias)
+    for (auto& [name, t] : model.state_dict())
+      if (is_conv1d_weight(name))
+        out[name.substr(0, name.size() - 7) + ".bias"] = zeros({t.size(0)}, {.dtype = t.dtype()});
+  json norms = json::object();
+  bool all_layernorm = true;
+  for (const auto& p : norm_positions(model)) {
+    norms[p] = norm_at(model, p)->kind();
+    if (norms[p] != "layernorm") all_layernorm = false;
+  }
+  const NormOptions& n = c.norm_options;
+  json cfg = {{"architectures", {"GPT2LMHeadModel"}},
+              {"model_type", "gpt2"},
+              {"vocab_size", c.vocab},
+              {"n_positions", c.block_size},
+              {"n_ctx", c.block_size},
+              {"n_embd", c.n_embd},
+              {"n_layer", c.n_layer},
+              {"n_head", c.n_head},
+              {"n_inner", nullptr},
+              {"activation_function", c.gelu == "tanh" ? "gelu_new" : "gelu"},
+              {"resid_pdrop", c.dropout},
+              {"embd_pdrop", c.dropout},
+              {"attn_pdrop", c.dropout},
+              {"layer_norm_epsilon", n.eps},
+              {"initializer_range", 0.02},
+              {"scale_attn_weights", true},
+              {"tie_word_embeddings", true},
+              {"bos_token_id", c.vocab - 1},
+              {"eos_token_id", c.vocab - 1},
+              {"torch_dtype", out.begin()->second.dtype() == DType::F64 ? "float64" : "float32"},
+              {"normgrad_norms", norms},
+              {"normgrad",
+               {{"norm", c.norm},
+                {"norm_attn", c.norm_attn},
+                {"norm_mlp", c.norm_mlp},
+                {"norm_final", c.norm_final},
+                {"bias", c.bias},
+                {"embed_scale", c.embed_scale},
+                {"norm_options",
+                 {{"eps", n.eps},
+                  {"affine", n.affine},
+                  {"bias", n.bias},
+                  {"alpha0", n.alpha0},
+                  {"beta0", n.beta0 ? json(*n.beta0) : json()},
+                  {"shift0", n.shift0},
+                  {"lambda0", n.lambda0},
+                  {"scale", n.scale},
+                  {"taper_start", n.taper_start},
+                  {"taper_steps", n.taper_steps},
+                  {"plain_beta", n.plain_beta}}}}}};
+  if (all_layernorm && !extras)
+    cfg["normgrad"].erase("norm_options"), cfg["normgrad_gpt2_compatible"] = true;
+  else
+    cfg["normgrad_gpt2_compatible"] = false;
+  if (!extra_config.empty()) {
+    json extra;
+    try {
+      extra = json::parse(extra_config);
+    } catch (const json::exception& e) {
+      fail("hf_gpt2", "extra config is not JSON: ", e.what());
+    }
+    if (!extra.is_object()) fail("hf_gpt2", "extra config must be a JSON object");
+    cfg.update(extra);
+  }
+  save_safetensors(dir + "/model.safetensors", out, {{"format", "pt"}});
+  const std::string text = cfg.dump(2) + "\n";
+  write_file_atomic(dir + "/config.json", std::vector<uint8_t>(text.begin(), text.end()));
+}
+
+}  // namespace ng::nn

@@ -1,0 +1,381 @@
+// GPT-2 interop: Hugging Face folders in and out, GPT-2's byte-level BPE, nanoGPT and llm.c
+// token files. The reference side is the real transformers / tokenizers (tests/
+// hf_reference.py, in the venv tools/test.sh builds from PyPI over Debian's PyTorch and
+// exports as NG_HF_PYTHON); without it those cases print why they skipped.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli_helpers.h"
+#include "commands.h"
+#include "convert.h"
+#include "helpers.h"
+#include "interop.h"
+#include "normgrad/nn.h"
+#include "normgrad/nn/hf_gpt2.h"
+#include "saved_run.h"
+#include "tokenizer.h"
+#include "train.h"
+
+using namespace ngt;
+using namespace ngcli;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// The venv's python when it can import transformers, tokenizers and torch; else "" after
+// printing why the caller skips.
+std::string hf_python() {
+  const char* env = std::getenv("NG_HF_PYTHON");
+  const std::string py = env ? env : "";
+  if (py.empty() ||
+      std::system((py + " -c 'import transformers, tokenizers, torch' > /dev/null 2>&1").c_str()) !=
+          0) {
+    MESSAGE("skipped: the reference needs transformers + tokenizers + torch; NG_HF_PYTHON ",
+            py.empty() ? "is not set" : "'" + py + "' cannot import them",
+            " (tools/test.sh builds build/hf-venv from PyPI over Debian's python3-torch)");
+    return "";
+  }
+  return py;
+}
+void reference(const std::string& py, const std::string& args, const std::string& stdout_to = "") {
+  const std::string cmd = py + " " + NG_TEST_DIR + "/hf_reference.py " + args +
+                          (stdout_to.empty() ? "" : " > " + stdout_to);
+  REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, cmd);
+}
+
+void write_bytes(const std::string& path, const void* p, size_t n) {
+  std::ofstream f(path, std::ios::binary);
+  f.write((const char*)p, (std::streamsize)n);
+}
+
+// Largest |a - b| over the largest |b|: the tests' relative error of whole logit tensors.
+double relative_error(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    diff = std::max(diff, std::fabs(a[i] - b[i])), scale = std::max(scale, std::fabs(b[i]));
+  return diff / scale;
+}
+std::vector<double> flat(const json& j) {
+  std::vector<double> out;
+  if (j.is_array())
+    for (const json& x : j) {
+      auto v = flat(x);
+      out.insert(out.end(), v.begin(), v.end());
+    }
+  else
+    out.push_back(j.get<double>());
+  return out;
+}
+
+// The model of a normgrad checkpoint, in eval mode.
+std::unique_ptr<ng::nn::GPT> load_model(const std::string& ckpt) {
+  SavedRun r = read_saved_run(ckpt, false);
+  auto m = std::make_unique<ng::nn::GPT>(r.cfg.gpt(r.tok.size()));
+  ng::nn::StateDict sd;
+  for (auto& [k, v] : r.file.tensors)
+    if (k.rfind("optim.", 0) != 0) sd[k] = v;
+  m->load_state_dict(sd);
+  m->eval();
+  return m;
+}
+std::vector<double> logits_of(ng::nn::GPT& m, const json& ids) {
+  std::vector<int64_t> x;
+  for (const json& row : ids)
+    for (const json& v : row) x.push_back(v.get<int64_t>());
+  ng::NoGradGuard no_grad;
+  return m(ng::from_vector(x, {(int64_t)ids.size(), (int64_t)ids[0].size()})).to_vector();
+}
+
+// GPT-2's loss: token t predicts token t+1, mean over all predictions.
+double next_token_loss(const std::vector<double>& logits, const json& ids, int64_t V) {
+  double total = 0;
+  int64_t n = 0;
+  const int64_t B = (int64_t)ids.size(), T = (int64_t)ids[0].size();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t + 1 < T; ++t) {
+      const double* z = logits.data() + (b * T + t) * V;
+      double m = z[0], s = 0;
+      for (int64_t k = 0; k < V; ++k) m = std::max(m, z[k]);
+      for (int64_t k = 0; k < V; ++k) s += std::exp(z[k] - m);
+      total += m + std::log(s) - z[ids[b][t + 1].get<int64_t>()], ++n;
+    }
+  return total / (double)n;
+}
+
+const char* kBpeTestText =
+    "Hello world! It's here, don't panic: we'll see, they've gone, I'm in, you'd know.\n"
+    "  multiple   spaces   and\ttabs\t\tand a trailing run   \n"
+    "\n\n"
+    "caf\xc3\xa9 na\xc3\xafve \xc3\x9cn\xc3\xaf"
+    "c\xc3\xb6"
+    "d\xc3\xa9 "
+    "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e "
+    "\xed\x95\x9c\xea\xb5\xad\xec\x96\xb4 \xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82\n"
+    "emoji \xf0\x9f\x98\x80\xf0\x9f\x8e\x89 \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd!!! ...?\n"
+    "numbers 12345 3.14159 1,000,000 and x2 2x 0xFF\n"
+    "CRLF line\r\nend <|endoftext|>after the special token\n"
+    "'S 'T upper contractions, O'Neil's rock'n'roll\n"
+    "   leading spaces, then $%^&*() punctuation --- ===\n";
+
+}  // namespace
+
+TEST_SUITE("interop") {
+  TEST_CASE("token files: nanoGPT's raw uint16, llm.c's headered uint16 and uint32") {
+    const std::vector<uint16_t> raw = {1, 2, 3, 65535, 7};
+    write_bytes("nano.bin", raw.data(), raw.size() * 2);
+    CHECK(read_token_file("nano.bin") == std::vector<int64_t>{1, 2, 3, 65535, 7});
+    int32_t header[256] = {20240520, 1, 4};
+    std::vector<uint8_t> llmc((uint8_t*)header, (uint8_t*)header + sizeof header);
+    for (uint16_t v : {10, 20, 30, 40}) llmc.insert(llmc.end(), (uint8_t*)&v, (uint8_t*)&v + 2);
+    write_bytes("llmc.bin", llmc.data(), llmc.size());
+    CHECK(read_token_file("llmc.bin") == std::vector<int64_t>{10, 20, 30, 40});
+    header[1] = 2, header[2] = 2;
+    std::vector<uint8_t> v2((uint8_t*)header, (uint8_t*)header + sizeof header);
+    for (uint32_t v : {100000u, 5u}) v2.insert(v2.end(), (uint8_t*)&v, (uint8_t*)&v + 4);
+    write_bytes("llmc2.bin", v2.data(), v2.size());
+    CHECK(read_token_file("llmc2.bin") == std::vector<int64_t>{100000, 5});
+    // hostile headers and sizes
+    write_bytes("odd.bin", raw.data(), 9);
+    CHECK_THROWS_WITH_AS(read_token_file("odd.bin"),
+                         doctest::Contains("not a whole number of uint16"), ng::Error);
+    header[1] = 3;
+    write_bytes("v3.bin", header, sizeof header);
+    CHECK_THROWS_WITH_AS(read_token_file("v3.bin"), doctest::Contains("header version 3"),
+                         ng::Error);
+    header[1] = 1, header[2] = 1000;
+    std::vector<uint8_t> lying((uint8_t*)header, (uint8_t*)header + sizeof header);
+    lying.resize(lying.size() + 8);
+    write_bytes("lying.bin", lying.data(), lying.size());
+    CHECK_THROWS_WITH_AS(read_token_file("lying.bin"), doctest::Contains("header says 1000 tokens"),
+                         ng::Error);
+    write_bytes("short.bin", header, 100);
+    CHECK_THROWS_WITH_AS(read_token_file("short.bin"),
+                         doctest::Contains("shorter than its 1024-byte"), ng::Error);
+    // a token outside the vocabulary is named with its position
+    CHECK_THROWS_WITH_AS(load_run_data("nano.bin", Tokenizer::ids(100)),
+                         doctest::Contains("token 3 is 65535, outside the vocabulary of 100"),
+                         ng::Error);
+  }
+
+  TEST_CASE("train on a token file: ids tokenizer from the data, saved and reloaded") {
+    std::vector<uint16_t> toks;
+    for (int i = 0; i < 3000; ++i) toks.push_back((uint16_t)((i * 7 + i / 13) % 50));
+    write_bytes("train.bin", toks.data(), toks.size() * 2);
+    TrainConfig c = tiny_cfg("bin_run");
+    c.data = "train.bin";
+    train(c);
+    SavedRun r = read_saved_run("bin_run/ckpt.safetensors", true);
+    CHECK(r.tok.kind() == "ids");
+    CHECK(r.tok.size() == 50);
+    CHECK(r.tok.decode({3, 49}) == "<3><49>");
+    CHECK(eval_command("bin_run/ckpt.safetensors", "", 4) < std::log(50.0));
+    c.out = "bin_run_v", c.vocab_size = 64;
+    train(c);
+    CHECK(read_saved_run("bin_run_v/ckpt.safetensors", false).tok.size() == 64);
+  }
+
+  TEST_CASE("GPT-2 BPE: byte table, merges applied by rank, specials, decode") {
+    json vocab = json::object();
+    // GPT-2's byte table: printable bytes map to themselves, the rest to U+0100..
+    std::vector<std::string> bytes;
+    for (int b = 0, next = 256; b < 256; ++b) {
+      const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+      bytes.push_back(utf8_encode({(char32_t)(printable ? b : next++)}));
+      vocab[bytes.back()] = b;
+    }
+    int id = 256;
+    for (const char* t : {"ll", "he", "hell", "hello", "\xc4\xa0hello", "<|endoftext|>"})
+      vocab[t] = id++;
+    std::ofstream("vocab.json") << vocab.dump();
+    std::ofstream("merges.txt") << "#version: 0.2\nl l\nh e\nhe ll\nhell o\n\xc4\xa0 hello\n";
+    const Gpt2Bpe bpe = Gpt2Bpe::from_files("vocab.json", "merges.txt");
+    CHECK(bytes[' '] == "\xc4\xa0");  // space is U+0120 'Ġ'
+    CHECK(bpe.encode("hello hello") == std::vector<int64_t>{259, 260});
+    CHECK(bpe.encode("hello<|endoftext|>hell") == std::vector<int64_t>{259, 261, 258});
+    CHECK(bpe.encode("lll") == std::vector<int64_t>{256, 'l'});  // leftmost pair first
+    const std::string text = "hello,  w\xc3\xb6rld \xf0\x9f\x98\x80\n\n\t<|endoftext|>";
+    CHECK(bpe.decode(bpe.encode(text)) == text);
+    const Gpt2Bpe again = Gpt2Bpe::from_json(bpe.to_json(), "metadata");
+    CHECK(again.encode(text) == bpe.encode(text));
+    std::ofstream("bad_merges.txt") << "h e\nq z\n";
+    CHECK_THROWS_WITH_AS(
+        Gpt2Bpe::from_files("vocab.json", "bad_merges.txt"),
+        doctest::Contains("merge 2 'q z' makes a token that is not in the vocabulary"), ng::Error);
+    CHECK_THROWS_WITH_AS(bpe.encode("caf\xc3"), doctest::Contains("UTF-8"), ng::Error);
+  }
+
+  TEST_CASE("export and import round trip every norm kind exactly (GPT-2 layout + extras)") {
+    for (const char* kind : {"layernorm", "rmsnorm", "dyt", "dyisru", "derf", "bhyt"}) {
+      CAPTURE(kind);
+      ng::nn::GPTConfig g;
+      g.vocab = 31, g.n_layer = 2, g.n_head = 2, g.n_embd = 16, g.block_size = 8;
+      g.norm = kind, g.gelu = "tanh", g.norm_options.scale = "sqrtc";
+      g.norm_final = "layernorm";
+      if (std::string(kind) == "rmsnorm") g.bias = false, g.embed_scale = true;  // extras
+      ng::nn::GPT a(g);
+      {
+        ng::NoGradGuard no_grad;  // scalars and weights away from their initial values
+        ng::Generator gen(3);
+        for (auto& [n, p] : a.named_parameters())
+          if (n.find("ln_") != std::string::npos)
+            ng::Tensor(p).add_(ng::rand(p.shape(), {}, &gen) * 0.2);
+      }
+      const std::string dir = std::string("export_") + kind;
+      ng::nn::write_hf_gpt2(a, dir);
+      const json cfg = json::parse(std::ifstream(dir + "/config.json"));
+      CHECK(cfg["normgrad_norms"]["transformer.h.1.ln_2"] == kind);
+      CHECK(cfg["normgrad_gpt2_compatible"] == (std::string(kind) == "layernorm"));
+      CHECK(cfg["activation_function"] == "gelu_new");
+      const ng::nn::Safetensors st = ng::nn::load_safetensors(dir + "/model.safetensors");
+      CHECK(st.tensors.at("transformer.h.0.attn.c_attn.weight").shape() ==
+            ng::Shape{16, 48});  // [in, out]
+      CHECK(st.metadata.at("format") == "pt");
+      ng::nn::HFGPT2 hf = ng::nn::read_hf_gpt2(dir);
+      ng::nn::GPT b(hf.config);
+      b.load_state_dict(hf.weights);
+      CHECK(b.blocks()[0]->ln_1->kind() == kind);
+      CHECK(b.ln_f->kind() == "layernorm");
+      a.eval(), b.eval();
+      const ng::Tensor x = ng::from_vector(std::vector<int64_t>{1, 5, 30, 2, 2, 9, 0, 4}, {1, 8});
+      ng::NoGradGuard no_grad;
+      CHECK(a(x).to_vector() == b(x).to_vector());
+    }
+  }
+
+  TEST_CASE("hostile GPT-2 folders are refused with the field named") {
+    fs::create_directories("hostile_hf");
+    auto with_config = [](const std::string& text) {
+      std::ofstream("hostile_hf/config.json") << text;
+      return ng::nn::read_hf_gpt2("hostile_hf");
+    };
+    CHECK_THROWS_WITH_AS(with_config("[1]"), doctest::Contains("not a JSON object"), ng::Error);
+    CHECK_THROWS_WITH_AS(with_config("{\"vocab_size\": 10}"),
+                         doctest::Contains("'n_positions' is required"), ng::Error);
+    const std::string ok = "\"vocab_size\": 10, \"n_positions\": 8, \"n_embd\": 12, \"n_layer\": 1";
+    CHECK_THROWS_WITH_AS(with_config("{" + ok + ", \"n_head\": 5}"),
+                         doctest::Contains("not a multiple of n_head"), ng::Error);
+    CHECK_THROWS_WITH_AS(with_config("{" + ok + ", \"n_head\": -2}"), doctest::Contains("outside"),
+                         ng::Error);
+    CHECK_THROWS_WITH_AS(
+        with_config("{" + ok + ", \"n_head\": 2, \"activation_function\": \"relu\"}"),
+        doctest::Contains("activation_function 'relu'"), ng::Error);
+    CHECK_THROWS_WITH_AS(with_config("{" + ok + ", \"n_head\": 2, \"n_inner\": 7}"),
+                         doctest::Contains("n_inner 7"), ng::Error);
+    CHECK_THROWS_WITH_AS(with_config("{" + ok + ", \"n_head\": 2}"),
+                         doctest::Contains("model.safetensors is missing"), ng::Error);
+    // weights that do not fit the config: named by load_state_dict
+    ng::nn::GPTConfig g;
+    g.vocab = 10, g.n_layer = 1, g.n_head = 2, g.n_embd = 12, g.block_size = 4;
+    ng::nn::write_hf_gpt2(ng::nn::GPT(g), "hostile_hf");
+    std::ofstream("hostile_hf/config.json") << "{" + ok + ", \"n_head\": 2}";
+    ng::nn::HFGPT2 hf = ng::nn::read_hf_gpt2("hostile_hf");
+    ng::nn::GPT m(hf.config);
+    CHECK_THROWS_WITH_AS(m.load_state_dict(hf.weights), doctest::Contains("transformer.wpe.weight"),
+                         ng::Error);
+  }
+
+  TEST_CASE("Hugging Face GPT-2 -> import: the same logits and loss as transformers") {
+    const std::string py = hf_python();
+    if (py.empty()) return;
+    reference(py, "tiny-gpt2 hf_tiny");
+    const ImportResult r = import_hf("hf_tiny", "imported", true);
+    CHECK(r.tokenizer == "ids");
+    const json ref = json::parse(std::ifstream("hf_tiny/reference.json"));
+    auto m = load_model(r.ckpt);
+    const std::vector<double> ours = logits_of(*m, ref["ids"]), theirs = flat(ref["logits"]);
+    const double err = relative_error(ours, theirs);
+    const double loss = next_token_loss(ours, ref["ids"], 97), ref_loss = ref["loss"].get<double>();
+    MESSAGE("HF -> normgrad: logits relative error ", err, "; loss ", loss, " vs transformers ",
+            ref_loss);
+    CHECK(err < 1e-4);
+    CHECK(std::fabs(loss - ref_loss) / ref_loss < 1e-4);
+
+    // and back: normgrad export -> GPT2LMHeadModel.from_pretrained
+    export_hf(r.ckpt, "exported", true);
+    reference(py, "logits exported hf_tiny/reference.json", "exported_logits.json");
+    const json back = json::parse(std::ifstream("exported_logits.json"));
+    const double err_back = relative_error(flat(back["logits"]), ours);
+    MESSAGE("normgrad -> HF: logits relative error ", err_back);
+    CHECK(err_back < 1e-4);
+  }
+
+  TEST_CASE("GPT-2 BPE matches transformers' GPT2Tokenizer and GPT2TokenizerFast") {
+    const std::string py = hf_python();
+    if (py.empty()) return;
+    {
+      std::ofstream train_text("bpe_train.txt");
+      for (int i = 0; i < 20; ++i) train_text << kBpeTestText << corpus_file().size() << "\n";
+      std::ifstream c(corpus_file());
+      train_text << c.rdbuf();
+    }
+    fs::create_directories("bpe");
+    reference(py, "train-bpe bpe_train.txt bpe");
+    std::ofstream("bpe_test.txt") << kBpeTestText
+                                  << "unseen words: zebra quixotic \xe2\x82\xac 42\n";
+    reference(py, "encode bpe bpe_test.txt", "bpe_ref.json");
+    const json ref = json::parse(std::ifstream("bpe_ref.json"));
+    const std::string text =
+        kBpeTestText + std::string("unseen words: zebra quixotic \xe2\x82\xac 42\n");
+    std::vector<std::string> pieces;
+    size_t at = 0;
+    for (size_t nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1)
+      pieces.push_back(text.substr(at, nl - at));
+    pieces.push_back(text.substr(at));
+    pieces.push_back(text);
+    for (const char* source : {"bpe", "bpe/tokenizer.json"}) {
+      const Gpt2Bpe bpe = Gpt2Bpe::from_folder(source);
+      REQUIRE(ref["slow"].size() == pieces.size());
+      int64_t tokens = 0;
+      for (size_t i = 0; i < pieces.size(); ++i) {
+        CAPTURE(pieces[i]);
+        const auto ids = bpe.encode(pieces[i]);
+        CHECK(ids == ref["slow"][i].get<std::vector<int64_t>>());
+        CHECK(ids == ref["fast"][i].get<std::vector<int64_t>>());
+        CHECK(bpe.decode(ids) == pieces[i]);
+        tokens += (int64_t)ids.size();
+      }
+      MESSAGE(std::string(source), ": ", pieces.size(), " texts, ", tokens,
+              " tokens, all equal to the reference");
+    }
+  }
+
+  TEST_CASE("an imported GPT-2 with its tokenizer: eval, sample, grads, convert, fine-tune") {
+    const std::string py = hf_python();
+    if (py.empty()) return;
+    fs::create_directories("hf_bpe");
+    reference(py, "train-bpe " + corpus_file() + " hf_bpe");
+    reference(py, "tiny-gpt2 hf_bpe");
+    const ImportResult r = import_hf("hf_bpe", "imported_bpe", true);
+    CHECK(r.tokenizer == "gpt2-bpe");
+    const double before = eval_command(r.ckpt, corpus_file(), 0);
+    CHECK(std::isfinite(before));
+    ng::Generator gen(1);
+    CHECK(!sample_command(r.ckpt, "the quick", 5, 1.0, 0, 1).empty());
+    GradsOptions go;
+    go.data = corpus_file(), go.seed = 3, go.out = "imported_grads.safetensors";
+    grads_command(r.ckpt, go);
+    CHECK(ng::nn::load_safetensors(go.out).tensors.count("grad.transformer.h.0.ln_1.weight") == 1);
+    // fine-tuning from the imported weights lowers the loss on the corpus
+    TrainConfig c = tiny_cfg("finetuned");
+    c.init_from = r.ckpt, c.data = corpus_file(), c.max_steps = 30, c.dropout = 0, c.lr = 3e-3;
+    c.n_layer = 3, c.n_head = 4, c.n_embd = 48, c.block_size = 32, c.gelu = "tanh";
+    train(c);
+    const double after = eval_command("finetuned/ckpt.safetensors", corpus_file(), 0);
+    MESSAGE("imported tiny GPT-2 on the test corpus: ", before, " -> ", after, " after 30 steps");
+    CHECK(after < before - 0.5);
+    // norm surgery on it
+    ConvertOptions o;
+    o.ckpt = r.ckpt, o.to = {"dyisru"}, o.inits = {"stats"}, o.steps = 0, o.eval_batches = 2;
+    o.data = corpus_file(), o.dir = "imported_surgery", o.quiet = true;
+    const ConvertResult cr = convert(o);
+    CHECK(cr.source_kind == "layernorm");
+    CHECK(std::isfinite(cr.rows.at(0).after));
+  }
+}
