@@ -365,8 +365,13 @@ TEST_SUITE("interop") {
     // fine-tuning from the imported weights lowers the loss on the corpus
     TrainConfig c = tiny_cfg("finetuned");
     c.init_from = r.ckpt, c.data = corpus_file(), c.max_steps = 30, c.dropout = 0, c.lr = 3e-3;
-    c.n_layer = 3, c.n_head = 4, c.n_embd = 48, c.block_size = 32, c.gelu = "tanh";
-    train(c);
+    train(c);  // the model settings (3 layers, width 48, tanh GELU) come from the checkpoint
+    CHECK(read_saved_run("finetuned/ckpt.safetensors", false).cfg.gelu == "tanh");
+    TrainConfig wrong = c;
+    wrong.out = "finetuned_wrong", wrong.n_layer = 4, wrong.given = {"n_layer"};
+    CHECK_THROWS_WITH_AS(
+        train(wrong), doctest::Contains("--n-layer 4 conflicts with the starting checkpoint's 3"),
+        ng::Error);
     const double after = eval_command("finetuned/ckpt.safetensors", corpus_file(), 0);
     MESSAGE("imported tiny GPT-2 on the test corpus: ", before, " -> ", after, " after 30 steps");
     CHECK(after < before - 0.5);

@@ -7,20 +7,31 @@ cd "$(dirname "$0")/.."
 bash tools/setup.sh
 mkdir -p build
 
-# The real TensorBoard reader for the tensorboard test, from PyPI into a venv over Debian's
-# Python (its numpy); optional: without network the test prints that it skipped this part.
-venv=build/tb-venv
-if ! "$venv/bin/python" -c 'import tensorboard' > /dev/null 2>&1; then
+# Optional references for the tests, each installed if missing; without network the tests
+# that need them print that they skipped:
+# - Debian's PyTorch 1.13 under transformers (GPT-2 interop: logits, export, BPE);
+# - a venv over Debian's Python with tensorboard (the event-file reader) and transformers
+#   4.40.2 (the last release that runs on PyTorch 1.13) from PyPI.
+if ! dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "ok installed"; then
+  echo "setup: installing python3-torch (the reference of the GPT-2 interop tests)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends python3-torch > /dev/null 2>&1 ||
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-torch > /dev/null 2>&1; } ||
+    echo "setup: python3-torch could not be installed; the interop tests against transformers will skip"
+fi
+venv=build/py-venv
+has() { "$venv/bin/python" -c "import $1" > /dev/null 2>&1; }
+if ! has tensorboard || ! has transformers; then
   if /usr/bin/python3 -m venv --system-site-packages "$venv" &&
-     "$venv/bin/pip" install -q --disable-pip-version-check tensorboard==2.14.0 > build/tb-venv.log 2>&1; then
-    echo "setup: tensorboard installed in $venv"
+     "$venv/bin/pip" install -q --disable-pip-version-check tensorboard==2.14.0 transformers==4.40.2 \
+       > build/py-venv.log 2>&1; then
+    echo "setup: tensorboard and transformers installed in $venv"
   else
-    echo "setup: could not install tensorboard from PyPI (see build/tb-venv.log); its check will be skipped"
+    echo "setup: could not install tensorboard/transformers from PyPI (see build/py-venv.log); the checks that need them will skip"
   fi
 fi
-if "$venv/bin/python" -c 'import tensorboard' > /dev/null 2>&1; then
-  export NG_TB_PYTHON="$PWD/$venv/bin/python"
-fi
+if has tensorboard; then export NG_TB_PYTHON="$PWD/$venv/bin/python"; fi
+if has "transformers, tokenizers, torch"; then export NG_HF_PYTHON="$PWD/$venv/bin/python"; fi
 
 echo "== release build =="
 bash tools/build.sh build/release -DCMAKE_BUILD_TYPE=Release

@@ -10,6 +10,11 @@
 namespace ng::nn {
 
 namespace {
+// A weight's init std; 0 (zeros, nothing drawn) when the weights are about to be loaded.
+double std_of(const GPTConfig& c, double std) { return c.init_weights ? std : 0.0; }
+}  // namespace
+
+namespace {
 enum class Position { Attn, Mlp, Final };
 
 // The norm for one position, with the DyT LLM recipe's alpha0 and BHyT's per-position
@@ -39,9 +44,11 @@ CausalSelfAttention::CausalSelfAttention(const GPTConfig& c, Generator& gen,
     : n_head_(c.n_head) {
   if (c.n_embd % c.n_head != 0)
     fail("GPT", "n_embd ", c.n_embd, " is not divisible by n_head ", c.n_head);
-  c_attn = register_module("c_attn", std::make_shared<Linear>(c.n_embd, 3 * c.n_embd, c.bias, gen));
-  c_proj = register_module("c_proj", std::make_shared<Linear>(c.n_embd, c.n_embd, c.bias, gen,
-                                                              0.02 / std::sqrt(2.0 * c.n_layer)));
+  c_attn = register_module(
+      "c_attn", std::make_shared<Linear>(c.n_embd, 3 * c.n_embd, c.bias, gen, std_of(c, 0.02)));
+  c_proj = register_module("c_proj",
+                           std::make_shared<Linear>(c.n_embd, c.n_embd, c.bias, gen,
+                                                    std_of(c, 0.02 / std::sqrt(2.0 * c.n_layer))));
   attn_drop_ = register_module("attn_dropout", std::make_shared<Dropout>(c.dropout, drop));
   resid_drop_ = register_module("resid_dropout", std::make_shared<Dropout>(c.dropout, drop));
 }
@@ -65,13 +72,15 @@ Tensor CausalSelfAttention::forward(const Tensor& x) {
 }
 
 MLP::MLP(const GPTConfig& c, Generator& gen, std::shared_ptr<Generator> drop) {
-  c_fc = register_module("c_fc", std::make_shared<Linear>(c.n_embd, 4 * c.n_embd, c.bias, gen));
+  c_fc = register_module(
+      "c_fc", std::make_shared<Linear>(c.n_embd, 4 * c.n_embd, c.bias, gen, std_of(c, 0.02)));
   if (c.gelu != "exact" && c.gelu != "tanh")
     fail("GPT", "gelu must be exact or tanh, got '", c.gelu, "'");
   gelu_ = register_module(
       "gelu", std::make_shared<GELU>(c.gelu == "tanh" ? GeluApprox::Tanh : GeluApprox::None));
-  c_proj = register_module("c_proj", std::make_shared<Linear>(4 * c.n_embd, c.n_embd, c.bias, gen,
-                                                              0.02 / std::sqrt(2.0 * c.n_layer)));
+  c_proj = register_module("c_proj",
+                           std::make_shared<Linear>(4 * c.n_embd, c.n_embd, c.bias, gen,
+                                                    std_of(c, 0.02 / std::sqrt(2.0 * c.n_layer))));
   drop_ = register_module("dropout", std::make_shared<Dropout>(c.dropout, drop));
 }
 
@@ -97,8 +106,10 @@ GPT::GPT(GPTConfig c) : cfg_(std::move(c)) {
   Generator gen(cfg_.seed);  // parameters are created, and so drawn, in a fixed order
   drop_gen_ = std::make_shared<Generator>(cfg_.seed ^ 0x9e3779b97f4a7c15ULL);
   auto tr = register_module("transformer", std::make_shared<Container>());
-  wte_ = tr->add("wte", std::make_shared<Embedding>(cfg_.vocab, cfg_.n_embd, gen));
-  wpe_ = tr->add("wpe", std::make_shared<Embedding>(cfg_.block_size, cfg_.n_embd, gen));
+  wte_ =
+      tr->add("wte", std::make_shared<Embedding>(cfg_.vocab, cfg_.n_embd, gen, std_of(cfg_, 0.02)));
+  wpe_ = tr->add(
+      "wpe", std::make_shared<Embedding>(cfg_.block_size, cfg_.n_embd, gen, std_of(cfg_, 0.02)));
   drop_ = tr->add("drop", std::make_shared<Dropout>(cfg_.dropout, drop_gen_));
   auto h = tr->add("h", std::make_shared<Container>());
   for (int64_t i = 0; i < cfg_.n_layer; ++i)

@@ -6,7 +6,8 @@
 namespace ng::nn {
 
 Linear::Linear(int64_t in, int64_t out, bool has_bias, Generator& gen, double init_std) {
-  weight = register_parameter("weight", randn({out, in}, {}, &gen) * init_std);
+  weight = register_parameter(
+      "weight", init_std > 0 ? randn({out, in}, {}, &gen) * init_std : zeros({out, in}));
   if (has_bias) bias = register_parameter("bias", zeros({out}));
 }
 
@@ -18,7 +19,8 @@ Tensor Linear::forward(const Tensor& x) {
 }
 
 Embedding::Embedding(int64_t num, int64_t dim, Generator& gen, double init_std) {
-  weight = register_parameter("weight", randn({num, dim}, {}, &gen) * init_std);
+  weight = register_parameter(
+      "weight", init_std > 0 ? randn({num, dim}, {}, &gen) * init_std : zeros({num, dim}));
 }
 
 Tensor Embedding::forward(const Tensor& indices) { return embedding(weight, indices); }

@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -24,7 +25,7 @@ struct Loaded {
 
 Loaded load(const std::string& ckpt) {
   SavedRun r = read_saved_run(ckpt, false);  // every field and tensor checked
-  Loaded l{r.cfg, r.tok, std::make_unique<nn::GPT>(r.cfg.gpt(r.tok.size())), r.file.metadata,
+  Loaded l{r.cfg, r.tok, std::make_unique<nn::GPT>(r.cfg.gpt(r.tok.size(), false)), r.file.metadata,
            r.step};
   nn::StateDict sd;
   for (auto& [k, v] : r.file.tensors)
@@ -36,7 +37,9 @@ Loaded load(const std::string& ckpt) {
 }  // namespace
 
 double eval_command(const std::string& ckpt, const std::string& data, int64_t max_windows) {
+  const auto t0 = std::chrono::steady_clock::now();
   Loaded l = load(ckpt);
+  const auto t1 = std::chrono::steady_clock::now();
   std::vector<int64_t> ids = load_run_data(data.empty() ? l.cfg.data : data, l.tok).ids;
   // Without --data: the run's own validation split (the last 10% of its corpus, never
   // trained on), not the whole text, which would mix in the training split.
@@ -46,7 +49,11 @@ double eval_command(const std::string& ckpt, const std::string& data, int64_t ma
   if (data.empty()) ids.erase(ids.begin(), ids.begin() + (int64_t)(0.9 * (double)ids.size()));
   const int64_t T = l.cfg.block_size, n = ((int64_t)ids.size() - 1) / T;
   if (n < 1) fail("eval", "text has ", ids.size(), " tokens, fewer than block_size + 1 = ", T + 1);
-  const int64_t windows = max_windows > 0 ? std::min(n, max_windows) : n, B = 32;
+  // Windows per forward pass: up to 32, fewer when the logits (B x T x vocab floats) would
+  // pass 2^26 values (256 MiB): GPT-2 small evaluates one 1024-token window at a time.
+  const int64_t logits_per_window = T * l.tok.size();
+  const int64_t B = std::clamp<int64_t>((1 << 26) / std::max<int64_t>(1, logits_per_window), 1, 32);
+  const int64_t windows = max_windows > 0 ? std::min(n, max_windows) : n;
   NoGradGuard no_grad;
   double total = 0;
   for (int64_t w0 = 0; w0 < windows; w0 += B) {
@@ -60,8 +67,13 @@ double eval_command(const std::string& ckpt, const std::string& data, int64_t ma
     total += l.model->loss(from_vector(x, {b, T}), from_vector(y, {b, T})).item() * (double)b;
   }
   const double loss = total / (double)windows;
+  const auto t2 = std::chrono::steady_clock::now();
+  const double load_s = std::chrono::duration<double>(t1 - t0).count(),
+               eval_s = std::chrono::duration<double>(t2 - t1).count();
   std::printf("eval: loss %.4f (perplexity %.2f) over %lld windows of %lld tokens of %s\n", loss,
               std::exp(loss), (long long)windows, (long long)T, source.c_str());
+  std::printf("eval: checkpoint loaded in %.2f s; data + forward passes %.2f s (%.0f tokens/s)\n",
+              load_s, eval_s, (double)(windows * T) / eval_s);
   return loss;
 }
 
@@ -111,7 +123,14 @@ std::string sample_command(const std::string& ckpt, const std::string& prompt, i
                            double temperature, int64_t top_k, uint64_t seed) {
   Loaded l = load(ckpt);
   Generator gen(seed);
-  return sample_text(*l.model, l.tok, prompt, tokens, temperature, top_k, gen);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string text = sample_text(*l.model, l.tok, prompt, tokens, temperature, top_k, gen);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::fprintf(stderr,
+               "sample: %lld tokens in %.2f s (%.1f tokens/s, no KV cache: every token "
+               "runs the whole context)\n",
+               (long long)tokens, s, (double)tokens / s);
+  return text;
 }
 
 void grads_command(const std::string& ckpt, const GradsOptions& o) {

@@ -67,7 +67,7 @@ struct Surgeon {
   const ConvertOptions& o;
 
   std::unique_ptr<nn::GPT> fresh() const {
-    auto m = std::make_unique<nn::GPT>(run.cfg.gpt(run.tok.size()));
+    auto m = std::make_unique<nn::GPT>(run.cfg.gpt(run.tok.size(), false));
     m->load_state_dict(weights);
     return m;
   }

@@ -65,7 +65,7 @@ ImportResult import_hf(const std::string& hf_dir, const std::string& out_dir, bo
   }
   cfg.validate();
   check_fits_memory(cfg, tok.size(), "the imported model");
-  nn::GPT model(cfg.gpt(tok.size()));
+  nn::GPT model(cfg.gpt(tok.size(), false));
   model.load_state_dict(hf.weights);  // strict: every name and shape must match
   hf.weights.clear();
   ensure_writable_dir(out_dir, "import");
@@ -94,7 +94,7 @@ ImportResult import_hf(const std::string& hf_dir, const std::string& out_dir, bo
 
 void export_hf(const std::string& ckpt, const std::string& hf_dir, bool quiet) {
   SavedRun run = read_saved_run(ckpt, false);
-  nn::GPT model(run.cfg.gpt(run.tok.size()));
+  nn::GPT model(run.cfg.gpt(run.tok.size(), false));
   nn::StateDict weights;
   for (auto& [k, v] : run.file.tensors)
     if (k.rfind("optim.", 0) != 0) weights[k] = v;

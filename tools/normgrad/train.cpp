@@ -266,9 +266,10 @@ void set_recipe_field(TrainConfig& c, const std::string& key, const std::string&
   }
 }
 
-nn::GPTConfig TrainConfig::gpt(int64_t vocab) const {
+nn::GPTConfig TrainConfig::gpt(int64_t vocab, bool init_weights) const {
   nn::GPTConfig g;
   g.vocab = vocab;
+  g.init_weights = init_weights;
   g.seed = seed;
 #define NG_TO_GPT_place(name)
 #define NG_TO_GPT_run(name)
@@ -382,6 +383,23 @@ TrainConfig resumed_config(const TrainConfig& cli, const TrainConfig& saved) {
   NG_TRAIN_FIELDS(NG_RESUME)
 #undef NG_RESUME
   run.given = cli.given;
+  return run;
+}
+
+TrainConfig init_from_config(const TrainConfig& cli, const TrainConfig& start) {
+  TrainConfig run = cli;
+#define NG_INIT_FROM(group, type, name, def, check, help)                                  \
+  if ((FieldGroup::group == FieldGroup::model || FieldGroup::group == FieldGroup::norm) && \
+      std::string(#name) != "dropout") {                                                   \
+    if (cli.given.count(#name) && !(cli.name == start.name))                               \
+      fail("train", "--init-from: --", dashed(#name), " ", field_str(cli.name),            \
+           " conflicts with the starting checkpoint's ", field_str(start.name),            \
+           " (the model comes from the checkpoint: drop the flag)");                       \
+    run.name = start.name;                                                                 \
+  }
+  NG_TRAIN_FIELDS(NG_INIT_FROM)
+#undef NG_INIT_FROM
+  run.tokenizer = start.tokenizer, run.vocab_size = start.vocab_size;
   return run;
 }
 
@@ -502,6 +520,8 @@ TrainResult train(const TrainConfig& cfg) {
   if (!saved && !run.init_from.empty()) {
     run.init_from = fs::absolute(run.init_from).lexically_normal().string();
     start = read_saved_run(run.init_from, false);
+    run = init_from_config(run, start->cfg);
+    run.validate();
   }
   const Tokenizer tok = saved   ? saved->tok
                         : start ? start->tok
@@ -512,7 +532,7 @@ TrainResult train(const TrainConfig& cfg) {
   const std::string& fingerprint = corpus.fingerprint;
   check_fits_memory(run, tok.size(), "this run");
   Batcher data(corpus.ids, run.block_size, run.seed + 1);
-  nn::GPT model(run.gpt(tok.size()));
+  nn::GPT model(run.gpt(tok.size(), !saved && !start));
   optim::AdamW opt(
       optim::default_groups(model.named_parameters(), run.weight_decay, run.scalar_lr_scale),
       run.lr, {.beta1 = run.beta1, .beta2 = run.beta2});

@@ -99,7 +99,8 @@ struct TrainConfig {
   // differs from the saved run is an error unless its group is place or book.
   std::set<std::string> given;
 
-  ng::nn::GPTConfig gpt(int64_t vocab) const;
+  // init_weights false: the model's weights are loaded next (nothing drawn, faster)
+  ng::nn::GPTConfig gpt(int64_t vocab, bool init_weights = true) const;
   std::string to_json() const;  // every field but the place group
   // Keys missing in json keep defaults; a wrong-typed value or unknown key is an error.
   static TrainConfig from_json(const std::string& json);
@@ -126,6 +127,9 @@ TrainResult train(const TrainConfig& cfg);
 // command line; a given flag that changes the run itself is an error naming both values.
 TrainConfig resumed_config(const TrainConfig& cli, const TrainConfig& saved);
 std::string dashed(std::string field_name);
+// --init-from: the model and norm settings (all but dropout) of the starting checkpoint, the
+// rest from the command line; a given model flag that differs is an error naming both.
+TrainConfig init_from_config(const TrainConfig& cli, const TrainConfig& start);
 // The fields a recipe (a compare variant) may set: the model, norm and optim groups.
 std::vector<std::string> recipe_field_names();
 // Sets one of those fields from text, parsed as the field's type and checked; an unknown key

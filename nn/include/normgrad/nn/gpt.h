@@ -17,8 +17,8 @@ struct GPTConfig {
   int64_t vocab = 65, n_layer = 4, n_head = 4, n_embd = 128, block_size = 64;
   double dropout = 0.0;
   bool bias = true;
-  std::string gelu = "exact";  // the MLP's GELU: exact (erf) or tanh (GPT-2's "gelu_new")
-  std::string norm = "layernorm";               // every position, unless overridden below
+  std::string gelu = "exact";      // the MLP's GELU: exact (erf) or tanh (GPT-2's "gelu_new")
+  std::string norm = "layernorm";  // every position, unless overridden below
   std::string norm_attn, norm_mlp, norm_final;  // ln_1, ln_2, ln_f overrides ("" = norm)
   NormOptions norm_options;
   // The DyT LLM recipe: separate alpha0 for the attention-position norm and the others.
@@ -28,6 +28,9 @@ struct GPTConfig {
   std::optional<double> lambda0_attn, lambda0_mlp, lambda0_final;
   bool embed_scale = false;  // learnable scalar after the token embedding, init sqrt(n_embd)
   uint64_t seed = 1337;      // every random number of init and dropout comes from it
+  // false: Linear and Embedding weights start at zero, nothing drawn: for a model whose
+  // weights are loaded next (4 s of GPT-2 small's 8 s load went into drawing them).
+  bool init_weights = true;
 };
 
 class CausalSelfAttention : public Module {

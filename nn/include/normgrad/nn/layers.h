@@ -11,6 +11,7 @@ namespace ng::nn {
 
 class Linear : public Module {
  public:
+  // weight ~ N(0, init_std^2); init_std 0: zeros, nothing drawn (weights to be loaded)
   Linear(int64_t in, int64_t out, bool bias, Generator& gen, double init_std = 0.02);
   Tensor forward(const Tensor& x) override;
   Tensor weight, bias;  // bias undefined when disabled

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# GPT-2 small (124M parameters, 1024 positions, vocab 50257) through normgrad on this
+# machine, without a download: transformers writes a randomly initialised full-size
+# GPT2LMHeadModel, normgrad imports it, evaluates it on an llm.c token file and samples from
+# it. Reports load time, eval tokens/s, sampling tokens/s and peak memory (max RSS) of each.
+#   bash bench/gpt2_interop.sh [build dir, default build/release]
+# Needs the venv tools/test.sh builds (build/py-venv: transformers over Debian's PyTorch).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build/release}
+ng="$build/tools/normgrad/normgrad"
+py=build/py-venv/bin/python
+if ! "$py" -c 'import transformers, torch' > /dev/null 2>&1; then
+  echo "needs $py with transformers and torch: run bash tools/test.sh once (it builds the venv)" >&2
+  exit 1
+fi
+work=$(mktemp -d /tmp/normgrad_gpt2.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+measure() {  # label, command...: wall seconds and max RSS from GNU time's -f
+  local label=$1
+  shift
+  /usr/bin/time -f "$label: %e s wall, max RSS %M KiB" "$@" 2> "$work/time.txt" | tail -3
+  tail -1 "$work/time.txt"
+}
+
+echo "== transformers: a random full-size GPT-2 small =="
+measure "save_pretrained" "$py" tests/hf_reference.py full-gpt2 "$work/gpt2"
+du -h "$work/gpt2/model.safetensors"
+
+# 16 windows of 1024 random token ids in llm.c's format (header: magic, version 1, count)
+"$py" - "$work/tokens.bin" << 'EOF'
+import struct, sys, random
+random.seed(0)
+n = 16 * 1024 + 1
+header = struct.pack("<256i", *([20240520, 1, n] + [0] * 253))
+with open(sys.argv[1], "wb") as f:
+    f.write(header + struct.pack("<%dH" % n, *[random.randrange(50257) for _ in range(n)]))
+EOF
+
+echo "== normgrad =="
+measure "import" "$ng" import --hf "$work/gpt2" --out "$work/run"
+measure "eval 16 x 1024 tokens" "$ng" eval --ckpt "$work/run/ckpt.safetensors" --data "$work/tokens.bin"
+measure "sample 32 tokens" "$ng" sample --ckpt "$work/run/ckpt.safetensors" --tokens 32
