@@ -42,3 +42,28 @@ echo "== normgrad =="
 measure "import" "$ng" import --hf "$work/gpt2" --out "$work/run"
 measure "eval 16 x 1024 tokens" "$ng" eval --ckpt "$work/run/ckpt.safetensors" --data "$work/tokens.bin"
 measure "sample 32 tokens" "$ng" sample --ckpt "$work/run/ckpt.safetensors" --tokens 32
+
+echo "== transformers on the same model and tokens (PyTorch $("$py" -c 'import torch; print(torch.__version__)'), 2 threads) =="
+"$py" - "$work/gpt2" "$work/tokens.bin" << 'EOF2'
+import struct, sys, time
+import torch
+from transformers import GPT2LMHeadModel
+torch.set_num_threads(2)
+t0 = time.time()
+model = GPT2LMHeadModel.from_pretrained(sys.argv[1]).eval()
+t1 = time.time()
+data = open(sys.argv[2], "rb").read()
+n = struct.unpack("<3i", data[:12])[2]
+ids = torch.tensor(struct.unpack("<%dH" % n, data[1024:]), dtype=torch.long)
+total = 0.0
+with torch.no_grad():
+    t2 = time.time()
+    for w in range(16):  # the windows normgrad's eval takes: x = ids[w*1024 : w*1024+1024], y shifted
+        x = ids[w * 1024:(w + 1) * 1024][None]
+        y = ids[w * 1024 + 1:(w + 1) * 1024 + 1][None]
+        logits = model(x).logits
+        total += torch.nn.functional.cross_entropy(logits[0], y[0]).item()
+    t3 = time.time()
+print("transformers: loss %.4f over 16 windows of 1024 tokens; loaded in %.2f s; forward passes %.2f s (%.0f tokens/s)"
+      % (total / 16, t1 - t0, t3 - t2, 16 * 1024 / (t3 - t2)))
+EOF2

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "data.h"
@@ -75,11 +76,17 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
   ensure_writable_dir(dir, "compare");  // a read-only --report fails before any training
   CompareResult res;
 
-  // The floor every language model must beat: character frequencies alone.
-  // The runs' tokenizer and data (the starting checkpoint's tokenizer with --init-from).
-  const Tokenizer tok = base.init_from.empty()
-                            ? new_run_tokenizer(base.data, base.tokenizer, base.vocab_size)
-                            : read_saved_run(base.init_from, false).tok;
+  // With --init-from every run starts from that checkpoint: its model and tokenizer.
+  std::optional<Tokenizer> start_tok;
+  if (!base.init_from.empty()) {
+    base.init_from = fs::absolute(base.init_from).lexically_normal().string();
+    SavedRun start = read_saved_run(base.init_from, false);
+    base = init_from_config(base, start.cfg);
+    start_tok = start.tok;
+  }
+  // The floor every language model must beat: token frequencies alone.
+  const Tokenizer tok =
+      start_tok ? *start_tok : new_run_tokenizer(base.data, base.tokenizer, base.vocab_size);
   res.unigram = unigram_val_loss(load_run_data(base.data, tok).ids, tok.size());
 
   std::vector<Job> jobs;
