@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config git
   libopenblas-openmp-dev   # OpenBLAS built on OpenMP: shares our thread pool
+  openmpi-bin libopenmpi-dev  # data-parallel training and distributed sweeps (mpirun)
   nlohmann-json3-dev       # safetensors headers
   libcli11-dev             # the normgrad command's flags
   libpcre2-dev             # GPT-2 BPE: the pre-tokenizer pattern with Unicode properties

@@ -70,6 +70,8 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
   if (opt.seeds < 1) ng::fail("compare", "--seeds must be >= 1, got ", opt.seeds);
   TrainConfig base = base_in;
   base.validate();
+  const int ranks = opt.comm ? opt.comm->size() : 1, rank = opt.comm ? opt.comm->rank() : 0;
+  if (rank > 0) base.quiet = true;  // rank 0 speaks and writes the report
   if (!base.data.empty()) base.data = fs::absolute(base.data).lexically_normal().string();
   if (base.probe_interval <= 0) base.probe_interval = std::max<int64_t>(1, base.max_steps / 20);
   const std::string dir = opt.dir;
@@ -99,16 +101,21 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
       jobs.push_back({v.spec, c});
     }
   const int cores = std::max(1, (int)sysconf(_SC_NPROCESSORS_ONLN));
-  const int parallel = std::min<int>(opt.jobs > 0 ? opt.jobs : cores, (int)jobs.size());
+  const int parallel =
+      ranks > 1 ? ranks : std::min<int>(opt.jobs > 0 ? opt.jobs : cores, (int)jobs.size());
   if (!base.quiet)
     std::printf(
         "compare: %zu variants x %d seeds = %zu runs, %d at a time%s; unigram val loss %.4f\n",
         variants.size(), opt.seeds, jobs.size(), parallel,
-        parallel > 1 ? " (separate processes, 1 thread each)" : "", res.unigram);
-  if (parallel > 1)
+        ranks > 1      ? " (one per MPI rank)"
+        : parallel > 1 ? " (separate processes, 1 thread each)"
+                       : "",
+        res.unigram);
+  if (parallel > 1 && ranks == 1)
     for (auto& j : jobs) j.cfg.threads = std::max(1, cores / parallel), j.cfg.quiet = true;
-  const JobsResult ran = run_jobs(jobs, parallel, base.quiet, opt.exe);
+  const JobsResult ran = run_jobs(jobs, parallel, base_in.quiet, opt.exe, opt.comm);
   res.interrupted = ran.interrupted;
+  if (rank > 0) return res;  // rank 0 reads the outcomes and writes the report
 
   // Outcomes, from each run's own files.
   std::map<std::string, std::vector<size_t>> by_variant;

@@ -22,6 +22,8 @@ struct CompareOptions {
   int jobs = 0;  // runs in parallel (processes); 0: one per core, each single-threaded
   // The normgrad binary the parallel runs execute (`exe train ...`); jobs = 1 runs in-process.
   std::string exe = "/proc/self/exe";
+  // Several ranks (mpirun): the runs are dealt out over them; rank 0 writes the report.
+  std::shared_ptr<ng::dist::Communicator> comm;
 };
 
 struct CompareResult {

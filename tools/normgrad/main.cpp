@@ -13,6 +13,7 @@
 #include "compare.h"
 #include "convert.h"
 #include "interop.h"
+#include "normgrad/dist.h"
 #include "normgrad/error.h"
 #include "normgrad/nn/norm.h"
 #include "normgrad/threading.h"
@@ -144,6 +145,16 @@ static std::string explain_parse_error(const CLI::ParseError& e, const CLI::App&
 static void record_given(const GivenFlags& flags, TrainConfig& t) {
   for (auto& [name, opt] : flags)
     if (opt->count() > 0) t.given.insert(name);
+}
+
+// Under mpirun an error on one rank must end them all: the others would wait in a collective
+// forever. A single process just returns the code.
+static int end_all_ranks(int code) {
+  if (ng::dist::launched_by_mpi() && ng::dist::mpi_built() && ng::dist::world()->size() > 1) {
+    std::fflush(stderr);
+    ng::dist::world()->abort(code);
+  }
+  return code;
 }
 
 int main(int argc, char** argv) {
@@ -327,7 +338,9 @@ int main(int argc, char** argv) {
 #else
     const char* cuda = "not built";
 #endif
-    std::printf("normgrad %s\nCUDA backend: %s\n%s\n", NG_VERSION, cuda,
+    std::printf("normgrad %s\nCUDA backend: %s\nMPI: %s\n%s\n", NG_VERSION, cuda,
+                ng::dist::mpi_built() ? "built (mpirun -np N normgrad train|compare|sweep)"
+                                      : "not built",
                 ng::thread_config().c_str());
     return 0;
   }
@@ -357,7 +370,7 @@ int main(int argc, char** argv) {
   if (!cc.given.count("max_steps")) cc.max_steps = kCompareSteps;
   try {
     if (*train_cmd) {
-      TrainResult r = train(tc);
+      TrainResult r = train(tc, ng::dist::world());
       return r.diverged ? 3 : r.interrupted ? 130 : 0;
     }
     if (*compare_cmd) {
@@ -365,10 +378,12 @@ int main(int argc, char** argv) {
       for (std::string k; std::getline(ss, k, ',');)
         if (!k.empty()) variant_specs.push_back(k);
       for (const auto& s : variant_specs) co.variants.push_back(parse_variant(s));
+      co.comm = ng::dist::world();
       if (compare(cc, co).interrupted) return 130;
     }
     if (*sweep_cmd) {
       for (const auto& s : sweep_variants) so.variants.push_back(parse_variant(s));
+      so.comm = ng::dist::world();
       if (sweep(wc, so).interrupted) return 130;
     }
     if (*convert_cmd) convert(vo);
@@ -380,13 +395,13 @@ int main(int argc, char** argv) {
     if (*grads_cmd) grads_command(ckpt, go);
   } catch (const ng::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return end_all_ranks(1);
   } catch (const std::exception& e) {  // the one boundary: no path ends in terminate
     std::fprintf(stderr, "error: [normgrad] %s\n", e.what());
-    return 1;
+    return end_all_ranks(1);
   } catch (...) {
     std::fprintf(stderr, "error: [normgrad] unknown exception\n");
-    return 1;
+    return end_all_ranks(1);
   }
   return 0;
 }

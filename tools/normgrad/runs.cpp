@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "files.h"
 #include "normgrad/error.h"
@@ -239,12 +240,71 @@ std::vector<int> run_processes(const std::vector<Job>& all, int jobs, bool quiet
 
 }  // namespace
 
-JobsResult run_jobs(const std::vector<Job>& jobs, int parallel, bool quiet,
-                    const std::string& exe) {
+namespace {
+void write_outcome(const Job& j, int code, const std::string& message) {
+  if (!j.outcome_file.empty() && (code == 0 || code == 3))
+    write_text(j.outcome_file, nlohmann::json{{"code", code}, {"message", message}}.dump() + "\n");
+}
+
+// One rank's share of the jobs, then every rank's results merged and shared.
+JobsResult run_distributed(const std::vector<Job>& jobs, bool quiet, ng::dist::Communicator& comm) {
+  comm.barrier();  // every rank has planned from the same files before any run writes one
+  const int rank = comm.rank(), size = comm.size();
+  const int threads =
+      std::max(1, (int)std::thread::hardware_concurrency() / std::max(1, comm.local_size()));
+  nlohmann::json mine = nlohmann::json::array();
+  bool interrupted = false;
+  for (size_t i = (size_t)rank; i < jobs.size() && !interrupted; i += (size_t)size) {
+    TrainConfig c = jobs[i].cfg;
+    c.quiet = true;
+    if (c.threads == 0) c.threads = threads;
+    if (!quiet)
+      std::printf("rank %d: %s, seed %llu\n", rank, jobs[i].variant.c_str(),
+                  (unsigned long long)c.seed);
+    int code = 1;
+    std::string message;
+    try {
+      const TrainResult t = train(c);
+      code = t.diverged ? 3 : t.interrupted ? 130 : 0;
+      message = t.message;
+      interrupted = t.interrupted || g_runs_interrupted;
+    } catch (const std::exception& e) {  // one bad run must not stop this rank's others
+      message = e.what();
+    }
+    write_outcome(jobs[i], code, message);
+    mine.push_back({{"i", i}, {"code", code}, {"message", message}});
+  }
+  const auto all =
+      comm.gather_bytes(nlohmann::json{{"runs", mine}, {"interrupted", interrupted}}.dump());
+  std::string merged;
+  if (rank == 0) {
+    std::vector<int> c(jobs.size(), 130);
+    std::vector<std::string> m(jobs.size());
+    bool any = false;
+    for (const auto& text : all) {
+      const auto j = nlohmann::json::parse(text);
+      any = any || j["interrupted"].get<bool>();
+      for (const auto& run : j["runs"])
+        c[run["i"].get<size_t>()] = run["code"], m[run["i"].get<size_t>()] = run["message"];
+    }
+    merged = nlohmann::json{{"codes", c}, {"messages", m}, {"interrupted", any}}.dump();
+  }
+  const auto j = nlohmann::json::parse(comm.broadcast_bytes(merged));
+  JobsResult r;
+  r.codes = j["codes"].get<std::vector<int>>();
+  r.messages = j["messages"].get<std::vector<std::string>>();
+  r.interrupted = j["interrupted"].get<bool>();
+  return r;
+}
+}  // namespace
+
+JobsResult run_jobs(const std::vector<Job>& jobs, int parallel, bool quiet, const std::string& exe,
+                    std::shared_ptr<ng::dist::Communicator> comm) {
   JobsResult r;
   r.codes.assign(jobs.size(), 130);  // a run that never starts: interrupted
   r.messages.assign(jobs.size(), "");
   RunsSigint sigint;
+  if (comm && comm->size() > 1) return run_distributed(jobs, quiet, *comm);
   if (parallel > 1) {
     r.codes = run_processes(jobs, parallel, quiet, exe);
     for (size_t i = 0; i < jobs.size(); ++i)
@@ -257,6 +317,7 @@ JobsResult run_jobs(const std::vector<Job>& jobs, int parallel, bool quiet,
       const TrainResult t = train(jobs[i].cfg);  // its own handler saves a checkpoint on Ctrl-C
       r.codes[i] = t.diverged ? 3 : t.interrupted ? 130 : 0;
       r.messages[i] = t.message;
+      write_outcome(jobs[i], r.codes[i], r.messages[i]);
       if (t.interrupted || g_runs_interrupted) {  // the rest never start
         r.interrupted = true;
         break;

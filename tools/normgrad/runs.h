@@ -15,6 +15,9 @@ namespace ngcli {
 struct Job {
   std::string variant;  // what the report calls it
   TrainConfig cfg;      // cfg.resume: continue the run in cfg.out
+  // When set, {"code", "message"} is written there as soon as the run finishes or diverges
+  // (in-process and distributed runs), so a killed sweep knows which runs are done.
+  std::string outcome_file;
 };
 
 struct JobsResult {
@@ -26,7 +29,13 @@ struct JobsResult {
 // parallel > 1: child `exe train ...` processes, `parallel` at a time, output in
 // OUT/train.log; otherwise one after another in this process. On Ctrl-C (SIGINT) every
 // running run gets SIGINT, saves a checkpoint and stops; no new run starts.
-JobsResult run_jobs(const std::vector<Job>& jobs, int parallel, bool quiet, const std::string& exe);
+//
+// comm with several ranks (mpirun): the jobs are dealt out in a fixed order (job i to rank
+// i mod N), each rank runs its own one after another in this process with cores / ranks-on-
+// this-host threads, and every rank returns the results of all jobs. Run folders must be on
+// a file system all ranks see (one host, or a shared one on a cluster).
+JobsResult run_jobs(const std::vector<Job>& jobs, int parallel, bool quiet, const std::string& exe,
+                    std::shared_ptr<ng::dist::Communicator> comm = nullptr);
 
 // One run's outcome and its label, computed from its metrics and probes.
 struct RunOutcome {

@@ -54,6 +54,8 @@ SweepResult sweep(const TrainConfig& base_in, const SweepOptions& opt_in) {
   if (opt.layers.empty()) opt.layers = {base_in.n_layer};
   if (opt.seeds < 1) ng::fail("sweep", "--seeds must be >= 1, got ", opt.seeds);
   TrainConfig base = base_in;
+  const int ranks = opt.comm ? opt.comm->size() : 1, rank = opt.comm ? opt.comm->rank() : 0;
+  if (rank > 0) base.quiet = true;  // rank 0 speaks and writes the report
   base.validate();
   if (!base.data.empty()) base.data = fs::absolute(base.data).lexically_normal().string();
   std::vector<double> numeric;
@@ -115,25 +117,28 @@ SweepResult sweep(const TrainConfig& base_in, const SweepOptions& opt_in) {
   res.ran = (int)to_run.size();
   const int cores = std::max(1, (int)sysconf(_SC_NPROCESSORS_ONLN));
   const int parallel =
-      std::max(1, std::min<int>(opt.jobs > 0 ? opt.jobs : cores, (int)to_run.size()));
+      ranks > 1 ? ranks
+                : std::max(1, std::min<int>(opt.jobs > 0 ? opt.jobs : cores, (int)to_run.size()));
   if (!base.quiet)
     std::printf(
         "sweep: %zu cells x %d seeds = %zu runs (%d finished before, %d to train, %d at a "
         "time); unigram val loss %.4f\n",
         res.cells.size(), opt.seeds, plan.size(), res.reused, res.ran, parallel, res.unigram);
-  if (parallel > 1)
+  if (parallel > 1 && ranks == 1)
     for (auto& j : to_run) j.cfg.threads = std::max(1, cores / parallel), j.cfg.quiet = true;
-  if (!to_run.empty()) {
-    const JobsResult ran = run_jobs(to_run, parallel, base.quiet, opt.exe);
+  for (auto& j : to_run) j.outcome_file = j.cfg.out + kOutcomeFile;
+  if (!to_run.empty() || ranks > 1) {
+    const JobsResult ran = run_jobs(to_run, parallel, base_in.quiet, opt.exe, opt.comm);
     res.interrupted = ran.interrupted;
     for (size_t k = 0; k < to_run.size(); ++k) {
       Planned& p = plan[to_run_index[k]];
       p.code = ran.codes[k], p.message = ran.messages[k];
-      if (p.code == 0 || p.code == 3)
+      if (ranks == 1 && (p.code == 0 || p.code == 3))  // processes: written here, after all
         write_text(p.job.cfg.out + kOutcomeFile,
                    json{{"code", p.code}, {"message", p.message}}.dump() + "\n");
     }
   }
+  if (rank > 0) return res;  // rank 0 reads the outcomes and writes the report
 
   // Cells: outcomes, mean over finished seeds, labels; the best value per row.
   for (const auto& p : plan)

@@ -24,6 +24,9 @@ struct SweepOptions {
   std::string dir = "sweep";
   int jobs = 0;  // parallel processes; 0: one per core
   std::string exe = "/proc/self/exe";
+  // Several ranks (mpirun): the runs are dealt out over them; rank 0 writes the report. A
+  // killed distributed sweep resumes like a local one (rerun the same command).
+  std::shared_ptr<ng::dist::Communicator> comm;
 };
 
 // One cell of the grid: every seed of one variant, value, width and depth.

@@ -11,10 +11,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "commands.h"
 #include "data.h"
 #include "files.h"
+#include "normgrad/dist.h"
 #include "normgrad/nn/probes.h"
 #include "normgrad/normgrad.h"
 #include "normgrad/optim.h"
@@ -493,8 +495,17 @@ std::string first_non_finite(const nn::NamedTensors& params, bool gradients) {
 }
 }  // namespace
 
-TrainResult train(const TrainConfig& cfg) {
+TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> comm) {
   cfg.validate();
+  // Data parallel over comm's ranks: every rank holds the whole model and optimizer, draws
+  // the same global batch and computes its own rows of it; gradients are averaged, so every
+  // rank takes the same step. Rank 0 ("lead") writes the checkpoint, metrics and logs.
+  if (!comm) comm = dist::local();
+  const int ranks = comm->size(), rank = comm->rank();
+  const bool lead = rank == 0, quiet = cfg.quiet || !lead;
+  if (cfg.batch % ranks)
+    fail("train", "--batch ", cfg.batch, " (the global batch) must be a multiple of the ", ranks,
+         " ranks");
   const std::string ckpt = cfg.out + "/ckpt.safetensors", metrics = cfg.out + "/metrics.jsonl",
                     probes_path = cfg.out + "/probes.jsonl";
   // What this run is: the command line's settings, or the saved run's on --resume. The data
@@ -509,10 +520,13 @@ TrainResult train(const TrainConfig& cfg) {
     if (cfg.given.count("data")) run.data = fs::absolute(cfg.data).lexically_normal().string();
     run.validate();
   }
-  ensure_writable_dir(run.out, "train");  // before any work: a read-only --out fails now
+  if (lead) ensure_writable_dir(run.out, "train");  // before any work: a read-only --out fails now
   const Device dev = parse_device(run.device);
-  if (run.threads > 0) set_num_threads(run.threads);
-  if (!run.quiet) std::printf("%s\n", device_summary(dev).c_str());
+  if (run.threads > 0)
+    set_num_threads(run.threads);
+  else if (ranks > 1)  // the cores of this host shared by its ranks
+    set_num_threads(std::max(1, (int)std::thread::hardware_concurrency() / comm->local_size()));
+  if (!quiet) std::printf("%s\n", device_summary(dev).c_str());
 
   // The tokenizer: the saved run's on --resume, the starting checkpoint's with --init-from,
   // else a new one (characters of the text, --tokenizer's BPE, or ids of a token file).
@@ -547,12 +561,15 @@ TrainResult train(const TrainConfig& cfg) {
     model.dropout_generator().set_state(saved->file.metadata.at("dropout_rng"));
     good_step = step;
     saved.reset();  // the file's tensors are in the model and optimizer now
-    truncate_metrics(metrics, step);
-    truncate_metrics(probes_path, step);
-    if (!cfg.quiet) std::printf("resumed from %s at step %lld\n", ckpt.c_str(), (long long)step);
+    if (lead) {
+      truncate_metrics(metrics, step);
+      truncate_metrics(probes_path, step);
+    }
+    if (!quiet) std::printf("resumed from %s at step %lld\n", ckpt.c_str(), (long long)step);
   } else {
     // A new run in this folder: nothing of an earlier one may pass for this run's.
-    for (const auto& f : {metrics, probes_path, ckpt}) fs::remove(f);
+    if (lead)
+      for (const auto& f : {metrics, probes_path, ckpt}) fs::remove(f);
   }
   if (start) {  // fine-tuning: the weights (not the optimizer state) of --init-from
     nn::StateDict weights;
@@ -567,9 +584,27 @@ TrainResult train(const TrainConfig& cfg) {
            e.what());
     }
     start.reset();
-    if (!cfg.quiet) std::printf("initialised from %s\n", run.init_from.c_str());
+    if (!quiet) std::printf("initialised from %s\n", run.init_from.c_str());
   }
-  if (!cfg.quiet)
+  // Every rank starts from rank 0's weights (equal anyway: same seed or file), and draws its
+  // own dropout masks (rank 0 keeps the run's stream; the others a stream of their own).
+  {
+    TensorList state = model.parameters();
+    for (auto& [n, b] : model.named_buffers()) state.push_back(b);
+    comm->broadcast(state);
+    if (rank > 0)
+      model.dropout_generator() =
+          Generator(run.seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(rank + 1)) ^ (uint64_t)step);
+  }
+  dist::GradientAverager averager(comm);
+  // This rank's rows of a global batch: [rank * B/N, (rank + 1) * B/N).
+  const int64_t shard = run.batch / ranks;
+  auto my_rows = [&](const Tensor& t) {
+    return ranks == 1 ? t : t.narrow(0, rank * shard, shard).contiguous();
+  };
+  // The mean loss over the global batch: the mean of the ranks' means (equal shard sizes).
+  auto global_mean = [&](double local) { return comm->all_reduce_sum(local) / ranks; };
+  if (!quiet)
     std::printf(
         "model: %lld parameters, norms %s/%s/%s, vocab %lld, %lld train / %lld val tokens\n",
         (long long)model.num_parameters(), model.blocks()[0]->ln_1->kind().c_str(),
@@ -585,7 +620,7 @@ TrainResult train(const TrainConfig& cfg) {
     model.eval();
     Generator g(run.seed + 2);
     auto [x, y] = data.batch(run.batch, true, &g);
-    const double l = model.loss(x.to(dev), y.to(dev)).item();
+    const double l = global_mean(model.loss(my_rows(x).to(dev), my_rows(y).to(dev)).item());
     model.train();
     return std::isfinite(l)
                ? ""
@@ -598,9 +633,11 @@ TrainResult train(const TrainConfig& cfg) {
                          {"dropout_rng", model.dropout_generator().state()},
                          {"norm", run.norm},
                          {"data_fingerprint", fingerprint},
-                         {"format", "normgrad-gpt-1"}};
+                         {"format", "normgrad-gpt-1"},
+                         {"ranks", std::to_string(ranks)}};
     tok.to_metadata(meta);
-    optim::save_checkpoint(ckpt, model, &opt, meta);
+    if (lead) optim::save_checkpoint(ckpt, model, &opt, meta);
+    comm->barrier();  // the file exists before any rank goes on
     good_step = at;
   };
   auto eval_loss = [&](bool val) {  // the same batches every time: comparable across runs
@@ -610,22 +647,23 @@ TrainResult train(const TrainConfig& cfg) {
     double s = 0;
     for (int64_t i = 0; i < run.eval_iters; ++i) {
       auto [x, y] = data.batch(run.batch, val, &g);
-      s += model.loss(x.to(dev), y.to(dev)).item();
+      s += model.loss(my_rows(x).to(dev), my_rows(y).to(dev)).item();
     }
     model.train();
-    return s / (double)run.eval_iters;
+    return global_mean(s / (double)run.eval_iters);
   };
 
   std::unique_ptr<nn::Probes> probes;
   std::ofstream plog;
-  if (run.probe_interval > 0) {
+  if (run.probe_interval > 0 && lead) {  // probes see rank 0's rows of each batch
     probes = std::make_unique<nn::Probes>(model);
     plog.open(probes_path, std::ios::app);
   }
-  std::ofstream mlog(metrics, std::ios::app);
+  std::ofstream mlog;
+  if (lead) mlog.open(metrics, std::ios::app);
   // A new event file per segment: TensorBoard joins a resumed run's files by step.
   std::unique_ptr<TensorBoardWriter> tb;
-  if (run.tensorboard) tb = std::make_unique<TensorBoardWriter>(run.out);
+  if (run.tensorboard && lead) tb = std::make_unique<TensorBoardWriter>(run.out);
   auto append = [&](std::ofstream& f, const std::string& line, const std::string& path) {
     f << line << "\n";
     f.flush();
@@ -657,18 +695,28 @@ TrainResult train(const TrainConfig& cfg) {
     const double lr = optim::warmup_cosine(step, run.lr, run.warmup, run.max_steps, run.min_lr);
     opt.set_lr(lr);
     auto [xh, yh] = data.batch(run.batch, false);
-    const Tensor x = xh.to(dev), y = yh.to(dev);
+    const Tensor x = my_rows(xh).to(dev), y = my_rows(yh).to(dev);
     const bool probing = probes && (step + 1) % run.probe_interval == 0;
     nn::set_norm_step(model, step);  // scheduled norms (TaperNorm) follow the run
     if (probing) probes->arm();
     Tensor loss = model.loss(x, y);
     opt.zero_grad();
     loss.backward();
+    averager.average(model.parameters());  // every rank now holds the global batch's gradient
     if (probing) probes->before_update();
     if (probing && tb)  // the distribution of every parameter's gradient, before clipping
       for (auto& [n, p] : model.named_parameters())
         if (p.grad().defined()) tb->histogram("grad/" + n, p.grad().to_vector(), step + 1);
-    last_loss = loss.item();
+    // The global loss, and whether any rank got Ctrl-C (all ranks stop at the same step).
+    bool stop = g_interrupted;
+    if (ranks > 1) {
+      Tensor agg = from_vector(std::vector<double>{loss.item(), stop ? 1.0 : 0.0}, {2});
+      comm->all_reduce_sum(TensorList{agg});
+      const auto v = agg.to_vector();
+      last_loss = v[0] / ranks, stop = v[1] > 0;
+    } else {
+      last_loss = loss.item();
+    }
     if (!std::isfinite(last_loss)) {
       const std::string bad = first_non_finite(model.named_parameters(), false);
       diverge(step + 1, "loss " + std::to_string(last_loss) + " in the forward pass" +
@@ -714,7 +762,7 @@ TrainResult train(const TrainConfig& cfg) {
     m["probe_s"] = probe_s;
     m["time_eval_s"] = eval_s;
     m["time_s"] = secs;
-    append(mlog, m.dump(), metrics);
+    if (lead) append(mlog, m.dump(), metrics);
     if (tb) {
       tb->scalar("loss/train_step", last_loss, step);
       tb->scalar("optim/lr", lr, step);
@@ -726,7 +774,7 @@ TrainResult train(const TrainConfig& cfg) {
       }
       if (m.contains("val_loss") || step == last) tb->flush();
     }
-    if (!cfg.quiet && (tty || step % run.log_interval == 0 || m.contains("val_loss"))) {
+    if (!quiet && (tty || step % run.log_interval == 0 || m.contains("val_loss"))) {
       const double eta = (double)(run.max_steps - step) * secs / (double)(step - first);
       std::printf("%sstep %5lld/%lld | loss %.4f | %6.0f tok/s | ETA %s", tty ? "\r" : "",
                   (long long)step, (long long)run.max_steps, last_loss, tps,
@@ -735,24 +783,24 @@ TrainResult train(const TrainConfig& cfg) {
       std::printf(tty && !m.contains("val_loss") ? "   " : "\n");
       std::fflush(stdout);
     }
-    if (run.sample_interval > 0 && step % run.sample_interval == 0) {
+    if (run.sample_interval > 0 && step % run.sample_interval == 0 && lead) {
       Generator g(run.seed + 1000003 * (uint64_t)step);  // its own draws: training is unchanged
       const std::string text = sample_text(model, tok, "", 200, 1.0, 0, g);
-      if (!cfg.quiet) std::printf("sample at step %lld:\n%s\n", (long long)step, text.c_str());
+      if (!quiet) std::printf("sample at step %lld:\n%s\n", (long long)step, text.c_str());
       if (tb) tb->text("sample", text, step);
     }
     res.tokens_per_s = tps;
     res.train_seconds = train_s;
     res.probe_seconds = probe_s;
     res.eval_seconds = eval_s;
-    if (step % run.ckpt_interval == 0 || step == last || g_interrupted) {
+    if (step % run.ckpt_interval == 0 || step == last || stop) {
       if (const std::string why = unsaveable(); !why.empty()) {
         diverge(step, why + " (not saved)");
         break;
       }
       save(step);
     }
-    if (g_interrupted) {
+    if (stop) {
       res.interrupted = true;
       res.message = "interrupted: checkpoint saved at step " + std::to_string(step) + " in " + ckpt;
       std::printf("\n%s\n", res.message.c_str());
@@ -761,7 +809,7 @@ TrainResult train(const TrainConfig& cfg) {
   }
   res.steps = step;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!res.diverged && !res.interrupted && !cfg.quiet) {
+  if (!res.diverged && !res.interrupted && !quiet) {
     const std::string losses =
         std::isfinite(res.final_val_loss)
             ? "train " + fmt_loss(res.final_train_loss) + ", val " + fmt_loss(res.final_val_loss)

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "normgrad/dist.h"
 #include "normgrad/nn/gpt.h"
 
 namespace ngcli {
@@ -121,7 +122,8 @@ struct TrainResult {
   std::string message;
 };
 
-TrainResult train(const TrainConfig& cfg);
+// comm (default: one process): data-parallel training over its ranks (see train.cpp).
+TrainResult train(const TrainConfig& cfg, std::shared_ptr<ng::dist::Communicator> comm = nullptr);
 
 // --resume: the saved run's settings, with place fields (and given book fields) from the
 // command line; a given flag that changes the run itself is an error naming both values.
