@@ -13,6 +13,10 @@
 #include "helpers.h"
 #include "normgrad/dist.h"
 #include "normgrad/nn.h"
+#ifdef NG_HAS_CUDA
+#include "normgrad/cuda.h"
+#include "normgrad/nccl.h"
+#endif
 
 using namespace ngt;
 namespace fs = std::filesystem;
@@ -173,5 +177,32 @@ TEST_SUITE("dist") {
     CHECK(fs::exists("dist_report/report.md"));
     for (const char* v : {"layernorm", "rmsnorm", "dyt"})
       CHECK(lines(std::string("dist_report/runs/") + v + "/seed1337/metrics.jsonl").size() == 10);
+  }
+
+  TEST_CASE("NCCL with one rank on a GPU: all-reduce and broadcast leave the values") {
+#ifndef NG_HAS_CUDA
+    MESSAGE("skipped: built without the CUDA backend");
+#else
+    if (!ng::dist::nccl_built()) {
+      MESSAGE("skipped: NCCL was not found at build time");
+      return;
+    }
+    if (!ng::cuda::is_available()) {
+      MESSAGE("skipped: no GPU here (", ng::cuda::unavailable_reason(), ")");
+      return;
+    }
+    auto comm = ng::dist::nccl(ng::dist::local());
+    CHECK(comm->backend() == "nccl");
+    ng::Tensor t = ng::from_vector(std::vector<float>{1, 2, 3}, {3}).to(ng::Device::CUDA);
+    comm->all_reduce_sum({t});
+    comm->broadcast({t});
+    comm->barrier();
+    CHECK(t.to(ng::Device::CPU).to_vector() == std::vector<double>{1, 2, 3});
+    ng::dist::GradientAverager avg(comm);
+    ng::Tensor p = ng::ones({4}, {.device = ng::Device::CUDA, .requires_grad = true});
+    ng::sum(p * p).backward();
+    avg.average({p});
+    CHECK(p.grad().to(ng::Device::CPU).to_vector() == std::vector<double>{2, 2, 2, 2});
+#endif
   }
 }

@@ -17,6 +17,9 @@
 #include "data.h"
 #include "files.h"
 #include "normgrad/dist.h"
+#ifdef NG_HAS_CUDA
+#include "normgrad/nccl.h"
+#endif
 #include "normgrad/nn/probes.h"
 #include "normgrad/normgrad.h"
 #include "normgrad/optim.h"
@@ -522,6 +525,11 @@ TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> co
   }
   if (lead) ensure_writable_dir(run.out, "train");  // before any work: a read-only --out fails now
   const Device dev = parse_device(run.device);
+  // Tensors travel over NCCL between GPUs (bootstrapped over comm), over comm otherwise.
+  std::shared_ptr<dist::Communicator> tensor_comm = comm;
+#ifdef NG_HAS_CUDA
+  if (dev == Device::CUDA && ranks > 1) tensor_comm = dist::nccl(comm);
+#endif
   if (run.threads > 0)
     set_num_threads(run.threads);
   else if (ranks > 1)  // the cores of this host shared by its ranks
@@ -591,12 +599,12 @@ TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> co
   {
     TensorList state = model.parameters();
     for (auto& [n, b] : model.named_buffers()) state.push_back(b);
-    comm->broadcast(state);
+    tensor_comm->broadcast(state);
     if (rank > 0)
       model.dropout_generator() =
           Generator(run.seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(rank + 1)) ^ (uint64_t)step);
   }
-  dist::GradientAverager averager(comm);
+  dist::GradientAverager averager(tensor_comm);
   // This rank's rows of a global batch: [rank * B/N, (rank + 1) * B/N).
   const int64_t shard = run.batch / ranks;
   auto my_rows = [&](const Tensor& t) {
