@@ -12,6 +12,12 @@ transformers + tokenizers, run from the venv tools/test.sh builds (NG_HF_PYTHON)
   hf_reference.py encode DIR TEXT_FILE     ids of every line of TEXT_FILE (and of the whole
                                            file) from GPT2Tokenizer and GPT2TokenizerFast
   hf_reference.py full-gpt2 DIR            a randomly initialised full-size GPT-2 small
+  hf_reference.py all DIR CORPUS BPE_TRAIN BPE_TEST
+                                           what the interop tests need, in one process (one
+                                           torch import): DIR/hf_tiny (tiny-gpt2), DIR/bpe
+                                           (train-bpe BPE_TRAIN) + DIR/bpe_ref.json (encode
+                                           BPE_TEST), DIR/hf_bpe (train-bpe CORPUS, then
+                                           tiny-gpt2 with that vocabulary)
 """
 import json
 import sys
@@ -64,14 +70,18 @@ def train_bpe(corpus, out):
     tok.save(out + "/tokenizer.json")
 
 
-def encode(folder, text_file):
+def encode(folder, text_file, out=None):
     from transformers import GPT2Tokenizer, GPT2TokenizerFast
     slow = GPT2Tokenizer(folder + "/vocab.json", folder + "/merges.txt")
     fast = GPT2TokenizerFast(vocab_file=folder + "/vocab.json", merges_file=folder + "/merges.txt")
     text = open(text_file, encoding="utf-8", newline="").read()  # keep \r\n as it is
     pieces = text.split("\n") + [text]
-    print(json.dumps({"slow": [slow.encode(p) for p in pieces],
-                      "fast": [fast.encode(p) for p in pieces]}))
+    result = json.dumps({"slow": [slow.encode(p) for p in pieces],
+                         "fast": [fast.encode(p) for p in pieces]})
+    if out:
+        open(out, "w").write(result)
+    else:
+        print(result)
 
 
 def full_gpt2(out):
@@ -80,10 +90,22 @@ def full_gpt2(out):
     GPT2LMHeadModel(GPT2Config()).save_pretrained(out, safe_serialization=True)
 
 
+def everything(out, corpus, bpe_train, bpe_test):
+    import os
+    for d in ("hf_tiny", "bpe", "hf_bpe"):
+        os.makedirs(os.path.join(out, d), exist_ok=True)
+    tiny_gpt2(out + "/hf_tiny")
+    train_bpe(bpe_train, out + "/bpe")
+    encode(out + "/bpe", bpe_test, out + "/bpe_ref.json")
+    train_bpe(corpus, out + "/hf_bpe")
+    tiny_gpt2(out + "/hf_bpe")
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     {"tiny-gpt2": lambda: tiny_gpt2(sys.argv[2]),
      "logits": lambda: logits(sys.argv[2], sys.argv[3]),
      "train-bpe": lambda: train_bpe(sys.argv[2], sys.argv[3]),
      "encode": lambda: encode(sys.argv[2], sys.argv[3]),
-     "full-gpt2": lambda: full_gpt2(sys.argv[2])}[cmd]()
+     "full-gpt2": lambda: full_gpt2(sys.argv[2]),
+     "all": lambda: everything(*sys.argv[2:6])}[cmd]()
