@@ -1,5 +1,6 @@
 // Safetensors: round trip, and a corpus of corrupt, truncated and hostile files that must
 // all be rejected with an ng::Error (never a crash: the sanitizer build runs this too).
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -53,6 +54,32 @@ TEST_SUITE("safetensors") {
           std::string::npos);
   }
 
+  TEST_CASE("F16 and BF16 tensors (Hugging Face files) are read exactly, widened to F32") {
+    // F16: 1, -2, 2^-24 (the smallest subnormal), 65504 (the largest), inf, -0
+    const std::vector<uint16_t> f16 = {0x3C00, 0xC000, 0x0001, 0x7BFF, 0x7C00, 0x8000};
+    // BF16: 1, -3, 2^-133 (subnormal), 3.3895e38 (the largest)
+    const std::vector<uint16_t> bf16 = {0x3F80, 0xC040, 0x0001, 0x7F7F};
+    const std::string header =
+        "{\"a\":{\"dtype\":\"F16\",\"shape\":[6],\"data_offsets\":[0,12]},"
+        "\"b\":{\"dtype\":\"BF16\",\"shape\":[4],\"data_offsets\":[12,20]}}";
+    auto bytes = with_header(header, 20);
+    std::memcpy(bytes.data() + 8 + header.size(), f16.data(), 12);
+    std::memcpy(bytes.data() + 8 + header.size() + 12, bf16.data(), 8);
+    const Safetensors f = parse_safetensors(bytes, "half");
+    CHECK(f.tensors.at("a").dtype() == DType::F32);
+    const auto a = f.tensors.at("a").to_vector(), b = f.tensors.at("b").to_vector();
+    CHECK(a[0] == 1.0);
+    CHECK(a[1] == -2.0);
+    CHECK(a[2] == std::ldexp(1.0, -24));
+    CHECK(a[3] == 65504.0);
+    CHECK(std::isinf(a[4]));
+    CHECK((a[5] == 0.0 && std::signbit(a[5])));
+    CHECK(b[0] == 1.0);
+    CHECK(b[1] == -3.0);
+    CHECK(b[2] == std::ldexp(1.0, -133));
+    CHECK(b[3] == std::ldexp(255.0, 120));  // (1 + 127/128) 2^127
+  }
+
   TEST_CASE("hostile files are rejected with a message naming the problem") {
     const std::vector<std::pair<std::vector<uint8_t>, std::string>> corpus = {
         {{1, 2, 3}, "shorter than the 8-byte header length"},
@@ -62,8 +89,10 @@ TEST_SUITE("safetensors") {
         {with_header("[1,2]"), "must be a JSON object"},
         {with_header("{\"x\":{\"dtype\":\"F32\",\"shape\":[2]}}"),
          "needs dtype, shape and data_offsets"},
-        {with_header("{\"x\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4),
+        {with_header("{\"x\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2),
          "unsupported dtype"},
+        {with_header("{\"x\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8),
+         "holds 8 bytes but BF16 [2] needs 4"},
         {with_header("{\"x\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8),
          "bad dimension"},
         {with_header("{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,16]}}", 8),
