@@ -30,14 +30,17 @@ class SavedTensor {
   uint64_t version_;
 };
 
+// A node's backward: the gradient of its output and what it saved -> its inputs' gradients.
 using BackwardFn = std::function<TensorList(const TensorList& saved, const Tensor& grad)>;
 
+// Where a node's input gradient goes: the producing node and which of its outputs.
 struct Edge {
   std::shared_ptr<Node> node;  // null when that input needs no gradient
   Shape shape;                 // the input's shape: the engine sums broadcast grads to it
   DType dtype;
 };
 
+// One recorded op in the graph: its backward function, saved tensors and input edges.
 struct Node {
   std::string name;
   std::vector<Edge> next;  // one per input, in order
@@ -65,6 +68,7 @@ namespace autograd {
 Tensor record(const char* name, Tensor out, const TensorList& inputs, const TensorList& saved,
               BackwardFn fn);
 
+// True when any of the tensors requires grad (an op then records a node).
 bool any_requires_grad(const TensorList& ts);
 
 // Runs backward from `roots` with seed gradients; leaves accumulate into .grad.
@@ -97,6 +101,7 @@ class GradModeGuard {
   bool prev_;
 };
 
+// Turns gradient recording off in its scope (evaluation, in-place updates).
 class NoGradGuard : public GradModeGuard {
  public:
   NoGradGuard() : GradModeGuard(false) {}
@@ -109,6 +114,7 @@ struct AnomalyMode {
   static void set_enabled(bool on);
 };
 
+// In its scope backward() checks every gradient for inf/NaN and names the op that made it.
 class AnomalyGuard {
  public:
   AnomalyGuard() : prev_(AnomalyMode::enabled()) { AnomalyMode::set_enabled(true); }

@@ -38,6 +38,7 @@ enum class UnaryOp {
   LtScalar,    // x < a
 };
 
+// The element-wise binary ops every backend implements.
 enum class BinaryOp {
   Add,
   Sub,
@@ -55,6 +56,7 @@ enum class BinaryOp {
   GeluTanhBackward,  // the same for the tanh approximation
 };
 
+// The reductions every backend implements (over given dimensions).
 enum class ReduceOp { Sum, Max, Min, ArgMax, ArgMin };
 
 // One Adam/AdamW step, PyTorch's formulation: decoupled decay shrinks p by lr*wd first;

@@ -23,6 +23,7 @@ void dispatch_float(DType t, const char* op, F&& f) {
   }
 }
 
+// Calls f with a value of t's C++ type (float, double or int64_t): one body for every dtype.
 template <class F>
 void dispatch_all(DType t, F&& f) {
   switch (t) {

@@ -108,6 +108,7 @@ NG_BINARY_FORMULAS(NG_BINARY_STRUCT)
 #undef NG_BINARY_STRUCT
 }  // namespace binary
 
+// Calls f with the formula struct of a unary op (its value and derivative).
 template <class F>
 void visit_unary(UnaryOp op, F&& f) {
   switch (op) {
@@ -119,6 +120,7 @@ void visit_unary(UnaryOp op, F&& f) {
   }
 }
 
+// Calls f with the formula struct of a binary op.
 template <class F>
 void visit_binary(BinaryOp op, F&& f) {
   switch (op) {

@@ -13,12 +13,15 @@ struct GradcheckOptions {
   double rtol = 1e-3;
 };
 
+// The verdict of a check; false when any element disagrees.
 struct GradcheckResult {
   bool ok = true;
   std::string message;  // which input, which element, analytic vs numeric
+  // True when the check passed.
   explicit operator bool() const { return ok; }
 };
 
+// The function under test: inputs -> one output tensor.
 using TensorFn = std::function<Tensor(const TensorList&)>;
 
 // Compares the Jacobian of f (central differences) with reverse-mode vector-Jacobian

@@ -10,6 +10,7 @@
 
 namespace ng {
 
+// The graph that produced root, as Graphviz DOT text.
 std::string to_dot(const Tensor& root);
 
 }  // namespace ng

@@ -78,6 +78,7 @@ struct NormConsts {
     std::memcpy(n.v, &c, sizeof(C));
     return n;
   }
+  // The kind's Consts back from the packed bytes.
   template <class C>
   C unpack() const {
     C c;
@@ -127,6 +128,7 @@ struct NormKind {
       effective_scalars;
 };
 
+// Makes a kind known by name (make_norm, --norm); replaces one of the same name.
 void register_norm_kind(NormKind kind);
 const NormKind& norm_kind(const std::string& name);  // error lists the known kinds
 std::vector<std::string> norm_kind_names();
@@ -172,6 +174,7 @@ NormKernels norm_kernels_for() {
           [](const NormCall& c) { c.x.dtype() == DType::F32 ? Backward32(c) : Backward64(c); }};
 }
 
+// A kind struct K (see normgrad/norms/) as the registry's NormKind.
 template <class K>
 NormKind describe_norm() {
   NormKind d;

@@ -12,6 +12,7 @@
 #include "normgrad/norms/tapernorm.h"
 
 namespace ng {
+// The fused ops under their familiar names: ng::dyt(x, alpha, w, b), ...
 using norms::bhyt;
 using norms::derf;
 using norms::dyisru;
@@ -20,24 +21,30 @@ using norms::layer_norm;
 using norms::rms_norm;
 
 namespace composed {
+// The formula of each kind with plain ops (what its fused kernel is tested against).
 inline Tensor layer_norm(const Tensor& x, const Tensor& w, const Tensor& b, double eps = 1e-5) {
   return norm_composed<norms::LayerNorm>(x, w, b, {}, {eps});
 }
+// RMSNorm's formula.
 inline Tensor rms_norm(const Tensor& x, const Tensor& w, double eps = 1e-5) {
   return norm_composed<norms::RMSNorm>(x, w, Tensor(), {}, {eps});
 }
+// DyT's formula.
 inline Tensor dyt(const Tensor& x, const Tensor& alpha, const Tensor& w, const Tensor& b,
                   double pf = 1.0) {
   return norm_composed<norms::DyT>(x, w, b, {alpha}, {pf});
 }
+// DyISRU's formula.
 inline Tensor dyisru(const Tensor& x, const Tensor& beta, const Tensor& w, const Tensor& b,
                      double pf = 1.0) {
   return norm_composed<norms::DyISRU>(x, w, b, {beta}, {pf});
 }
+// Derf's formula.
 inline Tensor derf(const Tensor& x, const Tensor& alpha, const Tensor& shift, const Tensor& w,
                    const Tensor& b, double pf = 1.0) {
   return norm_composed<norms::Derf>(x, w, b, {alpha, shift}, {pf});
 }
+// BHyT's formula.
 inline Tensor bhyt(const Tensor& x, const Tensor& lambda, const Tensor& w) {
   return norm_composed<norms::BHyT>(x, w, Tensor(), {lambda}, norms::BHyT::consts(0, {}));
 }

@@ -9,6 +9,7 @@
 
 namespace ng {
 
+// Dimensions to reduce over; negative ones count from the end.
 using Dims = std::vector<int64_t>;
 
 // ---- elementwise, binary (broadcasting) ----
@@ -108,6 +109,7 @@ TensorList chunk(const Tensor& x, int64_t chunks, int64_t dim);
 
 // Composed formulas (specifications of fused kernels; the norms' are in normgrad/norms.h).
 namespace composed {
+// Fused causal attention: qkv [B, T, 3C] -> [B, T, C] with n_head heads.
 Tensor causal_self_attention(const Tensor& qkv, int64_t n_head);
 }  // namespace composed
 

@@ -24,7 +24,9 @@ class Generator {
   double spare_ = 0.0;
 };
 
+// The generator random ops use when they are given none.
 Generator& default_generator();
+// Reseeds the default generator.
 void manual_seed(uint64_t seed);
 
 }  // namespace ng

@@ -7,9 +7,12 @@
 
 namespace ng {
 
+// Sizes per dimension (also used for strides, in elements).
 using Shape = std::vector<int64_t>;
 
+// The product of the sizes; an error instead of an overflow.
 int64_t numel_of(const Shape& s);
+// Row-major strides for a shape.
 Shape contiguous_strides(const Shape& s);
 // NumPy broadcasting of two shapes; throws naming `op` and both shapes when incompatible.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);

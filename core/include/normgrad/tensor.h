@@ -22,6 +22,7 @@ namespace ng {
 struct Node;
 class Tensor;
 class Generator;
+// Several tensors: op inputs, parameters, saved tensors.
 using TensorList = std::vector<Tensor>;
 // A gradient hook sees the incoming gradient; returning a defined tensor replaces it.
 using GradHook = std::function<Tensor(const Tensor&)>;
@@ -39,17 +40,20 @@ struct TensorImpl {
   std::vector<GradHook> hooks;           // leaves: run before accumulation
 };
 
+// How to create a tensor: tensor({1, 2}, {.dtype = DType::F64, .requires_grad = true}).
 struct TensorOptions {
   DType dtype = DType::F32;
   Device device = Device::CPU;
   bool requires_grad = false;
 };
 
+// A strided view of a storage, with autograd; copies are handles, like PyTorch's.
 class Tensor {
  public:
   Tensor() = default;
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
+  // False for a default-constructed (empty) handle.
   bool defined() const { return impl_ != nullptr; }
   TensorImpl* impl() const { return impl_.get(); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
@@ -124,6 +128,7 @@ class Tensor {
   Tensor& add_(const Tensor& other, double alpha = 1.0);
   Tensor& mul_(double s);
 
+  // The printed form: tensor([...], dtype=..., grad_fn=<...>).
   std::string str() const;
 
  private:

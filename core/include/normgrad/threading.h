@@ -5,7 +5,9 @@
 
 namespace ng {
 
+// Threads for our kernels and OpenBLAS together (never both at once).
 void set_num_threads(int n);
+// The threads in use.
 int num_threads();
 // e.g. "threads: 2 (OpenMP); BLAS: OpenBLAS 0.3.21 ..., core Cooperlake (OpenBLAS's own
 // choice), threading OpenMP, 2 threads; our kernels: ..."

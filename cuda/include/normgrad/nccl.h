@@ -8,6 +8,7 @@
 
 namespace ng::dist {
 
+// Whether this build found NCCL beside the CUDA toolkit.
 bool nccl_built();
 // One GPU per rank: this rank uses device (local rank mod visible devices), set before any
 // CUDA allocation. Collectives run on the CUDA backend's stream, in its order.

@@ -52,6 +52,7 @@ struct BHyT : KindDefaults {
   }
 };
 
+// The fused BHyT op: weight * tanh(lambda x / (10 rms(x))).
 inline Tensor bhyt(const Tensor& x, const Tensor& lambda, const Tensor& w) {
   return norm<BHyT>(x, w, Tensor(), {lambda}, BHyT::consts(0, {}));
 }

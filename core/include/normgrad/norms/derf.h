@@ -37,6 +37,7 @@ struct Derf : KindDefaults {
   }
 };
 
+// The fused Derf op: weight * pf * erf(alpha x + shift) + bias.
 inline Tensor derf(const Tensor& x, const Tensor& alpha, const Tensor& shift, const Tensor& w,
                    const Tensor& b, double prefactor = 1.0) {
   return norm<Derf>(x, w, b, {alpha, shift}, {prefactor});

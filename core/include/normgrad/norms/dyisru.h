@@ -52,6 +52,7 @@ struct DyISRU : KindDefaults {
   }
 };
 
+// The fused DyISRU op: weight * pf * x / sqrt(beta + x^2) + bias.
 inline Tensor dyisru(const Tensor& x, const Tensor& beta, const Tensor& w, const Tensor& b,
                      double prefactor = 1.0) {
   return norm<DyISRU>(x, w, b, {beta}, {prefactor});

@@ -37,6 +37,7 @@ struct DyT : KindDefaults {
   }
 };
 
+// The fused DyT op: weight * pf * tanh(alpha x) + bias.
 inline Tensor dyt(const Tensor& x, const Tensor& alpha, const Tensor& w, const Tensor& b,
                   double prefactor = 1.0) {
   return norm<DyT>(x, w, b, {alpha}, {prefactor});

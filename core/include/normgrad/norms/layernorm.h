@@ -46,6 +46,7 @@ struct LayerNorm : KindDefaults {
   }
 };
 
+// The fused LayerNorm op over the last dimension (w, b may be undefined).
 inline Tensor layer_norm(const Tensor& x, const Tensor& w, const Tensor& b, double eps = 1e-5) {
   return norm<LayerNorm>(x, w, b, {}, {eps});
 }

@@ -40,6 +40,7 @@ struct RMSNorm : KindDefaults {
   }
 };
 
+// The fused RMSNorm op over the last dimension (w may be undefined).
 inline Tensor rms_norm(const Tensor& x, const Tensor& w, double eps = 1e-5) {
   return norm<RMSNorm>(x, w, Tensor(), {}, {eps});
 }

@@ -33,6 +33,7 @@ struct GPTConfig {
   bool init_weights = true;
 };
 
+// Multi-head causal self-attention: c_attn (q, k, v), fused attention, c_proj.
 class CausalSelfAttention : public Module {
  public:
   CausalSelfAttention(const GPTConfig& c, Generator& gen, std::shared_ptr<Generator> drop);
@@ -45,6 +46,7 @@ class CausalSelfAttention : public Module {
   Tensor mask_;  // causal mask of the last (T, dtype, device) seen; rebuilt when they change
 };
 
+// c_fc (4C), GELU (exact or tanh), c_proj.
 class MLP : public Module {
  public:
   MLP(const GPTConfig& c, Generator& gen, std::shared_ptr<Generator> drop);
@@ -56,6 +58,7 @@ class MLP : public Module {
   std::shared_ptr<Dropout> drop_;
 };
 
+// One pre-norm Transformer block: x + attn(ln_1(x)), then + mlp(ln_2(.)).
 class Block : public Module {
  public:
   Block(const GPTConfig& c, Generator& gen, std::shared_ptr<Generator> drop);
@@ -65,6 +68,7 @@ class Block : public Module {
   std::shared_ptr<MLP> mlp;
 };
 
+// nanoGPT's GPT: token + position embeddings, blocks, ln_f, LM head tied to wte.
 class GPT : public Module {
  public:
   explicit GPT(GPTConfig c);

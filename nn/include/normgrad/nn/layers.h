@@ -17,6 +17,7 @@ class Linear : public Module {
   Tensor weight, bias;  // bias undefined when disabled
 };
 
+// A lookup table: int64 ids [...] -> rows of weight [num, dim].
 class Embedding : public Module {
  public:
   Embedding(int64_t num, int64_t dim, Generator& gen, double init_std = 0.02);
@@ -24,6 +25,7 @@ class Embedding : public Module {
   Tensor weight;
 };
 
+// Zeroes elements with probability p in training mode (its own generator).
 class Dropout : public Module {
  public:
   // `gen` is shared by every dropout of a model: one seed drives all of them.
@@ -36,6 +38,7 @@ class Dropout : public Module {
   std::shared_ptr<Generator> gen_;
 };
 
+// GELU, exact (erf) or with PyTorch's tanh approximation.
 class GELU : public Module {
  public:
   explicit GELU(GeluApprox approx = GeluApprox::None) : approx_(approx) {}

@@ -13,7 +13,9 @@
 
 namespace ng::nn {
 
+// (dotted name, tensor) pairs in registration order.
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+// Tensors by dotted name: what checkpoints hold.
 using StateDict = std::map<std::string, Tensor>;
 
 class Module {
@@ -23,6 +25,7 @@ class Module {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
+  // The module's computation; operator() calls it and then the forward hooks.
   virtual Tensor forward(const Tensor& x);
   // forward() plus the forward hooks (which observe, never change, input and output).
   Tensor operator()(const Tensor& x);
@@ -44,6 +47,7 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
+  // Called after forward with the module, its input and its output.
   using ForwardHook = std::function<void(Module&, const Tensor& input, const Tensor& output)>;
   int register_forward_hook(ForwardHook hook);  // returns an id for remove_forward_hook
   void remove_forward_hook(int id);

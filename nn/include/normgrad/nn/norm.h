@@ -17,6 +17,7 @@
 
 namespace ng::nn {
 
+// Options shared by every kind (eps, alpha0, beta0, scale, ...).
 using ng::NormOptions;
 
 class Norm : public Module {
@@ -52,8 +53,10 @@ class Norm : public Module {
 // step, so scheduled kinds (TaperNorm) follow the run, and resume exactly.
 void set_norm_step(Module& m, int64_t step);
 
+// A norm layer of a registered kind over `channels` channels.
 std::shared_ptr<Norm> make_norm(const std::string& kind, int64_t channels,
                                 const NormOptions& options = {});
+// The names of every registered kind.
 std::vector<std::string> norm_kinds();
 
 }  // namespace ng::nn

@@ -27,6 +27,7 @@ struct ProbeOptions {
   uint64_t seed = 99;
 };
 
+// Records gradient-flow measurements of a GPT at chosen steps (see above).
 class Probes {
  public:
   Probes(GPT& model, ProbeOptions o = {});

@@ -12,6 +12,7 @@
 
 namespace ng::nn {
 
+// The file's __metadata__ strings (config, vocabulary, RNG states, ...).
 using Metadata = std::map<std::string, std::string>;
 
 struct Safetensors {
@@ -19,6 +20,7 @@ struct Safetensors {
   Metadata metadata;
 };
 
+// The bytes of a safetensors file of these tensors (sorted by name).
 std::vector<uint8_t> serialize_safetensors(const StateDict& tensors, const Metadata& metadata = {});
 // Validates everything (header size, JSON, dtypes, shapes, offsets within the data, no
 // overlap, byte counts) and throws ng::Error naming `source` and the problem.

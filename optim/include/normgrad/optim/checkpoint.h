@@ -8,6 +8,7 @@
 
 namespace ng::optim {
 
+// Writes model (and optimizer, when given) atomically, with `metadata`.
 void save_checkpoint(const std::string& path, const nn::Module& model, const Optimizer* opt,
                      const nn::Metadata& metadata = {});
 // Loads into an existing model (strict) and optimizer; returns the file's metadata.

@@ -26,12 +26,16 @@ std::vector<ParamGroup> default_groups(const nn::NamedTensors& params, double we
 // One group with everything.
 std::vector<ParamGroup> single_group(const nn::NamedTensors& params, double weight_decay = 0.0);
 
+// Parameter groups, a learning rate and a step count; subclasses implement step().
 class Optimizer {
  public:
   Optimizer(std::vector<ParamGroup> groups, double lr);
   virtual ~Optimizer() = default;
+  // One update of every parameter with a gradient.
   virtual void step() = 0;
+  // Drops every parameter's gradient.
   void zero_grad();
+  // The base learning rate (group lr scales multiply it) and its accessors.
   void set_lr(double lr) { lr_ = lr; }
   double lr() const { return lr_; }
   int64_t steps() const { return steps_; }
@@ -65,11 +69,13 @@ class Optimizer {
   std::map<std::string, Tensor> state_;
 };
 
+// SGD's momentum, Nesterov and weight decay.
 struct SGDOptions {
   double momentum = 0.0, dampening = 0.0;
   bool nesterov = false;
 };
 
+// Stochastic gradient descent, PyTorch's semantics.
 class SGD : public Optimizer {
  public:
   SGD(std::vector<ParamGroup> groups, double lr, SGDOptions o = {});
@@ -79,6 +85,7 @@ class SGD : public Optimizer {
   SGDOptions o_;
 };
 
+// Adam's betas, eps and weight decay.
 struct AdamOptions {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
 };
@@ -97,6 +104,7 @@ class Adam : public Optimizer {
   bool decoupled_;
 };
 
+// Adam with decoupled weight decay (Loshchilov and Hutter), as PyTorch's AdamW.
 class AdamW : public Adam {
  public:
   AdamW(std::vector<ParamGroup> groups, double lr, AdamOptions o = {})
