@@ -506,9 +506,7 @@ TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> co
   if (!comm) comm = dist::local();
   const int ranks = comm->size(), rank = comm->rank();
   const bool lead = rank == 0, quiet = cfg.quiet || !lead;
-  if (cfg.batch % ranks)
-    fail("train", "--batch ", cfg.batch, " (the global batch) must be a multiple of the ", ranks,
-         " ranks");
+
   const std::string ckpt = cfg.out + "/ckpt.safetensors", metrics = cfg.out + "/metrics.jsonl",
                     probes_path = cfg.out + "/probes.jsonl";
   // What this run is: the command line's settings, or the saved run's on --resume. The data
@@ -524,6 +522,9 @@ TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> co
     run.validate();
   }
   if (lead) ensure_writable_dir(run.out, "train");  // before any work: a read-only --out fails now
+  if (run.batch % ranks)  // the run's own batch (the saved one on --resume)
+    fail("train", "--batch ", run.batch, " (the global batch) must be a multiple of the ", ranks,
+         " ranks");
   const Device dev = parse_device(run.device);
   // Tensors travel over NCCL between GPUs (bootstrapped over comm), over comm otherwise.
   std::shared_ptr<dist::Communicator> tensor_comm = comm;
