@@ -341,7 +341,7 @@ TEST_SUITE("interop") {
       pieces.push_back(text.substr(at, nl - at));
     pieces.push_back(text.substr(at));
     pieces.push_back(text);
-    for (const std::string source : {ref_dir + "/bpe", ref_dir + "/bpe/tokenizer.json"}) {
+    for (const std::string& source : {ref_dir + "/bpe", ref_dir + "/bpe/tokenizer.json"}) {
       const Gpt2Bpe bpe = Gpt2Bpe::from_folder(source);
       REQUIRE(ref["slow"].size() == pieces.size());
       int64_t tokens = 0;

@@ -1,6 +1,7 @@
 // NCCL communicator (built when CMake finds nccl.h and libnccl beside the CUDA toolkit).
 #include <nccl.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "common.cuh"
@@ -74,6 +75,7 @@ class Nccl final : public Communicator {
   [[noreturn]] void abort(int code) override {
     ncclCommAbort(comm_);
     boot_->abort(code);
+    std::exit(code);  // not reached: boot_->abort ends the process
   }
 
  private:

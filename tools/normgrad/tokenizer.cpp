@@ -48,7 +48,11 @@ std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
   if (kind_ == "chars") return chars_.decode(ids);
   if (kind_ == "gpt2-bpe") return bpe_->decode(ids);
   std::string out;
-  for (int64_t id : ids) out += "<" + std::to_string(id) + ">";
+  for (int64_t id : ids) {  // appended piece by piece (GCC 12 warns on "<" + to_string)
+    out += '<';
+    out += std::to_string(id);
+    out += '>';
+  }
   return out;
 }
 
