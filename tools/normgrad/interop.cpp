@@ -20,20 +20,6 @@ using namespace ng;
 
 namespace {
 
-// The run settings that describe an imported model (model and norm fields from its config).
-TrainConfig config_of(const nn::GPTConfig& g) {
-  TrainConfig c;
-  c.n_layer = g.n_layer, c.n_head = g.n_head, c.n_embd = g.n_embd, c.block_size = g.block_size;
-  c.dropout = g.dropout, c.bias = g.bias, c.gelu = g.gelu, c.embed_scale = g.embed_scale;
-  c.norm = g.norm, c.norm_attn = g.norm_attn, c.norm_mlp = g.norm_mlp, c.norm_final = g.norm_final;
-  const NormOptions& n = g.norm_options;
-  c.eps = n.eps, c.alpha0 = n.alpha0, c.beta0 = n.beta0, c.shift0 = n.shift0;
-  c.lambda0 = n.lambda0, c.scale = n.scale, c.taper_start = n.taper_start;
-  c.taper_steps = n.taper_steps, c.plain_beta = n.plain_beta;
-  c.vocab_size = g.vocab;
-  return c;
-}
-
 bool has_tokenizer_files(const std::string& dir) {
   std::error_code ec;
   return (fs::is_regular_file(dir + "/vocab.json", ec) &&
@@ -47,7 +33,8 @@ ImportResult import_hf(const std::string& hf_dir, const std::string& out_dir, bo
   const auto t0 = std::chrono::steady_clock::now();
   ImportResult res;
   nn::HFGPT2 hf = nn::read_hf_gpt2(hf_dir);
-  TrainConfig cfg = config_of(hf.config);
+  TrainConfig cfg = TrainConfig::from_gpt(hf.config);
+  cfg.vocab_size = hf.config.vocab;
   const Tokenizer tok = has_tokenizer_files(hf_dir) ? Tokenizer::bpe(Gpt2Bpe::from_folder(hf_dir))
                                                     : Tokenizer::ids(hf.config.vocab);
   if (tok.size() != hf.config.vocab)

@@ -288,6 +288,21 @@ nn::GPTConfig TrainConfig::gpt(int64_t vocab, bool init_weights) const {
   return g;
 }
 
+TrainConfig TrainConfig::from_gpt(const nn::GPTConfig& g) {
+  TrainConfig c;
+#define NG_FROM_GPT_place(name)
+#define NG_FROM_GPT_run(name)
+#define NG_FROM_GPT_optim(name)
+#define NG_FROM_GPT_book(name)
+#define NG_FROM_GPT_model(name) c.name = g.name;
+#define NG_FROM_GPT_norm(name) c.name = g.norm_options.name;
+#define NG_FROM_GPT(group, type, name, def, check, help) NG_FROM_GPT_##group(name)
+  NG_TRAIN_FIELDS(NG_FROM_GPT)
+#undef NG_FROM_GPT
+  c.seed = g.seed;
+  return c;
+}
+
 std::string TrainConfig::to_json() const {
   json j;
 #define NG_TO_JSON(group, type, name, def, check, help) \
@@ -549,9 +564,10 @@ TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> co
   const Tokenizer tok = saved   ? saved->tok
                         : start ? start->tok
                                 : new_run_tokenizer(run.data, run.tokenizer, run.vocab_size);
-  const auto& saved_meta = saved ? saved->file.metadata : nn::Metadata{};
-  const RunData corpus = load_run_data(
-      run.data, tok, saved_meta.count("data_fingerprint") ? saved_meta.at("data_fingerprint") : "");
+  const std::string saved_fingerprint = saved && saved->file.metadata.count("data_fingerprint")
+                                            ? saved->file.metadata.at("data_fingerprint")
+                                            : "";
+  const RunData corpus = load_run_data(run.data, tok, saved_fingerprint);
   const std::string& fingerprint = corpus.fingerprint;
   check_fits_memory(run, tok.size(), "this run");
   Batcher data(corpus.ids, run.block_size, run.seed + 1);

@@ -102,6 +102,9 @@ struct TrainConfig {
 
   // init_weights false: the model's weights are loaded next (nothing drawn, faster)
   ng::nn::GPTConfig gpt(int64_t vocab, bool init_weights = true) const;
+  // The reverse: the model and norm fields of a GPTConfig (an imported model), the rest
+  // defaults.
+  static TrainConfig from_gpt(const ng::nn::GPTConfig& g);
   std::string to_json() const;  // every field but the place group
   // Keys missing in json keep defaults; a wrong-typed value or unknown key is an error.
   static TrainConfig from_json(const std::string& json);
