@@ -106,6 +106,18 @@ void BM_matmul_transposed(benchmark::State& st) {
       benchmark::Counter(2.0 * M * N * K * st.iterations(), benchmark::Counter::kIsRate);
 }
 
+// A product whose result is denormal (1e-20 * 1e-20 = 1e-40 < FLT_MIN) with denormals kept
+// (range 1 = 0) and flushed (the default, 1): what set_flush_denormals buys where they occur.
+void BM_mul_denormal(benchmark::State& st) {
+  const int64_t n = 1 << 20;
+  Tensor a = full({n}, 1e-20);
+  set_flush_denormals(st.range(0) != 0);
+  for (auto _ : st) benchmark::DoNotOptimize(a * 1e-20);
+  set_flush_denormals(true);
+  st.SetBytesProcessed(st.iterations() * n * 8);
+}
+BENCHMARK(BM_mul_denormal)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
 #define ELEMENTWISE(fn) \
   BENCHMARK(fn)->Arg(kBig)->Arg(1 << 20)->UseRealTime()->Unit(benchmark::kMicrosecond)
 ELEMENTWISE(BM_memcpy);

@@ -2,8 +2,9 @@
 """The same GPT training step in PyTorch (Debian's python3-torch 1.13), for bench/compare_torch.sh.
 
 usage: torch_reference.py --config S|M|L --norm KIND --threads N [--device cpu|cuda]
-                          [--steps 20] [--warmup 5]
-Prints one JSON line like bench/train_step. OPENBLAS_NUM_THREADS is set by the caller:
+                          [--steps 20] [--warmup 5] [--serve]
+Prints one JSON line like bench/train_step. --serve: like bench/train_step --serve, reads
+"run K" / "quit" from stdin and answers one JSON line per "run". OPENBLAS_NUM_THREADS is set by the caller:
 torch.set_num_threads does not govern OpenBLAS's own pool.
 """
 import argparse
@@ -11,6 +12,7 @@ import json
 import math
 import resource
 import statistics
+import sys
 import time
 
 import torch
@@ -103,6 +105,7 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--serve", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -115,21 +118,37 @@ def main():
                             lr=1e-3, betas=(0.9, 0.95))
     x = torch.randint(0, cfg["vocab"], (cfg["batch"], cfg["block"])).to(a.device)
     y = torch.randint(0, cfg["vocab"], (cfg["batch"], cfg["block"])).to(a.device)
-    times = []
-    for s in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
-        loss = model(x, y)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        sync()
-        if s >= a.warmup:
+
+    def run_steps(n):
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            loss = model(x, y)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            sync()
             times.append(time.perf_counter() - t0)
-    step = statistics.median(times)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({"impl": "torch", "device": a.device, "torch": torch.__version__, "config": a.config, "norm": a.norm, "threads": a.threads,
-                      "step_s": step, "tokens_per_s": cfg["batch"] * cfg["block"] / step,
-                      "peak_rss_mb": rss}))
+        return statistics.median(times) if times else 0.0
+
+    def report(step):
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        print(json.dumps({"impl": "torch", "device": a.device, "torch": torch.__version__, "config": a.config,
+                          "norm": a.norm, "threads": a.threads, "step_s": step,
+                          "tokens_per_s": cfg["batch"] * cfg["block"] / step, "peak_rss_mb": rss}), flush=True)
+
+    run_steps(a.warmup)
+    if not a.serve:
+        report(run_steps(a.steps))
+        return
+    for line in sys.stdin:
+        words = line.split()
+        if words[:1] == ["run"] and len(words) == 2:
+            report(run_steps(int(words[1])))
+        elif words[:1] == ["quit"]:
+            break
+        else:
+            sys.exit("torch_reference.py --serve: unknown command %r" % line)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@
 //                    [--warmup 5]
 // On cuda each step ends with a device synchronize (so the time is the GPU's), and the
 // GEMM-only floor and RSS are not measured.
+//   --serve: after the warm-up, read commands from stdin, one per line: "run K" times K
+//   steps and the GEMM-only floor right after them and prints one JSON line; "quit" (or
+//   the end of input) exits. bench/compare_torch.py drives one such process per side and
+//   alternates them, so that both sides see the same phases of a noisy machine.
+//   --threads N sets our OpenMP (and OpenBLAS) threads.
 #include <cblas.h>
 #include <sys/resource.h>
 
@@ -47,18 +52,30 @@ double median(std::vector<double> v) {
 // The step's GEMMs with the same shapes: per layer qkv, attention scores and weighted sum,
 // attention projection, MLP up and down, plus the tied LM head; forward (1x) and backward
 // (2x: one product for the input gradient, one for the weight gradient).
-double gemm_only_seconds(const Config& c, int reps) {
+struct Gemm {
+  int64_t m, n, k, count;
+};
+
+std::vector<Gemm> step_gemms(const Config& c) {
   const int64_t BT = c.batch * c.block, C = c.n_embd, T = c.block, D = C / c.n_head;
-  struct G {
-    int64_t m, n, k, count;
-  };
-  std::vector<G> gemms = {{BT, 3 * C, C, c.n_layer},
-                          {BT, C, C, c.n_layer},
-                          {BT, 4 * C, C, c.n_layer},
-                          {BT, C, 4 * C, c.n_layer},
-                          {T, T, D, c.n_layer * c.batch * c.n_head},  // q k^T
-                          {T, D, T, c.n_layer * c.batch * c.n_head},  // att v
-                          {BT, c.vocab, C, 1}};
+  return {{BT, 3 * C, C, c.n_layer},
+          {BT, C, C, c.n_layer},
+          {BT, 4 * C, C, c.n_layer},
+          {BT, C, 4 * C, c.n_layer},
+          {T, T, D, c.n_layer * c.batch * c.n_head},  // q k^T
+          {T, D, T, c.n_layer * c.batch * c.n_head},  // att v
+          {BT, c.vocab, C, 1}};
+}
+
+// Floating-point operations of the GEMM-only floor (2 m n k per product, 3 products each).
+double gemm_flops(const Config& c) {
+  double f = 0;
+  for (const auto& g : step_gemms(c)) f += 2.0 * g.m * g.n * g.k * g.count * 3;
+  return f;
+}
+
+double gemm_only_seconds(const Config& c, int reps) {
+  const std::vector<Gemm> gemms = step_gemms(c);
   int64_t biggest = 0;
   for (auto& g : gemms) biggest = std::max({biggest, g.m * g.k, g.k * g.n, g.m * g.n});
   std::vector<float> a(biggest, 0.01f), b(biggest, 0.02f), out(biggest);
@@ -81,6 +98,9 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "%s\n", ng::thread_config().c_str());
   std::string cfg_name = "S", norm = "layernorm", device = "cpu";
   int steps = 20, warmup = 5;
+  bool serve = false;
+  for (int i = 1; i < argc; ++i)
+    if (!std::strcmp(argv[i], "--serve")) serve = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--config"))
       cfg_name = argv[i + 1];
@@ -92,6 +112,8 @@ int main(int argc, char** argv) {
       steps = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--warmup"))
       warmup = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--threads"))
+      set_num_threads(std::atoi(argv[i + 1]));
   }
   const Config c = config(cfg_name);
   const Device dev = device == "cuda" ? Device::CUDA : Device::CPU;
@@ -112,26 +134,48 @@ int main(int argc, char** argv) {
   Generator g(1);
   const Tensor x = randint(0, c.vocab, {c.batch, c.block}, {.dtype = DType::I64}, &g).to(dev);
   const Tensor y = randint(0, c.vocab, {c.batch, c.block}, {.dtype = DType::I64}, &g).to(dev);
-  std::vector<double> times;
-  for (int s = 0; s < warmup + steps; ++s) {
-    const auto t0 = Clock::now();
-    Tensor loss = model.loss(x, y);
-    loss.backward();
-    opt.step();
-    opt.zero_grad();
-    sync();
-    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (s >= warmup) times.push_back(dt);
+  auto run_steps = [&](int n) {  // the median step time of n steps
+    std::vector<double> times;
+    for (int s = 0; s < n; ++s) {
+      const auto t0 = Clock::now();
+      Tensor loss = model.loss(x, y);
+      loss.backward();
+      opt.step();
+      opt.zero_grad();
+      sync();
+      times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    return median(times);
+  };
+  auto report = [&](double step, double gemm) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    std::printf(
+        "{\"impl\": \"normgrad\", \"device\": \"%s\", \"config\": \"%s\", \"norm\": "
+        "\"%s\", \"threads\": %d, \"step_s\": %.6f, \"tokens_per_s\": %.1f, "
+        "\"gemm_only_s\": %.6f, \"gemm_flops\": %.0f, \"peak_rss_mb\": %.1f}\n",
+        device.c_str(), cfg_name.c_str(), norm.c_str(), num_threads(), step,
+        c.batch * c.block / step, gemm, gemm_flops(c), ru.ru_maxrss / 1024.0);
+    std::fflush(stdout);
+  };
+  run_steps(warmup);
+  if (!serve) {
+    const double step = run_steps(steps);
+    report(step, dev == Device::CPU ? gemm_only_seconds(c, 5) : 0.0);
+    return 0;
   }
-  const double step = median(times);
-  const double gemm = dev == Device::CPU ? gemm_only_seconds(c, 5) : 0.0;
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  std::printf(
-      "{\"impl\": \"normgrad\", \"device\": \"%s\", \"config\": \"%s\", \"norm\": \"%s\", "
-      "\"threads\": %d, "
-      "\"step_s\": %.6f, \"tokens_per_s\": %.1f, \"gemm_only_s\": %.6f, \"peak_rss_mb\": %.1f}\n",
-      device.c_str(), cfg_name.c_str(), norm.c_str(), num_threads(), step, c.batch * c.block / step,
-      gemm, ru.ru_maxrss / 1024.0);
+  char line[64];
+  while (std::fgets(line, sizeof line, stdin)) {
+    int k = 0;
+    if (std::sscanf(line, "run %d", &k) == 1 && k > 0) {
+      const double step = run_steps(k);
+      report(step, dev == Device::CPU ? gemm_only_seconds(c, 3) : 0.0);
+    } else if (!std::strncmp(line, "quit", 4)) {
+      break;
+    } else {
+      std::fprintf(stderr, "train_step --serve: unknown command %s", line);
+      return 2;
+    }
+  }
   return 0;
 }

@@ -336,6 +336,23 @@ TEST_SUITE("cuda") {
         {a, leaf({12, 5}, 22)}, 1e-4);
   }
 
+  TEST_CASE("bf16 matmuls (cublasGemmEx, float32 accumulation) equal the CPU's bf16 products") {
+    if (!gpu_ready()) return;
+    const MatmulPrecisionScope bf16(MatmulPrecision::BF16);  // both devices round operands
+    const Tensor a = leaf({17, 23}, 31), b = leaf({23, 9}, 32), bt = leaf({9, 23}, 33);
+    parity(
+        "bf16 2-d", [](const TensorList& in) { return matmul(in[0], in[1]); }, {a, b}, 1e-4);
+    parity(
+        "bf16 A B^T view", [](const TensorList& in) { return matmul(in[0], in[1].t()); }, {a, bt},
+        1e-4);
+    parity(
+        "bf16 batch broadcast", [](const TensorList& in) { return matmul(in[0], in[1]); },
+        {leaf({4, 1, 6, 5}, 34), leaf({3, 5, 7}, 35)}, 1e-4);
+    parity(
+        "bf16 linear with bias", [](const TensorList& in) { return linear(in[0], in[1], in[2]); },
+        {leaf({2, 5, 23}, 36), leaf({9, 23}, 37), leaf({9}, 38)}, 1e-4);
+  }
+
   TEST_CASE("indexing, joining and dropout match the CPU") {
     if (!gpu_ready()) return;
     const std::vector<int64_t> iv = {3, 0, 3, 7, 1, 3, 7, 2, 0};

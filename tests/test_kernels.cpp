@@ -2,6 +2,7 @@
 // layouts, softmax on any dim, determinism across thread counts.
 #include <cblas.h>
 
+#include <bit>
 #include <chrono>
 #include <cmath>
 
@@ -36,6 +37,116 @@ Shape keepdim_shape_for_test(Shape s, const Dims& dims) {
 }  // namespace
 
 TEST_SUITE("kernels") {
+  TEST_CASE("denormals are flushed to zero on every thread, and kept when asked") {
+    // 1e-20 * 1e-20 = 1e-40 is below FLT_MIN: a denormal result (FTZ flushes it); 1e-40 as
+    // an input (DAZ reads it as 0). 1M elements: the products run on every pool thread.
+    const int64_t n = int64_t(1) << 20;
+    const Tensor small = full({n}, 1e-20, {.dtype = DType::F32});
+    auto all_equal = [](const Tensor& t, double v) {
+      for (double x : t.to_vector())
+        if (x != v) return false;
+      return true;
+    };
+    const char* keep = std::getenv("NG_KEEP_DENORMALS");
+    if (keep && *keep && std::string(keep) != "0") {
+      MESSAGE("NG_KEEP_DENORMALS is set: the default-on check is skipped");
+    } else {
+      CHECK(flush_denormals());
+      CHECK(all_equal(small * 1e-20, 0.0));
+    }
+    const int before = num_threads();
+    set_flush_denormals(false);
+    CHECK_FALSE(flush_denormals());
+    const Tensor denormal = small * 1e-20;  // kept: 1e-40 everywhere
+    CHECK(denormal.to_vector()[0] > 0.0);
+    CHECK(all_equal(denormal, denormal.to_vector()[0]));
+    CHECK(all_equal(denormal * 1e10, (denormal * 1e10).to_vector()[0]));
+    CHECK((denormal * 1e10).to_vector()[n - 1] > 1e-31);
+    set_flush_denormals(true);
+    CHECK(all_equal(small * 1e-20, 0.0));    // FTZ on every thread
+    CHECK(all_equal(denormal * 1e10, 0.0));  // DAZ: the denormal input reads as 0
+    set_num_threads(before + 1);             // a grown pool: its new thread flushes too
+    CHECK(all_equal(small * 1e-20, 0.0));
+    set_num_threads(before);
+  }
+
+  TEST_CASE("round_to_bf16: nearest, ties to even, infinities, NaN, overflow") {
+    const float u = std::ldexp(1.0f, -7);  // bf16's spacing at 1
+    CHECK(round_to_bf16(1.0f) == 1.0f);
+    CHECK(round_to_bf16(1.0f + u / 2) == 1.0f);               // tie: down to even
+    CHECK(round_to_bf16(1.0f + 3 * u / 2) == 1.0f + 2 * u);   // tie: up to even
+    CHECK(round_to_bf16(1.0f + u / 2 + u / 64) == 1.0f + u);  // above the tie: up
+    CHECK(round_to_bf16(-3.0f - u / 4) == -3.0f);
+    CHECK(round_to_bf16(INFINITY) == INFINITY);
+    CHECK(round_to_bf16(-INFINITY) == -INFINITY);
+    CHECK(std::isnan(round_to_bf16(NAN)));
+    CHECK(std::isnan(round_to_bf16(std::bit_cast<float>(0x7f800001u))));  // low-payload NaN
+    CHECK(round_to_bf16(3.4028235e38f) == INFINITY);  // past bf16's largest finite value
+    CHECK(std::signbit(round_to_bf16(-0.0f)));
+    for (float x : {0.1f, -7.3e-5f, 12345.678f, 3.3e-39f}) {
+      const float r = round_to_bf16(x);
+      CHECK((std::bit_cast<uint32_t>(r) & 0xffffu) == 0u);
+      CHECK(std::abs(r - x) <= std::abs(x) * std::ldexp(1.0, -8) * 1.0000001);
+    }
+  }
+
+  TEST_CASE("bf16 matmuls equal float32 products of bf16-rounded operands, forward and backward") {
+    auto max_abs_diff = [](const Tensor& p, const Tensor& q) {
+      const auto u = p.contiguous().to_vector(), v = q.contiguous().to_vector();
+      REQUIRE(u.size() == v.size());
+      double worst = 0;
+      for (size_t i = 0; i < u.size(); ++i) worst = std::max(worst, std::abs(u[i] - v[i]));
+      return worst;
+    };
+    Generator gen(7);
+    auto normal = [&](const Shape& shape) { return randn(shape, {.dtype = DType::F32}, &gen); };
+    auto rounded = [](const Tensor& t) {
+      std::vector<float> v;
+      for (double x : t.contiguous().to_vector()) v.push_back(round_to_bf16((float)x));
+      return from_vector(v, t.shape());
+    };
+    const Tensor a = normal({3, 37, 29});
+    const Tensor b = normal({29, 23});
+    const Tensor fp32 = matmul(a, b);
+    Tensor bf16;
+    {
+      const MatmulPrecisionScope scope(MatmulPrecision::BF16);
+      CHECK(matmul_precision() == MatmulPrecision::BF16);
+      bf16 = matmul(a, b);
+      // a transposed view and a broadcast batch take the same path
+      CHECK(max_abs_diff(matmul(a.transpose(1, 2).contiguous().transpose(1, 2), b), bf16) < 1e-5);
+    }
+    CHECK(matmul_precision() == MatmulPrecision::F32);  // the scope restored it
+    CHECK(max_abs_diff(bf16, matmul(rounded(a), rounded(b))) < 1e-5);
+    CHECK(max_abs_diff(bf16, fp32) > 1e-3);  // it did round: bf16 keeps ~3 digits
+    CHECK(max_abs_diff(bf16, fp32) < 0.2);
+
+    // linear: forward and both backward products take rounded operands too
+    Tensor x = normal({2, 7, 29}).requires_grad_();
+    Tensor w = normal({11, 29}).requires_grad_();
+    Tensor bias = normal({11}).requires_grad_();
+    const Tensor g = normal({2, 7, 11});
+    Tensor y;
+    {
+      const MatmulPrecisionScope scope(MatmulPrecision::BF16);
+      y = linear(x, w, bias);
+      sum(y * g).backward();
+    }
+    const Tensor x2 = rounded(x.detach().reshape({14, 29})), w2 = rounded(w.detach());
+    const Tensor g2 = rounded(g.reshape({14, 11}));
+    CHECK(max_abs_diff(y.detach().reshape({14, 11}), matmul(x2, w2.t()) + bias.detach()) < 1e-5);
+    CHECK(max_abs_diff(x.grad().reshape({14, 29}), matmul(g2, w2)) < 1e-5);
+    CHECK(max_abs_diff(w.grad(), matmul(g2.t(), x2)) < 1e-5);
+
+    // float64 products are never rounded
+    const Tensor a64 = a.to(DType::F64), b64 = b.to(DType::F64);
+    const Tensor exact = matmul(a64, b64);
+    const MatmulPrecisionScope scope(MatmulPrecision::BF16);
+    CHECK(max_abs_diff(matmul(a64, b64), exact) == 0);
+    CHECK_THROWS_WITH_AS(parse_matmul_precision("fp16"),
+                         doctest::Contains("unknown matmul precision 'fp16'"), Error);
+  }
+
   TEST_CASE("vectorized float exp / tanh / sigmoid / gelu match float64 to a few ulp") {
     Tensor x64 = arange(-20, 20, 0.001, {.dtype = DType::F64});
     Tensor x32 = x64.to(DType::F32);

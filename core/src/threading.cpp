@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <omp.h>
 #include <unistd.h>
+#include <xmmintrin.h>
 
 #include <algorithm>
 #include <cmath>
@@ -16,10 +17,43 @@
 
 namespace ng {
 
+namespace {
+constexpr unsigned kFtzDaz = 0x8040;  // MXCSR bit 15 flush-to-zero, bit 6 denormals-are-zero
+bool g_flush = true;
+
+void apply_flush_here() {
+  const unsigned csr = _mm_getcsr();
+  _mm_setcsr(g_flush ? (csr | kFtzDaz) : (csr & ~kFtzDaz));
+}
+
+void apply_flush_everywhere() {
+  apply_flush_here();
+#pragma omp parallel num_threads(omp_get_max_threads())
+  apply_flush_here();
+}
+
+// When the library loads: before any of our kernels runs, and before OpenMP starts its pool
+// (threads started later inherit the MXCSR of the thread that starts them).
+[[maybe_unused]] const bool g_flush_applied = [] {
+  const char* keep = std::getenv("NG_KEEP_DENORMALS");
+  g_flush = !(keep && *keep && std::string(keep) != "0");
+  apply_flush_everywhere();
+  return true;
+}();
+}  // namespace
+
+void set_flush_denormals(bool on) {
+  g_flush = on;
+  apply_flush_everywhere();
+}
+
+bool flush_denormals() { return (_mm_getcsr() & kFtzDaz) == kFtzDaz; }
+
 void set_num_threads(int n) {
   if (n < 1) n = 1;
   omp_set_num_threads(n);
   openblas_set_num_threads(n);  // same pool when OpenBLAS is the OpenMP build
+  apply_flush_everywhere();     // new pool threads start from the creating thread's MXCSR
 }
 
 int num_threads() { return omp_get_max_threads(); }
@@ -125,6 +159,7 @@ std::string thread_config() {
                   ", " + std::to_string(openblas_get_num_threads()) + " threads";
   s +=
       std::string("; our kernels: ") + (avx512_kernels() ? "AVX-512 (GELU, AdamW) + AVX2" : "AVX2");
+  s += flush_denormals() ? "; denormals flushed to zero" : "; denormals kept (NG_KEEP_DENORMALS)";
   if (par == 1)
     s += " [warning: pthreads OpenBLAS runs its own pool beside OpenMP and can oversubscribe]";
   return s;

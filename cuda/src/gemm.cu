@@ -3,12 +3,15 @@
 // never copy for a transpose: a transposed view just flips the op. Batch dims that walk
 // memory with one stride per operand become one strided-batched call; others loop.
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 
 #include <mutex>
+#include <type_traits>
 
 #include "common.cuh"
 #include "cuda_backend.cuh"
 #include "normgrad/cuda.h"
+#include "normgrad/precision.h"
 
 namespace ng::cuda {
 namespace {
@@ -55,6 +58,43 @@ void batched(double, cublasOperation_t ta, cublasOperation_t tb, int64_t M, int6
              "matmul");
 }
 
+__global__ void to_bf16_kernel(int64_t n, const float* x, __nv_bfloat16* y) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x)
+    y[i] = __float2bfloat16_rn(x[i]);
+}
+
+// A contiguous bf16 copy of a float32 operand (round to nearest even), in a float32 tensor
+// of half the element count used as raw storage.
+Tensor to_bf16(const Tensor& x, int64_t& n) {
+  const Tensor c = x.is_contiguous() ? x : x.contiguous();
+  n = c.numel();
+  Tensor raw = empty({(n + 1) / 2}, {.dtype = DType::F32, .device = Device::CUDA});
+  to_bf16_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(
+      n, c.data<float>(), reinterpret_cast<__nv_bfloat16*>(raw.data<float>()));
+  check_launch("matmul");
+  return raw;
+}
+
+// MatmulPrecision::BF16 (normgrad/precision.h): both operands rounded to bf16 (contiguous
+// copies, broadcast batch dims materialised), one strided-batched GemmEx with float32
+// accumulation and a float32 result.
+void gemm_bf16(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) {
+  const int64_t n = out.dim();
+  const int64_t M = out.size(n - 2), N = out.size(n - 1), K = a.size(n - 1);
+  const int64_t count = out.numel() / (M * N);
+  int64_t na = 0, nb = 0;
+  const Tensor ra = to_bf16(a, na), rb = to_bf16(b, nb);
+  const float one = 1, beta = accumulate ? 1.0f : 0.0f;
+  check_blas(cublasSetMathMode(handle(), CUBLAS_DEFAULT_MATH), "matmul");
+  check_blas(cublasGemmStridedBatchedEx(handle(), CUBLAS_OP_N, CUBLAS_OP_N, (int)N, (int)M, (int)K,
+                                        &one, rb.data<float>(), CUDA_R_16BF, (int)N, K * N,
+                                        ra.data<float>(), CUDA_R_16BF, (int)K, M * K, &beta,
+                                        out.data<float>(), CUDA_R_32F, (int)N, M * N, (int)count,
+                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+             "matmul");
+}
+
 template <class T>
 void gemm_typed(const Tensor& a_in, const Tensor& b_in, const Tensor& out, bool accumulate) {
   const Tensor a = blas_ready(a_in), b = blas_ready(b_in);
@@ -67,6 +107,12 @@ void gemm_typed(const Tensor& a_in, const Tensor& b_in, const Tensor& out, bool 
   }
   for (int64_t v : {M, N, K})
     if (v > INT32_MAX) fail("matmul", "dimension ", v, " exceeds cuBLAS's 32-bit limit");
+  if constexpr (std::is_same_v<T, float>) {
+    if (matmul_precision() == MatmulPrecision::BF16) {
+      gemm_bf16(a, b, out, accumulate);
+      return;
+    }
+  }
   check_blas(
       cublasSetMathMode(handle(), g_allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
       "matmul");

@@ -59,6 +59,8 @@ static CLI::Validator validator(FieldCheck check) {
       return CLI::IsMember({"one", "sqrtc"});
     case FieldCheck::kGelu:
       return CLI::IsMember({"exact", "tanh"});
+    case FieldCheck::kPrecision:
+      return CLI::IsMember({"fp32", "bf16"});
     case FieldCheck::kNormKind:
       return CLI::IsMember(ng::nn::norm_kinds());
     case FieldCheck::kNormKindOrEmpty: {
@@ -338,10 +340,10 @@ int main(int argc, char** argv) {
 #else
     const char* cuda = "not built";
 #endif
-    std::printf("normgrad %s\nCUDA backend: %s\nMPI: %s\n%s\n", NG_VERSION, cuda,
-                ng::dist::mpi_built() ? "built (mpirun -np N normgrad train|compare|sweep)"
-                                      : "not built",
-                ng::thread_config().c_str());
+    std::printf(
+        "normgrad %s\nCUDA backend: %s\nMPI: %s\n%s\n", NG_VERSION, cuda,
+        ng::dist::mpi_built() ? "built (mpirun -np N normgrad train|compare|sweep)" : "not built",
+        ng::thread_config().c_str());
     return 0;
   }
   if (const std::string bad = unknown_command(); !bad.empty()) {

@@ -7,6 +7,7 @@
 #include "normgrad/gradcheck.h"
 #include "normgrad/graphviz.h"
 #include "normgrad/norms.h"
+#include "normgrad/precision.h"
 #include "normgrad/ops.h"
 #include "normgrad/random.h"
 #include "normgrad/shape.h"

@@ -5,7 +5,8 @@
 
 namespace ng {
 
-// Threads for our kernels and OpenBLAS together (never both at once).
+// Threads for our kernels and OpenBLAS together (never both at once). Also applies the
+// denormal setting below to every thread of the pool.
 void set_num_threads(int n);
 // The threads in use.
 int num_threads();
@@ -46,5 +47,18 @@ std::string blas_probe_error(const std::string& family, const SgemmFn& gemm);
 // AVX-512 unless NG_NO_AVX512=1 or set_avx512_kernels(false) (tests, A/B timing).
 bool avx512_kernels();
 void set_avx512_kernels(bool on);
+
+// Denormal (subnormal) floats: x86 computes with them in microcode, up to ~100x slower per
+// operation, and a saturated network makes many (tanh' and gradients decaying toward zero),
+// so its speed would depend on its values. normgrad sets flush-to-zero and
+// denormals-are-zero (the MXCSR's FTZ and DAZ bits) on the calling thread and on every
+// OpenMP thread (our kernels' and OpenBLAS's) when the library loads and in
+// set_num_threads: a result or input smaller than FLT_MIN (1.2e-38) counts as 0. This is
+// PyTorch's torch.set_flush_denormal(True). NG_KEEP_DENORMALS=1 in the environment, or
+// set_flush_denormals(false), keeps IEEE gradual underflow. Threads a program starts itself
+// inherit the setting of the thread that starts them.
+void set_flush_denormals(bool on);
+// Whether the calling thread flushes denormals (both FTZ and DAZ set).
+bool flush_denormals();
 
 }  // namespace ng

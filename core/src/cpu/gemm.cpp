@@ -4,6 +4,7 @@
 
 #include "cpu_backend.h"
 #include "dispatch.h"
+#include "normgrad/precision.h"
 #include "parallel.h"
 
 namespace ng::cpu {
@@ -29,12 +30,25 @@ Tensor blas_ready(const Tensor& x) {
   return c;
 }
 
+// Under MatmulPrecision::BF16: a contiguous copy of x with every value rounded to bf16
+// (see normgrad/precision.h). A float64 operand is returned as it is.
+Tensor bf16_operand(const Tensor& x) {
+  if (x.dtype() != DType::F32 || matmul_precision() != MatmulPrecision::BF16) return x;
+  Tensor c = empty(x.shape(), {.dtype = DType::F32});
+  cpu_backend().copy(x, c);
+  float* p = c.data<float>();
+  parallel_for(c.numel(), kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) p[i] = round_to_bf16(p[i]);
+  });
+  return c;
+}
+
 }  // namespace
 
 void CpuBackend::gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& out, bool accumulate) {
   dispatch_float(out.dtype(), "matmul", [&](auto tag) {
     using T = decltype(tag);
-    const Tensor a = blas_ready(a_in), b = blas_ready(b_in);
+    const Tensor a = bf16_operand(blas_ready(a_in)), b = bf16_operand(blas_ready(b_in));
     const int64_t n = out.dim();
     const int64_t M = out.size(n - 2), N = out.size(n - 1), K = a.size(n - 1);
     T* pc = out.data<T>();

@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""The numbers the docs quote, regenerated from the commands that produce them.
+
+A number or table in README.md / docs/*.md that some command printed sits between markers:
+
+    <!-- numbers compare.table -->        (a block: the lines up to the end marker)
+    ...
+    <!-- /numbers -->
+    ... trains to <!-- numbers mlp_spiral.accuracy -->99.3%<!-- /numbers --> ...   (inline)
+
+`compare.table` is value `table` of source `compare`. Each source is one command; its whole
+output is kept in docs/numbers/<source>.txt (with the commit, machine and wall time), and
+every marked value is extracted from that file, so the docs never hold a hand copy.
+
+  doc_numbers.py --update all|fast|SOURCE[,SOURCE...]   run the commands, keep their
+                                                        output, rewrite the marked values
+  doc_numbers.py --render                               rewrite them from the kept outputs
+  doc_numbers.py --check                                (the `doc_numbers` test) the docs
+      equal what the kept outputs give, and the fast sources, rerun now, still print the
+      kept values (wall times aside): a change to the code that moves a quoted number fails
+      until --update is run. The slow sources (training runs, minutes each) are checked
+      for consistency only; the check says which commit each comes from.
+Options: --build DIR (default build/release), --source DIR (default: this repository).
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+DOCS = ["README.md", "docs/cli.md", "docs/library.md", "docs/reproducing.md",
+        "docs/paper_numbers.md"] + ["docs/tutorial/%s" % f for f in (
+            "01-tensors.md", "02-autograd.md", "03-transformer-block.md",
+            "04-training-and-probes.md", "05-your-own-norm.md", "06-the-papers.md")]
+MARK = re.compile(r"<!-- numbers (\S+) -->(.*?)<!-- /numbers -->", re.S)
+
+
+def search(pattern, text, what):
+    m = re.search(pattern, text, re.M)
+    if not m:
+        raise SystemExit("doc_numbers: %s: pattern %r not in the output" % (what, pattern))
+    return m.group(1)
+
+
+def md_table(text, header_start, what):
+    """The Markdown table whose header row starts with header_start."""
+    lines = text.split("\n")
+    for k, line in enumerate(lines):
+        if line.startswith(header_start):
+            end = k
+            while end < len(lines) and lines[end].startswith("|"):
+                end += 1
+            return "\n".join(lines[k:end])
+    raise SystemExit("doc_numbers: %s: no table starting %r" % (what, header_start))
+
+
+def md_section(text, heading, what):
+    """The body of a '## heading' section, blank lines trimmed."""
+    m = re.search(r"^## %s\n(.*?)(?=^## |\Z)" % re.escape(heading), text, re.M | re.S)
+    if not m:
+        raise SystemExit("doc_numbers: %s: no section %r" % (what, heading))
+    return m.group(1).strip("\n")
+
+
+def drop_column(table, name):
+    rows = [r.split(" | ") for r in table.split("\n")]
+    k = rows[0].index(name)
+    return "\n".join(" | ".join(r[:k] + r[k + 1:]) for r in rows)
+
+
+def minutes(seconds):
+    s = int(round(float(seconds)))
+    return "%d min %d s" % (s // 60, s % 60) if s >= 60 else "%d s" % s
+
+
+# ---- the sources: how each runs, and the values it gives ------------------------------
+
+class Ctx:
+    def __init__(self, build, source):
+        self.build, self.source = build, source
+
+    def exe(self, rel):
+        return os.path.join(os.path.abspath(self.build), rel)
+
+    def run(self, argv, cwd=None, env=None):
+        """Runs argv in a scratch directory; its output, with this checkout's path as '.'."""
+        work = tempfile.mkdtemp(prefix="normgrad_numbers.")
+        try:
+            p = subprocess.run(argv, cwd=cwd or work, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True,
+                               env=dict(os.environ, **(env or {})))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        if p.returncode != 0:
+            raise SystemExit("doc_numbers: %s exited %d:\n%s" % (argv, p.returncode, p.stdout[-3000:]))
+        out = p.stdout.replace(os.path.abspath(self.source) + "/", "./")
+        return "\n".join(l for l in out.split("\n") if not l.startswith("threads:")).rstrip() + "\n"
+
+    def report(self, steps):
+        """Runs each argv of steps in one scratch directory, returns report/report.md."""
+        work = tempfile.mkdtemp(prefix="normgrad_numbers.")
+        try:
+            for argv in steps:
+                self.run([a.replace("{ng}", self.exe("tools/normgrad/normgrad")) for a in argv],
+                         cwd=work)
+            return open(os.path.join(work, "report", "report.md"), encoding="utf-8").read()
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def example_output(name):
+    return {"output": lambda raw: "```\n$ build/release/examples/%s\n%s```" % (name, raw)}
+
+
+SOURCES = {}
+
+
+def source(name, fast, run, values, measured=()):
+    """values: key -> function(raw output) -> text; measured: keys that are wall times."""
+    SOURCES[name] = dict(fast=fast, run=run, values=values, measured=set(measured) | {"took"})
+
+
+source("micrograd", True, lambda c: c.run([c.exe("examples/micrograd_style")]), {
+    "g": lambda r: search(r"g = tensor\(([-0-9.]+)", r, "micrograd"),
+    "dg_da": lambda r: search(r"^dg/da = (\S+)", r, "micrograd"),
+    "dg_db": lambda r: search(r"^dg/db = (\S+)", r, "micrograd"),
+})
+source("mlp_spiral", True, lambda c: c.run([c.exe("examples/mlp_spiral")]), {
+    "accuracy": lambda r: search(r"final training accuracy (\S+%)", r, "mlp_spiral"),
+    "seconds": lambda r: search(r"done in (\S+ s)", r, "mlp_spiral"),
+}, measured=["seconds"])
+for name, fast in [("dyt_vs_dyisru_outliers", True), ("ln_tanh_mapping", True),
+                   ("alpha_tracks_inv_std", False), ("gradient_flow_depth", False),
+                   ("saturation", False)]:
+    source(name, fast, (lambda n: lambda c: c.run([c.exe("examples/" + n)]))(name),
+           example_output(name))
+source("compare", False, lambda c: c.report([["{ng}", "compare", "--report", "report"]]), {
+    "table": lambda r: drop_column(md_table(r, "| variant | runs |", "compare"),
+                                   "tokens/s (training steps)"),
+    "unigram": lambda r: search(r"Unigram baseline: ([0-9.]+)", r, "compare"),
+    "collapsed": lambda r: md_section(r, "Runs that did not learn, and why (from their own probes)",
+                                      "compare"),
+    "tokens_per_s": lambda r: "%d-%d" % (lambda v: (min(v), max(v)))([int(x) for x in re.findall(
+        r"^\| `[^`]+` \| \d+ \| \w+ \| \d+ \| [0-9.]+ \| [0-9.]+ \| (\d+) \|$", r, re.M)]),
+}, measured=["tokens_per_s"])
+source("sweep", False, lambda c: c.report([["{ng}", "sweep", "--report", "report"]]), {
+    "table": lambda r: md_table(r, "| n_embd |", "sweep"),
+    "finding": lambda r: md_section(r, "What the numbers say", "sweep"),
+    "unigram": lambda r: search(r"Unigram baseline: ([0-9.]+)", r, "sweep"),
+})
+source("surgery", False, lambda c: c.report([
+    ["{ng}", "train", "--norm", "rmsnorm", "--out", "runs/rmsnorm", "--quiet"],
+    ["{ng}", "convert", "--ckpt", "runs/rmsnorm/ckpt.safetensors", "--to", "dyisru,dyt",
+     "--per-layer", "--report", "report"]]), {
+    "before": lambda r: search(r"\*\*Before surgery: ([0-9.]+)\*\*", r, "surgery"),
+    "table": lambda r: md_table(r, "| to | init |", "surgery"),
+    "per_layer": lambda r: md_table(r, "| to | position |", "surgery"),
+    "unigram": lambda r: search(r"Unigram baseline: ([0-9.]+)", r, "surgery"),
+})
+source("gpt2", False, lambda c: c.run(["bash", os.path.join(c.source, "bench/gpt2_interop.sh"),
+                                       os.path.abspath(c.build)], cwd=c.source), {
+    "output": lambda r: "```\n$ bash bench/gpt2_interop.sh\n%s```" % r,
+}, measured=["output"])
+
+
+# ---- kept outputs ---------------------------------------------------------------------
+
+def kept_path(root, name):
+    return os.path.join(root, "docs", "numbers", name + ".txt")
+
+
+def read_kept(root, name):
+    """(header dict, raw output) of a kept output, or None."""
+    path = kept_path(root, name)
+    if not os.path.isfile(path):
+        return None
+    text = open(path, encoding="utf-8").read()
+    head, sep, raw = text.partition("\n----\n")
+    if not sep:
+        raise SystemExit("doc_numbers: %s: no '----' line after the header" % path)
+    header = dict(l.split(": ", 1) for l in head.split("\n") if ": " in l)
+    return header, raw
+
+
+def write_atomic(path, text):
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def update(ctx, root, names):
+    commit = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+                            stdout=subprocess.PIPE, text=True).stdout.strip() or "unknown"
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if
+                l.startswith("model name")), "unknown cpu")
+    os.makedirs(os.path.join(root, "docs", "numbers"), exist_ok=True)
+    for name in names:
+        print("doc_numbers: running %s ..." % name, flush=True)
+        start = time.time()
+        raw = SOURCES[name]["run"](ctx)
+        took = time.time() - start
+        header = ("source: %s (regenerate: python3 tools/doc_numbers.py --update %s)\n"
+                  "commit: %s\nmachine: %d cores, %s\ntook: %.1f s\n----\n"
+                  % (name, name, commit, os.cpu_count(), cpu, took))
+        write_atomic(kept_path(root, name), header + raw)
+        print("doc_numbers: %s took %s" % (name, minutes(took)), flush=True)
+
+
+def value(root, key, cache):
+    name, _, field = key.partition(".")
+    if name not in SOURCES:
+        raise SystemExit("doc_numbers: unknown source in marker %r (sources: %s)"
+                         % (key, ", ".join(SOURCES)))
+    if name not in cache:
+        kept = read_kept(root, name)
+        if kept is None:
+            raise SystemExit("doc_numbers: %s is quoted but docs/numbers/%s.txt does not exist: "
+                             "run python3 tools/doc_numbers.py --update %s" % (key, name, name))
+        cache[name] = kept
+    header, raw = cache[name]
+    if field == "took":
+        return minutes(header["took"].split()[0])
+    if field == "commit":
+        return header["commit"]
+    if field not in SOURCES[name]["values"]:
+        raise SystemExit("doc_numbers: %s: source %s has no value %r (it has: %s)" % (
+            key, name, field, ", ".join(list(SOURCES[name]["values"]) + ["took", "commit"])))
+    return SOURCES[name]["values"][field](raw)
+
+
+def rendered(root, text, cache):
+    def fill(m):
+        v = value(root, m.group(1), cache)
+        block = m.group(2).startswith("\n")
+        return "<!-- numbers %s -->%s<!-- /numbers -->" % (m.group(1), "\n%s\n" % v if block else v)
+    return MARK.sub(fill, text)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--update")
+    ap.add_argument("--render", action="store_true")
+    ap.add_argument("--check", action="store_true")
+    ap.add_argument("--build", default="build/release")
+    ap.add_argument("--source", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    a = ap.parse_args()
+    root = a.source
+    ctx = Ctx(a.build, root)
+    if a.update:
+        names = (list(SOURCES) if a.update == "all" else
+                 [n for n in SOURCES if SOURCES[n]["fast"]] if a.update == "fast" else
+                 a.update.split(","))
+        for n in names:
+            if n not in SOURCES:
+                raise SystemExit("doc_numbers: unknown source %r (sources: %s)" % (n, ", ".join(SOURCES)))
+        update(ctx, root, names)
+    cache, errors, used = {}, [], set()
+    for doc in DOCS:
+        path = os.path.join(root, doc)
+        text = open(path, encoding="utf-8").read()
+        used |= {m.group(1).split(".")[0] for m in MARK.finditer(text)}
+        new = rendered(root, text, cache)
+        if new != text:
+            if a.check:
+                errors.append("%s: its quoted numbers differ from docs/numbers/ (edited by hand? "
+                              "run python3 tools/doc_numbers.py --render)" % doc)
+            else:
+                write_atomic(path, new)
+                print("doc_numbers: rewrote %s" % doc)
+    if a.check:
+        for name in SOURCES:
+            kept = read_kept(root, name)
+            if kept is None:
+                errors.append("docs/numbers/%s.txt is missing" % name)
+                continue
+            src = SOURCES[name]
+            if not src["fast"]:
+                print("%-24s kept from commit %s (slow: consistency only)" % (name, kept[0]["commit"]))
+                continue
+            fresh = src["run"](ctx)
+            for key, f in src["values"].items():
+                if key in src["measured"]:
+                    continue
+                old, new = f(kept[1]), f(fresh)
+                if old != new:
+                    errors.append("%s.%s: the docs quote\n%s\nbut the code now prints\n%s\n(run "
+                                  "python3 tools/doc_numbers.py --update %s)" % (name, key, old, new, name))
+            print("%-24s rerun: %s" % (name, "same values" if not errors else "see below"))
+        for name in SOURCES:
+            if name not in used:
+                errors.append("source %s is quoted nowhere in %s" % (name, ", ".join(DOCS)))
+    for e in errors:
+        print("doc_numbers: " + e, file=sys.stderr)
+    sys.exit(1 if errors else 0)
+
+
+if __name__ == "__main__":
+    main()
