@@ -3,7 +3,7 @@
 that a noisy machine's slow phases hit both sides alike.
 
 One long-lived process per side (bench/train_step --serve, bench/torch_reference.py --serve),
-each warmed up once, then R rounds: in each round both sides time K steps (median step), one
+each warmed up once (and one untimed round), then R rounds: in each round both sides time K steps (median step), one
 right after the other, the order alternating (AB, BA, AB, ...); normgrad also times its
 GEMM-only floor (the step's matrix products through cblas) in the same round. Reported per
 config and norm kind: the median over rounds of the per-round ratio normgrad / PyTorch
@@ -67,9 +67,16 @@ def torch_server(cfg, norm, threads, blas_threads):
                   env={"OPENBLAS_NUM_THREADS": str(blas_threads), "OMP_NUM_THREADS": str(max(threads, blas_threads))})
 
 
+GAP_S = 0.25  # idle time between two sides' turns: OpenMP pools spin-wait for a while
+              # after their last parallel region and would steal the next side's cores
+
+
 def interleave(servers, rounds, k):
-    """Round-robin over servers for `rounds` rounds, the order reversed every other round;
-    returns each server's list of replies."""
+    """One untimed round, then round-robin over servers for `rounds` rounds, the order
+    reversed every other round; returns each server's list of replies."""
+    for s in servers:  # both sides' first steps after idling (caches, page faults) untimed
+        s.run(k)
+        time.sleep(GAP_S)
     out = [[] for _ in servers]
     for r in range(rounds):
         order = list(range(len(servers)))
@@ -77,6 +84,7 @@ def interleave(servers, rounds, k):
             order.reverse()
         for i in order:
             out[i].append(servers[i].run(k))
+            time.sleep(GAP_S)
     return out
 
 

@@ -10,7 +10,8 @@
 //   steps and the GEMM-only floor right after them and prints one JSON line; "quit" (or
 //   the end of input) exits. bench/compare_torch.py drives one such process per side and
 //   alternates them, so that both sides see the same phases of a noisy machine.
-//   --threads N sets our OpenMP (and OpenBLAS) threads.
+//   --threads N sets our OpenMP (and OpenBLAS) threads; --vocab N overrides the config's
+//   vocabulary (bench/train_vs_bench.py: the built-in corpus has 113 characters).
 #include <cblas.h>
 #include <sys/resource.h>
 
@@ -93,29 +94,50 @@ double gemm_only_seconds(const Config& c, int reps) {
 
 }  // namespace
 
+int run(int argc, char** argv);
+
 int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  }
+}
+
+int run(int argc, char** argv) {
   ng::select_blas_core(argv);  // first: may re-run the program with OPENBLAS_CORETYPE set
   std::fprintf(stderr, "%s\n", ng::thread_config().c_str());
   std::string cfg_name = "S", norm = "layernorm", device = "cpu";
   int steps = 20, warmup = 5;
   bool serve = false;
+  int64_t vocab = 0;  // 0: the config's
   for (int i = 1; i < argc; ++i)
     if (!std::strcmp(argv[i], "--serve")) serve = true;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--config"))
-      cfg_name = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--norm"))
-      norm = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--device"))
-      device = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--steps"))
-      steps = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--warmup"))
-      warmup = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--threads"))
-      set_num_threads(std::atoi(argv[i + 1]));
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--serve") continue;
+    if (i + 1 >= argc) fail("train_step", flag, " needs a value");
+    const char* v = argv[++i];
+    if (flag == "--config")
+      cfg_name = v;
+    else if (flag == "--norm")
+      norm = v;
+    else if (flag == "--device")
+      device = v;
+    else if (flag == "--steps")
+      steps = std::atoi(v);
+    else if (flag == "--warmup")
+      warmup = std::atoi(v);
+    else if (flag == "--threads")
+      set_num_threads(std::atoi(v));
+    else if (flag == "--vocab")
+      vocab = std::atoll(v);
+    else
+      fail("train_step", "unknown flag ", flag);
   }
-  const Config c = config(cfg_name);
+  Config c = config(cfg_name);
+  if (vocab > 0) c.vocab = vocab;
   const Device dev = device == "cuda" ? Device::CUDA : Device::CPU;
   auto sync = [&] {
 #ifdef NG_HAS_CUDA
@@ -134,7 +156,8 @@ int main(int argc, char** argv) {
   Generator g(1);
   const Tensor x = randint(0, c.vocab, {c.batch, c.block}, {.dtype = DType::I64}, &g).to(dev);
   const Tensor y = randint(0, c.vocab, {c.batch, c.block}, {.dtype = DType::I64}, &g).to(dev);
-  auto run_steps = [&](int n) {  // the median step time of n steps
+  double mean_step = 0;
+  auto run_steps = [&](int n) {  // the median step time of n steps (and their mean)
     std::vector<double> times;
     for (int s = 0; s < n; ++s) {
       const auto t0 = Clock::now();
@@ -145,6 +168,10 @@ int main(int argc, char** argv) {
       sync();
       times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
     }
+    if (times.empty()) return 0.0;
+    double total = 0;
+    for (double t : times) total += t;
+    mean_step = total / times.size();
     return median(times);
   };
   auto report = [&](double step, double gemm) {
@@ -153,9 +180,10 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"impl\": \"normgrad\", \"device\": \"%s\", \"config\": \"%s\", \"norm\": "
         "\"%s\", \"threads\": %d, \"step_s\": %.6f, \"tokens_per_s\": %.1f, "
-        "\"gemm_only_s\": %.6f, \"gemm_flops\": %.0f, \"peak_rss_mb\": %.1f}\n",
+        "\"mean_step_s\": %.6f, \"gemm_only_s\": %.6f, \"gemm_flops\": %.0f, \"peak_rss_mb\": "
+        "%.1f}\n",
         device.c_str(), cfg_name.c_str(), norm.c_str(), num_threads(), step,
-        c.batch * c.block / step, gemm, gemm_flops(c), ru.ru_maxrss / 1024.0);
+        c.batch * c.block / step, mean_step, gemm, gemm_flops(c), ru.ru_maxrss / 1024.0);
     std::fflush(stdout);
   };
   run_steps(warmup);

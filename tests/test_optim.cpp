@@ -97,6 +97,33 @@ TEST_SUITE("optim") {
     CHECK(clip_grad_norm({o.p}, 10.0) == doctest::Approx(1.0).epsilon(1e-5));  // no change
   }
 
+  TEST_CASE("grad_norm: one float64 pass equals the composed norm; non-finite iff an element is") {
+    Generator gen(3);
+    // odd sizes (the 8-chain loop's tail), float32 and float64, a non-contiguous gradient
+    Tensor a = randn({1001}, {.dtype = DType::F32}, &gen).requires_grad_();
+    Tensor b = randn({3, 7}, {.dtype = DType::F64}, &gen).requires_grad_();
+    Tensor c = randn({5, 4}, {.dtype = DType::F32}, &gen).requires_grad_();
+    a.set_grad(randn({1001}, {.dtype = DType::F32}, &gen));
+    b.set_grad(randn({3, 7}, {.dtype = DType::F64}, &gen));
+    c.set_grad(randn({4, 5}, {.dtype = DType::F32}, &gen).t());
+    double want = 0;
+    for (const Tensor& t : {a, b, c})
+      for (double v : t.grad().to_vector()) want += v * v;
+    CHECK(grad_norm({a, b, c}) == doctest::Approx(std::sqrt(want)).epsilon(1e-13));
+    clip_grads_to({a, b, c}, 1.0, std::sqrt(want));
+    CHECK(grad_norm({a, b, c}) == doctest::Approx(1.0).epsilon(1e-5));
+    std::vector<float> v(1001, 0.5f);
+    v[1000] = NAN;  // in the tail
+    a.set_grad(from_vector(v, {1001}));
+    CHECK(std::isnan(grad_norm({a, b, c})));
+    v[1000] = INFINITY;
+    a.set_grad(from_vector(v, {1001}));
+    CHECK(std::isinf(grad_norm({a, b, c})));
+    const auto before = b.grad().to_vector();
+    clip_grads_to({a, b, c}, 1.0, grad_norm({a, b, c}));  // non-finite: gradients untouched
+    CHECK(b.grad().to_vector() == before);
+  }
+
   TEST_CASE("warmup + cosine schedule") {
     CHECK(warmup_cosine(0, 1.0, 10, 110, 0.1) == doctest::Approx(0.1));
     CHECK(warmup_cosine(9, 1.0, 10, 110, 0.1) == doctest::Approx(1.0));

@@ -140,22 +140,52 @@ void Adam::step() {
       });
 }
 
-double clip_grad_norm(const TensorList& params, double max_norm) {
+namespace {
+// Sum of squares of n host values in float64, eight independent chains (one chain would
+// wait on each add's latency: ~4x slower on a gradient of a million elements).
+template <class T>
+double host_sum_squares(const T* x, int64_t n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += (double)x[i + k] * (double)x[i + k];
+  for (; i < n; ++i) acc[0] += (double)x[i] * (double)x[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+}  // namespace
+
+double grad_norm(const TensorList& params) {
   NoGradGuard no_grad;
-  // Summed as a tensor and read once: on a GPU, one .item() per parameter would wait for
-  // the device every time. (Same float64 adds in the same order as a host loop.)
-  Tensor sq;
-  for (const auto& p : params)
-    if (p.grad().defined()) {
-      const Tensor s = sum(square(p.grad().to(DType::F64)));
-      sq = sq.defined() ? sq + s : s;
+  double host = 0;
+  // Device gradients are summed as a tensor and read once: one .item() per parameter would
+  // wait for the device every time.
+  Tensor device_sq;
+  for (const auto& p : params) {
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    if (g.device() == Device::CPU && g.is_contiguous() && g.dtype() == DType::F32) {
+      host += host_sum_squares(g.data<float>(), g.numel());
+    } else if (g.device() == Device::CPU && g.is_contiguous() && g.dtype() == DType::F64) {
+      host += host_sum_squares(g.data<double>(), g.numel());
+    } else {
+      const Tensor s = sum(square(g.to(DType::F64)));
+      device_sq = device_sq.defined() ? device_sq + s : s;
     }
-  const double norm = sq.defined() ? std::sqrt(sq.item()) : 0.0;
-  if (std::isfinite(norm) && norm > max_norm) {
-    const double scale = max_norm / (norm + 1e-6);
-    for (const auto& p : params)
-      if (p.grad().defined()) p.grad().mul_(scale);
   }
+  return std::sqrt(host + (device_sq.defined() ? device_sq.item() : 0.0));
+}
+
+void clip_grads_to(const TensorList& params, double max_norm, double norm) {
+  if (!(std::isfinite(norm) && norm > max_norm)) return;
+  NoGradGuard no_grad;
+  const double scale = max_norm / (norm + 1e-6);
+  for (const auto& p : params)
+    if (p.grad().defined()) p.grad().mul_(scale);
+}
+
+double clip_grad_norm(const TensorList& params, double max_norm) {
+  const double norm = grad_norm(params);
+  clip_grads_to(params, max_norm, norm);
   return norm;
 }
 

@@ -755,13 +755,18 @@ TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> co
                                          : "; first non-finite parameter value: " + bad));
       break;
     }
-    const std::string bad_grad = first_non_finite(model.named_parameters(), true);
-    if (!bad_grad.empty()) {  // before clipping, which would spread a NaN to every gradient
-      diverge(step + 1,
-              "loss " + std::to_string(last_loss) + ", first non-finite gradient in " + bad_grad);
+    // One pass over the gradients gives the norm and the finiteness check (the norm is
+    // non-finite exactly when an element is); checked before clipping, which would spread a
+    // NaN to every gradient.
+    const double gnorm = optim::grad_norm(model.parameters());
+    if (!std::isfinite(gnorm)) {
+      const std::string bad = first_non_finite(model.named_parameters(), true);
+      diverge(step + 1, "loss " + std::to_string(last_loss) +
+                            (bad.empty() ? ", the gradient norm overflows float64"
+                                         : ", first non-finite gradient in " + bad));
       break;
     }
-    const double gnorm = optim::clip_grad_norm(model.parameters(), run.grad_clip);
+    optim::clip_grads_to(model.parameters(), run.grad_clip, gnorm);
     opt.step();
     ++step;
     if (probing) {

@@ -114,6 +114,12 @@ class AdamW : public Adam {
 // Scales all gradients so their global L2 norm is at most max_norm; returns the norm
 // before clipping (non-finite norms are returned untouched, gradients unchanged).
 double clip_grad_norm(const TensorList& params, double max_norm);
+// The global L2 norm of the gradients, summed in float64 in one pass over each gradient;
+// non-finite exactly when some gradient element is (so it doubles as the finiteness check).
+double grad_norm(const TensorList& params);
+// clip_grad_norm's second half, for a norm grad_norm already returned: scales every
+// gradient by max_norm / (norm + 1e-6) when norm > max_norm (and is finite).
+void clip_grads_to(const TensorList& params, double max_norm, double norm);
 
 // Learning rate at `step`: linear warmup over `warmup` steps to `base`, then cosine decay
 // to `min_lr` at `total` (constant when total <= warmup).
