@@ -125,8 +125,12 @@ def main():
     probe = subprocess.run([os.path.join(build, "bench", "train_step"), "--config", "S", "--steps", "1", "--warmup", "0"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     threads_line = probe.stderr.strip().split("\n")[0]
+    peak = json.loads(subprocess.run([os.path.join(build, "bench", "fma_peak")], stdout=subprocess.PIPE,
+                                     text=True, check=True).stdout)
     print("normgrad vs PyTorch %s, training step (forward, backward, AdamW, zero_grad)" % torch.__version__)
     print("  normgrad: %s" % threads_line)
+    print("  FMA peak (bench/fma_peak, %s, float32, measured now): %.0f GFLOP/s on 1 thread, %.0f on %d cores"
+          % (peak["isa"], peak["gflops_1_thread"], peak["gflops_all_cores"], peak["cores"]))
     print("  OPENBLAS_CORETYPE=%s (both sides load the same OpenBLAS)" % os.environ.get("OPENBLAS_CORETYPE", "(unset)"))
     print("  %d rounds per row, order alternating; steps per round: %s"
           % (a.rounds, ", ".join("%s %d" % (c, STEPS_PER_ROUND[c]) for c in a.configs.split(","))), flush=True)
@@ -150,19 +154,20 @@ def main():
                        step_over_gemm=statistics.median(gemm), step_over_gemm_min=min(gemm),
                        step_over_gemm_max=max(gemm),
                        gemm_gflops=statistics.median(x["gemm_flops"] / x["gemm_only_s"] / 1e9 for x in r_ng),
+                       fma_peak=peak["gflops_1_thread"] if ng_t == 1 else peak["gflops_all_cores"],
                        ng_rss_mb=r_ng[-1]["peak_rss_mb"], torch_rss_mb=r_t[-1]["peak_rss_mb"])
             rows.append(row)
             print("  %s %-9s ratio %.2fx (%.2f..%.2f)" % (cfg, norm, row["ratio"], row["ratio_min"], row["ratio_max"]),
                   flush=True)
     print()
     print("| config | norm | normgrad / PyTorch (median, min..max) | normgrad tokens/s | PyTorch tokens/s "
-          "| step / GEMM-only | GEMM GFLOP/s | threads ng / torch+BLAS | peak RSS MB ng / torch |")
+          "| step / GEMM-only | GEMM-only GFLOP/s (% of FMA peak) | threads ng / torch+BLAS | peak RSS MB ng / torch |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print("| %s | %s | **%.2fx** (%.2f..%.2f) | %.0f | %.0f | %.2f (%.2f..%.2f) | %.0f | %d / %d+%d | %.0f / %.0f |" % (
+        print("| %s | %s | **%.2fx** (%.2f..%.2f) | %.0f | %.0f | %.2f (%.2f..%.2f) | %.0f (%.0f%%) | %d / %d+%d | %.0f / %.0f |" % (
             r["config"], r["norm"], r["ratio"], r["ratio_min"], r["ratio_max"], r["ng_tokens_per_s"],
             r["torch_tokens_per_s"], r["step_over_gemm"], r["step_over_gemm_min"], r["step_over_gemm_max"],
-            r["gemm_gflops"], r["ng_threads"], r["torch_threads"], r["torch_blas_threads"], r["ng_rss_mb"],
+            r["gemm_gflops"], 100 * r["gemm_gflops"] / r["fma_peak"], r["ng_threads"], r["torch_threads"], r["torch_blas_threads"], r["ng_rss_mb"],
             r["torch_rss_mb"]))
     print("\n(%s; took %.0f s)" % ("; ".join("%s: %s" % (c, CONFIG_TEXT[c]) for c in a.configs.split(",")),
                                   time.time() - start))

@@ -11,7 +11,7 @@ ng="$build/tools/normgrad/normgrad"
 mpi="mpirun --allow-run-as-root --oversubscribe -np 2"
 work=$(mktemp -d /tmp/normgrad_dist.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-# config S of bench/compare_torch.sh: 4 layers, 4 heads, 128 wide, 64 tokens, batch 12
+# config S of bench/compare_torch.py: 4 layers, 4 heads, 128 wide, 64 tokens, batch 12
 flags="--n-layer 4 --n-head 4 --n-embd 128 --block-size 64 --batch 12 --max-steps 80
        --eval-interval 1000 --ckpt-interval 1000 --tensorboard false --quiet"
 tps() { python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).readlines()[-1])['tokens_per_s'])" "$1"; }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The same GPT training step in PyTorch (Debian's python3-torch 1.13), for bench/compare_torch.sh.
+"""The same GPT training step in PyTorch (Debian's python3-torch 1.13), for bench/compare_torch.py.
 
 usage: torch_reference.py --config S|M|L --norm KIND --threads N [--device cpu|cuda]
                           [--steps 20] [--warmup 5] [--serve]

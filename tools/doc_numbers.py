@@ -166,6 +166,30 @@ source("gpt2", False, lambda c: c.run(["bash", os.path.join(c.source, "bench/gpt
 }, measured=["output"])
 
 
+def bench_py(script, python=sys.executable):
+    return lambda c: c.run([python, os.path.join(c.source, "bench", script), "--build",
+                            os.path.abspath(c.build)], cwd=c.source)
+
+
+def code_block(cmd):
+    return lambda raw: "```\n$ %s\n%s```" % (cmd, raw)
+
+
+source("speed", False, bench_py("compare_torch.py", "/usr/bin/python3"), {
+    "table": lambda r: md_table(r, "| config | norm |", "speed"),
+    "output": code_block("/usr/bin/python3 bench/compare_torch.py"),
+}, measured=["table", "output"])
+source("user_path", False, bench_py("train_vs_bench.py"), {
+    "table": lambda r: md_table(r, "| measure |", "user_path"),
+    "output": code_block("python3 bench/train_vs_bench.py"),
+}, measured=["table", "output"])
+source("bf16", False, bench_py("bf16_vs_fp32.py"), {
+    "table": lambda r: md_table(r, "| step |", "bf16"),
+    "summary": lambda r: "\n".join(l for l in r.split("\n") if l.startswith(("final val", "largest", "tokens/s"))),
+    "output": code_block("python3 bench/bf16_vs_fp32.py"),
+}, measured=["summary", "output"])
+
+
 # ---- kept outputs ---------------------------------------------------------------------
 
 def kept_path(root, name):
