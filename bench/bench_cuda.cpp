@@ -31,11 +31,12 @@ double time_ms(const std::function<void()>& f, int iters) {
   f();  // warm-up
   cuda::synchronize();
   std::vector<double> ms;
+  // the events go on normgrad's own stream, in order with the kernels they time
+  const auto s = static_cast<cudaStream_t>(cuda::kernel_stream());
   for (int r = 0; r < g_reps; ++r) {
-    cudaEventRecord(a, nullptr);
+    cudaEventRecord(a, s);
     for (int i = 0; i < iters; ++i) f();
-    cuda::synchronize();
-    cudaEventRecord(b, nullptr);
+    cudaEventRecord(b, s);
     cudaEventSynchronize(b);
     float t = 0;
     cudaEventElapsedTime(&t, a, b);

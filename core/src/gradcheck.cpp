@@ -67,8 +67,9 @@ GradcheckResult compare(const TensorFn& f, const TensorList& inputs, GradcheckOp
       }
     TensorList g;
     if (out.requires_grad())
-      g = autograd::grad({out}, needs, {from_vector(e, out.shape(), {.dtype = out.dtype()})}, false,
-                         std::nullopt, true);
+      g = autograd::grad({out}, needs,  // the seed lives where the output does (CPU or GPU)
+                         {from_vector(e, out.shape(), {.dtype = out.dtype()}).to(out.device())},
+                         false, std::nullopt, true);
     else
       g.resize(needs.size());
     for (size_t q = 0; q < which.size(); ++q) {
@@ -109,7 +110,7 @@ GradcheckResult gradgradcheck(const TensorFn& f, const TensorList& inputs, Gradc
   // x -> d<f(x), v>/dx, whose own derivatives exercise every backward formula's backward.
   Generator gen(1234);
   const Tensor probe = f(inputs);
-  const Tensor v = randn(probe.shape(), {.dtype = probe.dtype()}, &gen);
+  const Tensor v = randn(probe.shape(), {.dtype = probe.dtype()}, &gen).to(probe.device());
   TensorFn first_grad = [f, v](const TensorList& xs) {
     GradModeGuard on(true);  // also when called under the finite-difference NoGradGuard
     TensorList needs;
@@ -119,8 +120,9 @@ GradcheckResult gradgradcheck(const TensorFn& f, const TensorList& inputs, Gradc
     TensorList g = autograd::grad({out}, needs, {v}, /*create_graph=*/true, std::nullopt, true);
     TensorList flat;
     for (size_t i = 0; i < g.size(); ++i)
-      flat.push_back(g[i].defined() ? g[i].reshape({-1})
-                                    : zeros({needs[i].numel()}, {.dtype = DType::F64}));
+      flat.push_back(g[i].defined()
+                         ? g[i].reshape({-1})
+                         : zeros({needs[i].numel()}, {.dtype = DType::F64}).to(needs[i].device()));
     return cat(flat, 0);
   };
   return compare(first_grad, inputs, o, "gradgradcheck");

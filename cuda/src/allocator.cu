@@ -33,6 +33,9 @@ size_t round_size(size_t n) {
 }
 
 void release_cache(Pool& p) {
+  // Blocks in the free list may still be read by kernels queued on the stream (a freed
+  // block is handed out in stream order, not after its last reader finished): wait first.
+  cudaStreamSynchronize(stream());
   for (auto& [size, ptr] : p.free_blocks) {
     cudaFree(ptr);
     p.stats.cached -= size;

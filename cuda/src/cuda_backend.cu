@@ -35,6 +35,7 @@ int sm_count() {
 }
 
 void synchronize() { check(cudaStreamSynchronize(stream()), "synchronize"); }
+void* kernel_stream() { return (void*)stream(); }
 
 DeviceBuffer::DeviceBuffer(size_t nbytes) : storage(backend(Device::CUDA).allocate(nbytes)) {}
 

@@ -83,6 +83,8 @@ void gemm_bf16(const Tensor& a, const Tensor& b, const Tensor& out, bool accumul
   const int64_t n = out.dim();
   const int64_t M = out.size(n - 2), N = out.size(n - 1), K = a.size(n - 1);
   const int64_t count = out.numel() / (M * N);
+  if (count > INT32_MAX)
+    fail("matmul", "batch count ", count, " exceeds cuBLAS's 32-bit limit");
   int64_t na = 0, nb = 0;
   const Tensor ra = to_bf16(a, na), rb = to_bf16(b, nb);
   const float one = 1, beta = accumulate ? 1.0f : 0.0f;
@@ -131,6 +133,11 @@ void gemm_typed(const Tensor& a_in, const Tensor& b_in, const Tensor& out, bool 
     sb = oc.stride[1][oc.ndim - 1];
     for (int d = 0; d < oc.ndim - 1; ++d) outer *= oc.size[d];
   }
+  // cuBLAS takes leading dimensions and the batch count as int
+  for (int64_t v : {va.ld, vb.ld, count})
+    if (v > INT32_MAX)
+      fail("matmul", "leading dimension or batch count ", v, " exceeds cuBLAS's 32-bit limit (",
+           shape_str(a.shape()), " @ ", shape_str(b.shape()), ")");
   for (int64_t o = 0; o < outer; ++o) {
     int64_t oa = 0, ob = 0, rem = o;
     for (int d = oc.ndim - 2; d >= 0; --d) {

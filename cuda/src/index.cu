@@ -45,13 +45,15 @@ template <class T>
 __global__ void index_add_kernel(int64_t outer, int64_t mid, int64_t inner, int64_t n,
                                  int64_t groups, const int64_t* start, const int64_t* order,
                                  const int64_t* key, const T* src, T* out) {
-  const int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-  if (t >= outer * groups * inner) return;
-  const int64_t c = t % inner, g = (t / inner) % groups, a = t / (inner * groups);
-  T* dst = out + (a * mid + key[g]) * inner + c;
-  T acc = *dst;
-  for (int64_t q = start[g]; q < start[g + 1]; ++q) acc += src[(a * n + order[q]) * inner + c];
-  *dst = acc;
+  // grid-stride: blocks_for caps the grid, so one thread may own several outputs
+  for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < outer * groups * inner;
+       t += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t c = t % inner, g = (t / inner) % groups, a = t / (inner * groups);
+    T* dst = out + (a * mid + key[g]) * inner + c;
+    T acc = *dst;
+    for (int64_t q = start[g]; q < start[g + 1]; ++q) acc += src[(a * n + order[q]) * inner + c];
+    *dst = acc;
+  }
 }
 
 template <class T>
@@ -101,12 +103,13 @@ void gather_typed(const Tensor& x, int64_t dim, const Tensor& index, const Tenso
 template <class T>
 __global__ void scatter_add_kernel(int64_t outer, int64_t imid, int64_t inner, int64_t omid,
                                    int64_t oinner, const int64_t* idx, const T* src, T* out) {
-  const int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-  if (t >= outer * inner) return;
-  const int64_t a = t / inner, c = t % inner;
-  for (int64_t j = 0; j < imid; ++j) {
-    const int64_t q = (a * imid + j) * inner + c;
-    out[(a * omid + idx[q]) * oinner + c] += src[q];
+  for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < outer * inner;
+       t += (int64_t)gridDim.x * blockDim.x) {  // grid-stride (the grid is capped)
+    const int64_t a = t / inner, c = t % inner;
+    for (int64_t j = 0; j < imid; ++j) {
+      const int64_t q = (a * imid + j) * inner + c;
+      out[(a * omid + idx[q]) * oinner + c] += src[q];
+    }
   }
 }
 

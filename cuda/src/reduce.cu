@@ -74,7 +74,7 @@ struct Plan {
 // kOp: 0 sum, 1 max, 2 min; kArg: write the index.
 template <class T, class O, int kOp, bool kArg>
 __global__ void reduce_kernel(Plan plan, const T* x, O* out, int64_t chunk, bool whole_block,
-                              Pick<T>* pick_part, T* sum_part) {
+                              Pick<T>* pick_part, double* sum_part) {
   const int per_block = whole_block ? 1 : blockDim.x / 32;
   const int64_t k = (int64_t)blockIdx.x * per_block + (whole_block ? 0 : threadIdx.x / 32);
   const int tid = whole_block ? threadIdx.x : threadIdx.x % 32;
@@ -91,10 +91,10 @@ __global__ void reduce_kernel(Plan plan, const T* x, O* out, int64_t chunk, bool
   };
   const bool split = gridDim.y > 1;
   if constexpr (kOp == 0) {
-    T acc = 0;
-    for (int64_t r = r0 + tid; r < r1; r += nt) acc += at(r);
+    double acc = 0;  // float64 like the CPU's sums: long float32 rows lose ~1e-5 otherwise
+    for (int64_t r = r0 + tid; r < r1; r += nt) acc += (double)at(r);
     acc = group_reduce(
-        acc, [](T a, T b) { return a + b; }, whole_block);
+        acc, [](double a, double b) { return a + b; }, whole_block);
     if (tid == 0) {
       if (split)
         sum_part[k * gridDim.y + blockIdx.y] = acc;
@@ -118,13 +118,13 @@ __global__ void reduce_kernel(Plan plan, const T* x, O* out, int64_t chunk, bool
 }
 
 template <class T, class O, int kOp, bool kArg>
-__global__ void finish_split(int64_t K, int64_t S, const Pick<T>* pick_part, const T* sum_part,
+__global__ void finish_split(int64_t K, int64_t S, const Pick<T>* pick_part, const double* sum_part,
                              O* out) {
   const int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (k >= K) return;
   if constexpr (kOp == 0) {
     double acc = 0;  // chunk partials added in order
-    for (int64_t s = 0; s < S; ++s) acc += (double)sum_part[k * S + s];
+    for (int64_t s = 0; s < S; ++s) acc += sum_part[k * S + s];
     out[k] = (O)acc;
   } else {
     Pick<T> best{T(0), -1};
@@ -153,12 +153,13 @@ void run(const Plan& plan, const T* x, O* out) {
     check_launch("reduce");
     return;
   }
+  static_assert(sizeof(Pick<T>) >= sizeof(double), "one buffer holds either kind of partial");
   DeviceBuffer part(plan.K * S * sizeof(Pick<T>));
   reduce_kernel<T, O, kOp, kArg><<<grid, kThreads, 0, stream()>>>(plan, x, out, chunk, whole_block,
-                                                                  part.as<Pick<T>>(), part.as<T>());
+                                                                  part.as<Pick<T>>(), part.as<double>());
   check_launch("reduce");
   finish_split<T, O, kOp, kArg><<<blocks_for(plan.K), kThreads, 0, stream()>>>(
-      plan.K, S, part.as<Pick<T>>(), part.as<T>(), out);
+      plan.K, S, part.as<Pick<T>>(), part.as<double>(), out);
   check_launch("reduce");
 }
 
@@ -197,6 +198,8 @@ void reduce_typed(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims
 // Softmax over contiguous rows of length D (inner == 1): one warp per row when D is
 // small, one block per row otherwise. Three sweeps (max, sum, write); the row stays in
 // L1/L2 between them.
+__device__ __forceinline__ double log_of(double z) { return ::log(z); }
+
 template <class T>
 __global__ void softmax_rows(int64_t rows, int64_t D, const T* x, T* out, bool log,
                              bool whole_block) {
@@ -212,7 +215,8 @@ __global__ void softmax_rows(int64_t rows, int64_t D, const T* x, T* out, bool l
   for (int64_t d = tid; d < D; d += nt) m = in[d] > m ? in[d] : m;
   m = group_reduce(
       m, [](T a, T b) { return a > b ? a : b; }, whole_block);
-  __shared__ T bcast[2];
+  __shared__ T bcast[1];
+  __shared__ double bcast_z;
   if (whole_block) {
     if (tid == 0) bcast[0] = m;
     __syncthreads();
@@ -221,26 +225,26 @@ __global__ void softmax_rows(int64_t rows, int64_t D, const T* x, T* out, bool l
     m = __shfl_sync(0xffffffffu, m, 0);
   }
   if (m == ninf) m = 0;  // an all -inf row: avoid inf - inf
-  T z = 0;
+  double z = 0;  // the normaliser in float64, as on the CPU
   for (int64_t d = tid; d < D; d += nt) {
     const T e = d_exp(in[d] - m);
     if (!log) o[d] = e;
-    z += e;
+    z += (double)e;
   }
   z = group_reduce(
-      z, [](T a, T b) { return a + b; }, whole_block);
+      z, [](double a, double b) { return a + b; }, whole_block);
   if (whole_block) {
-    if (tid == 0) bcast[1] = z;
+    if (tid == 0) bcast_z = z;
     __syncthreads();
-    z = bcast[1];
+    z = bcast_z;
   } else {
     z = __shfl_sync(0xffffffffu, z, 0);
   }
   if (log) {
-    const T lz = d_log(z) + m;
+    const T lz = (T)log_of(z) + m;
     for (int64_t d = tid; d < D; d += nt) o[d] = in[d] - lz;
   } else {
-    const T inv = T(1) / z;
+    const T inv = (T)(1.0 / z);
     for (int64_t d = tid; d < D; d += nt) o[d] *= inv;
   }
 }
@@ -249,19 +253,21 @@ __global__ void softmax_rows(int64_t rows, int64_t D, const T* x, T* out, bool l
 template <class T>
 __global__ void softmax_columns(int64_t outer, int64_t D, int64_t inner, const T* x, T* out,
                                 bool log) {
-  const int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-  if (t >= outer * inner) return;
-  const int64_t a = t / inner, b = t % inner;
-  const T* in = x + a * D * inner + b;
-  T* o = out + a * D * inner + b;
-  T m = -INFINITY;
-  for (int64_t d = 0; d < D; ++d) m = in[d * inner] > m ? in[d * inner] : m;
-  if (m == -INFINITY) m = 0;
-  T z = 0;
-  for (int64_t d = 0; d < D; ++d) z += d_exp(in[d * inner] - m);
-  const T lz = d_log(z) + m, inv = T(1) / z;
-  for (int64_t d = 0; d < D; ++d)
-    o[d * inner] = log ? in[d * inner] - lz : d_exp(in[d * inner] - m) * inv;
+  for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < outer * inner;
+       t += (int64_t)gridDim.x * blockDim.x) {  // grid-stride (the grid is capped)
+    const int64_t a = t / inner, b = t % inner;
+    const T* in = x + a * D * inner + b;
+    T* o = out + a * D * inner + b;
+    T m = -INFINITY;
+    for (int64_t d = 0; d < D; ++d) m = in[d * inner] > m ? in[d * inner] : m;
+    if (m == -INFINITY) m = 0;
+    using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;  // the CPU's sum
+    Acc z = 0;
+    for (int64_t d = 0; d < D; ++d) z += (Acc)d_exp(in[d * inner] - m);
+    const T lz = (T)log_of((double)z) + m, inv = (T)(1.0 / (double)z);
+    for (int64_t d = 0; d < D; ++d)
+      o[d * inner] = log ? in[d * inner] - lz : d_exp(in[d * inner] - m) * inv;
+  }
 }
 
 template <class T>

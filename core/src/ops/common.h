@@ -15,11 +15,16 @@ inline void check_float(const Tensor& t, const char* op) {
          shape_str(t.shape()));
 }
 
-inline void check_index(const Tensor& t, const char* op) {
+// An int64 index tensor on the same device as the tensor it indexes (`data`).
+inline void check_index(const Tensor& t, const Tensor& data, const char* op) {
   if (!t.defined()) fail(op, "got an undefined index tensor");
   if (t.dtype() != DType::I64)
     fail(op, "indices must be int64, got ", dtype_name(t.dtype()), " of shape ",
          shape_str(t.shape()));
+  if (data.defined() && t.device() != data.device())
+    fail(op, "device mismatch: indices ", shape_str(t.shape()), " on ", device_name(t.device()),
+         ", tensor ", shape_str(data.shape()), " on ", device_name(data.device()),
+         " (move the indices with .to())");
 }
 
 // Same dtype and device, or a message naming both operands.

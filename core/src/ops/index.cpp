@@ -6,7 +6,7 @@ namespace ng {
 using namespace detail;
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index_in) {
-  check_index(index_in, "index_select");
+  check_index(index_in, x, "index_select");
   if (index_in.dim() > 1)
     fail("index_select", "index must be 0-d or 1-d, got shape ", shape_str(index_in.shape()));
   const Tensor index = index_in.reshape({index_in.numel()}).contiguous();
@@ -24,7 +24,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index_in) {
 
 Tensor index_add(const Tensor& base, int64_t dim, const Tensor& index_in, const Tensor& src) {
   check_match(base, src, "index_add");
-  check_index(index_in, "index_add");
+  check_index(index_in, base, "index_add");
   const Tensor index = index_in.reshape({index_in.numel()}).contiguous();
   dim = wrap_dim(dim, base.dim(), "index_add");
   Shape want = base.shape();
@@ -42,7 +42,7 @@ Tensor index_add(const Tensor& base, int64_t dim, const Tensor& index_in, const 
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& indices) {
-  check_index(indices, "embedding");
+  check_index(indices, weight, "embedding");
   if (weight.dim() != 2)
     fail("embedding", "weight must be [num_embeddings, dim], got ", shape_str(weight.shape()));
   Shape s = indices.shape();
@@ -62,7 +62,7 @@ static void check_gather_shapes(const Tensor& x, int64_t dim, const Tensor& inde
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index_in) {
   check_float(x, "gather");
-  check_index(index_in, "gather");
+  check_index(index_in, x, "gather");
   dim = wrap_dim(dim, x.dim(), "gather");
   check_gather_shapes(x, dim, index_in, "gather");
   const Tensor index = index_in.contiguous();
@@ -76,7 +76,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index_in) {
 
 Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index_in, const Tensor& src) {
   check_match(base, src, "scatter_add");
-  check_index(index_in, "scatter_add");
+  check_index(index_in, base, "scatter_add");
   dim = wrap_dim(dim, base.dim(), "scatter_add");
   check_gather_shapes(base, dim, index_in, "scatter_add");
   if (src.shape() != index_in.shape())

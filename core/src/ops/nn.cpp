@@ -36,7 +36,7 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index,
                      Reduction reduction) {
   check_float(logits, "cross_entropy");
-  check_index(target, "cross_entropy");
+  check_index(target, logits, "cross_entropy");
   if (logits.dim() == 1) {
     if (target.numel() != 1)
       fail("cross_entropy", "logits ", shape_str(logits.shape()), " need one target, got ",

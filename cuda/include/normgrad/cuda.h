@@ -28,6 +28,9 @@ MemoryStats memory_stats();
 void reset_peak();
 void empty_cache();  // cudaFree every cached block
 void synchronize();  // wait for all queued GPU work (timing, and surfacing kernel errors)
+// The one (non-blocking) stream every normgrad kernel runs on, as a cudaStream_t: record
+// timing events on it (events on the legacy stream do not order with it).
+void* kernel_stream();
 
 // TF32 tensor-core math for float32 matmuls: faster, ~1e-3 relative error. Off by default
 // (as in PyTorch), so float32 results match the CPU to float tolerance.
