@@ -144,7 +144,7 @@ source("compare", False, lambda c: c.report([["{ng}", "compare", "--report", "re
     "collapsed": lambda r: md_section(r, "Runs that did not learn, and why (from their own probes)",
                                       "compare"),
     "tokens_per_s": lambda r: "%d-%d" % (lambda v: (min(v), max(v)))([int(x) for x in re.findall(
-        r"^\| `[^`]+` \| \d+ \| \w+ \| \d+ \| [0-9.]+ \| [0-9.]+ \| (\d+) \|$", r, re.M)]),
+        r"^\| `[^`]+` \| \d+ \| \w+ \| \d+ \| [0-9.]+ \| [0-9.]+ \| (\d+) \|", r, re.M)]),
 }, measured=["tokens_per_s"])
 source("sweep", False, lambda c: c.report([["{ng}", "sweep", "--report", "report"]]), {
     "table": lambda r: md_table(r, "| n_embd |", "sweep"),
