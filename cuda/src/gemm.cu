@@ -83,8 +83,7 @@ void gemm_bf16(const Tensor& a, const Tensor& b, const Tensor& out, bool accumul
   const int64_t n = out.dim();
   const int64_t M = out.size(n - 2), N = out.size(n - 1), K = a.size(n - 1);
   const int64_t count = out.numel() / (M * N);
-  if (count > INT32_MAX)
-    fail("matmul", "batch count ", count, " exceeds cuBLAS's 32-bit limit");
+  if (count > INT32_MAX) fail("matmul", "batch count ", count, " exceeds cuBLAS's 32-bit limit");
   int64_t na = 0, nb = 0;
   const Tensor ra = to_bf16(a, na), rb = to_bf16(b, nb);
   const float one = 1, beta = accumulate ? 1.0f : 0.0f;

@@ -155,8 +155,8 @@ void run(const Plan& plan, const T* x, O* out) {
   }
   static_assert(sizeof(Pick<T>) >= sizeof(double), "one buffer holds either kind of partial");
   DeviceBuffer part(plan.K * S * sizeof(Pick<T>));
-  reduce_kernel<T, O, kOp, kArg><<<grid, kThreads, 0, stream()>>>(plan, x, out, chunk, whole_block,
-                                                                  part.as<Pick<T>>(), part.as<double>());
+  reduce_kernel<T, O, kOp, kArg><<<grid, kThreads, 0, stream()>>>(
+      plan, x, out, chunk, whole_block, part.as<Pick<T>>(), part.as<double>());
   check_launch("reduce");
   finish_split<T, O, kOp, kArg><<<blocks_for(plan.K), kThreads, 0, stream()>>>(
       plan.K, S, part.as<Pick<T>>(), part.as<double>(), out);
@@ -225,7 +225,7 @@ __global__ void softmax_rows(int64_t rows, int64_t D, const T* x, T* out, bool l
     m = __shfl_sync(0xffffffffu, m, 0);
   }
   if (m == ninf) m = 0;  // an all -inf row: avoid inf - inf
-  double z = 0;  // the normaliser in float64, as on the CPU
+  double z = 0;          // the normaliser in float64, as on the CPU
   for (int64_t d = tid; d < D; d += nt) {
     const T e = d_exp(in[d] - m);
     if (!log) o[d] = e;
