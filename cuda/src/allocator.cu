@@ -35,6 +35,7 @@ size_t round_size(size_t n) {
 void release_cache(Pool& p) {
   // Blocks in the free list may still be read by kernels queued on the stream (a freed
   // block is handed out in stream order, not after its last reader finished): wait first.
+  count_host_sync();
   cudaStreamSynchronize(stream());
   for (auto& [size, ptr] : p.free_blocks) {
     cudaFree(ptr);
@@ -105,7 +106,6 @@ void reset_peak() {
 void empty_cache() {
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mu);
-  cudaStreamSynchronize(stream());
   release_cache(p);
 }
 

@@ -19,9 +19,9 @@ void check(cudaError_t e, const char* op);
 // After a kernel launch: launch-configuration errors surface here, not later.
 inline void check_launch(const char* op) { check(cudaGetLastError(), op); }
 
-cudaStream_t stream();  // created on first use, non-blocking
-int sm_count();         // multiprocessors of the current device
-size_t copy_staging_limit();
+cudaStream_t stream();   // created on first use, non-blocking
+int sm_count();          // multiprocessors of the current device
+void count_host_sync();  // for waits outside wait_for_stream (device_errors.cuh)
 
 // Temporary device buffer from the caching allocator, freed on scope exit (stream-ordered:
 // later kernels on our one stream may reuse it at once).

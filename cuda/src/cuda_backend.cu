@@ -2,9 +2,14 @@
 // registration with core's backend registry.
 #include <cuda_runtime.h>
 
+#include <array>
+#include <cstring>
+#include <mutex>
+
 #include "allocator.h"
 #include "common.cuh"
 #include "cuda_backend.cuh"
+#include "device_errors.cuh"
 #include "normgrad/cuda.h"
 
 namespace ng::cuda {
@@ -34,7 +39,7 @@ int sm_count() {
   return n;
 }
 
-void synchronize() { check(cudaStreamSynchronize(stream()), "synchronize"); }
+void synchronize() { wait_for_stream("synchronize"); }
 void* kernel_stream() { return (void*)stream(); }
 
 DeviceBuffer::DeviceBuffer(size_t nbytes) : storage(backend(Device::CUDA).allocate(nbytes)) {}
@@ -49,18 +54,61 @@ std::shared_ptr<Storage> CudaBackend::allocate(size_t nbytes) {
   return st;
 }
 
-// Host buffers are pageable: the copy is issued on our stream and waited for, so the
-// host may reuse (or free) its buffer as soon as the call returns.
+namespace {
+// Uploads go through a ring of pinned chunks: the host copies into a chunk and queues the
+// DMA from it, so an upload never waits for the GPU (from pageable memory the driver may
+// wait for the stream). A chunk is refilled only after the event behind its last copy
+// fired, which costs a wait only when uploads run a whole ring ahead of the GPU.
+class UploadRing {
+ public:
+  static constexpr size_t kChunk = 1 << 20;
+  static constexpr int kChunks = 8;
+
+  void upload(char* dst, const char* src, size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!chunks_[0]) {
+      for (int k = 0; k < kChunks; ++k) {
+        check(cudaMallocHost(&chunks_[k], kChunk), "to(cuda): pinned staging");
+        check(cudaEventCreateWithFlags(&done_[k], cudaEventDisableTiming), "to(cuda)");
+      }
+    }
+    for (size_t at = 0; at < n; at += kChunk) {
+      const size_t len = std::min(kChunk, n - at);
+      const int k = next_;
+      next_ = (next_ + 1) % kChunks;
+      if (used_[k] && cudaEventQuery(done_[k]) == cudaErrorNotReady) {
+        count_host_sync();
+        check(cudaEventSynchronize(done_[k]), "to(cuda)");
+      }
+      std::memcpy(chunks_[k], src + at, len);
+      check(cudaMemcpyAsync(dst + at, chunks_[k], len, cudaMemcpyHostToDevice, stream()),
+            "to(cuda)");
+      check(cudaEventRecord(done_[k], stream()), "to(cuda)");
+      used_[k] = true;
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::array<char*, kChunks> chunks_{};
+  std::array<cudaEvent_t, kChunks> done_{};
+  std::array<bool, kChunks> used_{};
+  int next_ = 0;
+};
+}  // namespace
+
+// The host may reuse (or free) its buffer as soon as the call returns: the data is in a
+// pinned chunk by then.
 void CudaBackend::copy_from_host(void* dst, const void* src, size_t n) {
   if (n == 0) return;
-  check(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, stream()), "to(cuda)");
-  check(cudaStreamSynchronize(stream()), "to(cuda)");
+  static UploadRing* ring = new UploadRing;  // never destroyed: uploads may run at exit
+  ring->upload(static_cast<char*>(dst), static_cast<const char*>(src), n);
 }
 
 void CudaBackend::copy_to_host(void* dst, const void* src, size_t n) {
   if (n == 0) return;
   check(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, stream()), "to(cpu)");
-  check(cudaStreamSynchronize(stream()), "to(cpu)");
+  wait_for_stream("to(cpu)");
 }
 
 namespace {

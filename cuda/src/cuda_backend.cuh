@@ -24,6 +24,7 @@ class CudaBackend final : public Backend {
   void index_select(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;
   void index_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
   void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) override;
+  void check_indices(const Tensor& index, int64_t size, int64_t ignore, const char* op) override;
   void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
   void adam_step(const AdamParams& a, const Tensor& p, const Tensor& g, const Tensor& m,
                  const Tensor& v) override;

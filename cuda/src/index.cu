@@ -1,30 +1,17 @@
 // Indexing kernels. Tensors arrive contiguous, viewed as [outer, dim, inner]; indices are
-// int64. Indices are range-checked on the host (one small copy), which also lets
-// index_add group equal indices there: the kernel then adds each group in index order,
-// one thread per (group, column), with no atomics -- deterministic, and in the same order
-// as the CPU backend, so the sums agree bit for bit.
-#include <vector>
+// int64. No op waits for the GPU: kernels check every index they read and report one out of
+// range through the device error slot (device_errors.cuh), skipping it. index_add sorts
+// (index, position) pairs on the device and adds each group of equal indices in position
+// order, one thread per (group, column), with no atomics: deterministic, and in the CPU
+// backend's order, so the sums agree bit for bit.
+#include <cub/device/device_radix_sort.cuh>
 
 #include "common.cuh"
 #include "cuda_backend.cuh"
+#include "device_errors.cuh"
 
 namespace ng::cuda {
 namespace indexing {
-
-std::vector<int64_t> host_indices(const char* op, const Tensor& index, int64_t size) {
-  std::vector<int64_t> h(index.numel());
-  backend(Device::CUDA).copy_to_host(h.data(), index.raw_data(), h.size() * sizeof(int64_t));
-  for (int64_t v : h)
-    if (v < 0 || v >= size)
-      fail(op, "index ", v, " is out of range for a dimension of size ", size);
-  return h;
-}
-
-Tensor upload(const std::vector<int64_t>& v) {
-  Tensor t = empty({(int64_t)v.size()}, {.dtype = DType::I64, .device = Device::CUDA});
-  backend(Device::CUDA).copy_from_host(t.raw_data(), v.data(), v.size() * sizeof(int64_t));
-  return t;
-}
 
 template <class T>
 void index_select_typed(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) {
@@ -33,25 +20,52 @@ void index_select_typed(const Tensor& x, int64_t dim, const Tensor& index, const
   const int64_t* idx = index.data<int64_t>();
   const T* px = x.data<T>();
   T* po = out.data<T>();
+  DeviceError* err = device_error();
+  const int op = op_id("index_select");
   const Shape shape{out.numel()};
   const Shape unit{1};
   launch_map<1>(shape, {&unit}, "index_select", [=] __device__(const int64_t* off) {
     const int64_t t = off[0], c = t % inner, i = (t / inner) % n, a = t / (inner * n);
-    po[t] = px[(a * mid + idx[i]) * inner + c];
+    const int64_t k = idx[i];
+    if (k < 0 || k >= mid) {
+      report_index_error(err, op, k, i, mid);
+      po[t] = T(0);
+      return;
+    }
+    po[t] = px[(a * mid + k) * inner + c];
   });
 }
 
+// keys[i] = index[i] * n + i: unique, so any sort orders them the same way; an index out of
+// range is reported and given the key of group `mid`, which the add kernel skips.
+__global__ void index_add_keys(int64_t n, int64_t mid, const int64_t* idx, uint64_t* keys,
+                               DeviceError* err, int op) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t k = idx[i];
+    if (k < 0 || k >= mid) {
+      report_index_error(err, op, k, i, mid);
+      k = mid;
+    }
+    keys[i] = (uint64_t)k * (uint64_t)n + (uint64_t)i;
+  }
+}
+
+// One thread per (outer, sorted position, column); the thread at the first position of a
+// group adds the whole group in position order, the others return at once.
 template <class T>
-__global__ void index_add_kernel(int64_t outer, int64_t mid, int64_t inner, int64_t n,
-                                 int64_t groups, const int64_t* start, const int64_t* order,
-                                 const int64_t* key, const T* src, T* out) {
-  // grid-stride: blocks_for caps the grid, so one thread may own several outputs
-  for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < outer * groups * inner;
-       t += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t c = t % inner, g = (t / inner) % groups, a = t / (inner * groups);
-    T* dst = out + (a * mid + key[g]) * inner + c;
+__global__ void index_add_sorted(int64_t outer, int64_t mid, int64_t n, int64_t inner,
+                                 const uint64_t* sorted, const T* src, T* out) {
+  const uint64_t un = (uint64_t)n;
+  for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < outer * n * inner;
+       t += (int64_t)gridDim.x * blockDim.x) {  // grid-stride: the grid is capped
+    const int64_t c = t % inner, j = (t / inner) % n, a = t / (inner * n);
+    const uint64_t key = sorted[j] / un;
+    if (key >= (uint64_t)mid || (j > 0 && sorted[j - 1] / un == key)) continue;
+    T* dst = out + (a * mid + (int64_t)key) * inner + c;
     T acc = *dst;
-    for (int64_t q = start[g]; q < start[g + 1]; ++q) acc += src[(a * n + order[q]) * inner + c];
+    for (int64_t q = j; q < n && sorted[q] / un == key; ++q)
+      acc += src[(a * n + (int64_t)(sorted[q] % un)) * inner + c];
     *dst = acc;
   }
 }
@@ -61,25 +75,25 @@ void index_add_typed(const Tensor& out, int64_t dim, const Tensor& index, const 
   const Split3 s = split_at(out.shape(), dim);
   const int64_t n = index.numel();
   if (n == 0 || s.outer * s.inner == 0) return;
-  const std::vector<int64_t> h = host_indices("index_add", index, s.mid);
-  // Counting sort by destination: groups of equal index, positions in ascending order.
-  std::vector<int64_t> count(s.mid + 1, 0);
-  for (int64_t v : h) count[v + 1]++;
-  for (int64_t i = 0; i < s.mid; ++i) count[i + 1] += count[i];
-  std::vector<int64_t> order(n), key, start;
-  std::vector<int64_t> fill = count;
-  for (int64_t i = 0; i < n; ++i) order[fill[h[i]]++] = i;
-  for (int64_t v = 0; v < s.mid; ++v)
-    if (count[v + 1] > count[v]) {
-      key.push_back(v);
-      start.push_back(count[v]);
-    }
-  start.push_back(n);
-  const Tensor d_order = upload(order), d_key = upload(key), d_start = upload(start);
-  const int64_t groups = (int64_t)key.size(), total = s.outer * groups * s.inner;
-  index_add_kernel<T><<<blocks_for(total), kThreads, 0, stream()>>>(
-      s.outer, s.mid, s.inner, n, groups, d_start.data<int64_t>(), d_order.data<int64_t>(),
-      d_key.data<int64_t>(), src.data<T>(), out.data<T>());
+  if ((uint64_t)(s.mid + 1) > UINT64_MAX / (uint64_t)n)
+    fail("index_add", n, " indices into a dimension of size ", s.mid, " overflow the sort key");
+  int end_bit = 1;
+  while (end_bit < 64 && ((uint64_t)(s.mid + 1) * (uint64_t)n) >> end_bit) ++end_bit;
+  const DeviceBuffer keys(n * sizeof(uint64_t)), sorted(n * sizeof(uint64_t));
+  index_add_keys<<<blocks_for(n), kThreads, 0, stream()>>>(
+      n, s.mid, index.data<int64_t>(), keys.as<uint64_t>(), device_error(), op_id("index_add"));
+  check_launch("index_add");
+  size_t temp_bytes = 0;
+  check(cub::DeviceRadixSort::SortKeys(nullptr, temp_bytes, keys.as<uint64_t>(),
+                                       sorted.as<uint64_t>(), n, 0, end_bit, stream()),
+        "index_add: sort");
+  const DeviceBuffer temp(std::max<size_t>(temp_bytes, 1));
+  check(cub::DeviceRadixSort::SortKeys(temp.storage->data, temp_bytes, keys.as<uint64_t>(),
+                                       sorted.as<uint64_t>(), n, 0, end_bit, stream()),
+        "index_add: sort");
+  const int64_t total = s.outer * n * s.inner;
+  index_add_sorted<T><<<blocks_for(total), kThreads, 0, stream()>>>(
+      s.outer, s.mid, n, s.inner, sorted.as<uint64_t>(), src.data<T>(), out.data<T>());
   check_launch("index_add");
 }
 
@@ -90,11 +104,19 @@ void gather_typed(const Tensor& x, int64_t dim, const Tensor& index, const Tenso
   const int64_t* idx = index.data<int64_t>();
   const T* px = x.data<T>();
   T* po = out.data<T>();
+  DeviceError* err = device_error();
+  const int op = op_id("gather");
   const Shape shape{index.numel()};
   const Shape unit{1};
   launch_map<1>(shape, {&unit}, "gather", [=] __device__(const int64_t* off) {
     const int64_t t = off[0], c = t % inner, a = t / (inner * imid);
-    po[t] = px[(a * xmid + idx[t]) * xinner + c];
+    const int64_t k = idx[t];
+    if (k < 0 || k >= xmid) {
+      report_index_error(err, op, k, t, xmid);
+      po[t] = T(0);
+      return;
+    }
+    po[t] = px[(a * xmid + k) * xinner + c];
   });
 }
 
@@ -102,13 +124,18 @@ void gather_typed(const Tensor& x, int64_t dim, const Tensor& index, const Tenso
 // indices are added in a fixed order (the CPU's).
 template <class T>
 __global__ void scatter_add_kernel(int64_t outer, int64_t imid, int64_t inner, int64_t omid,
-                                   int64_t oinner, const int64_t* idx, const T* src, T* out) {
+                                   int64_t oinner, const int64_t* idx, const T* src, T* out,
+                                   DeviceError* err, int op) {
   for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < outer * inner;
        t += (int64_t)gridDim.x * blockDim.x) {  // grid-stride (the grid is capped)
     const int64_t a = t / inner, c = t % inner;
     for (int64_t j = 0; j < imid; ++j) {
-      const int64_t q = (a * imid + j) * inner + c;
-      out[(a * omid + idx[q]) * oinner + c] += src[q];
+      const int64_t q = (a * imid + j) * inner + c, k = idx[q];
+      if (k < 0 || k >= omid) {
+        report_index_error(err, op, k, q, omid);
+        continue;
+      }
+      out[(a * omid + k) * oinner + c] += src[q];
     }
   }
 }
@@ -119,7 +146,7 @@ void scatter_add_typed(const Tensor& out, int64_t dim, const Tensor& index, cons
   if (index.numel() == 0) return;
   scatter_add_kernel<T><<<blocks_for(si.outer * si.inner), kThreads, 0, stream()>>>(
       si.outer, si.mid, si.inner, so.mid, so.inner, index.data<int64_t>(), src.data<T>(),
-      out.data<T>());
+      out.data<T>(), device_error(), op_id("scatter_add"));
   check_launch("scatter_add");
 }
 
@@ -129,7 +156,6 @@ using namespace indexing;
 
 void CudaBackend::index_select(const Tensor& x, int64_t dim, const Tensor& index,
                                const Tensor& out) {
-  host_indices("index_select", index, x.size(dim));
   dispatch_all(x.dtype(), [&](auto tag) { index_select_typed<decltype(tag)>(x, dim, index, out); });
 }
 
@@ -140,14 +166,25 @@ void CudaBackend::index_add(const Tensor& out, int64_t dim, const Tensor& index,
 }
 
 void CudaBackend::gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) {
-  host_indices("gather", index, x.size(dim));
   dispatch_float(x.dtype(), "gather",
                  [&](auto tag) { gather_typed<decltype(tag)>(x, dim, index, out); });
 }
 
+void CudaBackend::check_indices(const Tensor& index, int64_t size, int64_t ignore, const char* op) {
+  const Tensor c = index.contiguous();
+  const int64_t* idx = c.data<int64_t>();
+  DeviceError* err = device_error();
+  const int id = op_id(op);
+  const Shape shape{c.numel()};
+  const Shape unit{1};
+  launch_map<1>(shape, {&unit}, op, [=] __device__(const int64_t* off) {
+    const int64_t k = idx[off[0]];
+    if (k != ignore && (k < 0 || k >= size)) report_index_error(err, id, k, off[0], size);
+  });
+}
+
 void CudaBackend::scatter_add(const Tensor& out, int64_t dim, const Tensor& index,
                               const Tensor& src) {
-  host_indices("scatter_add", index, out.size(dim));
   dispatch_float(out.dtype(), "scatter_add",
                  [&](auto tag) { scatter_add_typed<decltype(tag)>(out, dim, index, src); });
 }

@@ -63,6 +63,7 @@ class Nccl final : public Communicator {
                  "ncclAllReduce");
   }
   void barrier() override {
+    cuda::count_host_sync();
     cuda::check(cudaStreamSynchronize(cuda::stream()), "nccl: barrier");
     boot_->barrier();
   }

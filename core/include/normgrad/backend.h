@@ -96,6 +96,9 @@ class Backend {
   virtual void index_add(const Tensor& out, int64_t dim, const Tensor& index,
                          const Tensor& src) = 0;  // out.select(dim, index[i]) += src.select(dim, i)
   virtual void gather(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& out) = 0;
+  // Fails unless every index is in [0, size) or equals `ignore`. The CPU checks at once; a
+  // GPU checks in a kernel and reports at the next wait for the device (no wait per op).
+  virtual void check_indices(const Tensor& index, int64_t size, int64_t ignore, const char* op) = 0;
   virtual void scatter_add(const Tensor& out, int64_t dim, const Tensor& index,
                            const Tensor& src) = 0;
   // In place: p, m, v updated from g (all contiguous, same shape and dtype).

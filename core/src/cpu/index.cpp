@@ -19,6 +19,15 @@ void check_range(const char* op, const Tensor& index, int64_t size) {
 
 }  // namespace
 
+void CpuBackend::check_indices(const Tensor& index, int64_t size, int64_t ignore, const char* op) {
+  const Tensor c = index.contiguous();
+  const int64_t* p = c.data<int64_t>();
+  for (int64_t i = 0, n = c.numel(); i < n; ++i)
+    if (p[i] != ignore && (p[i] < 0 || p[i] >= size))
+      fail(op, "index ", p[i], " (element ", i, " of the index tensor) is out of range for a ",
+           "dimension of size ", size);
+}
+
 void CpuBackend::index_select(const Tensor& x, int64_t dim, const Tensor& index,
                               const Tensor& out) {
   check_range("index_select", index, x.size(dim));

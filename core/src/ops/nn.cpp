@@ -33,6 +33,34 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
   });
 }
 
+static Tensor reduce_losses(const Tensor& losses, Reduction reduction, const Tensor& count) {
+  switch (reduction) {
+    case Reduction::None:
+      return losses;
+    case Reduction::Sum:
+      return sum(losses);
+    case Reduction::Mean:
+      return sum(losses) / count;  // NaN if all ignored
+  }
+  return losses;
+}
+
+// On a device the targets stay there (reading them would make the host wait for the GPU):
+// a kernel checks them and reports at the next wait, and the mask and the count of valid
+// targets are device tensors.
+static Tensor cross_entropy_on_device(const Tensor& logits, const Tensor& target,
+                                      int64_t ignore_index, Reduction reduction) {
+  const int64_t N = logits.size(0), C = logits.size(1);
+  backend_of(logits).check_indices(target, C, ignore_index, "cross_entropy");
+  const Tensor t = target.to(DType::F64);  // exact for every index below 2^53
+  const Tensor valid =
+      ne(t, full({}, (double)ignore_index, {.dtype = DType::F64, .device = t.device()}));
+  const Tensor safe = where(valid, t, zeros_like(t)).to(DType::I64).reshape({N, 1});
+  const Tensor mask = valid.to(logits.dtype());
+  const Tensor picked = gather(log_softmax(logits, 1), 1, safe).reshape({N});
+  return reduce_losses(-(picked * mask), reduction, sum(mask));
+}
+
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index,
                      Reduction reduction) {
   check_float(logits, "cross_entropy");
@@ -47,6 +75,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_
   if (logits.dim() != 2 || target.dim() != 1 || target.size(0) != logits.size(0))
     fail("cross_entropy", "expected logits [N, C] and target [N], got ", shape_str(logits.shape()),
          " and ", shape_str(target.shape()));
+  if (logits.device() != Device::CPU)
+    return cross_entropy_on_device(logits, target, ignore_index, reduction);
   const int64_t N = logits.size(0), C = logits.size(1);
   // Validate targets and build the safe index / valid mask on the host (N values).
   const std::vector<double> t = target.to_vector();
@@ -68,15 +98,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_
   const Tensor mask = from_vector(valid, {N}, opt);
   const Tensor picked = gather(log_softmax(logits, 1), 1, idx).reshape({N});
   const Tensor losses = -(picked * mask);
-  switch (reduction) {
-    case Reduction::None:
-      return losses;
-    case Reduction::Sum:
-      return sum(losses);
-    case Reduction::Mean:
-      return sum(losses) * (1.0 / (double)count);  // NaN if all ignored
-  }
-  return losses;
+  if (reduction == Reduction::Mean) return sum(losses) * (1.0 / (double)count);  // NaN: none
+  return reduce_losses(losses, reduction, Tensor());
 }
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {

@@ -27,7 +27,13 @@ struct MemoryStats {
 MemoryStats memory_stats();
 void reset_peak();
 void empty_cache();  // cudaFree every cached block
-void synchronize();  // wait for all queued GPU work (timing, and surfacing kernel errors)
+// Waits for all queued GPU work (timing, and surfacing kernel errors); throws an error a
+// kernel reported since the last wait (an index out of range: kernels report those without
+// a host sync, so they surface here or at the next copy to the host).
+void synchronize();
+// How many times the host has waited for the GPU so far (copies to the host, synchronize(),
+// uploads that ran a whole staging ring ahead): each one drains the GPU's queue of work.
+uint64_t host_syncs();
 // The one (non-blocking) stream every normgrad kernel runs on, as a cudaStream_t: record
 // timing events on it (events on the legacy stream do not order with it).
 void* kernel_stream();
