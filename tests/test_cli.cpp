@@ -109,6 +109,66 @@ TEST_SUITE("cli") {
     fs::remove_all(b.out);
   }
 
+  TEST_CASE("the GPU's readout path (loss and grad norm read back in groups) equals the CPU's") {
+    // NG_DEFER_READOUT=1 takes the path a GPU run takes (the norm and the clipping scale
+    // computed as tensors, read back every log_interval steps) on the CPU: every metrics
+    // line, the checkpoint and a divergence's message must be the per-step path's.
+    struct DeferScope {
+      DeferScope() { setenv("NG_DEFER_READOUT", "1", 1); }
+      ~DeferScope() { unsetenv("NG_DEFER_READOUT"); }
+    };
+    TrainConfig a = tiny_cfg("cli_test_step_readout"), b = tiny_cfg("cli_test_group_readout");
+    a.log_interval = b.log_interval = 4;  // readouts at 4, 5 (eval), 8, 10, 12
+    fs::remove_all(a.out);
+    fs::remove_all(b.out);
+    const TrainResult ra = train(a);
+    TrainResult rb;
+    {
+      DeferScope defer;
+      rb = train(b);
+    }
+    CHECK(rb.steps == ra.steps);
+    CHECK(rb.final_val_loss == ra.final_val_loss);
+    const auto ma = lines(a.out + "/metrics.jsonl"), mb = lines(b.out + "/metrics.jsonl");
+    REQUIRE(ma.size() == 12);
+    REQUIRE(mb.size() == 12);
+    for (size_t i = 0; i < ma.size(); ++i) {
+      const json ja = json::parse(ma[i]), jb = json::parse(mb[i]);
+      CAPTURE(ma[i]);
+      CAPTURE(mb[i]);
+      for (const char* k : {"step", "loss", "lr", "val_loss", "train_loss_eval"})
+        CHECK(ja.value(k, -1.0) == jb.value(k, -1.0));
+      // the norm is summed in another order (a tensor sum, not the 8-chain host loop)
+      CHECK(jb["grad_norm"].get<double>() ==
+            doctest::Approx(ja["grad_norm"].get<double>()).epsilon(1e-12));
+      CHECK(jb["tokens_per_s"].get<double>() > 0);
+    }
+    auto pa = nn::load_safetensors(a.out + "/ckpt.safetensors").tensors;
+    auto pb = nn::load_safetensors(b.out + "/ckpt.safetensors").tensors;
+    for (auto& [k, v] : pa) CHECK(v.to_vector() == pb.at(k).to_vector());
+    // A divergence between two readouts is named with its own step.
+    for (TrainConfig* c : {&a, &b}) {
+      fs::remove_all(c->out);
+      c->lr = c->min_lr = 1e12, c->warmup = 0, c->log_interval = 100;
+    }
+    const TrainResult da = train(a);
+    TrainResult db;
+    {
+      DeferScope defer;
+      db = train(b);
+    }
+    REQUIRE(da.diverged);
+    REQUIRE(db.diverged);
+    CAPTURE(da.message);
+    CAPTURE(db.message);
+    CHECK(db.steps == da.steps);
+    const std::string head = da.message.substr(0, da.message.find(" in the forward pass"));
+    CHECK(db.message.rfind(head, 0) == 0);
+    CHECK(db.message.find("(read back after step") != std::string::npos);
+    fs::remove_all(a.out);
+    fs::remove_all(b.out);
+  }
+
   TEST_CASE("resume needs only --out: corpus, probes and settings come from the checkpoint") {
     // Regression: --resume fell back to the built-in corpus without --data, the data path was
     // stored relative to the starting directory, and probe_interval was not saved.

@@ -124,6 +124,37 @@ TEST_SUITE("optim") {
     CHECK(b.grad().to_vector() == before);
   }
 
+  TEST_CASE("grad_norm_tensor and clip_grads_to with a tensor norm equal the host versions") {
+    auto make = [](uint64_t seed) {
+      Generator g(seed);
+      Tensor a = randn({1001}, {.dtype = DType::F32}, &g).requires_grad_();
+      Tensor b = randn({3, 7}, {.dtype = DType::F64}, &g).requires_grad_();
+      a.set_grad(randn({1001}, {.dtype = DType::F32}, &g) * 3.0);
+      b.set_grad(randn({7, 3}, {.dtype = DType::F64}, &g).t());  // non-contiguous
+      return TensorList{a, b};
+    };
+    const TensorList host = make(9), dev = make(9);
+    const double n = grad_norm(host);
+    const Tensor nt = grad_norm_tensor(dev);
+    CHECK(nt.dtype() == DType::F64);
+    CHECK(nt.dim() == 0);
+    CHECK(nt.item() == doctest::Approx(n).epsilon(1e-13));
+    for (double max_norm : {1.0, 1e9}) {  // clipped, and left alone
+      const TensorList h = make(9), d = make(9);
+      clip_grads_to(h, max_norm, n);
+      clip_grads_to(d, max_norm, full({}, n, {.dtype = DType::F64}));
+      for (size_t i = 0; i < h.size(); ++i)
+        CHECK(h[i].grad().to_vector() == d[i].grad().to_vector());  // bit for bit
+    }
+    for (double bad : {NAN, INFINITY}) {  // non-finite: untouched, as on the host
+      const TensorList d = make(9);
+      const auto before = d[0].grad().to_vector();
+      clip_grads_to(d, 1.0, full({}, bad, {.dtype = DType::F64}));
+      CHECK(d[0].grad().to_vector() == before);
+    }
+    CHECK(grad_norm_tensor({Tensor(ones({2})).requires_grad_()}).item() == 0);  // no grads
+  }
+
   TEST_CASE("warmup + cosine schedule") {
     CHECK(warmup_cosine(0, 1.0, 10, 110, 0.1) == doctest::Approx(0.1));
     CHECK(warmup_cosine(9, 1.0, 10, 110, 0.1) == doctest::Approx(1.0));

@@ -183,6 +183,32 @@ void clip_grads_to(const TensorList& params, double max_norm, double norm) {
     if (p.grad().defined()) p.grad().mul_(scale);
 }
 
+Tensor grad_norm_tensor(const TensorList& params) {
+  NoGradGuard no_grad;
+  Tensor sq;
+  Device dev = Device::CPU;
+  for (const auto& p : params) {
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    const Tensor s = sum(square(g.to(DType::F64)));
+    sq = sq.defined() ? sq + s : s;
+    dev = g.device();
+  }
+  return sq.defined() ? sqrt(sq) : zeros({}, {.dtype = DType::F64, .device = dev});
+}
+
+void clip_grads_to(const TensorList& params, double max_norm, const Tensor& norm) {
+  NoGradGuard no_grad;
+  // As the host version: scale only where the norm is finite and above max_norm.
+  const TensorOptions o{.dtype = DType::F64, .device = norm.device()};
+  const Tensor clip = gt(norm, full({}, max_norm, o)) * lt(norm, full({}, INFINITY, o));
+  const Tensor scale = where(clip, max_norm / (norm + 1e-6), ones_like(norm));
+  for (const auto& p : params) {
+    Tensor g = p.grad();
+    if (g.defined()) g.copy_(g * scale.to(g.dtype()));
+  }
+}
+
 double clip_grad_norm(const TensorList& params, double max_norm) {
   const double norm = grad_norm(params);
   clip_grads_to(params, max_norm, norm);

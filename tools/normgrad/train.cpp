@@ -721,6 +721,104 @@ TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> co
                                         std::to_string(std::min(run.ckpt_interval, last)) + ")");
     std::fprintf(stderr, "\n%s\n", res.message.c_str());
   };
+  // One line of metrics.jsonl (and the TensorBoard scalars) for a finished step.
+  auto record = [&](const json& m) {
+    const int64_t at = m["step"].get<int64_t>();
+    if (lead) append(mlog, m.dump(), metrics);
+    if (!tb) return;
+    tb->scalar("loss/train_step", m["loss"].get<double>(), at);
+    tb->scalar("optim/lr", m["lr"].get<double>(), at);
+    tb->scalar("optim/grad_norm", m["grad_norm"].get<double>(), at);
+    tb->scalar("speed/tokens_per_s", m["tokens_per_s"].get<double>(), at);
+    if (m.contains("val_loss")) {
+      tb->scalar("loss/val", m["val_loss"].get<double>(), at);
+      tb->scalar("loss/train_eval", m["train_loss_eval"].get<double>(), at);
+    }
+    if (m.contains("val_loss") || at == last) tb->flush();
+  };
+  auto diverged_loss = [&](int64_t at, double loss, const std::string& when) {
+    const std::string bad = first_non_finite(model.named_parameters(), false);
+    diverge(at, "loss " + std::to_string(loss) + " in the forward pass" + when +
+                    (bad.empty() ? " with finite parameters"
+                                 : "; first non-finite parameter value: " + bad));
+  };
+  auto diverged_grad = [&](int64_t at, double loss, const std::string& when) {
+    const std::string bad = first_non_finite(model.named_parameters(), true);
+    diverge(at, "loss " + std::to_string(loss) + when +
+                    (bad.empty() ? ", the gradient norm overflows float64"
+                                 : ", first non-finite gradient in " + bad));
+  };
+  // On a GPU (one process) a step's loss and gradient norm stay on the device, and the
+  // queued steps are read back together (one wait for the device) every log_interval steps
+  // and before anything that needs them: evaluations, checkpoints, probes, samples, Ctrl-C,
+  // the last step. Reading them every step would make the host wait for the GPU every
+  // step. A divergence is then named with its own step, found at the readout; the steps
+  // queued after it have run (on NaN weights), but nothing after it is saved.
+  // NG_DEFER_READOUT=1 takes this path on the CPU too (the tests check it there).
+  const char* defer_env = std::getenv("NG_DEFER_READOUT");
+  const bool defer_readout =
+      ranks == 1 && (dev != Device::CPU || (defer_env && std::string(defer_env) == "1"));
+  struct Queued {
+    int64_t step;
+    double lr;
+    Tensor loss, gnorm;
+    double train_s;  // the run's timers and training-step count after the step
+    int64_t train_steps;
+    double probe_s, eval_s;
+    std::chrono::steady_clock::time_point queued_at;
+  };
+  std::vector<Queued> queued;
+  auto readout_due = [&](int64_t at, bool stopping) {
+    auto every = [&](int64_t n) { return n > 0 && at % n == 0; };
+    return stopping || at == last || at == run.max_steps || every(run.log_interval) ||
+           every(run.eval_interval) || every(run.ckpt_interval) || every(run.sample_interval) ||
+           (probes && (at + 1) % run.probe_interval == 0) || queued.size() >= 1000;
+  };
+  struct Readout {
+    bool ok;
+    double loss, gnorm;  // of the newest queued step
+  };
+  // Reads every queued step back, checks it as the CPU path does each step, and writes the
+  // metrics of each (but the newest when the loop body records that one).
+  auto read_queued = [&](bool record_newest) -> Readout {
+    if (queued.empty()) return {true, NAN, NAN};
+    TensorList parts;
+    for (const auto& q : queued) {
+      parts.push_back(q.loss.to(DType::F64).reshape({1}));
+      parts.push_back(q.gnorm.to(DType::F64).reshape({1}));
+    }
+    const std::vector<double> v = cat(parts, 0).to_vector();
+    const std::string when = " (read back after step " + std::to_string(queued.back().step) + ")";
+    for (size_t i = 0; i < queued.size(); ++i) {
+      const Queued& q = queued[i];
+      const double l = v[2 * i], g = v[2 * i + 1];
+      if (!std::isfinite(l) || !std::isfinite(g)) {
+        step = q.step - 1;  // the steps completed before it, as on the CPU path
+        if (!std::isfinite(l))
+          diverged_loss(q.step, l, when);
+        else
+          diverged_grad(q.step, l, when);
+        queued.clear();
+        return {false, l, g};
+      }
+      if (i + 1 == queued.size() && !record_newest) break;
+      const double secs = std::chrono::duration<double>(q.queued_at - t0).count();
+      record(
+          {{"step", q.step},
+           {"loss", l},
+           {"lr", q.lr},
+           {"grad_norm", g},
+           {"tokens_per_s",
+            q.train_s > 0 ? (double)q.train_steps * run.batch * run.block_size / q.train_s : 0.0},
+           {"train_s", q.train_s},
+           {"probe_s", q.probe_s},
+           {"time_eval_s", q.eval_s},
+           {"time_s", secs}});
+    }
+    const Readout r{true, v[v.size() - 2], v[v.size() - 1]};
+    queued.clear();
+    return r;
+  };
   while (step < last) {
     const auto step_t0 = std::chrono::steady_clock::now();
     const double lr = optim::warmup_cosine(step, run.lr, run.warmup, run.max_steps, run.min_lr);
@@ -738,37 +836,53 @@ TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> co
     if (probing && tb)  // the distribution of every parameter's gradient, before clipping
       for (auto& [n, p] : model.named_parameters())
         if (p.grad().defined()) tb->histogram("grad/" + n, p.grad().to_vector(), step + 1);
-    // The global loss, and whether any rank got Ctrl-C (all ranks stop at the same step).
     bool stop = g_interrupted;
-    if (ranks > 1) {
-      Tensor agg = from_vector(std::vector<double>{loss.item(), stop ? 1.0 : 0.0}, {2});
-      comm->all_reduce_sum(TensorList{agg});
-      const auto v = agg.to_vector();
-      last_loss = v[0] / ranks, stop = v[1] > 0;
+    double gnorm = NAN;
+    if (defer_readout && !probing) {
+      // The loss and the gradient norm stay on the device until the next readout.
+      const Tensor gn = optim::grad_norm_tensor(model.parameters());
+      optim::clip_grads_to(model.parameters(), run.grad_clip, gn);
+      opt.step();
+      ++step;
+      if (!readout_due(step, stop)) {
+        const auto now = std::chrono::steady_clock::now();
+        train_s += std::chrono::duration<double>(now - step_t0).count();
+        ++train_steps;
+        queued.push_back({step, lr, loss.detach(), gn, train_s, train_steps, probe_s, eval_s, now});
+        continue;
+      }
+      // The newest step: read back with the queued ones, recorded below as on the CPU path.
+      queued.push_back({step, lr, loss.detach(), gn, 0, 0, 0, 0, step_t0});
+      const auto [ok, l, g] = read_queued(false);  // one wait for the device
+      if (!ok) break;
+      last_loss = l, gnorm = g;
     } else {
-      last_loss = loss.item();
+      if (!read_queued(true).ok) break;  // steps still queued come first
+      // The global loss, and whether any rank got Ctrl-C (all ranks stop at the same step).
+      if (ranks > 1) {
+        Tensor agg = from_vector(std::vector<double>{loss.item(), stop ? 1.0 : 0.0}, {2});
+        comm->all_reduce_sum(TensorList{agg});
+        const auto v = agg.to_vector();
+        last_loss = v[0] / ranks, stop = v[1] > 0;
+      } else {
+        last_loss = loss.item();
+      }
+      if (!std::isfinite(last_loss)) {
+        diverged_loss(step + 1, last_loss, "");
+        break;
+      }
+      // One pass over the gradients gives the norm and the finiteness check (the norm is
+      // non-finite exactly when an element is); checked before clipping, which would spread
+      // a NaN to every gradient.
+      gnorm = optim::grad_norm(model.parameters());
+      if (!std::isfinite(gnorm)) {
+        diverged_grad(step + 1, last_loss, "");
+        break;
+      }
+      optim::clip_grads_to(model.parameters(), run.grad_clip, gnorm);
+      opt.step();
+      ++step;
     }
-    if (!std::isfinite(last_loss)) {
-      const std::string bad = first_non_finite(model.named_parameters(), false);
-      diverge(step + 1, "loss " + std::to_string(last_loss) + " in the forward pass" +
-                            (bad.empty() ? " with finite parameters"
-                                         : "; first non-finite parameter value: " + bad));
-      break;
-    }
-    // One pass over the gradients gives the norm and the finiteness check (the norm is
-    // non-finite exactly when an element is); checked before clipping, which would spread a
-    // NaN to every gradient.
-    const double gnorm = optim::grad_norm(model.parameters());
-    if (!std::isfinite(gnorm)) {
-      const std::string bad = first_non_finite(model.named_parameters(), true);
-      diverge(step + 1, "loss " + std::to_string(last_loss) +
-                            (bad.empty() ? ", the gradient norm overflows float64"
-                                         : ", first non-finite gradient in " + bad));
-      break;
-    }
-    optim::clip_grads_to(model.parameters(), run.grad_clip, gnorm);
-    opt.step();
-    ++step;
     if (probing) {
       const std::string record = probes->after_update(step);
       append(plog, record, probes_path);
@@ -798,18 +912,7 @@ TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> co
     m["probe_s"] = probe_s;
     m["time_eval_s"] = eval_s;
     m["time_s"] = secs;
-    if (lead) append(mlog, m.dump(), metrics);
-    if (tb) {
-      tb->scalar("loss/train_step", last_loss, step);
-      tb->scalar("optim/lr", lr, step);
-      tb->scalar("optim/grad_norm", gnorm, step);
-      tb->scalar("speed/tokens_per_s", tps, step);
-      if (m.contains("val_loss")) {
-        tb->scalar("loss/val", m["val_loss"].get<double>(), step);
-        tb->scalar("loss/train_eval", m["train_loss_eval"].get<double>(), step);
-      }
-      if (m.contains("val_loss") || step == last) tb->flush();
-    }
+    record(m);
     if (!quiet && (tty || step % run.log_interval == 0 || m.contains("val_loss"))) {
       const double eta = (double)(run.max_steps - step) * secs / (double)(step - first);
       std::printf("%sstep %5lld/%lld | loss %.4f | %6.0f tok/s | ETA %s", tty ? "\r" : "",

@@ -120,6 +120,11 @@ double grad_norm(const TensorList& params);
 // clip_grad_norm's second half, for a norm grad_norm already returned: scales every
 // gradient by max_norm / (norm + 1e-6) when norm > max_norm (and is finite).
 void clip_grads_to(const TensorList& params, double max_norm, double norm);
+// The same two on the gradients' device, for a GPU: the norm stays a 0-d float64 tensor and
+// the clipping scale is computed there, so neither waits for the device (read the norm back
+// when it is needed, with others, in one copy).
+Tensor grad_norm_tensor(const TensorList& params);
+void clip_grads_to(const TensorList& params, double max_norm, const Tensor& norm);
 
 // Learning rate at `step`: linear warmup over `warmup` steps to `base`, then cosine decay
 // to `min_lr` at `total` (constant when total <= warmup).
