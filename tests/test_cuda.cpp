@@ -7,6 +7,8 @@
 #include <functional>
 
 #include "../cuda/src/offsets.h"
+#include "cli_helpers.h"
+#include "compare.h"
 #include "helpers.h"
 #include "normgrad/nn/gpt.h"
 #include "normgrad/optim/optimizer.h"
@@ -180,7 +182,11 @@ TEST_SUITE("cuda") {
     const Tensor w = ones({5, 3}, {.device = Device::CUDA});
     const Tensor idx =
         from_vector(std::vector<int64_t>{1, 7}, {2}, {.dtype = DType::I64, .device = Device::CUDA});
-    CHECK_THROWS_WITH_AS(embedding(w, idx), doctest::Contains("index 7 is out of range"), Error);
+    // a kernel finds it (no host wait per op); it surfaces at the next read of the GPU
+    CHECK_THROWS_WITH_AS(embedding(w, idx).to_vector(),
+                         doctest::Contains("[index_select] index 7 (element 1 of the index tensor) "
+                                           "is out of range for a dimension of size 5"),
+                         Error);
     // CPU indices into a GPU tensor: the op and both devices named, before any copy
     const Tensor cpu_idx = from_vector(std::vector<int64_t>{1, 2}, {2}, {.dtype = DType::I64});
     CHECK_THROWS_WITH_AS(embedding(w, cpu_idx),
@@ -190,6 +196,80 @@ TEST_SUITE("cuda") {
                          doctest::Contains("device mismatch"), Error);
     // the device still works after the refused calls
     CHECK(sum(b).item() == 3);
+  }
+
+  TEST_CASE("bad indices: found by the kernels, thrown at the next wait, named, then cleared") {
+    if (!gpu_ready()) return;
+#ifdef NG_HAS_CUDA
+    const TensorOptions i64{.dtype = DType::I64, .device = Device::CUDA};
+    const Tensor x = ones({4, 6}, {.device = Device::CUDA});
+    const Tensor bad = from_vector(std::vector<int64_t>{0, 2, -1}, {3}, i64);
+    const Tensor bad2d = from_vector(std::vector<int64_t>{0, 1, 9, 2}, {4, 1}, i64);
+    auto expect = [](const std::function<Tensor()>& f, const std::string& what) {
+      INFO(what);
+      cuda::synchronize();
+      const uint64_t before = cuda::host_syncs();
+      Tensor out;
+      CHECK_NOTHROW(out = f());  // queued: no wait, no throw yet
+      CHECK(cuda::host_syncs() == before);
+      CHECK_THROWS_WITH_AS(cuda::synchronize(), doctest::Contains(what.c_str()), Error);
+      CHECK_NOTHROW(cuda::synchronize());  // reported once, then cleared
+    };
+    expect([&] { return index_select(x, 0, bad); }, "[index_select] index -1 (element 2");
+    expect(
+        [&] {
+          return index_add(x, 0, bad, ones({3, 6}, {.device = Device::CUDA}));
+        },
+        "[index_add] index -1 (element 2");
+    expect([&] { return gather(x, 1, bad2d); }, "[gather] index 9 (element 2");
+    expect(
+        [&] {
+          return scatter_add(x, 1, bad2d, ones({4, 1}, {.device = Device::CUDA}));
+        },
+        "[scatter_add] index 9 (element 2");
+    const Tensor targets = from_vector(std::vector<int64_t>{1, -100, 6, 0}, {4}, i64);
+    expect([&] { return cross_entropy(x, targets, -100); },
+           "[cross_entropy] index 6 (element 2 of the index tensor) is out of range for a "
+           "dimension of size 6");
+    // the ignored target is fine; the device works after the errors
+    const Tensor ok = from_vector(std::vector<int64_t>{1, -100, 5, 0}, {4}, i64);
+    CHECK(cross_entropy(x, ok, -100).item() == doctest::Approx(std::log(6.0)));
+#endif
+  }
+
+  TEST_CASE("a GPT training step waits for the GPU only when its loss is read") {
+    if (!gpu_ready()) return;
+#ifdef NG_HAS_CUDA
+    for (const std::string& norm : nn::norm_kinds()) {
+      INFO(norm);
+      nn::GPTConfig c;
+      c.vocab = 29, c.n_layer = 2, c.n_embd = 64, c.n_head = 4, c.block_size = 32;
+      c.norm = norm;
+      nn::GPT m(c);
+      m.to(Device::CUDA);
+      optim::AdamW opt(optim::default_groups(m.named_parameters(), 0.1), 1e-3);
+      Generator gen(1);
+      auto step = [&] {  // what `normgrad train` queues on a GPU between readouts
+        const Tensor idx = randint(0, 29, {8, 32}, {.dtype = DType::I64}, &gen).to(Device::CUDA);
+        const Tensor tgt = randint(0, 29, {8, 32}, {.dtype = DType::I64}, &gen).to(Device::CUDA);
+        const Tensor loss = m.loss(idx, tgt);
+        opt.zero_grad();
+        loss.backward();
+        optim::clip_grads_to(m.parameters(), 1.0, optim::grad_norm_tensor(m.parameters()));
+        opt.step();
+        return loss;
+      };
+      step().item();  // warm-up: optimizer state, caches
+      const uint64_t before = cuda::host_syncs();
+      Tensor last;
+      for (int i = 0; i < 5; ++i) last = step();
+      const uint64_t queued = cuda::host_syncs() - before;
+      MESSAGE(norm << ": host waits in 5 queued training steps: " << queued);
+      CHECK(queued == 0);
+      CHECK(std::isfinite(last.item()));
+      CHECK(cuda::host_syncs() - before == 1);  // the readout
+    }
+#endif
   }
 
   TEST_CASE("unary and binary ops match the CPU, with broadcasting and strided views") {
@@ -300,6 +380,33 @@ TEST_SUITE("cuda") {
              return softmax(masked_fill(in[0], gt(in[0], 0.5 + m), -INFINITY), 1);
            },
            {masked});
+    // column sums (contiguous outputs: the bias gradient), with split row chunks, strided
+    parity(
+        "sum dim 0 of [3000, 384]", [](const TensorList& in) { return sum(in[0], {0}); },
+        {leaf({3000, 384}, 14)}, 1e-4);
+    parity("sum dims {0, 1} of [3, 333, 65]",
+           [](const TensorList& in) {
+             return sum(in[0], {0, 1});
+           },
+           {leaf({3, 333, 65}, 15)});
+    parity("sum dim 1 of a transposed [70, 500]",
+           [](const TensorList& in) { return sum(in[0].t(), {1}); }, {leaf({500, 70}, 16)});
+    parity("mean dim 0 of [40, 33]", [](const TensorList& in) { return mean(in[0], {0}); },
+           {leaf({40, 33}, 17)});
+    // a block per output without splitting (many outputs, rows over 1024)
+    parity("sum of [700, 2000] dim 1", [](const TensorList& in) { return sum(in[0], {1}); },
+           {leaf({700, 2000}, 18)});
+    parity("max of [700, 2000] dim 1", [](const TensorList& in) { return max(in[0], {1}); },
+           {leaf({700, 2000}, 19)});
+    // a row that is all -inf: NaN on both devices (0/0), its neighbours unaffected
+    parity("softmax with an all -inf row",
+           [](const TensorList& in) {
+             std::vector<double> rows(120, 0.0);
+             std::fill(rows.begin() + 40, rows.begin() + 80, 1.0);  // row 1
+             const Tensor mask = from_vector(rows, {3, 40}, {.device = in[0].device()});
+             return softmax(masked_fill(in[0], mask, -INFINITY), 1);
+           },
+           {leaf({3, 40}, 20)});
     const Tensor logits = leaf({13, 11}, 10, -4, 4);
     std::vector<int64_t> tv = {0, 3, 10, 2, -100, 5, 5, 1, 9, 7, 4, 6, 8};
     for (const char* red : {"mean", "sum", "none"})
@@ -313,6 +420,34 @@ TEST_SUITE("cuda") {
                return cross_entropy(in[0], t, -100, r);
              },
              {logits});
+  }
+
+  TEST_CASE("float64 on the GPU matches the CPU to ~1e-12, outside gradcheck too") {
+    if (!gpu_ready()) return;
+    auto l64 = [](const Shape& s, uint64_t seed) { return leaf(s, seed, -2, 2, DType::F64); };
+    const double rtol = 1e-12, atol = 1e-13;
+    parity(
+        "matmul f64", [](const TensorList& in) { return matmul(in[0], in[1]); },
+        {l64({17, 23}, 70), l64({23, 9}, 71)}, rtol, atol);
+    parity(
+        "sum dim 0 f64", [](const TensorList& in) { return sum(in[0], {0}); }, {l64({300, 70}, 72)},
+        rtol, atol);
+    parity(
+        "log_softmax f64", [](const TensorList& in) { return log_softmax(in[0], 1); },
+        {l64({9, 300}, 73)}, rtol, atol);
+    parity(
+        "layer_norm f64", [](const TensorList& in) { return layer_norm(in[0], in[1], in[2]); },
+        {l64({6, 65}, 74), l64({65}, 75), l64({65}, 76)}, rtol, atol);
+    parity(
+        "rms_norm f64", [](const TensorList& in) { return rms_norm(in[0], in[1]); },
+        {l64({6, 65}, 77), l64({65}, 78)}, rtol, atol);
+    parity(
+        "gelu f64", [](const TensorList& in) { return gelu(in[0]); }, {l64({1000}, 79)}, rtol,
+        atol);
+    parity(
+        "causal_self_attention f64",
+        [](const TensorList& in) { return causal_self_attention(in[0], 3); },
+        {l64({2, 40, 18}, 80)}, rtol, atol);
   }
 
   TEST_CASE("matmul through cuBLAS: shapes, transposed views, batch broadcasting") {
@@ -595,6 +730,25 @@ TEST_SUITE("cuda") {
     std::filesystem::remove_all("cuda_test_cpu");
     std::filesystem::remove_all("cuda_test_gpu");
     std::filesystem::remove("cuda_test_corpus.txt");
+  }
+
+  TEST_CASE("normgrad compare --device cuda: the runs learn, the report is written") {
+    if (!gpu_ready()) return;
+    ngcli::TrainConfig c = tiny_cfg("unused");
+    c.device = "cuda";
+    c.max_steps = 30, c.eval_interval = 15, c.ckpt_interval = 15, c.probe_interval = 10;
+    ngcli::CompareOptions o{.seeds = 1, .dir = "cuda_test_report", .jobs = 1};
+    for (const char* v : {"layernorm:lr=0.01", "dyisru:scale=sqrtc,alpha0=2,lr=0.01"})
+      o.variants.push_back(ngcli::parse_variant(v));
+    const ngcli::CompareResult r = ngcli::compare(c, o);
+    REQUIRE(r.runs.size() == 2);
+    for (const auto& run : r.runs) {
+      CAPTURE(run.variant);
+      CAPTURE(run.evidence);
+      CHECK(run.label == "learning");
+    }
+    CHECK(std::filesystem::exists("cuda_test_report/report.md"));
+    std::filesystem::remove_all("cuda_test_report");
   }
 
   TEST_CASE("the caching allocator stops growing: 100 GPT training steps") {

@@ -136,6 +136,56 @@ __global__ void finish_split(int64_t K, int64_t S, const Pick<T>* pick_part, con
   }
 }
 
+// Sums down columns: when the outputs are contiguous (output k reads x[k + red(r)]: the
+// bias gradient, a sum over dim 0), a warp reads 32 neighbouring outputs of one row --
+// coalesced -- where a warp per output would stride through memory. A block is 32 columns
+// x 8 row lanes; the rows are split into gridDim.y chunks. Each thread adds its rows in
+// order, then the 8 lanes and the chunks are added in a fixed order: deterministic.
+constexpr int kColumnLanes = 8;
+
+template <class T>
+__global__ void column_sum_kernel(Plan plan, const T* x, T* out, int64_t chunk, double* part) {
+  const int64_t k = blockIdx.x * (int64_t)32 + threadIdx.x;
+  const int64_t r0 = blockIdx.y * chunk, r1 = min(plan.R, r0 + chunk);
+  double acc = 0;  // float64 like every other sum
+  if (k < plan.K)
+    for (int64_t r = r0 + threadIdx.y; r < r1; r += kColumnLanes) {
+      int64_t o = r;
+      if (!plan.red_flat) plan.red.get(r, &o);
+      acc += (double)x[k + o];
+    }
+  __shared__ double lanes[kColumnLanes][33];
+  lanes[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y != 0 || k >= plan.K) return;
+  for (int y = 1; y < kColumnLanes; ++y) acc += lanes[y][threadIdx.x];
+  if (gridDim.y > 1)
+    part[k * gridDim.y + blockIdx.y] = acc;
+  else
+    out[k] = (T)acc;
+}
+
+template <class T>
+void column_sum(const Plan& plan, const T* x, T* out) {
+  const int64_t bx = (plan.K + 31) / 32;
+  // enough blocks to fill the device, chunks of at least 256 rows
+  const int64_t S =
+      std::max<int64_t>(1, std::min<int64_t>((4 * sm_count() + bx - 1) / bx, plan.R / 256));
+  const int64_t chunk = (plan.R + S - 1) / S;
+  const dim3 grid((unsigned)bx, (unsigned)S), block(32, kColumnLanes);
+  if (S == 1) {
+    column_sum_kernel<T><<<grid, block, 0, stream()>>>(plan, x, out, chunk, nullptr);
+    check_launch("reduce");
+    return;
+  }
+  DeviceBuffer part(plan.K * S * sizeof(double));
+  column_sum_kernel<T><<<grid, block, 0, stream()>>>(plan, x, out, chunk, part.as<double>());
+  check_launch("reduce");
+  finish_split<T, T, 0, false>
+      <<<blocks_for(plan.K), kThreads, 0, stream()>>>(plan.K, S, nullptr, part.as<double>(), out);
+  check_launch("reduce");
+}
+
 template <class T, class O, int kOp, bool kArg>
 void run(const Plan& plan, const T* x, O* out) {
   if (plan.K == 0) return;
@@ -181,8 +231,11 @@ void reduce_typed(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims
   plan.R = numel_of(rs);
   plan.red_flat = plan.red.ndim == 0 || (plan.red.ndim == 1 && plan.red.stride[0][0] == 1);
   const T* px = x.data<T>();
+  // contiguous outputs (offset k for output k), at least a warp of them: column sums
+  const bool columns = plan.K >= 32 && plan.kept.ndim == 1 && plan.kept.stride[0][0] == 1;
   switch (op) {
     case ReduceOp::Sum:
+      if (columns) return column_sum<T>(plan, px, out.data<T>());
       return run<T, T, 0, false>(plan, px, out.data<T>());
     case ReduceOp::Max:
       return run<T, T, 1, false>(plan, px, out.data<T>());
