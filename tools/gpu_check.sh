@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Issue 19's checks in one run on a lent GPU machine (one H100 or H200, 16 cores, no network):
+#   here:   bash tools/gpu_deps.sh       (once: Debian packages that machine lacks -> .gpu-debs/)
+#   there:  device run, command "bash tools/gpu_check.sh", carry [".gpu-debs"], timeout_s 540
+# It unpacks the packages under /tmp (never into /), builds normgrad for the GPU's
+# architecture, runs the cuda test suite (parity, gradcheck, determinism, host waits per
+# step, allocator, train/compare --device cuda), then bench/gpu_bench.sh (fused norms against
+# the copy bandwidth; training-step tokens/s against PyTorch eager, S and L configs). The
+# whole log goes to $OUT/gpu_check.log as well.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-out/gpu}
+mkdir -p "$out"
+exec > >(tee "$out/gpu_check.log") 2>&1
+t0=$SECONDS
+stage() { echo; echo "== $1 ($((SECONDS - t0)) s) =="; }
+
+stage "machine"
+nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv
+nvcc --version | tail -1
+arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d '. ')
+[[ -n "$arch" ]] || { echo "no GPU found by nvidia-smi"; exit 1; }
+
+stage "dependencies from .gpu-debs"
+deps=/tmp/ng-deps
+mkdir -p "$deps"
+ls .gpu-debs/*.deb > /dev/null || { echo "no .gpu-debs/: run tools/gpu_deps.sh here first"; exit 1; }
+for f in .gpu-debs/*.deb; do
+  if command -v dpkg > /dev/null; then dpkg -x "$f" "$deps"
+  else (cd "$deps" && ar p "$OLDPWD/$f" "$(ar t "$OLDPWD/$f" | grep '^data.tar')" | tar -xJ); fi
+done
+lib=$deps/usr/lib/x86_64-linux-gnu
+# Debian's OpenBLAS config names absolute /usr paths: point them at the unpacked copy.
+sed -i "s#/usr/#$deps/usr/#g" "$lib/openblas-openmp/cmake/openblas/OpenBLASConfig.cmake"
+export LD_LIBRARY_PATH=$lib/openblas-openmp:$lib:${LD_LIBRARY_PATH:-}
+export PKG_CONFIG_PATH=$lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$deps
+
+stage "build for sm_$arch"
+cmake -S . -B build/gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$arch" \
+  -DNG_BUILD_EXAMPLES=OFF -DCMAKE_PREFIX_PATH="$deps/usr" \
+  -DOpenBLAS_DIR="$lib/openblas-openmp/cmake/openblas" \
+  -DPKG_CONFIG_EXECUTABLE="$deps/usr/bin/pkgconf" > "$out/configure.log" 2>&1 ||
+  { cat "$out/configure.log"; exit 1; }
+grep "normgrad:" "$out/configure.log"
+cmake --build build/gpu -j "$(nproc)" > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+
+stage "cuda test suite"
+timeout 300 build/gpu/tests/normgrad_tests --test-suite=cuda --no-intro
+echo "cuda suite exit status: $?"
+
+stage "GPU benchmarks"
+timeout 200 bash bench/gpu_bench.sh build/gpu
+stage "done"
