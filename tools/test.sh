@@ -33,13 +33,14 @@ fi
 if has tensorboard; then export NG_TB_PYTHON="$PWD/$venv/bin/python"; fi
 if has "transformers, tokenizers, torch"; then export NG_HF_PYTHON="$PWD/$venv/bin/python"; fi
 
+# ctest -j: every test works in its own temporary directory, so they run side by side.
 echo "== release build =="
 bash tools/build.sh build/release -DCMAKE_BUILD_TYPE=Release
-(cd build/release && ctest --output-on-failure)
+(cd build/release && ctest --output-on-failure -j "$(nproc)")
 
 echo "== sanitizer build (ASan + UBSan) =="
 # -O1 -g1 (line tables only): half the compile time of -O2 -g, reports keep file:line.
 bash tools/build.sh build/sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNG_SANITIZE=ON \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
   -DNG_CUDA=OFF -DNG_BUILD_BENCH=OFF -DNG_BUILD_EXAMPLES=OFF
-(cd build/sanitize && ctest --output-on-failure)
+(cd build/sanitize && ctest --output-on-failure -j "$(nproc)")
