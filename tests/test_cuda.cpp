@@ -171,6 +171,29 @@ TEST_SUITE("cuda") {
 #endif
   }
 
+  TEST_CASE("uploads through the pinned ring: contents, laps, sizes over the ring, no waits") {
+    if (!gpu_ready()) return;
+#ifdef NG_HAS_CUDA
+    // 1000 small uploads queued behind nothing: none waits for the GPU
+    cuda::synchronize();
+    const uint64_t before = cuda::host_syncs();
+    std::vector<Tensor> small;
+    for (int i = 0; i < 1000; ++i)
+      small.push_back(
+          from_vector(std::vector<double>{(double)i, i + 0.5}, {2}, {.device = Device::CUDA}));
+    CHECK(cuda::host_syncs() == before);
+    for (int i = 0; i < 1000; i += 97)
+      CHECK(small[i].to_vector() == std::vector<double>{(double)i, i + 0.5});
+    // 6 MiB, then 3 MiB (starts a new lap over the first one's bytes), then 20 MiB (more
+    // than the 8 MiB ring): each arrives intact
+    for (int64_t n : {int64_t(6) << 18, int64_t(3) << 18, int64_t(20) << 18}) {
+      Generator g(n);
+      const Tensor host = randn({n}, {.dtype = DType::F32}, &g);
+      CHECK(host.to(Device::CUDA).to_vector() == host.to_vector());
+    }
+#endif
+  }
+
   TEST_CASE("clear errors: mixed devices, out of memory, bad indices") {
     if (!gpu_ready()) return;
     const Tensor a = ones({3}), b = ones({3}, {.device = Device::CUDA});

@@ -2,9 +2,10 @@
 // registration with core's backend registry.
 #include <cuda_runtime.h>
 
-#include <array>
 #include <cstring>
+#include <deque>
 #include <mutex>
+#include <vector>
 
 #include "allocator.h"
 #include "common.cuh"
@@ -55,50 +56,83 @@ std::shared_ptr<Storage> CudaBackend::allocate(size_t nbytes) {
 }
 
 namespace {
-// Uploads go through a ring of pinned chunks: the host copies into a chunk and queues the
-// DMA from it, so an upload never waits for the GPU (from pageable memory the driver may
-// wait for the stream). A chunk is refilled only after the event behind its last copy
-// fired, which costs a wait only when uploads run a whole ring ahead of the GPU.
+// Uploads go through a pinned ring buffer: the host copies into the ring and queues the DMA
+// from there, so an upload never waits for the GPU (from pageable memory the driver may wait
+// for the stream). Each upload takes the next slice of the ring (small ones take a few
+// hundred bytes, so a training loop's batches fit thousands of times); an event recorded
+// after its copy says when the slice is free again. Bytes are rewritten only after the
+// newest copy out of them finished: a wait only when uploads run a whole ring ahead of the
+// GPU.
 class UploadRing {
  public:
-  static constexpr size_t kChunk = 1 << 20;
-  static constexpr int kChunks = 8;
+  static constexpr size_t kBytes = size_t(8) << 20;
+  static constexpr size_t kAlign = 256;
 
   void upload(char* dst, const char* src, size_t n) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!chunks_[0]) {
-      for (int k = 0; k < kChunks; ++k) {
-        check(cudaMallocHost(&chunks_[k], kChunk), "to(cuda): pinned staging");
-        check(cudaEventCreateWithFlags(&done_[k], cudaEventDisableTiming), "to(cuda)");
-      }
-    }
-    for (size_t at = 0; at < n; at += kChunk) {
-      const size_t len = std::min(kChunk, n - at);
-      const int k = next_;
-      next_ = (next_ + 1) % kChunks;
-      if (used_[k] && cudaEventQuery(done_[k]) == cudaErrorNotReady) {
-        count_host_sync();
-        check(cudaEventSynchronize(done_[k]), "to(cuda)");
-      }
-      std::memcpy(chunks_[k], src + at, len);
-      check(cudaMemcpyAsync(dst + at, chunks_[k], len, cudaMemcpyHostToDevice, stream()),
+    if (!ring_) check(cudaMallocHost(&ring_, kBytes), "to(cuda): pinned staging");
+    for (size_t at = 0; at < n;) {
+      const size_t len = std::min(kBytes, n - at);
+      if (head_ + len > kBytes) head_ = 0;  // a slice never wraps: start the next lap
+      make_room(head_, head_ + len);
+      std::memcpy(ring_ + head_, src + at, len);
+      check(cudaMemcpyAsync(dst + at, ring_ + head_, len, cudaMemcpyHostToDevice, stream()),
             "to(cuda)");
-      check(cudaEventRecord(done_[k], stream()), "to(cuda)");
-      used_[k] = true;
+      cudaEvent_t done = spare_event();
+      check(cudaEventRecord(done, stream()), "to(cuda)");
+      pending_.push_back({head_, head_ + len, done});
+      head_ = (head_ + len + kAlign - 1) / kAlign * kAlign;
+      at += len;
     }
   }
 
  private:
+  struct Pending {
+    size_t begin, end;
+    cudaEvent_t done;
+  };
+
+  cudaEvent_t spare_event() {
+    if (spare_.empty()) {
+      cudaEvent_t e = nullptr;
+      check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "to(cuda)");
+      return e;
+    }
+    cudaEvent_t e = spare_.back();
+    spare_.pop_back();
+    return e;
+  }
+
+  // Retires the copies that finished, then waits for the newest one still reading
+  // [begin, end). Copies finish in queue order (one stream), so every older one is done too.
+  void make_room(size_t begin, size_t end) {
+    while (!pending_.empty() && cudaEventQuery(pending_.front().done) == cudaSuccess) retire(1);
+    size_t last = 0;
+    for (size_t i = 0; i < pending_.size(); ++i)
+      if (pending_[i].begin < end && begin < pending_[i].end) last = i + 1;
+    if (last == 0) return;
+    count_host_sync();
+    check(cudaEventSynchronize(pending_[last - 1].done), "to(cuda)");
+    retire(last);
+  }
+
+  void retire(size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+      spare_.push_back(pending_.front().done);
+      pending_.pop_front();
+    }
+  }
+
   std::mutex mu_;
-  std::array<char*, kChunks> chunks_{};
-  std::array<cudaEvent_t, kChunks> done_{};
-  std::array<bool, kChunks> used_{};
-  int next_ = 0;
+  char* ring_ = nullptr;
+  size_t head_ = 0;
+  std::deque<Pending> pending_;
+  std::vector<cudaEvent_t> spare_;
 };
 }  // namespace
 
 // The host may reuse (or free) its buffer as soon as the call returns: the data is in a
-// pinned chunk by then.
+// pinned ring by then.
 void CudaBackend::copy_from_host(void* dst, const void* src, size_t n) {
   if (n == 0) return;
   static UploadRing* ring = new UploadRing;  // never destroyed: uploads may run at exit
