@@ -675,11 +675,14 @@ TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> co
     NoGradGuard no_grad;
     model.eval();
     Generator g(run.seed + (val ? 2 : 3));
-    double s = 0;
+    TensorList losses;  // read back together: one wait for a GPU, not one per batch
     for (int64_t i = 0; i < run.eval_iters; ++i) {
       auto [x, y] = data.batch(run.batch, val, &g);
-      s += model.loss(my_rows(x).to(dev), my_rows(y).to(dev)).item();
+      losses.push_back(
+          model.loss(my_rows(x).to(dev), my_rows(y).to(dev)).to(DType::F64).reshape({1}));
     }
+    double s = 0;
+    for (double l : cat(losses, 0).to_vector()) s += l;
     model.train();
     return global_mean(s / (double)run.eval_iters);
   };
