@@ -50,4 +50,9 @@ echo "cuda suite exit status: $?"
 
 stage "GPU benchmarks"
 timeout 200 bash bench/gpu_bench.sh build/gpu
+
+stage "compute-sanitizer memcheck: the indexing, reduction and bad-index cases"
+timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 \
+  build/gpu/tests/normgrad_tests --test-suite=cuda --no-intro \
+  -tc="indexing*,reductions*,bad indices*,uploads*" 2>&1 | tail -25
 stage "done"
