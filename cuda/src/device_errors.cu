@@ -40,8 +40,6 @@ std::vector<std::string>& op_names() {
 
 }  // namespace
 
-DeviceError* device_error() { return slot().device; }
-
 int op_id(const char* op) {
   std::lock_guard<std::mutex> lock(g_names_mu);
   auto& names = op_names();
@@ -50,6 +48,8 @@ int op_id(const char* op) {
   names.emplace_back(op);
   return (int)names.size() - 1;
 }
+
+IndexGuard index_guard(const char* op) { return {slot().device, op_id(op)}; }
 
 uint64_t host_syncs() { return g_host_syncs.load(); }
 void count_host_sync() { g_host_syncs++; }

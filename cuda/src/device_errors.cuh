@@ -13,22 +13,29 @@ struct DeviceError {
   long long value, position, size;
 };
 
-// The slot kernels report to (a device-visible pointer); allocated on first use.
-DeviceError* device_error();
 // A small stable id for an op name (a string literal), for kernels to report with.
 int op_id(const char* op);
 // Waits for every kernel queued so far (counted by host_syncs()), then throws the error a
 // kernel reported, if any (and clears the slot). `why` names the waiting op in CUDA errors.
 void wait_for_stream(const char* why);
 
-// position: the element of the index tensor (row-major) that holds `value`.
-__device__ inline void report_index_error(DeviceError* e, int op, long long value,
-                                          long long position, long long size) {
-  if (atomicCAS(&e->flag, 0, 1) != 0) return;  // the first report wins
-  e->op = op;
-  e->value = value;
-  e->position = position;
-  e->size = size;
-}
+// What a kernel checks its indices with: made on the host (index_guard(op)), passed by
+// value. ok() is true for 0 <= value < size; otherwise the first failing thread records
+// value, position (the element of the index tensor that holds it) and size.
+struct IndexGuard {
+  DeviceError* slot;
+  int op;
+  __device__ bool ok(long long value, long long position, long long size) const {
+    if (value >= 0 && value < size) return true;
+    if (atomicCAS(&slot->flag, 0, 1) == 0) {  // the first report wins
+      slot->op = op;
+      slot->value = value;
+      slot->position = position;
+      slot->size = size;
+    }
+    return false;
+  }
+};
+IndexGuard index_guard(const char* op);  // allocates the slot on first use
 
 }  // namespace ng::cuda

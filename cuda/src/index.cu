@@ -20,33 +20,23 @@ void index_select_typed(const Tensor& x, int64_t dim, const Tensor& index, const
   const int64_t* idx = index.data<int64_t>();
   const T* px = x.data<T>();
   T* po = out.data<T>();
-  DeviceError* err = device_error();
-  const int op = op_id("index_select");
+  const IndexGuard guard = index_guard("index_select");
   const Shape shape{out.numel()};
   const Shape unit{1};
   launch_map<1>(shape, {&unit}, "index_select", [=] __device__(const int64_t* off) {
     const int64_t t = off[0], c = t % inner, i = (t / inner) % n, a = t / (inner * n);
     const int64_t k = idx[i];
-    if (k < 0 || k >= mid) {
-      report_index_error(err, op, k, i, mid);
-      po[t] = T(0);
-      return;
-    }
-    po[t] = px[(a * mid + k) * inner + c];
+    po[t] = guard.ok(k, i, mid) ? px[(a * mid + k) * inner + c] : T(0);
   });
 }
 
 // keys[i] = index[i] * n + i: unique, so any sort orders them the same way; an index out of
 // range is reported and given the key of group `mid`, which the add kernel skips.
 __global__ void index_add_keys(int64_t n, int64_t mid, const int64_t* idx, uint64_t* keys,
-                               DeviceError* err, int op) {
+                               IndexGuard guard) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
        i += (int64_t)gridDim.x * blockDim.x) {
-    int64_t k = idx[i];
-    if (k < 0 || k >= mid) {
-      report_index_error(err, op, k, i, mid);
-      k = mid;
-    }
+    const int64_t k = guard.ok(idx[i], i, mid) ? idx[i] : mid;
     keys[i] = (uint64_t)k * (uint64_t)n + (uint64_t)i;
   }
 }
@@ -81,7 +71,7 @@ void index_add_typed(const Tensor& out, int64_t dim, const Tensor& index, const 
   while (end_bit < 64 && ((uint64_t)(s.mid + 1) * (uint64_t)n) >> end_bit) ++end_bit;
   const DeviceBuffer keys(n * sizeof(uint64_t)), sorted(n * sizeof(uint64_t));
   index_add_keys<<<blocks_for(n), kThreads, 0, stream()>>>(
-      n, s.mid, index.data<int64_t>(), keys.as<uint64_t>(), device_error(), op_id("index_add"));
+      n, s.mid, index.data<int64_t>(), keys.as<uint64_t>(), index_guard("index_add"));
   check_launch("index_add");
   size_t temp_bytes = 0;
   check(cub::DeviceRadixSort::SortKeys(nullptr, temp_bytes, keys.as<uint64_t>(),
@@ -104,19 +94,13 @@ void gather_typed(const Tensor& x, int64_t dim, const Tensor& index, const Tenso
   const int64_t* idx = index.data<int64_t>();
   const T* px = x.data<T>();
   T* po = out.data<T>();
-  DeviceError* err = device_error();
-  const int op = op_id("gather");
+  const IndexGuard guard = index_guard("gather");
   const Shape shape{index.numel()};
   const Shape unit{1};
   launch_map<1>(shape, {&unit}, "gather", [=] __device__(const int64_t* off) {
     const int64_t t = off[0], c = t % inner, a = t / (inner * imid);
     const int64_t k = idx[t];
-    if (k < 0 || k >= xmid) {
-      report_index_error(err, op, k, t, xmid);
-      po[t] = T(0);
-      return;
-    }
-    po[t] = px[(a * xmid + k) * xinner + c];
+    po[t] = guard.ok(k, t, xmid) ? px[(a * xmid + k) * xinner + c] : T(0);
   });
 }
 
@@ -125,17 +109,13 @@ void gather_typed(const Tensor& x, int64_t dim, const Tensor& index, const Tenso
 template <class T>
 __global__ void scatter_add_kernel(int64_t outer, int64_t imid, int64_t inner, int64_t omid,
                                    int64_t oinner, const int64_t* idx, const T* src, T* out,
-                                   DeviceError* err, int op) {
+                                   IndexGuard guard) {
   for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < outer * inner;
        t += (int64_t)gridDim.x * blockDim.x) {  // grid-stride (the grid is capped)
     const int64_t a = t / inner, c = t % inner;
     for (int64_t j = 0; j < imid; ++j) {
       const int64_t q = (a * imid + j) * inner + c, k = idx[q];
-      if (k < 0 || k >= omid) {
-        report_index_error(err, op, k, q, omid);
-        continue;
-      }
-      out[(a * omid + k) * oinner + c] += src[q];
+      if (guard.ok(k, q, omid)) out[(a * omid + k) * oinner + c] += src[q];
     }
   }
 }
@@ -146,7 +126,7 @@ void scatter_add_typed(const Tensor& out, int64_t dim, const Tensor& index, cons
   if (index.numel() == 0) return;
   scatter_add_kernel<T><<<blocks_for(si.outer * si.inner), kThreads, 0, stream()>>>(
       si.outer, si.mid, si.inner, so.mid, so.inner, index.data<int64_t>(), src.data<T>(),
-      out.data<T>(), device_error(), op_id("scatter_add"));
+      out.data<T>(), index_guard("scatter_add"));
   check_launch("scatter_add");
 }
 
@@ -173,13 +153,12 @@ void CudaBackend::gather(const Tensor& x, int64_t dim, const Tensor& index, cons
 void CudaBackend::check_indices(const Tensor& index, int64_t size, int64_t ignore, const char* op) {
   const Tensor c = index.contiguous();
   const int64_t* idx = c.data<int64_t>();
-  DeviceError* err = device_error();
-  const int id = op_id(op);
+  const IndexGuard guard = index_guard(op);
   const Shape shape{c.numel()};
   const Shape unit{1};
   launch_map<1>(shape, {&unit}, op, [=] __device__(const int64_t* off) {
     const int64_t k = idx[off[0]];
-    if (k != ignore && (k < 0 || k >= size)) report_index_error(err, id, k, off[0], size);
+    if (k != ignore) guard.ok(k, off[0], size);
   });
 }
 

@@ -152,27 +152,39 @@ double host_sum_squares(const T* x, int64_t n) {
   for (; i < n; ++i) acc[0] += (double)x[i] * (double)x[i];
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
+
+bool host_summable(const Tensor& g) {
+  return g.device() == Device::CPU && g.is_contiguous() &&
+         (g.dtype() == DType::F32 || g.dtype() == DType::F64);
+}
+
+// The float64 sum of squares of the defined gradients that `take` accepts, as a 0-d tensor on
+// their device (undefined when there are none). Summed as tensors and read once by the
+// caller: one .item() per parameter would wait for a device every time.
+template <class Take>
+Tensor tensor_sum_squares(const TensorList& params, Take take) {
+  Tensor sq;
+  for (const auto& p : params) {
+    const Tensor g = p.grad();
+    if (!g.defined() || !take(g)) continue;
+    const Tensor s = sum(square(g.to(DType::F64)));
+    sq = sq.defined() ? sq + s : s;
+  }
+  return sq;
+}
 }  // namespace
 
 double grad_norm(const TensorList& params) {
   NoGradGuard no_grad;
   double host = 0;
-  // Device gradients are summed as a tensor and read once: one .item() per parameter would
-  // wait for the device every time.
-  Tensor device_sq;
   for (const auto& p : params) {
     const Tensor g = p.grad();
-    if (!g.defined()) continue;
-    if (g.device() == Device::CPU && g.is_contiguous() && g.dtype() == DType::F32) {
-      host += host_sum_squares(g.data<float>(), g.numel());
-    } else if (g.device() == Device::CPU && g.is_contiguous() && g.dtype() == DType::F64) {
-      host += host_sum_squares(g.data<double>(), g.numel());
-    } else {
-      const Tensor s = sum(square(g.to(DType::F64)));
-      device_sq = device_sq.defined() ? device_sq + s : s;
-    }
+    if (!g.defined() || !host_summable(g)) continue;
+    host += g.dtype() == DType::F32 ? host_sum_squares(g.data<float>(), g.numel())
+                                    : host_sum_squares(g.data<double>(), g.numel());
   }
-  return std::sqrt(host + (device_sq.defined() ? device_sq.item() : 0.0));
+  const Tensor rest = tensor_sum_squares(params, [](const Tensor& g) { return !host_summable(g); });
+  return std::sqrt(host + (rest.defined() ? rest.item() : 0.0));
 }
 
 void clip_grads_to(const TensorList& params, double max_norm, double norm) {
@@ -185,16 +197,8 @@ void clip_grads_to(const TensorList& params, double max_norm, double norm) {
 
 Tensor grad_norm_tensor(const TensorList& params) {
   NoGradGuard no_grad;
-  Tensor sq;
-  Device dev = Device::CPU;
-  for (const auto& p : params) {
-    const Tensor g = p.grad();
-    if (!g.defined()) continue;
-    const Tensor s = sum(square(g.to(DType::F64)));
-    sq = sq.defined() ? sq + s : s;
-    dev = g.device();
-  }
-  return sq.defined() ? sqrt(sq) : zeros({}, {.dtype = DType::F64, .device = dev});
+  const Tensor sq = tensor_sum_squares(params, [](const Tensor&) { return true; });
+  return sq.defined() ? sqrt(sq) : zeros({}, {.dtype = DType::F64});
 }
 
 void clip_grads_to(const TensorList& params, double max_norm, const Tensor& norm) {
