@@ -1,33 +1,31 @@
 #!/usr/bin/env bash
-# The GPU benchmarks in one run: kernel throughput (bench_cuda), then training-step
-# tokens/s of normgrad on cuda and of PyTorch eager on the same model, batch and GPU, for
-# the default config (S: 4 layers, 128 wide, block 64, batch 12) and L (6, 384, 256, 32).
-#   bash bench/gpu_bench.sh [BUILD_DIR] [norm kinds...]
-# Needs a GPU, a CUDA build of normgrad in BUILD_DIR (default build/release) and python3
-# with torch (CUDA) for the reference.
-set -euo pipefail
+# The GPU benchmark a user reruns (tools/gpu_check.sh runs it on a lent GPU machine):
+#   1. bench_cuda: the fused norm kernels (forward, backward, through the layer) against the
+#      measured copy bandwidth, with the limit each one hits; elementwise ops; cuBLAS rates.
+#   2. bench/gpu_train_bench.py: a GPT training step, normgrad against PyTorch on the same GPU,
+#      configs S, L and G (GPT-2 small's shape), norms layernorm / rmsnorm / dyt, precisions
+#      fp32 / tf32 / bf16 (and PyTorch's bf16 + flash attention, and torch.compile if it
+#      compiles in time): tokens/s, peak GPU memory, host waits per step, ratio. One table at
+#      the end; gpu_train_bench.json / .md and every process's log under OUT.
+#   bash bench/gpu_bench.sh [BUILD_DIR]      (BUILD_DIR default build/release)
+# Environment: OUT (default out/gpu), BENCH_BUDGET_S (default 270: the whole script's wall
+# clock; every stage and process runs under `timeout`). Needs a GPU, a CUDA build of normgrad
+# in BUILD_DIR (bench_cuda, train_step) and python3 with a CUDA PyTorch.
+set -uo pipefail
+cd "$(dirname "$0")/.."
 BUILD=${1:-build/release}
-shift || true
-KINDS=${*:-layernorm rmsnorm dyt dyisru}
-"$BUILD/bench/bench_cuda"
+OUT=${OUT:-out/gpu}
+budget=${BENCH_BUDGET_S:-270}
+mkdir -p "$OUT"
+t0=$SECONDS
+echo "== kernels: $BUILD/bench/bench_cuda =="
+timeout -k 5 75 "$BUILD/bench/bench_cuda" 2>&1 | tee "$OUT/bench_cuda.txt"
+echo "bench_cuda exit status: ${PIPESTATUS[0]} ($((SECONDS - t0)) s)"
+left=$((budget - (SECONDS - t0)))
 echo
-# per step: each step ends with a device synchronize (both sides); queued: the steps run back
-# to back with one wait at the end (the GPU's throughput when the host never waits);
-# waits/step: normgrad's host waits per queued step (cuda::host_syncs; target 0).
-printf '%-7s %-10s %12s %12s %7s %12s %12s %7s %10s\n' config norm "ng tok/s" "torch tok/s" ratio \
-  "ng queued" "torch queued" ratio "waits/step"
-for cfg in S L; do
-  for norm in $KINDS; do
-    ng=$("$BUILD/bench/train_step" --device cuda --config $cfg --norm $norm --steps 30 --warmup 10)
-    th=$(python3 bench/torch_reference.py --device cuda --config $cfg --norm $norm --steps 30 \
-         --warmup 10 --threads 1)
-    python3 - "$cfg" "$norm" "$ng" "$th" <<'PY'
-import json, sys
-cfg, norm, a, b = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
-qa, qb = a.get("queued_tokens_per_s", 0), b.get("queued_tokens_per_s", 0)
-print(f"{cfg:<7} {norm:<10} {a['tokens_per_s']:12.0f} {b['tokens_per_s']:12.0f} "
-      f"{a['tokens_per_s'] / b['tokens_per_s']:6.2f}x {qa:12.0f} {qb:12.0f} "
-      f"{qa / qb if qb else 0:6.2f}x {a.get('host_syncs_per_step', -1):10.2f}")
-PY
-  done
-done
+echo "== training step: normgrad vs PyTorch ($left s left of $budget) =="
+timeout -k 5 $((left > 20 ? left : 20)) python3 bench/gpu_train_bench.py --build "$BUILD" --out "$OUT" \
+  --budget-s $((left > 30 ? left - 10 : 20))
+rc=$?
+echo "gpu_train_bench exit status: $rc ($((SECONDS - t0)) s in all)"
+exit $rc

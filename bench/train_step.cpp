@@ -2,8 +2,8 @@
 // zero_grad, median of timed steps after warm-up, for a config and a norm kind; plus the
 // time of the step's matrix products alone, called directly through cblas with the same
 // shapes (the "GEMM-only" floor), and peak RSS. One JSON line per run on stdout.
-//   bench/train_step --config S|M|L --norm layernorm [--device cpu|cuda] [--steps 20]
-//                    [--warmup 5]
+//   bench/train_step --config S|M|L|G --norm layernorm [--device cpu|cuda] [--steps 20]
+//                    [--warmup 5] [--precision fp32|tf32|bf16]
 // On cuda each step ends with a device synchronize (so the time is the GPU's), and the
 // GEMM-only floor and RSS are not measured.
 //   --serve: after the warm-up, read commands from stdin, one per line: "run K" times K
@@ -12,6 +12,14 @@
 //   alternates them, so that both sides see the same phases of a noisy machine.
 //   --threads N sets our OpenMP (and OpenBLAS) threads; --vocab N overrides the config's
 //   vocabulary (bench/train_vs_bench.py: the built-in corpus has 113 characters).
+//   --precision: the matrix products' precision (normgrad/precision.h), as train --precision.
+//   More --serve commands (bench/gpu_train_bench.py): "norm KIND" builds a fresh model and
+//   optimizer with that norm kind (the old ones are freed); "precision P" switches the
+//   matrix products' precision; "queued K" queues K steps back to back with one wait at the
+//   end and prints one JSON line: the step time of that wait-free loop, the host's waits per
+//   step meanwhile (cuda::host_syncs, target 0) and on a GPU the peak memory in use by
+//   tensors during the K steps (cuda::memory_stats().peak; the model, its gradients and
+//   AdamW state included, the CUDA context and cuBLAS's workspace not).
 #include <cblas.h>
 #include <sys/resource.h>
 
@@ -19,6 +27,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,8 +50,9 @@ struct Config {
 Config config(const std::string& name) {
   if (name == "S") return {4, 4, 128, 64, 12, 65};
   if (name == "M") return {6, 6, 384, 256, 8, 65};
-  if (name == "L") return {6, 6, 384, 256, 32, 65};  // the GPU issue's larger config
-  fail("train_step", "unknown --config ", name, " (S, M or L)");
+  if (name == "L") return {6, 6, 384, 256, 32, 65};       // the GPU issue's larger config
+  if (name == "G") return {12, 12, 768, 1024, 8, 50257};  // GPT-2 small's shape
+  fail("train_step", "unknown --config ", name, " (S, M, L or G)");
 }
 
 double median(std::vector<double> v) {
@@ -108,7 +118,7 @@ int main(int argc, char** argv) {
 int run(int argc, char** argv) {
   ng::select_blas_core(argv);  // first: may re-run the program with OPENBLAS_CORETYPE set
   std::fprintf(stderr, "%s\n", ng::thread_config().c_str());
-  std::string cfg_name = "S", norm = "layernorm", device = "cpu";
+  std::string cfg_name = "S", norm = "layernorm", device = "cpu", precision = "fp32";
   int steps = 20, warmup = 5;
   bool serve = false;
   int64_t vocab = 0;  // 0: the config's
@@ -133,9 +143,12 @@ int run(int argc, char** argv) {
       set_num_threads(std::atoi(v));
     else if (flag == "--vocab")
       vocab = std::atoll(v);
+    else if (flag == "--precision")
+      precision = v;
     else
       fail("train_step", "unknown flag ", flag);
   }
+  set_matmul_precision(parse_matmul_precision(precision));
   Config c = config(cfg_name);
   if (vocab > 0) c.vocab = vocab;
   const Device dev = device == "cuda" ? Device::CUDA : Device::CPU;
@@ -144,15 +157,23 @@ int run(int argc, char** argv) {
     if (dev == Device::CUDA) cuda::synchronize();
 #endif
   };
-  nn::GPT model({.vocab = c.vocab,
-                 .n_layer = c.n_layer,
-                 .n_head = c.n_head,
-                 .n_embd = c.n_embd,
-                 .block_size = c.block,
-                 .norm = norm});
-  model.to(dev);
-  optim::AdamW opt(optim::default_groups(model.named_parameters(), 0.1), 1e-3,
-                   {.beta1 = 0.9, .beta2 = 0.95});
+  std::unique_ptr<nn::GPT> model_ptr;
+  std::unique_ptr<optim::AdamW> opt_ptr;
+  auto build = [&] {  // a fresh model and optimizer for `norm` (the old ones freed first)
+    opt_ptr.reset();
+    model_ptr.reset();
+    model_ptr = std::make_unique<nn::GPT>(nn::GPTConfig{.vocab = c.vocab,
+                                                        .n_layer = c.n_layer,
+                                                        .n_head = c.n_head,
+                                                        .n_embd = c.n_embd,
+                                                        .block_size = c.block,
+                                                        .norm = norm});
+    model_ptr->to(dev);
+    opt_ptr =
+        std::make_unique<optim::AdamW>(optim::default_groups(model_ptr->named_parameters(), 0.1),
+                                       1e-3, optim::AdamOptions{.beta1 = 0.9, .beta2 = 0.95});
+  };
+  build();
   Generator g(1);
   const Tensor x = randint(0, c.vocab, {c.batch, c.block}, {.dtype = DType::I64}, &g).to(dev);
   const Tensor y = randint(0, c.vocab, {c.batch, c.block}, {.dtype = DType::I64}, &g).to(dev);
@@ -161,10 +182,10 @@ int run(int argc, char** argv) {
     std::vector<double> times;
     for (int s = 0; s < n; ++s) {
       const auto t0 = Clock::now();
-      Tensor loss = model.loss(x, y);
+      Tensor loss = model_ptr->loss(x, y);
       loss.backward();
-      opt.step();
-      opt.zero_grad();
+      opt_ptr->step();
+      opt_ptr->zero_grad();
       sync();
       times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
     }
@@ -184,10 +205,10 @@ int run(int argc, char** argv) {
     const uint64_t syncs0 = cuda::host_syncs();
     const auto t0 = Clock::now();
     for (int s = 0; s < n; ++s) {
-      Tensor loss = model.loss(x, y);
+      Tensor loss = model_ptr->loss(x, y);
       loss.backward();
-      opt.step();
-      opt.zero_grad();
+      opt_ptr->step();
+      opt_ptr->zero_grad();
     }
     syncs_per_step = (double)(cuda::host_syncs() - syncs0) / n;
     sync();
@@ -201,11 +222,12 @@ int run(int argc, char** argv) {
     getrusage(RUSAGE_SELF, &ru);
     std::printf(
         "{\"impl\": \"normgrad\", \"device\": \"%s\", \"config\": \"%s\", \"norm\": "
-        "\"%s\", \"threads\": %d, \"step_s\": %.6f, \"tokens_per_s\": %.1f, "
-        "\"mean_step_s\": %.6f, \"gemm_only_s\": %.6f, \"gemm_flops\": %.0f, \"peak_rss_mb\": "
-        "%.1f",
-        device.c_str(), cfg_name.c_str(), norm.c_str(), num_threads(), step,
-        c.batch * c.block / step, mean_step, gemm, gemm_flops(c), ru.ru_maxrss / 1024.0);
+        "\"%s\", \"precision\": \"%s\", \"threads\": %d, \"step_s\": %.6f, "
+        "\"tokens_per_s\": %.1f, \"mean_step_s\": %.6f, \"gemm_only_s\": %.6f, "
+        "\"gemm_flops\": %.0f, \"peak_rss_mb\": %.1f",
+        device.c_str(), cfg_name.c_str(), norm.c_str(), to_string(matmul_precision()).c_str(),
+        num_threads(), step, c.batch * c.block / step, mean_step, gemm, gemm_flops(c),
+        ru.ru_maxrss / 1024.0);
     if (queued_step > 0)
       std::printf(
           ", \"queued_step_s\": %.6f, \"queued_tokens_per_s\": %.1f, "
@@ -221,12 +243,60 @@ int run(int argc, char** argv) {
     report(step, dev == Device::CPU ? gemm_only_seconds(c, 5) : 0.0);
     return 0;
   }
-  char line[64];
+  // "queued K": K steps back to back, one wait at the end (see the header).
+  auto queued = [&](int k) {
+    sync();
+#ifdef NG_HAS_CUDA
+    if (dev == Device::CUDA) cuda::reset_peak();
+    const uint64_t syncs0 = cuda::host_syncs();
+#endif
+    const auto t0 = Clock::now();
+    for (int s = 0; s < k; ++s) {
+      Tensor loss = model_ptr->loss(x, y);
+      loss.backward();
+      opt_ptr->step();
+      opt_ptr->zero_grad();
+    }
+    double waits = 0, peak_mb = 0;
+#ifdef NG_HAS_CUDA
+    waits = (double)(cuda::host_syncs() - syncs0) / k;
+#endif
+    sync();
+    const double step = std::chrono::duration<double>(Clock::now() - t0).count() / k;
+#ifdef NG_HAS_CUDA
+    if (dev == Device::CUDA) peak_mb = cuda::memory_stats().peak / 1048576.0;
+#endif
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    std::printf(
+        "{\"impl\": \"normgrad\", \"device\": \"%s\", \"config\": \"%s\", \"norm\": "
+        "\"%s\", \"precision\": \"%s\", \"steps\": %d, \"step_s\": %.6f, "
+        "\"tokens_per_s\": %.1f, \"host_syncs_per_step\": %.2f, \"peak_mem_mb\": %.1f, "
+        "\"peak_rss_mb\": %.1f}\n",
+        device.c_str(), cfg_name.c_str(), norm.c_str(), to_string(matmul_precision()).c_str(), k,
+        step, c.batch * c.block / step, waits, peak_mb, ru.ru_maxrss / 1024.0);
+    std::fflush(stdout);
+  };
+  auto ack = [](const char* what, const std::string& v) {
+    std::printf("{\"ok\": \"%s %s\"}\n", what, v.c_str());
+    std::fflush(stdout);
+  };
+  char line[256];
   while (std::fgets(line, sizeof line, stdin)) {
     int k = 0;
+    char word[200] = {0};
     if (std::sscanf(line, "run %d", &k) == 1 && k > 0) {
       const double step = run_steps(k);
       report(step, dev == Device::CPU ? gemm_only_seconds(c, 3) : 0.0);
+    } else if (std::sscanf(line, "queued %d", &k) == 1 && k > 0) {
+      queued(k);
+    } else if (std::sscanf(line, "norm %199s", word) == 1) {
+      norm = word;
+      build();
+      ack("norm", norm);
+    } else if (std::sscanf(line, "precision %199s", word) == 1) {
+      set_matmul_precision(parse_matmul_precision(word));
+      ack("precision", to_string(matmul_precision()));
     } else if (!std::strncmp(line, "quit", 4)) {
       break;
     } else {
