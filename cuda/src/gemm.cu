@@ -114,9 +114,12 @@ void gemm_typed(const Tensor& a_in, const Tensor& b_in, const Tensor& out, bool 
       return;
     }
   }
-  check_blas(
-      cublasSetMathMode(handle(), g_allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
-      "matmul");
+  // TF32 tensor-core math for float32: set_allow_tf32(true), or MatmulPrecision::TF32
+  // (normgrad/precision.h; float64 products are never rounded).
+  const bool tf32 =
+      std::is_same_v<T, float> && (g_allow_tf32 || matmul_precision() == MatmulPrecision::TF32);
+  check_blas(cublasSetMathMode(handle(), tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+             "matmul");
   const BlasView va = blas_view(M, K, a.stride(n - 2), a.stride(n - 1));
   const BlasView vb = blas_view(K, N, b.stride(n - 2), b.stride(n - 1));
   // Batch dims: the innermost run that both a and b walk with a single stride becomes the

@@ -30,15 +30,19 @@ Tensor blas_ready(const Tensor& x) {
   return c;
 }
 
-// Under MatmulPrecision::BF16: a contiguous copy of x with every value rounded to bf16
-// (see normgrad/precision.h). A float64 operand is returned as it is.
-Tensor bf16_operand(const Tensor& x) {
-  if (x.dtype() != DType::F32 || matmul_precision() != MatmulPrecision::BF16) return x;
+// Under MatmulPrecision::BF16 / TF32: a contiguous copy of x with every value rounded to
+// bf16 / tf32 (see normgrad/precision.h). A float64 operand is returned as it is.
+Tensor rounded_operand(const Tensor& x) {
+  const MatmulPrecision mp = matmul_precision();
+  if (x.dtype() != DType::F32 || mp == MatmulPrecision::F32) return x;
   Tensor c = empty(x.shape(), {.dtype = DType::F32});
   cpu_backend().copy(x, c);
   float* p = c.data<float>();
   parallel_for(c.numel(), kGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) p[i] = round_to_bf16(p[i]);
+    if (mp == MatmulPrecision::BF16)
+      for (int64_t i = b; i < e; ++i) p[i] = round_to_bf16(p[i]);
+    else
+      for (int64_t i = b; i < e; ++i) p[i] = round_to_tf32(p[i]);
   });
   return c;
 }
@@ -48,7 +52,7 @@ Tensor bf16_operand(const Tensor& x) {
 void CpuBackend::gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& out, bool accumulate) {
   dispatch_float(out.dtype(), "matmul", [&](auto tag) {
     using T = decltype(tag);
-    const Tensor a = bf16_operand(blas_ready(a_in)), b = bf16_operand(blas_ready(b_in));
+    const Tensor a = rounded_operand(blas_ready(a_in)), b = rounded_operand(blas_ready(b_in));
     const int64_t n = out.dim();
     const int64_t M = out.size(n - 2), N = out.size(n - 1), K = a.size(n - 1);
     T* pc = out.data<T>();
