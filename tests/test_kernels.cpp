@@ -147,6 +147,97 @@ TEST_SUITE("kernels") {
                          doctest::Contains("unknown matmul precision 'fp16'"), Error);
   }
 
+  TEST_CASE("round_to_tf32: 10 mantissa bits, nearest, ties to even, infinities, NaN") {
+    const float u = std::ldexp(1.0f, -10);  // TF32's spacing at 1
+    CHECK(round_to_tf32(1.0f) == 1.0f);
+    CHECK(round_to_tf32(1.0f + u / 2) == 1.0f);               // tie: down to even
+    CHECK(round_to_tf32(1.0f + 3 * u / 2) == 1.0f + 2 * u);   // tie: up to even
+    CHECK(round_to_tf32(1.0f + u / 2 + u / 64) == 1.0f + u);  // above the tie: up
+    CHECK(round_to_tf32(1.0f + u) == 1.0f + u);               // representable: kept
+    CHECK(round_to_tf32(-3.0f - u / 4) == -3.0f);
+    CHECK(round_to_tf32(INFINITY) == INFINITY);
+    CHECK(round_to_tf32(-INFINITY) == -INFINITY);
+    CHECK(std::isnan(round_to_tf32(NAN)));
+    CHECK(std::isnan(round_to_tf32(std::bit_cast<float>(0x7f800001u))));  // low-payload NaN
+    CHECK(round_to_tf32(3.4028235e38f) == INFINITY);  // past TF32's largest finite value
+    CHECK(std::isfinite(round_to_tf32(3.0e38f)));     // float32's exponent range
+    CHECK(std::signbit(round_to_tf32(-0.0f)));
+    for (float x : {0.1f, -7.3e-5f, 12345.678f, 3.3e-39f}) {
+      const float r = round_to_tf32(x);
+      CHECK((std::bit_cast<uint32_t>(r) & 0x1fffu) == 0u);
+      CHECK(std::abs(r - x) <= std::abs(x) * std::ldexp(1.0, -11) * 1.0000001);
+    }
+    CHECK(to_string(MatmulPrecision::TF32) == "tf32");
+    CHECK(parse_matmul_precision("tf32") == MatmulPrecision::TF32);
+    CHECK(parse_matmul_precision(to_string(MatmulPrecision::BF16)) == MatmulPrecision::BF16);
+    CHECK(parse_matmul_precision(to_string(MatmulPrecision::F32)) == MatmulPrecision::F32);
+    CHECK_THROWS_WITH_AS(parse_matmul_precision("TF32"), doctest::Contains("(fp32, tf32 or bf16)"),
+                         Error);
+  }
+
+  TEST_CASE("tf32 matmuls on the CPU equal float32 products of tf32-rounded operands") {
+    // The CPU emulates TF32 as it does bf16: rounded operand copies, then sgemm. Products of
+    // two 11-bit significands are exact in float32, so this is what cuBLAS's TF32 tensor
+    // cores compute up to the order of the float32 sums.
+    auto max_abs_diff = [](const Tensor& p, const Tensor& q) {
+      const auto u = p.contiguous().to_vector(), v = q.contiguous().to_vector();
+      REQUIRE(u.size() == v.size());
+      double worst = 0;
+      for (size_t i = 0; i < u.size(); ++i) worst = std::max(worst, std::abs(u[i] - v[i]));
+      return worst;
+    };
+    Generator gen(11);
+    auto normal = [&](const Shape& shape) { return randn(shape, {.dtype = DType::F32}, &gen); };
+    auto rounded = [](const Tensor& t) {
+      std::vector<float> v;
+      for (double x : t.contiguous().to_vector()) v.push_back(round_to_tf32((float)x));
+      return from_vector(v, t.shape());
+    };
+    const Tensor a = normal({3, 37, 29});
+    const Tensor b = normal({29, 23});
+    const Tensor fp32 = matmul(a, b);
+    Tensor tf32, bf16;
+    {
+      const MatmulPrecisionScope scope(MatmulPrecision::TF32);
+      CHECK(matmul_precision() == MatmulPrecision::TF32);
+      tf32 = matmul(a, b);
+      CHECK(max_abs_diff(matmul(a.transpose(1, 2).contiguous().transpose(1, 2), b), tf32) < 1e-5);
+    }
+    {
+      const MatmulPrecisionScope scope(MatmulPrecision::BF16);
+      bf16 = matmul(a, b);
+    }
+    CHECK(matmul_precision() == MatmulPrecision::F32);
+    CHECK(max_abs_diff(tf32, matmul(rounded(a), rounded(b))) < 1e-5);
+    const double err = max_abs_diff(tf32, fp32);
+    INFO("tf32 vs fp32 " << err << ", bf16 vs fp32 " << max_abs_diff(bf16, fp32));
+    CHECK(err > 1e-5);                          // it did round
+    CHECK(err < max_abs_diff(bf16, fp32) / 3);  // 3 more mantissa bits than bf16
+    CHECK(err < 0.03);
+
+    // linear: forward and both backward products take rounded operands
+    Tensor x = normal({2, 7, 29}).requires_grad_();
+    Tensor w = normal({11, 29}).requires_grad_();
+    const Tensor g = normal({2, 7, 11});
+    Tensor y;
+    {
+      const MatmulPrecisionScope scope(MatmulPrecision::TF32);
+      y = linear(x, w, Tensor());
+      sum(y * g).backward();
+    }
+    const Tensor x2 = rounded(x.detach().reshape({14, 29})), w2 = rounded(w.detach());
+    const Tensor g2 = rounded(g.reshape({14, 11}));
+    CHECK(max_abs_diff(y.detach().reshape({14, 11}), matmul(x2, w2.t())) < 1e-5);
+    CHECK(max_abs_diff(x.grad().reshape({14, 29}), matmul(g2, w2)) < 1e-5);
+    CHECK(max_abs_diff(w.grad(), matmul(g2.t(), x2)) < 1e-5);
+
+    // float64 products are never rounded
+    const Tensor a64 = a.to(DType::F64), b64 = b.to(DType::F64);
+    const Tensor exact = matmul(a64, b64);
+    const MatmulPrecisionScope scope(MatmulPrecision::TF32);
+    CHECK(max_abs_diff(matmul(a64, b64), exact) == 0);
+  }
+
   TEST_CASE("vectorized float exp / tanh / sigmoid / gelu match float64 to a few ulp") {
     Tensor x64 = arange(-20, 20, 0.001, {.dtype = DType::F64});
     Tensor x32 = x64.to(DType::F32);
@@ -376,4 +467,20 @@ TEST_SUITE("kernels") {
     CHECK(err.find('\n') == std::string::npos);  // one line
   }
 
+  TEST_CASE("float32 sums are the float64 sum, correctly rounded (long rows, lanes, tails)") {
+    // Rows of 2000 and 5003 values in [-2, 2): the sum accumulates in double, so the float32
+    // result is the exact sum rounded once (the GPU's reductions do the same; the first GPU
+    // run caught the CPU adding 32-term lanes in float32, 5x a tight tolerance apart).
+    for (int64_t R : {31, 2000, 5003}) {
+      Generator g(R);
+      const Tensor x = rand({64, R}, {.dtype = DType::F32}, &g) * 4.0 - 2.0;
+      const auto got = sum(x, {1}).to_vector(), want = sum(x.to(DType::F64), {1}).to_vector();
+      double worst = 0;
+      for (size_t i = 0; i < got.size(); ++i)
+        worst = std::max(
+            worst, std::fabs(got[i] - want[i]) / (std::ldexp(std::fabs(want[i]), -24) + 1e-12));
+      INFO("R " << R << ": worst error in half-ulps of the float64 sum " << worst);
+      CHECK(worst <= 1.0001);
+    }
+  }
 }  // TEST_SUITE

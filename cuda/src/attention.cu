@@ -1,10 +1,19 @@
-// Causal self-attention on the GPU: the five matrix products per step are batched cuBLAS
-// calls on head views of the packed qkv (no copies going in); the causal softmax and its
-// backward are one kernel each (one warp per row). Head outputs come back from cuBLAS
-// contiguous and one strided copy puts them into the packed layout.
+// Causal self-attention on the GPU. The fused kernels (flash_attention.cu: online softmax,
+// no T x T matrix in memory) handle head sizes up to 128; larger heads, or
+// NG_CUDA_ATTENTION=gemm (an A/B switch for benchmarks), take the cuBLAS path below: the
+// five matrix products per step are batched cuBLAS calls on head views of the packed qkv
+// (no copies going in), the causal softmax and its backward one kernel each (one warp per
+// row); head outputs come back from cuBLAS contiguous and one strided copy puts them into
+// the packed layout. The saved tensor tells the backward which path the forward took:
+// [B, H, T] row log-sum-exps (fused) or [B, H, T, T] probabilities (cuBLAS).
+#include <cstdlib>
+#include <cstring>
+
 #include "common.cuh"
 #include "cuda_backend.cuh"
 #include "device_math.cuh"
+#include "flash_attention.cuh"
+#include "normgrad/cuda.h"
 
 namespace ng::cuda {
 namespace attention {
@@ -69,7 +78,7 @@ template <class T>
 void forward(CudaBackend& be, const Tensor& qkv, int64_t n_head, double scale, const Tensor& probs,
              const Tensor& y) {
   const Geo g = geo(qkv, n_head);
-  if (g.B * g.T == 0) return;
+  if (g.B * g.T * g.H == 0) return;
   be.gemm(heads(qkv, g, 0), heads(qkv, g, 1).transpose(-2, -1), probs, false);
   const int64_t rows = g.B * g.H * g.T;
   causal_softmax<T>
@@ -84,7 +93,7 @@ template <class T>
 void backward(CudaBackend& be, const Tensor& gy, const Tensor& qkv, const Tensor& probs,
               int64_t n_head, double scale, const Tensor& dqkv) {
   const Geo g = geo(qkv, n_head);
-  if (g.B * g.T == 0) return;
+  if (g.B * g.T * g.H == 0) return;
   const TensorOptions o{.dtype = qkv.dtype(), .device = Device::CUDA};
   const Tensor gh = heads(gy, g, -1), q = heads(qkv, g, 0), k = heads(qkv, g, 1),
                v = heads(qkv, g, 2);
@@ -102,19 +111,40 @@ void backward(CudaBackend& be, const Tensor& gy, const Tensor& qkv, const Tensor
   be.copy(tmp, heads(dqkv, g, 1));
 }
 
+bool& fused_switch() {
+  static bool on = [] {
+    const char* v = std::getenv("NG_CUDA_ATTENTION");
+    return !(v && std::strcmp(v, "gemm") == 0);
+  }();
+  return on;
+}
+
+bool use_fused(const Tensor& qkv, int64_t n_head) {
+  return fused_switch() && flash::supported(qkv.dtype(), qkv.size(2) / 3 / n_head);
+}
+
 }  // namespace attention
 
-void CudaBackend::attention_forward(const Tensor& qkv, int64_t n_head, double scale,
-                                    const Tensor& probs, const Tensor& y) {
+void set_fused_attention(bool on) { attention::fused_switch() = on; }
+bool fused_attention() { return attention::fused_switch(); }
+
+Tensor CudaBackend::attention_forward(const Tensor& qkv, int64_t n_head, double scale,
+                                      const Tensor& y) {
+  if (attention::use_fused(qkv, n_head)) return flash::forward(qkv, n_head, scale, y);
+  const attention::Geo g = attention::geo(qkv, n_head);
+  Tensor probs = empty({g.B, g.H, g.T, g.T}, {.dtype = qkv.dtype(), .device = Device::CUDA});
   dispatch_float(qkv.dtype(), "causal_self_attention", [&](auto tag) {
     attention::forward<decltype(tag)>(*this, qkv, n_head, scale, probs, y);
   });
+  return probs;
 }
 
-void CudaBackend::attention_backward(const Tensor& g, const Tensor& qkv, const Tensor& probs,
-                                     int64_t n_head, double scale, const Tensor& dqkv) {
+void CudaBackend::attention_backward(const Tensor& g, const Tensor& qkv, const Tensor& y,
+                                     const Tensor& saved, int64_t n_head, double scale,
+                                     const Tensor& dqkv) {
+  if (saved.dim() == 3) return flash::backward(g, qkv, y, saved, n_head, scale, dqkv);
   dispatch_float(qkv.dtype(), "causal_self_attention", [&](auto tag) {
-    attention::backward<decltype(tag)>(*this, g, qkv, probs, n_head, scale, dqkv);
+    attention::backward<decltype(tag)>(*this, g, qkv, saved, n_head, scale, dqkv);
   });
 }
 

@@ -28,10 +28,10 @@ class CudaBackend final : public Backend {
   void scatter_add(const Tensor& out, int64_t dim, const Tensor& index, const Tensor& src) override;
   void adam_step(const AdamParams& a, const Tensor& p, const Tensor& g, const Tensor& m,
                  const Tensor& v) override;
-  void attention_forward(const Tensor& qkv, int64_t n_head, double scale, const Tensor& probs,
-                         const Tensor& y) override;
-  void attention_backward(const Tensor& g, const Tensor& qkv, const Tensor& probs, int64_t n_head,
-                          double scale, const Tensor& dqkv) override;
+  Tensor attention_forward(const Tensor& qkv, int64_t n_head, double scale,
+                           const Tensor& y) override;
+  void attention_backward(const Tensor& g, const Tensor& qkv, const Tensor& y, const Tensor& saved,
+                          int64_t n_head, double scale, const Tensor& dqkv) override;
 };
 
 }  // namespace ng::cuda

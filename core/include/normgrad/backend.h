@@ -104,14 +104,17 @@ class Backend {
   // In place: p, m, v updated from g (all contiguous, same shape and dtype).
   virtual void adam_step(const AdamParams& a, const Tensor& p, const Tensor& g, const Tensor& m,
                          const Tensor& v) = 0;
-  // Causal self-attention of packed heads: qkv [B, T, 3C] holds q, k, v side by side, each
-  // split into H heads of D = C/H. probs [B, H, T, T] receives softmax(q k^T scale) with
-  // the future masked (zeros above the diagonal); y [B, T, C] the heads' outputs, concatenated.
-  virtual void attention_forward(const Tensor& qkv, int64_t n_head, double scale,
-                                 const Tensor& probs, const Tensor& y) = 0;
-  // g [B, T, C] contiguous; writes dqkv [B, T, 3C].
-  virtual void attention_backward(const Tensor& g, const Tensor& qkv, const Tensor& probs,
-                                  int64_t n_head, double scale, const Tensor& dqkv) = 0;
+  // Causal self-attention of packed heads: qkv [B, T, 3C] (contiguous) holds q, k, v side by
+  // side, each split into H heads of D = C/H; y [B, T, C] receives the heads' outputs of
+  // softmax(q k^T scale, future masked) v, concatenated. Returns what the backward needs
+  // besides qkv and y, in a form the backend chooses: the CPU keeps the probabilities
+  // [B, H, T, T]; the GPU's fused kernel only each row's log-sum-exp [B, H, T].
+  virtual Tensor attention_forward(const Tensor& qkv, int64_t n_head, double scale,
+                                   const Tensor& y) = 0;
+  // g [B, T, C] contiguous, y and saved from the forward; writes dqkv [B, T, 3C].
+  virtual void attention_backward(const Tensor& g, const Tensor& qkv, const Tensor& y,
+                                  const Tensor& saved, int64_t n_head, double scale,
+                                  const Tensor& dqkv) = 0;
 };
 
 // Helpers the backends share.

@@ -115,14 +115,18 @@ void backward(const Tensor& g, const Tensor& qkv, const Tensor& probs, int64_t n
 
 }  // namespace
 
-void CpuBackend::attention_forward(const Tensor& qkv, int64_t n_head, double scale,
-                                   const Tensor& probs, const Tensor& y) {
+Tensor CpuBackend::attention_forward(const Tensor& qkv, int64_t n_head, double scale,
+                                     const Tensor& y) {
+  const Dims d = dims_of(qkv, n_head);
+  Tensor probs = empty({d.B, d.H, d.T, d.T}, {.dtype = qkv.dtype()});
   dispatch_float(qkv.dtype(), "causal_self_attention",
                  [&](auto tag) { forward<decltype(tag)>(qkv, n_head, scale, probs, y); });
+  return probs;
 }
 
-void CpuBackend::attention_backward(const Tensor& g, const Tensor& qkv, const Tensor& probs,
-                                    int64_t n_head, double scale, const Tensor& dqkv) {
+void CpuBackend::attention_backward(const Tensor& g, const Tensor& qkv, const Tensor& /*y*/,
+                                    const Tensor& probs, int64_t n_head, double scale,
+                                    const Tensor& dqkv) {
   dispatch_float(qkv.dtype(), "causal_self_attention",
                  [&](auto tag) { backward<decltype(tag)>(g, qkv, probs, n_head, scale, dqkv); });
 }

@@ -52,17 +52,18 @@ Tensor causal_self_attention(const Tensor& qkv_in, int64_t n_head) {
   const Tensor qkv = qkv_in.contiguous();
   const double scale = 1.0 / std::sqrt((double)s.D);
   Tensor y = empty_like_shape(qkv, {s.B, s.T, s.C});
-  Tensor probs = empty_like_shape(qkv, {s.B, n_head, s.T, s.T});
-  backend_of(qkv).attention_forward(qkv, n_head, scale, probs, y);
+  // the backend's choice of what to keep: probabilities (CPU) or row log-sum-exps (GPU)
+  const Tensor saved_by_backend = backend_of(qkv).attention_forward(qkv, n_head, scale, y);
   return autograd::record(
-      "causal_self_attention", y, {qkv_in}, {qkv, probs},
+      "causal_self_attention", y, {qkv_in}, {qkv, y, saved_by_backend},
       [n_head, scale](const TensorList& saved, const Tensor& g) {
         const Tensor& qkv = saved[0];
         if (GradMode::enabled()) {  // create_graph: differentiate the specification
           return autograd::grad({composed::causal_self_attention(qkv, n_head)}, {qkv}, {g}, true);
         }
         Tensor dqkv = empty_like_shape(qkv, qkv.shape());
-        backend_of(qkv).attention_backward(g.contiguous(), qkv, saved[1], n_head, scale, dqkv);
+        backend_of(qkv).attention_backward(g.contiguous(), qkv, saved[1], saved[2], n_head, scale,
+                                           dqkv);
         return TensorList{dqkv};
       });
 }

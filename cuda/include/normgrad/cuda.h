@@ -43,4 +43,10 @@ void* kernel_stream();
 void set_allow_tf32(bool on);
 bool allow_tf32();
 
+// Causal attention through the fused kernels (online softmax, O(T) memory per head; head
+// sizes up to 128) or through cuBLAS products with a stored T x T probability matrix. On by
+// default; NG_CUDA_ATTENTION=gemm at start turns it off. For A/B benchmarks and tests.
+void set_fused_attention(bool on);
+bool fused_attention();
+
 }  // namespace ng::cuda
