@@ -19,15 +19,28 @@ struct Probes::BlockRecord {
   json residual_grad;  // filled by a tensor hook during backward
 };
 
+namespace {
+// The probes draw on the host (one generator, the same draws on every device) and index or
+// compare tensors that live on the model's device: these put the host values there.
+Tensor row_indices(const std::vector<int64_t>& rows, const Tensor& like) {
+  return from_vector(rows, {(int64_t)rows.size()}).to(like.device());
+}
+Tensor threshold(double t, const Tensor& like) {
+  return full({}, t, {.dtype = like.dtype(), .device = like.device()});
+}
+}  // namespace
+
 double jacobian_top_singular_value(Norm& norm, const Tensor& x_in, int64_t iters, Generator& gen) {
   GradModeGuard on(true);
   const Tensor x = x_in.detach().reshape({1, -1}).requires_grad_();
   const int64_t C = x.size(1);
   const Tensor y = norm.normalize(x);
-  // h(g) = J^T g, kept differentiable in g; then J v = d<h(g), v>/dg.
-  const Tensor g = zeros({1, C}, {.dtype = x.dtype(), .requires_grad = true});
+  // h(g) = J^T g, kept differentiable in g; then J v = d<h(g), v>/dg. g and v live on x's
+  // device (autograd and the ops refuse mixed devices); v is drawn on the host so that the
+  // power iteration starts from the same vector on every device.
+  const Tensor g = zeros({1, C}, {.dtype = x.dtype(), .device = x.device(), .requires_grad = true});
   const Tensor h = autograd::grad({y}, {x}, {g}, /*create_graph=*/true)[0];
-  Tensor v = randn({1, C}, {.dtype = x.dtype()}, &gen);
+  Tensor v = randn({1, C}, {.dtype = x.dtype()}, &gen).to(x.device());
   double sigma = 0;
   for (int64_t i = 0; i < iters; ++i) {
     v = v / v.norm().item();
@@ -63,8 +76,7 @@ Probes::Probes(GPT& model, ProbeOptions o) : model_(model), o_(o), gen_(o.seed) 
               const Tensor ax = abs(x) * rec->norm->scalars().at("alpha");
               json sat;
               for (double t : {0.5, 1.0, 1.5, 2.0, 2.5, 3.0})
-                sat[std::to_string(t).substr(0, 3)] =
-                    ng::mean(gt(ax, full({}, t, {.dtype = DType::F64}))).item();
+                sat[std::to_string(t).substr(0, 3)] = ng::mean(gt(ax, threshold(t, ax))).item();
               s["saturation"] = sat;
             }
             // Scatter sample: whole tokens are normalized (LayerNorm needs the row), then one
@@ -73,7 +85,7 @@ Probes::Probes(GPT& model, ProbeOptions o) : model_(model), o_(o), gen_(o.seed) 
             std::vector<int64_t> rows(k), cols(k);
             for (int64_t i = 0; i < k; ++i)
               rows[i] = gen_.randint(0, N), cols[i] = gen_.randint(0, C);
-            const Tensor xr = index_select(in.detach().reshape({-1, C}), 0, from_vector(rows, {k}));
+            const Tensor xr = index_select(in.detach().reshape({-1, C}), 0, row_indices(rows, in));
             const auto yin = xr.to_vector(), yout = rec->norm->normalize(xr).to_vector();
             std::vector<double> px(k), py(k);
             for (int64_t i = 0; i < k; ++i)

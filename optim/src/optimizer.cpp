@@ -198,7 +198,11 @@ void clip_grads_to(const TensorList& params, double max_norm, double norm) {
 Tensor grad_norm_tensor(const TensorList& params) {
   NoGradGuard no_grad;
   const Tensor sq = tensor_sum_squares(params, [](const Tensor&) { return true; });
-  return sq.defined() ? sqrt(sq) : zeros({}, {.dtype = DType::F64});
+  if (sq.defined()) return sqrt(sq);
+  // No gradient yet: 0 on the parameters' device, where the caller combines it with their
+  // gradients and losses (a host 0 beside a GPU loss would be a device mismatch in cat).
+  const Device dev = params.empty() ? Device::CPU : params.front().device();
+  return zeros({}, {.dtype = DType::F64, .device = dev});
 }
 
 void clip_grads_to(const TensorList& params, double max_norm, const Tensor& norm) {

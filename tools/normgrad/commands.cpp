@@ -20,25 +20,35 @@ struct Loaded {
   Tokenizer tok;
   std::unique_ptr<nn::GPT> model;
   nn::Metadata meta;
-  int64_t step = 0;  // the checkpoint's step (0 when it has none)
+  int64_t step = 0;          // the checkpoint's step (0 when it has none)
+  Device dev = Device::CPU;  // where the model's weights are
 };
 
-Loaded load(const std::string& ckpt) {
+// The weights are loaded on the host (where the file was read) and then moved in one upload:
+// a checkpoint does not record the device it was written on, and needs not.
+Loaded load(const std::string& ckpt, const std::string& device) {
+  const Device dev = parse_device(device);   // before the read: a missing GPU fails at once
   SavedRun r = read_saved_run(ckpt, false);  // every field and tensor checked
-  Loaded l{r.cfg, r.tok, std::make_unique<nn::GPT>(r.cfg.gpt(r.tok.size(), false)), r.file.metadata,
-           r.step};
+  Loaded l{.cfg = r.cfg,
+           .tok = r.tok,
+           .model = std::make_unique<nn::GPT>(r.cfg.gpt(r.tok.size(), false)),
+           .meta = r.file.metadata,
+           .step = r.step,
+           .dev = dev};
   nn::StateDict sd;
   for (auto& [k, v] : r.file.tensors)
     if (k.rfind("optim.", 0) != 0) sd[k] = v;
   l.model->load_state_dict(sd);
+  l.model->to(dev);
   l.model->eval();
   return l;
 }
 }  // namespace
 
-double eval_command(const std::string& ckpt, const std::string& data, int64_t max_windows) {
+double eval_command(const std::string& ckpt, const std::string& data, int64_t max_windows,
+                    const std::string& device) {
   const auto t0 = std::chrono::steady_clock::now();
-  Loaded l = load(ckpt);
+  Loaded l = load(ckpt, device);
   const auto t1 = std::chrono::steady_clock::now();
   std::vector<int64_t> ids = load_run_data(data.empty() ? l.cfg.data : data, l.tok).ids;
   // Without --data: the run's own validation split (the last 10% of its corpus, never
@@ -55,7 +65,9 @@ double eval_command(const std::string& ckpt, const std::string& data, int64_t ma
   const int64_t B = std::clamp<int64_t>((1 << 26) / std::max<int64_t>(1, logits_per_window), 1, 32);
   const int64_t windows = max_windows > 0 ? std::min(n, max_windows) : n;
   NoGradGuard no_grad;
-  double total = 0;
+  // Each pass's loss x its windows, read back together at the end: one wait for a GPU, not
+  // one per pass; summed on the host in pass order in float64, as before.
+  TensorList weighted;
   for (int64_t w0 = 0; w0 < windows; w0 += B) {
     const int64_t b = std::min(B, windows - w0);
     std::vector<int64_t> x(b * T), y(b * T);
@@ -64,8 +76,11 @@ double eval_command(const std::string& ckpt, const std::string& data, int64_t ma
         x[i * T + t] = ids[(w0 + i) * T + t];
         y[i * T + t] = ids[(w0 + i) * T + t + 1];
       }
-    total += l.model->loss(from_vector(x, {b, T}), from_vector(y, {b, T})).item() * (double)b;
+    const Tensor xs = from_vector(x, {b, T}).to(l.dev), ys = from_vector(y, {b, T}).to(l.dev);
+    weighted.push_back(l.model->loss(xs, ys).to(DType::F64).reshape({1}) * (double)b);
   }
+  double total = 0;
+  for (double v : cat(weighted, 0).to_vector()) total += v;
   const double loss = total / (double)windows;
   const auto t2 = std::chrono::steady_clock::now();
   const double load_s = std::chrono::duration<double>(t1 - t0).count(),
@@ -120,8 +135,9 @@ std::string sample_text(nn::GPT& model, const Tokenizer& tok, const std::string&
 }
 
 std::string sample_command(const std::string& ckpt, const std::string& prompt, int64_t tokens,
-                           double temperature, int64_t top_k, uint64_t seed) {
-  Loaded l = load(ckpt);
+                           double temperature, int64_t top_k, uint64_t seed,
+                           const std::string& device) {
+  Loaded l = load(ckpt, device);
   Generator gen(seed);
   const auto t0 = std::chrono::steady_clock::now();
   std::string text = sample_text(*l.model, l.tok, prompt, tokens, temperature, top_k, gen);
@@ -134,7 +150,7 @@ std::string sample_command(const std::string& ckpt, const std::string& prompt, i
 }
 
 void grads_command(const std::string& ckpt, const GradsOptions& o) {
-  Loaded l = load(ckpt);
+  Loaded l = load(ckpt, o.device);
   const RunData corpus = load_run_data(o.data.empty() ? l.cfg.data : o.data, l.tok);
   const int64_t batch = o.batch > 0 ? o.batch : l.cfg.batch;
   TrainConfig with_batch = l.cfg;  // --batch gets the bounds and the memory check of train
@@ -160,9 +176,9 @@ void grads_command(const std::string& ckpt, const GradsOptions& o) {
       l.model->dropout_generator().set_state(l.meta.at("dropout_rng"));
     which = "training batch of step " + std::to_string(at + 1) + " (the next step)";
   }
-  auto [x, y] = b.batch(batch, false);
+  auto [x, y] = b.batch(batch, false);  // host ids: saved as they are
   l.model->train();  // same mode as training (dropout draws from the model's seeded generator)
-  Tensor loss = l.model->loss(x, y);
+  Tensor loss = l.model->loss(x.to(l.dev), y.to(l.dev));
   loss.backward();
   nn::StateDict sd{{"loss", loss.detach()}, {"input_ids", x}, {"target_ids", y}};
   std::printf("%s\nloss %.6f\n%-48s %14s %14s\n", which.c_str(), loss.item(), "parameter", "|grad|",

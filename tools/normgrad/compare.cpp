@@ -70,6 +70,9 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
   if (opt.seeds < 1) ng::fail("compare", "--seeds must be >= 1, got ", opt.seeds);
   TrainConfig base = base_in;
   base.validate();
+  // Every run trains on base.device (its flags carry it to child processes); a missing GPU
+  // is one error here, not one per run after the report folder exists.
+  parse_device(base.device);
   const int ranks = opt.comm ? opt.comm->size() : 1, rank = opt.comm ? opt.comm->rank() : 0;
   if (rank > 0) base.quiet = true;  // rank 0 speaks and writes the report
   if (!base.data.empty()) base.data = fs::absolute(base.data).lexically_normal().string();

@@ -14,6 +14,7 @@
 #include "runs.h"
 #include "saved_run.h"
 #include "tensorboard.h"
+#include "train.h"
 
 namespace ngcli {
 namespace fs = std::filesystem;
@@ -62,14 +63,22 @@ namespace {
 
 struct Surgeon {
   SavedRun run;
-  nn::StateDict weights;
+  nn::StateDict weights;  // host tensors, as read from the file
   std::unique_ptr<Batcher> data;
   const ConvertOptions& o;
+  Device dev = Device::CPU;
 
+  // A copy of the checkpoint's model on the run's device (loaded on the host, then moved).
   std::unique_ptr<nn::GPT> fresh() const {
     auto m = std::make_unique<nn::GPT>(run.cfg.gpt(run.tok.size(), false));
     m->load_state_dict(weights);
+    m->to(dev);
     return m;
+  }
+  // A batch of host ids, moved to the model's device.
+  std::pair<Tensor, Tensor> batch(bool validation, Generator& g) {
+    auto [x, y] = data->batch(run.cfg.batch, validation, &g);
+    return {x.to(dev), y.to(dev)};
   }
   double eval(nn::GPT& m) {  // the same batches every time
     NoGradGuard no_grad;
@@ -77,7 +86,7 @@ struct Surgeon {
     Generator g(run.cfg.seed + 2);
     double s = 0;
     for (int64_t i = 0; i < o.eval_batches; ++i) {
-      auto [x, y] = data->batch(run.cfg.batch, true, &g);
+      auto [x, y] = batch(true, g);
       s += m.loss(x, y).item();
     }
     return s / (double)o.eval_batches;
@@ -99,10 +108,7 @@ struct Surgeon {
     NoGradGuard no_grad;
     m.eval();
     Generator g(run.cfg.seed + 7);  // training text, not the batches evaluated on
-    for (int64_t i = 0; i < o.stats_batches; ++i) {
-      auto [x, y] = data->batch(run.cfg.batch, false, &g);
-      m(x);
-    }
+    for (int64_t i = 0; i < o.stats_batches; ++i) m(batch(false, g).first);
     for (auto& [norm, id] : hooks) norm->remove_forward_hook(id);
     for (auto& [p, s] : st) s.mean_square /= (double)s.tokens, s.variance /= (double)s.tokens;
     return st;
@@ -125,6 +131,7 @@ struct Surgeon {
           if (field == "lambda0") opt.lambda0 = v;
         }
       auto n = std::make_shared<nn::Norm>(target, old->channels(), opt);
+      n->to(dev);  // created on the host; copy_ below and the forward need the model's device
       if (n->weight.defined() && old->weight.defined()) Tensor(n->weight).copy_(old->weight);
       if (n->bias.defined() && old->bias.defined()) Tensor(n->bias).copy_(old->bias);
       nn::replace_norm(m, p, n);
@@ -149,7 +156,7 @@ struct Surgeon {
     const int64_t every = std::max<int64_t>(1, o.steps / 5);
     for (int64_t k = 1; k <= o.steps; ++k) {
       m.train();
-      auto [x, y] = data->batch(run.cfg.batch, false, &batches);
+      auto [x, y] = batch(false, batches);
       Tensor loss = m.loss(x, y);
       opt.zero_grad();
       loss.backward();
@@ -184,7 +191,8 @@ ConvertResult convert(const ConvertOptions& o) {
   if (o.scale != "one" && o.scale != "sqrtc") fail("convert", "--scale must be one or sqrtc");
   for (const auto& i : o.inits)
     if (i != "default" && i != "stats") fail("convert", "--init ", i, ": default or stats");
-  Surgeon s{read_saved_run(o.ckpt, false), {}, nullptr, o};
+  const Device dev = parse_device(o.device);  // before any work: a missing GPU fails at once
+  Surgeon s{read_saved_run(o.ckpt, false), {}, nullptr, o, dev};
   for (auto& [k, v] : s.run.file.tensors)
     if (k.rfind("optim.", 0) != 0) s.weights[k] = v;
   const auto ids = load_run_data(o.data.empty() ? s.run.cfg.data : o.data, s.run.tok).ids;

@@ -32,6 +32,9 @@ struct ConvertOptions {
   std::string dir = "surgery";
   bool tensorboard = true;  // DIR/runs/<kind>-<init>-<norms|all>/: one TensorBoard run each
   bool quiet = false;
+  // "cpu" or "cuda" (as train's --device): the model, the new layers and every batch live
+  // there; the statistics and losses are read back to the host.
+  std::string device = "cpu";
 };
 
 // Input statistics of one norm layer over many tokens: the mean over tokens of each

@@ -144,6 +144,14 @@ static std::string explain_parse_error(const CLI::ParseError& e, const CLI::App&
   return msg;
 }
 
+// --device for the commands that read a checkpoint: the same values, check and help as
+// train's (NG_TRAIN_FIELDS' device field), so every command spells it alike.
+static void add_device_option(CLI::App& c, std::string& device) {
+  c.add_option("--device", device, "cpu or cuda")
+      ->check(validator(FieldCheck::kDevice))
+      ->capture_default_str();
+}
+
 static void record_given(const GivenFlags& flags, TrainConfig& t) {
   for (auto& [name, opt] : flags)
     if (opt->count() > 0) t.given.insert(name);
@@ -179,7 +187,7 @@ int main(int argc, char** argv) {
   auto* train_cmd = app.add_subcommand("train", "train a GPT");
   const GivenFlags train_flags = add_train_flags(*train_cmd, tc);
 
-  std::string ckpt, data, out = "grads.safetensors", prompt;
+  std::string ckpt, data, out = "grads.safetensors", prompt, device = "cpu";
   int64_t windows = 0, tokens = 200, top_k = 0;
   double temperature = 1.0;
   uint64_t seed = 1337;
@@ -189,6 +197,7 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   eval_cmd->add_option("--data", data, "text file (default: the checkpoint's corpus)");
   eval_cmd->add_option("--max-windows", windows, "evaluate at most this many windows (0: all)");
+  add_device_option(*eval_cmd, device);
   auto* sample_cmd = app.add_subcommand("sample", "generate text");
   sample_cmd->add_option("--ckpt", ckpt)->required()->check(CLI::ExistingFile);
   sample_cmd->add_option("--prompt", prompt);
@@ -198,6 +207,7 @@ int main(int argc, char** argv) {
   sample_cmd->add_option("--temperature", temperature)->check(kPositive)->capture_default_str();
   sample_cmd->add_option("--top-k", top_k, "keep the k most likely (0: all)")->check(kNonNegative);
   sample_cmd->add_option("--seed", seed)->capture_default_str();
+  add_device_option(*sample_cmd, device);
   GradsOptions go;
   auto* grads_cmd = app.add_subcommand(
       "grads",
@@ -214,6 +224,7 @@ int main(int argc, char** argv) {
   grads_cmd->add_option("--seed", go.seed, "an independent batch drawn from this seed instead")
       ->excludes("--step");
   grads_cmd->add_option("--out", go.out)->capture_default_str();
+  add_device_option(*grads_cmd, go.device);
 
   TrainConfig cc;
   std::string kinds_csv;
@@ -310,6 +321,7 @@ int main(int argc, char** argv) {
       ->add_option("--tensorboard", vo.tensorboard,
                    "TensorBoard runs of every fine-tuning in REPORT/runs/ (true/false)")
       ->capture_default_str();
+  add_device_option(*convert_cmd, vo.device);
 
   std::string hf_dir, import_out = "gpt2-import", export_ckpt;
   auto* import_cmd = app.add_subcommand(
@@ -391,9 +403,10 @@ int main(int argc, char** argv) {
     if (*convert_cmd) convert(vo);
     if (*import_cmd) import_hf(hf_dir, import_out);
     if (*export_cmd) export_hf(export_ckpt, hf_dir);
-    if (*eval_cmd) eval_command(ckpt, data, windows);
+    if (*eval_cmd) eval_command(ckpt, data, windows, device);
     if (*sample_cmd)
-      std::printf("%s\n", sample_command(ckpt, prompt, tokens, temperature, top_k, seed).c_str());
+      std::printf("%s\n",
+                  sample_command(ckpt, prompt, tokens, temperature, top_k, seed, device).c_str());
     if (*grads_cmd) grads_command(ckpt, go);
   } catch (const ng::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

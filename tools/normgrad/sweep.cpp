@@ -57,6 +57,9 @@ SweepResult sweep(const TrainConfig& base_in, const SweepOptions& opt_in) {
   const int ranks = opt.comm ? opt.comm->size() : 1, rank = opt.comm ? opt.comm->rank() : 0;
   if (rank > 0) base.quiet = true;  // rank 0 speaks and writes the report
   base.validate();
+  // Every cell trains on base.device (its flags carry it to child processes); a missing GPU
+  // is one error here, not one per cell.
+  parse_device(base.device);
   if (!base.data.empty()) base.data = fs::absolute(base.data).lexically_normal().string();
   std::vector<double> numeric;
   for (const auto& v : opt.values) {
