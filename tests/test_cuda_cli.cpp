@@ -18,12 +18,17 @@
 #include <string>
 #include <vector>
 
+#include "../core/src/cpu/cpu_backend.h"
 #include "cli_helpers.h"
 #include "commands.h"
+#include "normgrad/backend.h"
 #include "normgrad/nn/gpt.h"
 #include "normgrad/nn/hf_gpt2.h"
+#include "normgrad/nn/probes.h"
 #include "normgrad/nn/safetensors.h"
+#include "normgrad/norm_kind.h"
 #include "normgrad/ops.h"
+#include "normgrad/optim.h"
 #include "saved_run.h"
 #include "train.h"
 
@@ -164,6 +169,134 @@ double printed_eval_loss(const std::string& out) {
 
 void remove_all(std::initializer_list<const char*> paths) {
   for (const char* p : paths) fs::remove_all(p);
+}
+
+// A stand-in second device for machines without a GPU: tensors tagged Device::CUDA whose
+// memory is host memory and whose every kernel is the CPU backend's (the CPU's fused norm
+// kernels for `kinds`). The ops check devices as they do with a GPU, so a tensor made on the
+// host and combined with the model's fails here as it would there ("device mismatch").
+// Used only where no GPU is usable; the scope restores what it replaced.
+class HostStandIn final : public ng::Backend {
+ public:
+  const char* name() const override { return "host stand-in for cuda"; }
+  std::shared_ptr<ng::Storage> allocate(size_t n) override {
+    auto st = cpu().allocate(n);
+    st->device = ng::Device::CUDA;
+    return st;
+  }
+  void copy_from_host(void* d, const void* s, size_t n) override { cpu().copy_from_host(d, s, n); }
+  void copy_to_host(void* d, const void* s, size_t n) override { cpu().copy_to_host(d, s, n); }
+  void copy(const ng::Tensor& s, const ng::Tensor& d) override { cpu().copy(s, d); }
+  void fill(const ng::Tensor& d, double v) override { cpu().fill(d, v); }
+  void unary(ng::UnaryOp op, const ng::Tensor& x, const ng::Tensor& out, double a,
+             double b) override {
+    cpu().unary(op, x, out, a, b);
+  }
+  void binary(ng::BinaryOp op, const ng::Tensor& a, const ng::Tensor& b,
+              const ng::Tensor& out) override {
+    cpu().binary(op, a, b, out);
+  }
+  void where(const ng::Tensor& c, const ng::Tensor& a, const ng::Tensor& b,
+             const ng::Tensor& out) override {
+    cpu().where(c, a, b, out);
+  }
+  void reduce(ng::ReduceOp op, const ng::Tensor& x, const std::vector<int64_t>& dims,
+              const ng::Tensor& out) override {
+    cpu().reduce(op, x, dims, out);
+  }
+  void gemm(const ng::Tensor& a, const ng::Tensor& b, const ng::Tensor& out,
+            bool accumulate) override {
+    cpu().gemm(a, b, out, accumulate);
+  }
+  void softmax(const ng::Tensor& x, int64_t dim, bool log, const ng::Tensor& out) override {
+    cpu().softmax(x, dim, log, out);
+  }
+  void index_select(const ng::Tensor& x, int64_t dim, const ng::Tensor& i,
+                    const ng::Tensor& out) override {
+    cpu().index_select(x, dim, i, out);
+  }
+  void index_add(const ng::Tensor& out, int64_t dim, const ng::Tensor& i,
+                 const ng::Tensor& src) override {
+    cpu().index_add(out, dim, i, src);
+  }
+  void gather(const ng::Tensor& x, int64_t dim, const ng::Tensor& i,
+              const ng::Tensor& out) override {
+    cpu().gather(x, dim, i, out);
+  }
+  void check_indices(const ng::Tensor& i, int64_t size, int64_t ignore, const char* op) override {
+    cpu().check_indices(i, size, ignore, op);
+  }
+  void scatter_add(const ng::Tensor& out, int64_t dim, const ng::Tensor& i,
+                   const ng::Tensor& src) override {
+    cpu().scatter_add(out, dim, i, src);
+  }
+  void adam_step(const ng::AdamParams& a, const ng::Tensor& p, const ng::Tensor& g,
+                 const ng::Tensor& m, const ng::Tensor& v) override {
+    cpu().adam_step(a, p, g, m, v);
+  }
+  ng::Tensor attention_forward(const ng::Tensor& qkv, int64_t n_head, double scale,
+                               const ng::Tensor& y) override {
+    return cpu().attention_forward(qkv, n_head, scale, y);
+  }
+  void attention_backward(const ng::Tensor& g, const ng::Tensor& qkv, const ng::Tensor& y,
+                          const ng::Tensor& saved, int64_t n_head, double scale,
+                          const ng::Tensor& dqkv) override {
+    cpu().attention_backward(g, qkv, y, saved, n_head, scale, dqkv);
+  }
+
+ private:
+  static ng::Backend& cpu() { return ng::cpu::cpu_backend(); }
+};
+
+struct HostStandInScope {
+  HostStandIn device;
+  ng::Backend* previous = nullptr;
+  std::vector<std::pair<std::string, ng::NormKernels>> replaced;  // the GPU's, restored after
+  explicit HostStandInScope(const std::vector<std::string>& kinds) {
+    if (ng::has_backend(ng::Device::CUDA)) previous = &ng::backend(ng::Device::CUDA);
+    ng::register_backend(ng::Device::CUDA, &device);
+    for (const auto& k : kinds) {
+      const ng::NormKernels* on_cpu = ng::find_norm_kernels(ng::Device::CPU, k);
+      REQUIRE(on_cpu != nullptr);
+      if (const ng::NormKernels* gpu = ng::find_norm_kernels(ng::Device::CUDA, k))
+        replaced.emplace_back(k, *gpu);
+      ng::register_norm_kernels(ng::Device::CUDA, k, *on_cpu);
+    }
+  }
+  // A kind without GPU kernels before keeps the CPU's: harmless, no GPU tensor can exist here.
+  ~HostStandInScope() {
+    for (const auto& [k, kernels] : replaced)
+      ng::register_norm_kernels(ng::Device::CUDA, k, kernels);
+    ng::register_backend(ng::Device::CUDA, previous);
+  }
+};
+
+bool gpu_usable() {
+#ifdef NG_HAS_CUDA
+  return ng::cuda::is_available();
+#else
+  return false;
+#endif
+}
+
+// One probe record of a small GPT (layernorm blocks, DyT final norm: the saturation probes)
+// after one AdamW step on `dev`.
+json probe_record(ng::Device dev) {
+  ng::nn::GPTConfig c;
+  c.vocab = 13, c.n_layer = 1, c.n_head = 2, c.n_embd = 16, c.block_size = 8;
+  c.norm_final = "dyt";
+  ng::nn::GPT m(c);
+  m.to(dev);
+  ng::optim::AdamW opt(ng::optim::default_groups(m.named_parameters(), 0.1), 1e-3);
+  ng::nn::Probes probes(m, {.scatter_points = 8, .jacobian_tokens = 2, .power_iters = 5});
+  ng::Generator gen(5);
+  const ng::Tensor idx = ng::randint(0, 13, {2, 8}, {.dtype = ng::DType::I64}, &gen);
+  const ng::Tensor tgt = ng::randint(0, 13, {2, 8}, {.dtype = ng::DType::I64}, &gen);
+  probes.arm();
+  m.loss(idx.to(dev), tgt.to(dev)).backward();
+  probes.before_update();
+  opt.step();
+  return json::parse(probes.after_update(1));
 }
 
 }  // namespace
@@ -438,3 +571,39 @@ TEST_SUITE("cli") {
     CHECK(*(it + 1) == "cuda");
   }
 }  // TEST_SUITE("cli")
+
+TEST_SUITE("nn") {
+  TEST_CASE("probes follow the model's device: a host-memory stand-in for a second device") {
+    if (gpu_usable()) {
+      MESSAGE("skipped: a GPU is usable here; the cuda suite's compare and probe cases run on it");
+      return;
+    }
+    const json want = probe_record(ng::Device::CPU);
+    json got;
+    {
+      HostStandInScope second({"layernorm", "dyt"});
+      // Before the fix: "[index_select] device mismatch: indices [8] on cpu, tensor [16, 16]
+      // on cuda" (the sampled rows), then the DyT saturation threshold and the Jacobian's
+      // vectors, all made on the host.
+      got = probe_record(ng::Device::CUDA);
+      // An optimizer with no gradients yet reports a norm on the parameters' device.
+      ng::nn::GPT m(
+          ng::nn::GPTConfig{.vocab = 5, .n_layer = 1, .n_head = 1, .n_embd = 4, .block_size = 2});
+      m.to(ng::Device::CUDA);
+      CHECK(ng::optim::grad_norm_tensor(m.parameters()).device() == ng::Device::CUDA);
+    }
+    REQUIRE(got["norms"].size() == want["norms"].size());
+    for (size_t i = 0; i < want["norms"].size(); ++i) {
+      const json &g = got["norms"][i], &w = want["norms"][i];
+      CAPTURE(w["name"]);
+      // the same host draws: the same sampled rows and channels, so the same values
+      CHECK(g["scatter_x"] == w["scatter_x"]);
+      REQUIRE(g["jacobian_sigma_max"].size() == w["jacobian_sigma_max"].size());
+      for (size_t t = 0; t < w["jacobian_sigma_max"].size(); ++t)
+        CHECK(close(g["jacobian_sigma_max"][t].get<double>(),
+                    w["jacobian_sigma_max"][t].get<double>(), 1e-5));
+      CHECK(g.contains("saturation") == (w["kind"] == "dyt"));
+      if (w["kind"] == "dyt") CHECK(g["saturation"] == w["saturation"]);
+    }
+  }
+}  // TEST_SUITE("nn")
