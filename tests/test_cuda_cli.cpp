@@ -312,10 +312,13 @@ TEST_SUITE("cuda") {
             .rc == 0);
     // Steps 1-10 on the GPU, 11-20 on the CPU, and the other way round; --stop-at keeps the
     // schedule of the 20-step run.
-    const Ran g = normgrad("train --device cuda --stop-at 10 " + run_flags(data, "cuda_cli_g2c"),
-                           "cuda_cli_g2c_a");
+    // The GPU segment also prints a sample (the model's device, its own host draws).
+    const Ran g = normgrad(
+        "train --device cuda --stop-at 10 --sample-interval 10 " + run_flags(data, "cuda_cli_g2c"),
+        "cuda_cli_g2c_a");
     REQUIRE(g.rc == 0);
     CHECK(g.out.find("device: cuda") != std::string::npos);
+    CHECK(g.out.find("sample at step 10:") != std::string::npos);
     REQUIRE(normgrad("train --quiet --device cpu --stop-at 10 " + run_flags(data, "cuda_cli_c2g"),
                      "cuda_cli_c2g_a")
                 .rc == 0);
@@ -428,12 +431,13 @@ TEST_SUITE("cuda") {
       "recorded, the CPU's losses") {
     if (!gpu_ready()) return;
     // dyt records the saturation probes too; every run probes every 5 steps (index_select of
-    // sampled rows, Jacobian power iterations: tensors made on the host meet GPU ones there).
+    // sampled rows, Jacobian power iterations: tensors made on the host meet GPU ones there)
+    // and, with TensorBoard on, writes every gradient's histogram at those steps.
     const std::string args = "compare --data " + gpu_corpus() +
                              " --variant layernorm --variant dyt:scale=sqrtc,alpha0=2 --seeds 1 "
                              "--jobs 2 --max-steps 20 --n-layer 2 --n-head 2 --n-embd 32 "
                              "--block-size 32 --batch 8 --eval-interval 10 --eval-iters 2 "
-                             "--ckpt-interval 20 --probe-interval 5 --tensorboard false";
+                             "--ckpt-interval 20 --probe-interval 5";
     REQUIRE(normgrad(args + " --device cpu --report cuda_cli_cmp_cpu", "cuda_cli_cmp_cpu").rc == 0);
     REQUIRE(normgrad(args + " --device cuda --report cuda_cli_cmp_gpu", "cuda_cli_cmp_gpu").rc ==
             0);
