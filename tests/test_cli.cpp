@@ -278,6 +278,27 @@ TEST_SUITE("cli") {
     CHECK(g.n_layer == c.n_layer);
   }
 
+  TEST_CASE(
+      "train --precision tf32: accepted, emulated on the CPU, close to fp32; others refused") {
+    CHECK_THROWS_WITH_AS(TrainConfig::from_json(R"({"precision":"fp16"})").validate(),
+                         doctest::Contains("must be fp32, tf32 or bf16, got 'fp16'"), Error);
+    TrainConfig c = tiny_cfg("cli_test_tf32");
+    fs::remove_all(c.out);
+    const TrainResult fp32 = train(c);
+    fs::remove_all(c.out);
+    c.precision = "tf32";
+    c.validate();
+    const TrainResult tf32 = train(c);
+    CHECK(matmul_precision() == MatmulPrecision::F32);  // the run's scope ended with it
+    CHECK(tf32.steps == fp32.steps);
+    CHECK(std::isfinite(tf32.final_val_loss));
+    INFO("val loss fp32 " << fp32.final_val_loss << ", tf32 " << tf32.final_val_loss);
+    CHECK(tf32.final_val_loss != fp32.final_val_loss);  // the operands were rounded
+    CHECK(std::abs(tf32.final_val_loss - fp32.final_val_loss) < 0.02);
+    CHECK(TrainConfig::from_json(c.to_json()).precision == "tf32");
+    fs::remove_all(c.out);
+  }
+
   TEST_CASE("probes: schema, and the run's numbers are the same with and without them") {
     TrainConfig a = tiny_cfg("cli_test_noprobe"), b = tiny_cfg("cli_test_probe");
     a.norm = b.norm = "dyt";

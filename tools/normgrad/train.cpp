@@ -146,8 +146,8 @@ void check_field(const char* name, const T& v, FieldCheck check) {
     } catch (const Error&) {
       fail("config", name, " is not valid UTF-8 text");
     }
-    if (check == C::kPrecision && v != "fp32" && v != "bf16")
-      fail("config", name, " must be fp32 or bf16, got '", v, "'");
+    if (check == C::kPrecision && v != "fp32" && v != "tf32" && v != "bf16")
+      fail("config", name, " must be fp32, tf32 or bf16, got '", v, "'");
     if (check == C::kGelu && v != "exact" && v != "tanh")
       fail("config", name, " must be exact or tanh, got '", v, "'");
     if (check == C::kScale && v != "one" && v != "sqrtc")
@@ -613,8 +613,9 @@ TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> co
     start.reset();
     if (!quiet) std::printf("initialised from %s\n", run.init_from.c_str());
   }
-  // --precision bf16: every matrix product of this run (training steps, probes and
-  // evaluations) takes bf16-rounded operands; weights and AdamW state stay float32.
+  // --precision bf16 / tf32: every matrix product of this run (training steps, probes and
+  // evaluations) takes bf16- / tf32-rounded operands (tf32: cuBLAS's TF32 tensor-core math
+  // on a GPU, the same rounding emulated on the CPU); weights and AdamW state stay float32.
   const MatmulPrecisionScope matmul_precision_scope(parse_matmul_precision(run.precision));
   // Every rank starts from rank 0's weights (equal anyway: same seed or file), and draws its
   // own dropout masks (rank 0 keeps the run's stream; the others a stream of their own).
@@ -640,7 +641,11 @@ TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> co
         (long long)model.num_parameters(), model.blocks()[0]->ln_1->kind().c_str(),
         model.blocks()[0]->ln_2->kind().c_str(), model.ln_f->kind().c_str(), (long long)tok.size(),
         (long long)data.train_tokens(), (long long)data.val_tokens(),
-        run.precision == "bf16" ? "; matrix products with bf16 operands" : "");
+        run.precision == "bf16"   ? "; matrix products with bf16 operands"
+        : run.precision != "tf32" ? ""
+        : dev == Device::CUDA     ? "; matrix products with tf32 operands (TF32 tensor cores)"
+                                  : "; matrix products with tf32 operands (emulated on the CPU: "
+                                    "rounded operands, float32 sgemm)");
 
   // Why the model at this point must not be saved: a non-finite parameter, or a non-finite
   // loss on the first evaluation batch (finite weights can still overflow the forward pass).

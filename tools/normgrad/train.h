@@ -71,7 +71,7 @@ namespace ngcli {
   X(optim, double, beta2, 0.95, kUnit, "AdamW beta2")                                            \
   X(optim, double, grad_clip, 1.0, kPositive, "clip the global gradient norm")                   \
   X(optim, double, scalar_lr_scale, 1.0, kPositive, "lr multiplier for norm scalars")            \
-  X(optim, std::string, precision, "fp32", kPrecision, "matrix products: fp32, or bf16 (operands rounded to bfloat16, float32 accumulation; weights, AdamW state, norms, softmax and attention stay float32)") \
+  X(optim, std::string, precision, "fp32", kPrecision, "matrix products: fp32, tf32 (operands rounded to 10 mantissa bits: TF32 tensor cores on a GPU, emulated on the CPU) or bf16 (operands rounded to bfloat16); float32 accumulation; weights, AdamW state, norms, softmax and attention stay float32") \
   X(book, int64_t, eval_interval, 100, kPositive, "evaluate every N steps")                      \
   X(book, int64_t, eval_iters, 10, kPositive, "batches per evaluation")                          \
   X(book, int64_t, log_interval, 10, kPositive, "print every N steps (non-terminal output)")     \
