@@ -192,6 +192,32 @@ def main():
               flush=True)
         t_cfg = time.monotonic()
         ng = th = None
+        dead, bad = {}, set()  # a side that failed (its process ended or hung); (side, mode) that failed
+
+        def call(side, line, timeout_s, mode=None):
+            """One command; None when the side or this mode of it has failed (noted once)."""
+            if side is None or side.name in dead or (side.name, mode) in bad:
+                return None
+            try:
+                rep = side.cmd(line, timeout_s)
+            except Failed as e:
+                dead[side.name] = str(e)
+                notes.append("config %s: %s" % (cfg, e))
+                print("  FAILED: %s" % e, flush=True)
+                side.kill()
+                return None
+            if "error" in rep:
+                why = "%s: '%s' answered: %s" % (side.name, line, rep["error"])
+                if mode:
+                    bad.add((side.name, mode))
+                    why += " (mode %s left out for this config)" % mode
+                else:
+                    dead[side.name] = why
+                notes.append("config %s: %s" % (cfg, why))
+                print("  FAILED: %s" % why, flush=True)
+                return None
+            return rep
+
         try:
             ng = Server("normgrad %s" % cfg,
                         [train_step, "--serve", "--device", a.device, "--config", cfg, "--norm", norms[0],
@@ -200,32 +226,31 @@ def main():
                         [sys.executable, os.path.join(HERE, "torch_reference.py"), "--serve", "--device", a.device,
                          "--config", cfg, "--norm", norms[0], "--threads", "1", "--warmup", "0"],
                         cap, os.path.join(logdir, "torch_%s.log" % cfg), env={"OMP_NUM_THREADS": "1"})
-            if machine["torch"] is None:
-                machine["torch"] = th.cmd("info", 120)
+            got = call(th, "info", 120)
+            if got and machine["torch"] is None:
+                machine["torch"] = got
             for ni, norm in enumerate(norms):
                 if ni > 0:
-                    ng.cmd("norm " + norm, 120)
-                    th.cmd("norm " + norm, 120)
+                    call(ng, "norm " + norm, 120)
+                    call(th, "norm " + norm, 120)
                 for m in modes:  # warm-up: allocations, cuBLAS heuristics, first-call costs
-                    if m in ng_modes:
-                        ng.cmd("precision " + m, 30)
-                        ng.cmd("queued %d" % w, 180)
-                    if m in th_modes:
-                        th.cmd("precision " + m, 30)
-                        th.cmd("queued %d" % w, 180)
+                    for side, on in ((ng, m in ng_modes), (th, m in th_modes)):
+                        if on and call(side, "precision " + m, 30, m) is not None:
+                            call(side, "queued %d" % w, 180, m)
                 for r in range(rounds):
                     for m in modes:
                         sides = [s for s, on in ((ng, m in ng_modes), (th, m in th_modes)) if on]
                         if r % 2:
                             sides.reverse()
-                        for s in sides:
-                            s.cmd("precision " + m, 30)
-                            rec = s.cmd("queued %d" % k, chunk_timeout(cfg, k))
-                            rec.update(round=r, mode=m, config=cfg)
-                            records.append(rec)
-        except Failed as e:
-            notes.append("config %s: %s" % (cfg, e))
-            print("  FAILED: %s" % e, flush=True)
+                        for side in sides:
+                            if call(side, "precision " + m, 30, m) is None:
+                                continue
+                            rec = call(side, "queued %d" % k, chunk_timeout(cfg, k), m)
+                            if rec:
+                                rec.update(round=r, mode=m, config=cfg)
+                                records.append(rec)
+                if len(dead) == 2:
+                    break
         finally:
             for s in (ng, th):
                 if s:

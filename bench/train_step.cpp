@@ -281,6 +281,21 @@ int run(int argc, char** argv) {
     std::printf("{\"ok\": \"%s %s\"}\n", what, v.c_str());
     std::fflush(stdout);
   };
+  // gpu_train_bench.py's commands answer a failure as {"error": "..."} and keep serving.
+  auto answer_errors = [](const auto& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      std::string m;
+      for (const char* p = e.what(); *p; ++p)
+        if (*p == '"' || *p == '\\')
+          m += std::string("\\") + *p;
+        else if ((unsigned char)*p >= 0x20)
+          m += *p;
+      std::printf("{\"error\": \"%s\"}\n", m.c_str());
+      std::fflush(stdout);
+    }
+  };
   char line[256];
   while (std::fgets(line, sizeof line, stdin)) {
     int k = 0;
@@ -289,14 +304,18 @@ int run(int argc, char** argv) {
       const double step = run_steps(k);
       report(step, dev == Device::CPU ? gemm_only_seconds(c, 3) : 0.0);
     } else if (std::sscanf(line, "queued %d", &k) == 1 && k > 0) {
-      queued(k);
+      answer_errors([&] { queued(k); });
     } else if (std::sscanf(line, "norm %199s", word) == 1) {
-      norm = word;
-      build();
-      ack("norm", norm);
+      answer_errors([&] {
+        norm = word;
+        build();
+        ack("norm", norm);
+      });
     } else if (std::sscanf(line, "precision %199s", word) == 1) {
-      set_matmul_precision(parse_matmul_precision(word));
-      ack("precision", to_string(matmul_precision()));
+      answer_errors([&] {
+        set_matmul_precision(parse_matmul_precision(word));
+        ack("precision", to_string(matmul_precision()));
+      });
     } else if (!std::strncmp(line, "quit", 4)) {
       break;
     } else {
