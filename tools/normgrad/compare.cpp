@@ -11,8 +11,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
 
+#include "conclusions.h"
 #include "data.h"
 #include "files.h"
 #include "normgrad/error.h"
@@ -49,6 +51,23 @@ double residual_ratio(const std::vector<json>& probes, const std::vector<json>& 
     log_sum += std::log(a[i].get<double>() / b[i].get<double>());
   }
   return std::exp(log_sum / (double)a.size());
+}
+
+// The settings of `describe()` form ("key=value key=value") without the keys in `drop`.
+std::string without_keys(const std::string& described, const std::set<std::string>& drop) {
+  std::istringstream in(described);
+  std::string out;
+  for (std::string item; in >> item;)
+    if (!drop.count(item.substr(0, item.find('=')))) out += (out.empty() ? "" : " ") + item;
+  return out;
+}
+
+// The optimizer and schedule a run used, in words.
+std::string schedule_of(const TrainConfig& c) {
+  std::ostringstream o;
+  o << c.max_steps << " steps of AdamW, lr " << c.lr << ", warmup " << c.warmup << ", cosine to "
+    << c.min_lr << ", weight decay " << c.weight_decay;
+  return o.str();
 }
 
 }  // namespace
@@ -92,7 +111,84 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
   // The floor every language model must beat: token frequencies alone.
   const Tokenizer tok =
       start_tok ? *start_tok : new_run_tokenizer(base.data, base.tokenizer, base.vocab_size);
-  res.unigram = unigram_val_loss(load_run_data(base.data, tok).ids, tok.size());
+  const std::vector<int64_t> corpus_ids = load_run_data(base.data, tok).ids;
+  res.unigram = unigram_val_loss(corpus_ids, tok.size());
+  // What every run's reported val loss covers (train.cpp's full_val_loss, Batcher's split)
+  const int64_t val_tokens =
+      (int64_t)corpus_ids.size() - (int64_t)(0.9 * (double)corpus_ids.size());
+  const int64_t val_windows = (val_tokens - 1) / base.block_size;
+  const std::string val_windows_text = std::to_string(val_windows) + " windows of " +
+                                       std::to_string(base.block_size) + " = " +
+                                       std::to_string(val_windows * base.block_size) + " of its " +
+                                       std::to_string(val_tokens) + " tokens predicted";
+
+  const int cores = std::max(1, (int)sysconf(_SC_NPROCESSORS_ONLN));
+  auto run_all = [&](std::vector<Job>& js) {
+    const int par =
+        ranks > 1 ? ranks : std::min<int>(opt.jobs > 0 ? opt.jobs : cores, (int)js.size());
+    if (par > 1 && ranks == 1)
+      for (auto& j : js) j.cfg.threads = std::max(1, cores / par), j.cfg.quiet = true;
+    return run_jobs(js, par, base_in.quiet, opt.exe, opt.comm);
+  };
+
+  // --tune: the search, before any reported run, on held-out seeds (tune.h).
+  const std::vector<Variant> as_given = variants;
+  std::vector<TuneResult> search;
+  std::vector<TunePoint> points;
+  if (!opt.tune.empty()) {
+    if (opt.tune_seeds < 1) ng::fail("compare", "--tune-seeds must be >= 1, got ", opt.tune_seeds);
+    check_tune_axes(base, variants, opt.tune);
+    points = tune_points(opt.tune);
+    std::vector<Job> sj;
+    for (const auto& v : variants)
+      for (const TunePoint& p : points)
+        for (int k = 0; k < opt.tune_seeds; ++k) {
+          TrainConfig c = apply_variant(base, with_point(v, p));
+          c.seed = base.seed + kHeldOutSeedOffset + (uint64_t)k;
+          c.out = dir + "/search/" + slug(v.spec) + "/" + slug(point_label(p)) + "/seed" +
+                  std::to_string(c.seed);
+          c.resume = false, c.stop_at = 0;
+          c.probe_interval = 0;  // scored by val loss alone
+          sj.push_back({v.spec, c});
+        }
+    if (!base.quiet)
+      std::printf("compare --tune: %zu variants x %zu points x %d held-out seeds = %zu runs\n",
+                  variants.size(), points.size(), opt.tune_seeds, sj.size());
+    const JobsResult sr = run_all(sj);
+    if (sr.interrupted) {
+      res.interrupted = true;
+      if (!base.quiet) std::printf("compare --tune: interrupted during the search\n");
+      return res;
+    }
+    size_t i = 0;
+    for (auto& v : variants) {
+      TuneResult t{v.spec, points};
+      for (size_t p = 0; p < points.size(); ++p) {
+        std::vector<double> vals;
+        std::map<std::string, int> count;
+        for (int k = 0; k < opt.tune_seeds; ++k, ++i) {
+          const RunOutcome r = read_outcome(sj[i], sr.codes[i], sr.messages[i], res.unigram);
+          ++count[r.label];
+          if (r.label == "learning" || r.label == "collapsed") vals.push_back(r.val_loss);
+        }
+        std::string labels;
+        for (auto& [l, n] : count)
+          labels += (labels.empty() ? "" : ", ") + std::to_string(n) + " " + l;
+        t.val.push_back(stats(vals));
+        t.labels.push_back(labels);
+        t.stable.push_back(count["learning"] == opt.tune_seeds);
+      }
+      // the stable point with the lowest mean val; without one, the lowest finite
+      double best_val = INFINITY;
+      for (int pass = 0; pass < 2 && !std::isfinite(best_val); ++pass)
+        for (size_t p = 0; p < points.size(); ++p)
+          if ((pass == 1 || t.stable[p]) && std::isfinite(t.val[p].mean) &&
+              t.val[p].mean < best_val)
+            best_val = t.val[p].mean, t.chosen = p, t.any_stable = pass == 0;
+      search.push_back(t);
+      v = with_point(v, points[t.chosen]);
+    }
+  }
 
   std::vector<Job> jobs;
   for (const auto& v : variants)
@@ -103,7 +199,6 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
       c.resume = false, c.stop_at = 0;
       jobs.push_back({v.spec, c});
     }
-  const int cores = std::max(1, (int)sysconf(_SC_NPROCESSORS_ONLN));
   const int parallel =
       ranks > 1 ? ranks : std::min<int>(opt.jobs > 0 ? opt.jobs : cores, (int)jobs.size());
   if (!base.quiet)
@@ -114,9 +209,7 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
         : parallel > 1 ? " (separate processes, 1 thread each)"
                        : "",
         res.unigram);
-  if (parallel > 1 && ranks == 1)
-    for (auto& j : jobs) j.cfg.threads = std::max(1, cores / parallel), j.cfg.quiet = true;
-  const JobsResult ran = run_jobs(jobs, parallel, base_in.quiet, opt.exe, opt.comm);
+  const JobsResult ran = run_all(jobs);
   res.interrupted = ran.interrupted;
   if (rank > 0) return res;  // rank 0 reads the outcomes and writes the report
 
@@ -182,14 +275,72 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
     if (std::isfinite(rows[i].val.mean) &&
         (!std::isfinite(rows[best].val.mean) || rows[i].val.mean < rows[best].val.mean))
       best = i;
-  auto vs_best = [&](const Row& r) -> std::string {
-    if (&r == &rows[best]) return "best";
-    if (!std::isfinite(r.val.mean)) return "n/a";
-    const double d = r.val.mean - rows[best].val.mean;
-    const double spread = std::sqrt(r.val.sd * r.val.sd + rows[best].val.sd * rows[best].val.sd);
-    return "+" + fmt("%.4f", d) +
-           (opt.seeds > 1 && d <= spread ? " (within the seeds' spread)" : "");
+  // Paired gaps to the best and the rules' verdicts (conclusions.h).
+  std::vector<VariantSummary> summaries;
+  for (const auto& v : variants) {
+    VariantSummary s{v.spec};
+    for (size_t i : by_variant[v.spec]) {
+      const RunOutcome& r = res.runs[i];
+      ++s.runs;
+      if ((r.label == "learning" || r.label == "collapsed") && std::isfinite(r.val_loss))
+        s.finished.push_back({r.seed, r.val_loss});
+      s.not_learning += r.label != "learning";
+    }
+    s.labels = rows[summaries.size()].labels;
+    summaries.push_back(s);
+  }
+  for (size_t i = 0; i < summaries.size(); ++i)
+    summaries[i].gap = paired_gap(summaries[i].finished, summaries[best].finished, i == best);
+  auto vs_best = [&](size_t i) -> std::string {
+    const PairedGap& g = summaries[i].gap;
+    if (g.verdict == "best" || g.verdict == "not comparable") return g.verdict;
+    return fmt("%+.4f", g.d.mean) + (g.d.n > 1 ? " ± " + fmt("%.4f", g.d.sd) : "") + " (" +
+           g.verdict + ")";
   };
+  // Rule 5's inputs: which settings every variant shares, which a variant sets itself.
+  std::set<std::string> overridden;
+  for (const auto& v : variants)
+    for (const auto& kv : v.settings) overridden.insert(kv.first);
+  std::string by_hand;  // what the specs set themselves (not the search)
+  for (const auto& v : as_given) {
+    if (v.settings.empty()) continue;
+    std::string keys;
+    for (const auto& kv : v.settings) keys += (keys.empty() ? "" : ", ") + kv.first;
+    by_hand += (by_hand.empty() ? "" : "; ") + keys + " in `" + v.spec + "`";
+  }
+  TuningNote tuning;
+  tuning.by_hand = by_hand;
+  std::string search_words;
+  if (!search.empty()) {
+    for (const TuneAxis& a : opt.tune) {
+      std::string vals;
+      for (const auto& x : a.values) vals += (vals.empty() ? "" : ", ") + x;
+      search_words += (search_words.empty() ? "" : " x ") + a.key + " in {" + vals + "}";
+    }
+    search_words +=
+        ": " + std::to_string(points.size()) + " points x " + std::to_string(opt.tune_seeds) +
+        " held-out seed" + (opt.tune_seeds > 1 ? "s" : "") + " (" +
+        std::to_string(base.seed + kHeldOutSeedOffset) +
+        (opt.tune_seeds > 1
+             ? ".." + std::to_string(base.seed + kHeldOutSeedOffset + opt.tune_seeds - 1)
+             : "") +
+        ") per variant, scored by the whole validation split";
+    tuning.searched = true;
+    tuning.search = search_words;
+  }
+  for (const char* k : {"norm", "norm_attn", "norm_mlp", "norm_final"})  // each variant's kind
+    overridden.insert(k);
+  {
+    const std::set<std::string> optim_keys = {"lr", "warmup", "min_lr", "weight_decay",
+                                              "max_steps"};
+    std::istringstream in(base.describe());
+    for (std::string kv; in >> kv;) {
+      const std::string k = kv.substr(0, kv.find('='));
+      if (optim_keys.count(k) && !overridden.count(k))
+        tuning.shared += (tuning.shared.empty() ? "" : ", ") + kv;
+    }
+  }
+  const std::string shows = what_this_shows(summaries, best, tuning, base.max_steps);
 
   json summary = {{"unigram_val_loss", res.unigram},
                   {"seeds", opt.seeds},
@@ -215,9 +366,34 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
                                    {"labels", rows[vi].labels},
                                    {"val_loss_mean", rows[vi].val.mean},
                                    {"val_loss_sd", rows[vi].val.sd},
+                                   {"val_scope", "whole validation split"},
+                                   {"paired_gap_to_best",
+                                    {{"mean", summaries[vi].gap.d.mean},
+                                     {"sd", summaries[vi].gap.d.sd},
+                                     {"seeds", summaries[vi].gap.d.n},
+                                     {"verdict", summaries[vi].gap.verdict}}},
+                                   {"schedule", schedule_of(apply_variant(base, variants[vi]))},
                                    {"gradient", rows[vi].grad},
                                    {"runs", runs}});
   }
+  if (!search.empty()) {
+    json sj = json::array();
+    for (const TuneResult& t : search) {
+      json pts = json::array();
+      for (size_t p = 0; p < points.size(); ++p)
+        pts.push_back({{"point", point_label(points[p])},
+                       {"val_loss_mean", t.val[p].mean},
+                       {"labels", t.labels[p]},
+                       {"stable", (bool)t.stable[p]}});
+      sj.push_back({{"spec", t.spec},
+                    {"chosen", point_label(points[t.chosen])},
+                    {"any_stable", t.any_stable},
+                    {"points", pts}});
+    }
+    summary["search"] = {{"what", search_words}, {"variants", sj}};
+  }
+  summary["what_this_shows"] = shows;
+  summary["conclusion_rules"] = conclusion_rules();
   write_text(dir + "/summary.json", summary.dump(2));
   res.figures = run_plot_script("plot_report.py", dir);
 
@@ -235,9 +411,13 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
                              std::to_string(base.seed + opt.seeds - 1)
                        : "seed " + std::to_string(base.seed))
      << ": " << base.n_layer << " layers, " << base.n_head << " heads, n_embd " << base.n_embd
-     << ", block " << base.block_size << ", batch " << base.batch << ", " << base.max_steps
-     << " steps of AdamW (lr " << base.lr << ", warmup " << base.warmup << ", cosine to "
-     << base.min_lr << ").\n\n"
+     << ", block " << base.block_size << ", batch " << base.batch << ", "
+     << (overridden.count("lr") || overridden.count("warmup") || overridden.count("min_lr") ||
+                 overridden.count("weight_decay") || overridden.count("max_steps")
+             ? "each variant with its own optimizer settings (listed with its formulas below)"
+             : schedule_of(base))
+     << ". **Val loss is the whole validation split** (" << val_windows_text
+     << "), the same text for every seed; the loss curves' evaluations use fixed batches.\n\n"
      << "**Unigram baseline: " << fmt("%.4f", res.unigram)
      << " nats/char** (the val split scored by the train split's character frequencies, "
         "add-one smoothed). A run is labelled *collapsed* when its final val loss is within 0.1 "
@@ -246,21 +426,51 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
      << "| variant | runs | val loss | train loss | vs best | tokens/s (training steps) | "
         "gradient reaching the residual stream vs "
      << ref_spec << " |\n|---|---|---|---|---|---|---|\n";
-  for (const Row& r : rows)
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
     md << "| `" << r.spec << "` | " << r.labels << " | " << pm(r.val) << " | " << pm(r.train)
-       << " | " << vs_best(r) << " | " << pm(r.tps, "%.0f") << " | " << r.grad << " |\n";
+       << " | " << vs_best(i) << " | " << pm(r.tps, "%.0f") << " | " << r.grad << " |\n";
+  }
   md << "\nMean ± sample standard deviation over the seeds whose runs finished (learning or "
         "collapsed; a diverged, failed or interrupted run is counted in the runs column only). "
-        "\"vs best\": the gap to the lowest mean "
-        "val loss; a gap smaller than the combined spread of the two is marked as within it. "
-        "tokens/s counts training steps only (steps that record probes, evaluations and "
+        "Val loss: the whole validation split; train loss: the fixed evaluation batches of the "
+        "training split. \"vs best\": the paired gap to the variant with the lowest mean val "
+        "loss, mean ± sd over the seeds where both finished, with the verdict of the rules "
+        "below. tokens/s counts training steps only (steps that record probes, evaluations and "
         "checkpoints are timed apart). Gradient: geometric mean over blocks of the gradient "
         "norm reaching each block's output, over the "
-     << ref_spec
-     << " run of the same seed, at the last probe.\n\n## Variants: exact formulas "
-        "and initial values\n\n";
+     << ref_spec << " run of the same seed, at the last probe.\n\n## What this shows\n\n"
+     << shows << "\n"
+     << conclusion_rules() << "\n\n";
+  if (!search.empty()) {
+    md << "## The search behind each variant's settings (`--tune`)\n\n"
+       << search_words
+       << ". Runs in `search/`; no reported number uses these seeds. A point is *stable* when "
+          "every held-out run of it learned; each variant runs its reported seeds at its "
+          "stable point with the lowest mean val loss (**bold**), or at its lowest finite one "
+          "when none is stable (said in its row).\n\n"
+       << "| variant |";
+    for (const TunePoint& p : points) md << " " << point_label(p) << " |";
+    md << " stable at |\n|---|";
+    for (size_t p = 0; p <= points.size(); ++p) md << "---|";
+    md << "\n";
+    for (const TuneResult& t : search) {
+      md << "| `" << t.spec << "` |";
+      std::string stable;
+      for (size_t p = 0; p < points.size(); ++p) {
+        const std::string cell = pm(t.val[p]) + " (" + t.labels[p] + ")";
+        md << " " << (p == t.chosen ? "**" + cell + "**" : cell) << " |";
+        if (t.stable[p]) stable += (stable.empty() ? "" : ", ") + point_label(points[p]);
+      }
+      md << " " << (stable.empty() ? "none: chose the lowest finite point" : stable) << " |\n";
+    }
+    md << "\n";
+  }
+  md << "## Variants: exact formulas, initial values and optimizer\n\n";
   for (const auto& v : variants) {
-    md << "- `" << v.spec << "`\n" << describe_variant(apply_variant(base, v));
+    const TrainConfig c = apply_variant(base, v);
+    md << "- `" << v.spec << "`\n"
+       << describe_variant(c) << "  - optimizer: " << schedule_of(c) << "\n";
   }
   bool any_bad = false;
   for (const auto& r : res.runs) any_bad |= r.label != "learning";
@@ -279,8 +489,9 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
        << fmt("%.4f", r.val_loss) << " | " << fmt("%.4f", r.train_loss) << " | "
        << fmt("%.0f", r.tokens_per_s) << " | " << fmt("%.1f", r.train_s) << " / "
        << fmt("%.1f", r.probe_s) << " / " << fmt("%.1f", r.eval_s) << " |\n";
-  md << "\nThe shared settings, as `normgrad train` fields: `" << base.describe()
-     << "` (each variant overrides its own keys; seed varies). Runs: `" << dir
+  md << "\nThe settings every run shares, as `normgrad train` fields: `"
+     << without_keys(base.describe(), overridden)
+     << "` (the keys a variant sets are listed with it; the seed varies). Runs: `" << dir
      << "/runs/<variant>/seed<N>/` (checkpoint, metrics.jsonl, probes.jsonl"
      << (parallel > 1 ? ", train.log" : "") << ").\n";
   if (res.figures) {

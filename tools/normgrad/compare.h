@@ -11,6 +11,7 @@
 
 #include "runs.h"
 #include "train.h"
+#include "tune.h"
 #include "variants.h"
 
 namespace ngcli {
@@ -24,6 +25,10 @@ struct CompareOptions {
   std::string exe = "/proc/self/exe";
   // Several ranks (mpirun): the runs are dealt out over them; rank 0 writes the report.
   std::shared_ptr<ng::dist::Communicator> comm;
+  // --tune: search every variant over these axes first (tune.h), on tune_seeds held-out
+  // seeds; the reported seeds then run at each variant's chosen point.
+  std::vector<TuneAxis> tune;
+  int tune_seeds = 1;
 };
 
 struct CompareResult {

@@ -177,6 +177,21 @@ std::pair<ng::Tensor, ng::Tensor> Batcher::batch(int64_t B, bool validation, ng:
   return {ng::from_vector(x, {B, block_}), ng::from_vector(y, {B, block_})};
 }
 
+std::pair<ng::Tensor, ng::Tensor> Batcher::val_window_batch(int64_t first, int64_t count) const {
+  if (first < 0 || count <= 0 || first + count > val_windows())
+    fail("data", "validation windows [", first, ", ", first + count, ") outside the split's ",
+         val_windows());
+  std::vector<int64_t> x(count * block_), y(count * block_);
+  for (int64_t w = 0; w < count; ++w) {
+    const int64_t start = split_ + (first + w) * block_;
+    for (int64_t t = 0; t < block_; ++t) {
+      x[w * block_ + t] = ids_[start + t];
+      y[w * block_ + t] = ids_[start + t + 1];
+    }
+  }
+  return {ng::from_vector(x, {count, block_}), ng::from_vector(y, {count, block_})};
+}
+
 double unigram_val_loss(const std::vector<int64_t>& ids, int64_t vocab, double val_fraction) {
   const int64_t n = (int64_t)ids.size(), split = (int64_t)((1.0 - val_fraction) * n);
   if (split < 1 || split >= n) ng::fail("unigram", "corpus of ", n, " tokens has no val split");

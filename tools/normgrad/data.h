@@ -48,6 +48,13 @@ class Batcher {
                                           ng::Generator* gen = nullptr);
   int64_t train_tokens() const { return split_; }
   int64_t val_tokens() const { return (int64_t)ids_.size() - split_; }
+  // The whole validation split as consecutive, non-overlapping windows of block_size
+  // (window k starts at the split's token k * block_size): they predict every val token
+  // but the first and the < block_size after the last whole window. The same for every
+  // seed, so a reported val loss does not move with the seed's draw of batches.
+  int64_t val_windows() const { return (val_tokens() - 1) / block_; }
+  // Windows [first, first + count) as x, y [count, block_size].
+  std::pair<ng::Tensor, ng::Tensor> val_window_batch(int64_t first, int64_t count) const;
   ng::Generator& generator() { return gen_; }
 
  private:

@@ -251,6 +251,15 @@ int main(int argc, char** argv) {
       ->check(kNonNegative)
       ->capture_default_str();
   compare_cmd->add_option("--report", co.dir, "report folder")->capture_default_str();
+  std::vector<std::string> tune_specs;
+  compare_cmd->add_option(
+      "--tune", tune_specs,
+      "KEY=v1,v2,... or KEY=start..endxFACTOR, repeatable: search every variant over the same "
+      "grid on held-out seeds first (scored by the whole val split), then run the reported "
+      "seeds at each variant's best stable point");
+  compare_cmd->add_option("--tune-seeds", co.tune_seeds, "held-out seeds per search point")
+      ->check(kPositive)
+      ->capture_default_str();
 
   TrainConfig wc;
   SweepOptions so;
@@ -392,6 +401,7 @@ int main(int argc, char** argv) {
       for (std::string k; std::getline(ss, k, ',');)
         if (!k.empty()) variant_specs.push_back(k);
       for (const auto& s : variant_specs) co.variants.push_back(parse_variant(s));
+      for (const auto& s : tune_specs) co.tune.push_back(parse_tune_axis(s));
       co.comm = ng::dist::world();
       if (compare(cc, co).interrupted) return 130;
     }

@@ -339,6 +339,11 @@ RunOutcome read_outcome(const Job& j, int code, const std::string& message, doub
     if (m.contains("val_loss")) {
       r.val_loss = m["val_loss"].get<double>();
       r.train_loss = m.value("train_loss_eval", NAN);
+      r.val_whole_split = false;
+    }
+    if (m.contains("val_loss_full")) {  // the last evaluation: the whole split
+      r.val_loss = m["val_loss_full"].get<double>();
+      r.val_whole_split = true;
     }
   }
   const bool diverged = code == 3, interrupted = code == 130 || code == 128 + SIGINT;

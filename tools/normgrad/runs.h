@@ -46,6 +46,9 @@ struct RunOutcome {
   double train_s = NAN, probe_s = NAN, eval_s = NAN;  // time in plain steps, probe steps, evals
   std::string label;     // learning | collapsed | diverged | interrupted | failed
   std::string evidence;  // the measurements behind the label
+  // val_loss is the whole validation split's (the run's last evaluation) rather than the
+  // loss curve's sampled batches (a run cut before its last step has only those).
+  bool val_whole_split = false;
 };
 
 // The label of a run from its numbers: diverged / interrupted from how it ended, collapsed

@@ -1,0 +1,106 @@
+// The rules that turn a comparison's numbers into sentences (tools/normgrad/conclusions.h):
+// each verdict on hand-made numbers, and the text naming exactly what the numbers support.
+#include <doctest/doctest.h>
+
+#include "conclusions.h"
+#include "tune.h"
+
+using namespace ngcli;
+
+namespace {
+
+std::vector<SeedVal> vals(std::initializer_list<double> v, uint64_t first_seed = 1) {
+  std::vector<SeedVal> out;
+  uint64_t s = first_seed;
+  for (double x : v) out.push_back({s++, x});
+  return out;
+}
+
+}  // namespace
+
+TEST_SUITE("cli") {
+  TEST_CASE("conclusions: paired gaps and their verdicts") {
+    const auto best = vals({2.00, 2.10, 1.90});
+    // the same per-seed offset: a tiny but consistent gap has zero spread, so it is "worse"
+    auto g = paired_gap(vals({2.01, 2.11, 1.91}), best, false);
+    CHECK(g.verdict == "worse");
+    CHECK(g.d.mean == doctest::Approx(0.01));
+    CHECK(g.d.n == 3);
+    // unpaired spread is large (seeds differ by 0.1) but the pairing removes it
+    // gaps +0.05, -0.04, +0.02: mean 0.01, sd 0.046 -> inside the spread
+    g = paired_gap(vals({2.05, 2.06, 1.92}), best, false);
+    CHECK(g.verdict == "no difference");
+    CHECK(g.d.sd > std::fabs(g.d.mean));
+    // only seeds where both finished are paired
+    g = paired_gap(vals({2.2}, 3), best, false);
+    CHECK(g.verdict == "one seed");
+    CHECK(g.d.mean == doctest::Approx(0.3));
+    g = paired_gap(vals({2.2}, 9), best, false);
+    CHECK(g.verdict == "not comparable");
+    CHECK(paired_gap(best, best, true).verdict == "best");
+  }
+
+  TEST_CASE("conclusions: the text says what the rules derive, and nothing else") {
+    std::vector<VariantSummary> v(4);
+    v[0] = {"layernorm", vals({2.50, 2.52, 2.49}), 3, 0, "3 learning"};
+    v[1] = {"dyt:alpha0=2", vals({2.38, 2.40, 2.37}), 3, 0, "3 learning"};
+    v[2] = {"rmsnorm", vals({2.39, 2.38, 2.39}), 3, 0, "3 learning"};
+    v[3] = {"dyt", vals({3.38, 3.39}), 3, 3, "2 collapsed, 1 diverged"};
+    const size_t best = 1;
+    for (size_t i = 0; i < v.size(); ++i)
+      v[i].gap = paired_gap(v[i].finished, v[best].finished, i == best);
+    TuningNote untuned{false, "", "lr=0.001, warmup=50", "alpha0 in `dyt:alpha0=2`"};
+    std::string t = what_this_shows(v, best, untuned, 400);
+    INFO(t);
+    CHECK(t.find("Lowest mean val loss (whole validation split): `dyt:alpha0=2`") !=
+          std::string::npos);
+    CHECK(t.find("No difference from it (paired gap inside its spread): `rmsnorm`") !=
+          std::string::npos);
+    CHECK(t.find("Worse (paired gap beyond its spread): `layernorm` by +0.1200") !=
+          std::string::npos);
+    CHECK(t.find("`dyt` by") != std::string::npos);
+    CHECK(t.find("Runs that did not learn: `dyt` (2 collapsed, 1 diverged)") != std::string::npos);
+    CHECK(t.find("Not tuned equally: every variant shares lr=0.001, warmup=50; set per variant "
+                 "by hand: alpha0 in `dyt:alpha0=2`") != std::string::npos);
+    CHECK(t.find("not each norm at its best") != std::string::npos);
+    CHECK(t.find("One schedule length (400 steps)") != std::string::npos);
+    // with one search behind every variant the text may call it "at its best"
+    TuningNote searched{true, "lr in {1e-3, 2e-3, 4e-3}, 1 held-out seed", "", ""};
+    t = what_this_shows(v, best, searched, 400);
+    CHECK(t.find("each variant at its best within that search") != std::string::npos);
+    CHECK(t.find("Not tuned equally") == std::string::npos);
+    // nothing finished: nothing claimed
+    std::vector<VariantSummary> none(1);
+    none[0] = {"layernorm", {}, 2, 2, "2 diverged"};
+    CHECK(what_this_shows(none, 0, untuned, 400).find("nothing to compare") != std::string::npos);
+  }
+
+  TEST_CASE("compare --tune: grids, points, and the equal-budget check") {
+    auto a = parse_tune_axis("lr=1e-3..1.6e-2x2");
+    CHECK(a.key == "lr");
+    CHECK(a.values == std::vector<std::string>{"0.001", "0.002", "0.004", "0.008", "0.016"});
+    CHECK(parse_tune_axis("warmup=10,50").values == std::vector<std::string>{"10", "50"});
+    const auto pts =
+        tune_points({parse_tune_axis("lr=1e-3,2e-3"), parse_tune_axis("warmup=10,50")});
+    REQUIRE(pts.size() == 4);
+    CHECK(point_label(pts[1]) == "lr=1e-3, warmup=50");
+    for (const char* bad : {"lr", "lr=", "=1", "lr=1e-3,,2e-3", "lr=1e-3..2e-3", "lr=2..1x2",
+                            "lr=1e-3,1e-3", "nonsense_key=1", "lr=abc"})
+      CHECK_THROWS_AS(parse_tune_axis(bad), ng::Error);
+    // a DyT-only knob would give LayerNorm duplicates: refused, naming both sides
+    const std::vector<Variant> mixed = {parse_variant("layernorm"), parse_variant("dyt")};
+    CHECK_THROWS_WITH_AS(check_tune_axes(TrainConfig{}, mixed, {parse_tune_axis("alpha0=0.5,1")}),
+                         doctest::Contains("changes the formulas or initial values of `dyt` but "
+                                           "not of `layernorm`"),
+                         ng::Error);
+    CHECK_NOTHROW(check_tune_axes(TrainConfig{}, mixed, {parse_tune_axis("lr=1e-3,2e-3")}));
+    CHECK_NOTHROW(check_tune_axes(TrainConfig{}, {parse_variant("dyt"), parse_variant("dyisru")},
+                                  {parse_tune_axis("alpha0=0.5,1")}));
+    CHECK_THROWS_WITH_AS(
+        check_tune_axes(TrainConfig{}, mixed, {parse_tune_axis("max_steps=100,200")}),
+        doctest::Contains("not a hyper-parameter to search"), ng::Error);
+    // the point is applied after the variant's own settings
+    const Variant v = with_point(parse_variant("dyt:lr=0.01"), pts[0]);
+    CHECK(apply_variant(TrainConfig{}, v).lr == 1e-3);
+  }
+}
