@@ -254,6 +254,12 @@ int main(int argc, char** argv) {
     }
   }
 
+  std::printf(
+      "limits: HBM bandwidth = at least 70%% of copy; grid = under 2 blocks per SM (too few "
+      "warps in flight to keep HBM busy);\nhost = enqueueing takes as long as the GPU runs "
+      "(launch-bound); latency/instructions = a full grid and still under 70%% of copy\n(dependent "
+      "loads, a second pass over the row, transcendental math).\n");
+
   Backend& be = backend(Device::CUDA);
   const TensorOptions on_gpu{.device = Device::CUDA};
   std::printf("\n%-24s %10s %10s %9s\n", "elementwise [64M]", "us", "GB/s", "of copy");
