@@ -10,6 +10,7 @@
 #include "cli_helpers.h"
 #include "compare.h"
 #include "helpers.h"
+#include "kind_table.h"
 #include "normgrad/nn/gpt.h"
 #include "normgrad/optim/optimizer.h"
 #include "train.h"
@@ -578,49 +579,18 @@ TEST_SUITE("cuda") {
   TEST_CASE("fused norms: forward and backward match the CPU kernels and the composed formula") {
     if (!gpu_ready()) return;
     for (const Shape& s : std::vector<Shape>{{3, 7, 33}, {65, 128}, {40, 769}, {1, 5}}) {
-      const int64_t C = s.back();
-      const Tensor x = leaf(s, 40, -3, 3), w = leaf({C}, 41, 0.5, 1.5), b = leaf({C}, 42);
-      const Tensor alpha = leaf({}, 43, 0.4, 0.9), shift = leaf({}, 44, -0.3, 0.3);
-      const Tensor beta = leaf({}, 45, 0.5, 2.0);
       const std::string tag = std::string(" ").append(shape_str(s));
-      parity(
-          "layer_norm" + tag, [](const TensorList& in) { return layer_norm(in[0], in[1], in[2]); },
-          {x, w, b}, 1e-4, 1e-5);
-      parity(
-          "layer_norm no affine" + tag,
-          [](const TensorList& in) { return layer_norm(in[0], Tensor(), Tensor()); }, {x}, 1e-4,
-          1e-5);
-      parity(
-          "rms_norm" + tag, [](const TensorList& in) { return rms_norm(in[0], in[1]); }, {x, w},
-          1e-4, 1e-5);
-      parity(
-          "dyt" + tag, [](const TensorList& in) { return dyt(in[0], in[1], in[2], in[3]); },
-          {x, alpha, w, b}, 1e-4, 1e-5);
-      parity(
-          "dyt paper form" + tag,
-          [&](const TensorList& in) {
-            return dyt(in[0], in[1], in[2], Tensor(), std::sqrt((double)C));
-          },
-          {x, alpha, w}, 1e-4, 1e-5);
-      parity(
-          "dyisru" + tag, [](const TensorList& in) { return dyisru(in[0], in[1], in[2], in[3]); },
-          {x, beta, w, b}, 1e-4, 1e-5);
-      parity(
-          "derf" + tag,
-          [](const TensorList& in) { return derf(in[0], in[1], in[2], in[3], in[4]); },
-          {x, alpha, shift, w, b}, 1e-4, 1e-5);
-      const Tensor lambda = leaf({}, 46, 1.5, 12.0);  // reaches tanh's saturated part
-      parity(
-          "bhyt" + tag, [](const TensorList& in) { return bhyt(in[0], in[1], in[2]); },
-          {x, lambda, w}, 1e-4, 1e-5);
-      // the GPU kernel against the composed formula, both on the GPU
-      parity(
-          "layer_norm fused vs composed on GPU" + tag,
-          [](const TensorList& in) {
-            return in[0].device() == Device::CUDA ? layer_norm(in[0], in[1], in[2])
-                                                  : composed::layer_norm(in[0], in[1], in[2]);
-          },
-          {x, w, b}, 1e-4, 1e-5);
+      for (const auto& kc : kind_cases()) {  // every registered kind (tests/kind_table.h)
+        const TensorList in = kind_inputs(kc, DType::F32, s);
+        parity(
+            kc.name + tag, [&](const TensorList& v) { return kind_apply(kc, v, true); }, in, 1e-4,
+            1e-5);
+        // the GPU kernel against the composed formula, both on the GPU
+        parity(
+            kc.name + " fused vs composed on GPU" + tag,
+            [&](const TensorList& v) { return kind_apply(kc, v, v[0].device() == Device::CUDA); },
+            in, 1e-4, 1e-5);
+      }
     }
   }
 

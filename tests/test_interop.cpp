@@ -235,13 +235,13 @@ TEST_SUITE("interop") {
   }
 
   TEST_CASE("export and import round trip every norm kind exactly (GPT-2 layout + extras)") {
-    for (const char* kind : {"layernorm", "rmsnorm", "dyt", "dyisru", "derf", "bhyt"}) {
+    for (const std::string& kind : ng::norm_kind_names()) {  // the registry's kinds
       CAPTURE(kind);
       ng::nn::GPTConfig g;
       g.vocab = 31, g.n_layer = 2, g.n_head = 2, g.n_embd = 16, g.block_size = 8;
       g.norm = kind, g.gelu = "tanh", g.norm_options.scale = "sqrtc";
       g.norm_final = "layernorm";
-      if (std::string(kind) == "rmsnorm") g.bias = false, g.embed_scale = true;  // extras
+      if (kind == "rmsnorm") g.bias = false, g.embed_scale = true;  // extras
       ng::nn::GPT a(g);
       {
         ng::NoGradGuard no_grad;  // scalars and weights away from their initial values
@@ -250,11 +250,11 @@ TEST_SUITE("interop") {
           if (n.find("ln_") != std::string::npos)
             ng::Tensor(p).add_(ng::rand(p.shape(), {}, &gen) * 0.2);
       }
-      const std::string dir = std::string("export_") + kind;
+      const std::string dir = "export_" + kind;
       ng::nn::write_hf_gpt2(a, dir);
       const json cfg = json::parse(std::ifstream(dir + "/config.json"));
       CHECK(cfg["normgrad_norms"]["transformer.h.1.ln_2"] == kind);
-      CHECK(cfg["normgrad_gpt2_compatible"] == (std::string(kind) == "layernorm"));
+      CHECK(cfg["normgrad_gpt2_compatible"] == (kind == "layernorm"));
       CHECK(cfg["activation_function"] == "gelu_new");
       const ng::nn::Safetensors st = ng::nn::load_safetensors(dir + "/model.safetensors");
       CHECK(st.tensors.at("transformer.h.0.attn.c_attn.weight").shape() ==

@@ -130,6 +130,7 @@ def main():
     inc = ["-I" + os.path.join(a.source, d) for d in ("core/include", "nn/include", "optim/include")]
     if os.path.isdir(os.path.join(a.source, "cuda/include")):
         inc.append("-I" + os.path.join(a.source, "cuda/include"))
+    inc.append("-I" + os.path.join(a.build, "generated"))  # normgrad/norms/all.h (CMake)
     cmd = [a.cxx, "-std=c++20", "-O0", "-g0", *inc, src, "-o", exe, "-L" + a.build, "-lnormgrad",
            "-Wl,-rpath," + os.path.abspath(a.build)]
     cc = subprocess.run(cmd, capture_output=True, text=True)

@@ -17,16 +17,16 @@ double std_of(const GPTConfig& c, double std) { return c.init_weights ? std : 0.
 namespace {
 enum class Position { Attn, Mlp, Final };
 
-// The norm for one position, with the DyT LLM recipe's alpha0 and BHyT's per-position
-// lambda0 when given.
+// The norm for one position, with the DyT LLM recipe's alpha0 and the kind options set for
+// this position when given.
 std::shared_ptr<Norm> position_norm(const GPTConfig& c, const std::string& kind, Position at) {
   NormOptions o = c.norm_options;
   const auto& a0 = at == Position::Attn ? c.alpha0_attn : c.alpha0_other;
   if (a0) o.alpha0 = *a0;
-  const auto& l0 = at == Position::Attn  ? c.lambda0_attn
-                   : at == Position::Mlp ? c.lambda0_mlp
-                                         : c.lambda0_final;
-  if (l0) o.lambda0 = *l0;
+  const auto& here = at == Position::Attn  ? c.attn_options
+                     : at == Position::Mlp ? c.mlp_options
+                                           : c.final_options;
+  for (const auto& [name, v] : here) o.set(name, v);
   return make_norm(kind.empty() ? c.norm : kind, c.n_embd, o);
 }
 

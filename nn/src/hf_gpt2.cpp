@@ -70,6 +70,34 @@ std::string string_field(const json& j, const std::string& key, const std::strin
   return j[key].get<std::string>();
 }
 
+// One NormOptions member (NG_NORM_OPTIONS) from norm_options, with the member's check.
+template <class T>
+void option_field(const json& o, const char* key, T& v, OptionCheck check, const std::string& p) {
+  const double lo = check == OptionCheck::kPositive      ? 1e-30
+                    : check == OptionCheck::kNonNegative ? 0
+                                                         : -1e30;
+  if constexpr (std::is_same_v<T, bool>) {
+    v = bool_field(o, key, v, p);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    v = string_field(o, key, v, p);
+    if (check == OptionCheck::kScale && v != "one" && v != "sqrtc")
+      fail("hf_gpt2", p, ": ", key, " must be one or sqrtc");
+  } else if constexpr (std::is_same_v<T, std::optional<double>>) {
+    if (o.contains(key) && !o[key].is_null()) v = real_field(o, key, lo, 1e30, 1, p);
+  } else if constexpr (std::is_integral_v<T>) {
+    v = int_field(o, key, (int64_t)lo, INT64_MAX / 4, v, p);
+  } else {
+    v = real_field(o, key, lo, 1e30, v, p);
+  }
+}
+template <class T>
+json option_json(const T& v) {
+  if constexpr (std::is_same_v<T, std::optional<double>>)
+    return v ? json(*v) : json();
+  else
+    return json(v);
+}
+
 // The normgrad extension: norm kinds per position type and the NormOptions that change what
 // a layer computes or how it was initialised.
 void read_normgrad_fields(const json& j, GPTConfig& c, const std::string& path) {
@@ -79,29 +107,28 @@ void read_normgrad_fields(const json& j, GPTConfig& c, const std::string& path) 
   c.norm_attn = string_field(j, "norm_attn", "", p);
   c.norm_mlp = string_field(j, "norm_mlp", "", p);
   c.norm_final = string_field(j, "norm_final", "", p);
-  const auto kinds = norm_kinds();
   for (const std::string* k : {&c.norm, &c.norm_attn, &c.norm_mlp, &c.norm_final})
-    if (!(k->empty() && k != &c.norm) && std::find(kinds.begin(), kinds.end(), *k) == kinds.end())
-      fail("hf_gpt2", p, ": unknown norm kind '", *k, "'");
+    if (!(k->empty() && k != &c.norm) && !has_norm_kind(*k))
+      fail("hf_gpt2", p, ": ", unknown_norm_kind(*k));
   c.bias = bool_field(j, "bias", true, p);
   c.embed_scale = bool_field(j, "embed_scale", false, p);
   if (j.contains("norm_options")) {
     const json& o = j["norm_options"];
     if (!o.is_object()) fail("hf_gpt2", p, ": norm_options must be an object");
     NormOptions& n = c.norm_options;
-    n.eps = real_field(o, "eps", 1e-30, 1, n.eps, p);
+#define NG_READ_OPTION(group, type, name, def, check, help) \
+  option_field(o, #name, n.name, OptionCheck::check, p);
+    NG_NORM_OPTIONS(NG_READ_OPTION)
+#undef NG_READ_OPTION
     n.affine = bool_field(o, "affine", n.affine, p);
     n.bias = bool_field(o, "bias", n.bias, p);
-    n.alpha0 = real_field(o, "alpha0", 1e-30, 1e30, n.alpha0, p);
-    if (o.contains("beta0") && !o["beta0"].is_null())
-      n.beta0 = real_field(o, "beta0", 1e-30, 1e30, 1, p);
-    n.shift0 = real_field(o, "shift0", -1e30, 1e30, n.shift0, p);
-    n.lambda0 = real_field(o, "lambda0", 1e-30, 1e30, n.lambda0, p);
-    n.scale = string_field(o, "scale", n.scale, p);
-    if (n.scale != "one" && n.scale != "sqrtc") fail("hf_gpt2", p, ": scale must be one or sqrtc");
-    n.taper_start = int_field(o, "taper_start", 0, INT64_MAX / 4, n.taper_start, p);
-    n.taper_steps = int_field(o, "taper_steps", 0, INT64_MAX / 4, n.taper_steps, p);
-    n.plain_beta = bool_field(o, "plain_beta", n.plain_beta, p);
+    for (const auto& spec : norm_option_specs())  // the kinds' own options
+      if (o.contains(spec.name) && !o[spec.name].is_null()) {
+        const double v = real_field(o, spec.name, -HUGE_VAL, HUGE_VAL, spec.init, p);
+        if (const std::string e = norm_option_range_error(spec, v); !e.empty())
+          fail("hf_gpt2", p, ": ", e);
+        n.extra[spec.name] = v;
+      }
   }
 }
 
@@ -241,6 +268,14 @@ void write_hf_gpt2(const GPT& model, const std::string& dir, const std::string& 
     if (norms[p] != "layernorm") all_layernorm = false;
   }
   const NormOptions& n = c.norm_options;
+  json options = {{"affine", n.affine}, {"bias", n.bias}};
+#define NG_WRITE_OPTION(group, type, name, def, check, help) options[#name] = option_json(n.name);
+  NG_NORM_OPTIONS(NG_WRITE_OPTION)
+#undef NG_WRITE_OPTION
+  for (const auto& spec : norm_option_specs())  // the options of the kinds this model uses
+    if (n.extra.count(spec.name) || spec.kind == c.norm || spec.kind == c.norm_attn ||
+        spec.kind == c.norm_mlp || spec.kind == c.norm_final)
+      options[spec.name] = n.get(spec.name);
   json cfg = {{"architectures", {"GPT2LMHeadModel"}},
               {"model_type", "gpt2"},
               {"vocab_size", c.vocab},
@@ -269,18 +304,7 @@ void write_hf_gpt2(const GPT& model, const std::string& dir, const std::string& 
                 {"norm_final", c.norm_final},
                 {"bias", c.bias},
                 {"embed_scale", c.embed_scale},
-                {"norm_options",
-                 {{"eps", n.eps},
-                  {"affine", n.affine},
-                  {"bias", n.bias},
-                  {"alpha0", n.alpha0},
-                  {"beta0", n.beta0 ? json(*n.beta0) : json()},
-                  {"shift0", n.shift0},
-                  {"lambda0", n.lambda0},
-                  {"scale", n.scale},
-                  {"taper_start", n.taper_start},
-                  {"taper_steps", n.taper_steps},
-                  {"plain_beta", n.plain_beta}}}}}};
+                {"norm_options", options}}}};
   if (all_layernorm && !extras)
     cfg["normgrad"].erase("norm_options"), cfg["normgrad_gpt2_compatible"] = true;
   else

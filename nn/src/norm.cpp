@@ -10,12 +10,7 @@ namespace ng::nn {
 std::vector<std::string> norm_kinds() { return norm_kind_names(); }
 
 std::shared_ptr<Norm> make_norm(const std::string& kind, int64_t channels, const NormOptions& o) {
-  const auto known = norm_kinds();
-  if (std::find(known.begin(), known.end(), kind) == known.end()) {
-    std::ostringstream list;
-    for (auto& k : known) list << " " << k;
-    fail("make_norm", "unknown norm kind '", kind, "'; known:", list.str());
-  }
+  if (!has_norm_kind(kind)) fail("make_norm", unknown_norm_kind(kind));
   if (channels <= 0) fail("make_norm", "channels must be positive, got ", channels);
   return std::make_shared<Norm>(kind, channels, o);
 }

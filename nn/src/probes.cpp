@@ -72,8 +72,8 @@ Probes::Probes(GPT& model, ProbeOptions o) : model_(model), o_(o), gen_(o.seed) 
                       {"inv_std", 1.0 / std::sqrt(var)},
                       {"max_abs", ng::max(abs(x)).item()}};
             for (auto& [k, v] : rec->norm->scalars()) s[k] = v;
-            if (rec->norm->scalars().count("alpha") && rec->norm->kind() == "dyt") {
-              const Tensor ax = abs(x) * rec->norm->scalars().at("alpha");
+            if (const NormKind& kind = norm_kind(rec->norm->kind()); kind.saturation) {
+              const Tensor ax = kind.saturation(x, rec->norm->scalars(), rec->norm->options());
               json sat;
               for (double t : {0.5, 1.0, 1.5, 2.0, 2.5, 3.0})
                 sat[std::to_string(t).substr(0, 3)] = ng::mean(gt(ax, threshold(t, ax))).item();

@@ -361,20 +361,23 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
            {"train_loss", std::isfinite(r.train_loss) ? json(r.train_loss) : json()},
            {"tokens_per_s", std::isfinite(r.tokens_per_s) ? json(r.tokens_per_s) : json()}});
     }
-    summary["variants"].push_back({{"spec", variants[vi].spec},
-                                   {"kind", variants[vi].kind},
-                                   {"labels", rows[vi].labels},
-                                   {"val_loss_mean", rows[vi].val.mean},
-                                   {"val_loss_sd", rows[vi].val.sd},
-                                   {"val_scope", "whole validation split"},
-                                   {"paired_gap_to_best",
-                                    {{"mean", summaries[vi].gap.d.mean},
-                                     {"sd", summaries[vi].gap.d.sd},
-                                     {"seeds", summaries[vi].gap.d.n},
-                                     {"verdict", summaries[vi].gap.verdict}}},
-                                   {"schedule", schedule_of(apply_variant(base, variants[vi]))},
-                                   {"gradient", rows[vi].grad},
-                                   {"runs", runs}});
+    summary["variants"].push_back(
+        {{"spec", variants[vi].spec},
+         {"kind", variants[vi].kind},
+         {"labels", rows[vi].labels},
+         {"val_loss_mean", rows[vi].val.mean},
+         {"val_loss_sd", rows[vi].val.sd},
+         {"val_scope", "whole validation split"},
+         {"paired_gap_to_best",
+          {{"mean", summaries[vi].gap.d.mean},
+           {"sd", summaries[vi].gap.d.sd},
+           {"seeds", summaries[vi].gap.d.n},
+           {"verdict", summaries[vi].gap.verdict}}},
+         {"schedule", schedule_of(apply_variant(base, variants[vi]))},
+         {"gradient", rows[vi].grad},
+         {"scalars", plot_scalars(apply_variant(base, variants[vi]))},
+         {"scalar_parameters", scalar_parameters(apply_variant(base, variants[vi]))},
+         {"runs", runs}});
   }
   if (!search.empty()) {
     json sj = json::array();

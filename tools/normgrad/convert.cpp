@@ -27,15 +27,16 @@ std::map<std::string, double> stats_init(const std::string& target, const std::s
   const double var = source == "layernorm" ? s.variance : s.mean_square;  // what it divides by
   if (!(var > 0) || !std::isfinite(var))
     fail("convert", "input statistic of the ", source, " layer is ", var, ": cannot set a slope");
-  const double pf = scale == "sqrtc" ? std::sqrt((double)channels) : 1.0, sd = std::sqrt(var);
-  if (target == "dyt") return {{"alpha0", 1.0 / (pf * sd)}};  // pf alpha = 1/std
-  if (target == "derf")
-    return {{"alpha0", std::sqrt(M_PI) / (2.0 * pf * sd)}};  // erf'(0) = 2/sqrt(pi)
-  if (target ==
-      "dyisru")  // sqrtc: sum over the other C-1 channels of x^2 (Stollenwerk); one: pf^2 var
-    return {{"beta0", scale == "sqrtc" ? (double)(channels - 1) * var : var}};
-  if (target == "bhyt") return {{"lambda0", 10.0}};  // already divides by rms: lambda = kappa
-  fail("convert", "cannot convert to '", target, "' (dyt, dyisru, derf or bhyt)");
+  const NormKind& k = norm_kind(target);
+  if (!k.stats_init) {
+    std::string kinds;
+    for (const auto& n : norm_kind_names())
+      if (norm_kind(n).stats_init) kinds += (kinds.empty() ? "" : ", ") + n;
+    fail("convert", "cannot convert to '", target, "' (", kinds, ")");
+  }
+  NormOptions o;
+  o.scale = scale;
+  return k.stats_init(var, channels, o);  // the kind's own rule (NormKind::stats_init)
 }
 
 std::vector<std::string> surgery_positions(const nn::GPT& model, const std::string& at) {
@@ -60,6 +61,13 @@ std::vector<std::string> surgery_positions(const nn::GPT& model, const std::stri
 }
 
 namespace {
+
+// How each target kind's stats init is chosen (NormKind::stats_init_doc), in --to order.
+std::string stats_init_docs(const std::vector<std::string>& targets) {
+  std::string out;
+  for (const auto& t : targets) out += (out.empty() ? "" : ", ") + norm_kind(t).stats_init_doc;
+  return out;
+}
 
 struct Surgeon {
   SavedRun run;
@@ -125,11 +133,8 @@ struct Surgeon {
       opt.scale = o.scale;
       if (init == "stats")
         for (auto& [field, v] :
-             stats_init(target, old->kind(), stats.at(p), old->channels(), o.scale)) {
-          if (field == "alpha0") opt.alpha0 = v;
-          if (field == "beta0") opt.beta0 = v;
-          if (field == "lambda0") opt.lambda0 = v;
-        }
+             stats_init(target, old->kind(), stats.at(p), old->channels(), o.scale))
+          opt.set(field, v);
       auto n = std::make_shared<nn::Norm>(target, old->channels(), opt);
       n->to(dev);  // created on the host; copy_ below and the forward need the model's device
       if (n->weight.defined() && old->weight.defined()) Tensor(n->weight).copy_(old->weight);
@@ -302,11 +307,8 @@ ConvertResult convert(const ConvertOptions& o) {
      << o.stats_batches
      << " training batches, so that the new layer's slope at 0 equals the old one's 1/std, "
         "std^2 = the mean over tokens of each token's "
-     << (res.source_kind == "layernorm" ? "variance" : "mean square")
-     << ": DyT alpha = 1/(pf std) (Zhu et al., Fig. 8: alpha tracks 1/std), Derf alpha = "
-        "sqrt(pi)/(2 pf std), DyISRU beta = (C-1) std^2 with pf = sqrt(C) (Stollenwerk: exact "
-        "for RMSNorm with beta_i = sum of the other channels' x^2) or std^2 with pf = 1, BHyT "
-        "lambda = kappa = 10 (its input is already divided by the RMS).\n\n"
+     << (res.source_kind == "layernorm" ? "variance" : "mean square") << ": "
+     << stats_init_docs(o.to) << ".\n\n"
      << "**Before surgery: " << fmt("%.4f", res.before) << "**\n\n"
      << "| to | init | right after (no training) | +" << o.steps << " steps, norm params only | +"
      << o.steps << " steps, all params |\n|---|---|---|---|---|\n";

@@ -1,5 +1,5 @@
 // `normgrad convert`: norm surgery on a trained model. The LayerNorm / RMSNorm layers at
-// chosen positions are replaced by an element-wise kind (DyT, DyISRU, Derf, BHyT), their
+// chosen positions are replaced by an element-wise kind (any with a stats init), their
 // affine weights carried over, their own parameters set either to the kind's defaults or
 // from statistics of the layer's inputs on training batches, chosen so that the new layer's
 // slope at 0 equals the old layer's 1/std (DyISRU with scale sqrtc: Stollenwerk's exact
@@ -46,7 +46,7 @@ struct InputStats {
 
 // The new layer's scalars from the old layer's input statistics (slope at 0 = 1/std, std
 // from the old kind's own statistic); `source` is layernorm or rmsnorm. Keys are the
-// NormOptions fields set: alpha0 (dyt, derf), beta0 (dyisru), lambda0 (bhyt).
+// options set (NormOptions::set), as the target kind's NormKind::stats_init gives them.
 std::map<std::string, double> stats_init(const std::string& target, const std::string& source,
                                          const InputStats& s, int64_t channels,
                                          const std::string& scale);

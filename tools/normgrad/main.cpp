@@ -99,6 +99,25 @@ static GivenFlags add_train_flags(CLI::App& c, TrainConfig& t) {
   given.push_back({#name, add_field(c, #name, t.name, FieldCheck::check, help)});
   NG_TRAIN_FIELDS(NG_FLAG)
 #undef NG_FLAG
+  for (const auto& k : kind_option_keys()) {  // the options the kinds declare themselves
+    const auto set = [&t, key = k.key](const double& v) { t.kind_options[key] = v; };
+    const auto in_range = [k](std::string& in) -> std::string {
+      try {
+        size_t used = 0;
+        const double v = std::stod(in, &used);
+        if (used == in.size()) {
+          ng::NormOptionSpec spec = k.spec;
+          spec.name = k.key;
+          const std::string e = ng::norm_option_range_error(spec, v);
+          return e.empty() ? e : e.substr(e.find(' ') + 1);  // "must be > 0, got -1"
+        }
+      } catch (const std::exception&) {
+      }
+      return "must be a number, got '" + in + "'";
+    };
+    CLI::Option* o = c.add_option_function<double>("--" + dashed(k.key), set, k.help());
+    given.push_back({k.key, o->check(CLI::Validator(in_range, "NUMBER"))});
+  }
   return given;
 }
 
@@ -303,7 +322,7 @@ int main(int argc, char** argv) {
   convert_cmd->add_option("--ckpt", vo.ckpt, "checkpoint of a layernorm or rmsnorm run")
       ->required()
       ->check(CLI::ExistingFile);
-  convert_cmd->add_option("--to", vo.to, "target kinds, comma-separated: dyt, dyisru, derf, bhyt")
+  convert_cmd->add_option("--to", vo.to, "target kinds, comma-separated (kinds with a stats init)")
       ->delimiter(',')
       ->capture_default_str();
   convert_cmd->add_option("--at", vo.at, "positions: all, attn, mlp, final or layer:N")

@@ -139,8 +139,10 @@ def main(d):
         fig.colorbar(im, ax=axes[0].tolist(), label="|dL/d block output| (black: exactly 0)")
         save(fig, d, "grad_flow")
 
-    # 3. every learnable norm scalar over training (alpha, beta, shift, lambda, gate, c)
-    keys = ("alpha", "beta", "shift", "lambda", "gate", "c")
+    # 3. every norm scalar over training: the names each variant's kinds declare (summary.json)
+    keys = []
+    for v in summary["variants"]:
+        keys += [k for k in v.get("scalars", []) if k not in keys]
     with_scalars = [s for s in specs if first_probes[s] and
                     any(k in n for n in first_probes[s][-1]["norms"] for k in keys)]
     panels = [(s, k) for s in with_scalars for k in keys
@@ -213,13 +215,14 @@ def main(d):
         save(fig, d, "saturation")
 
     # 6. update / weight ratio per step: median over block matrices, and over norm scalars
+    scalar_params = {k for v in summary["variants"] for k in v.get("scalar_parameters", [])}
     fig, ax = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
     for s in specs:
         probes = first_probes[s]
         if not probes:
             continue
         for a, pick in zip(ax, (lambda n: n.endswith(".weight") and ".ln_" not in n and ".h." in n,
-                                lambda n: n.split(".")[-1] in ("alpha", "beta_raw", "beta", "shift", "lambda"))):
+                                lambda n: n.split(".")[-1] in scalar_params)):
             ys = []
             for p in probes:
                 r = sorted(e["update_ratio"] for e in p["params"] if pick(e["name"]) and e.get("update_ratio"))

@@ -154,14 +154,9 @@ void check_field(const char* name, const T& v, FieldCheck check) {
       fail("config", name, " must be one or sqrtc, got '", v, "'");
     if (check == C::kDevice && v != "cpu" && v != "cuda")
       fail("config", name, " must be cpu or cuda, got '", v, "'");
-    if ((check == C::kNormKind || (check == C::kNormKindOrEmpty && !v.empty()))) {
-      const auto k = nn::norm_kinds();
-      if (std::find(k.begin(), k.end(), v) == k.end()) {
-        std::string known;
-        for (auto& n : k) known += " " + n;
-        fail("config", name, ": unknown norm kind '", v, "'; known:", known);
-      }
-    }
+    if ((check == C::kNormKind || (check == C::kNormKindOrEmpty && !v.empty())) &&
+        !has_norm_kind(v))
+      fail("config", name, ": ", unknown_norm_kind(v));
   } else if constexpr (!std::is_same_v<T, bool>) {
     const double x = (double)v;
     if constexpr (std::is_floating_point_v<T>)
@@ -205,6 +200,66 @@ bool field_from_text(const std::string& text, T& v) {
 }
 }  // namespace
 
+std::string KindOptionKey::help() const {
+  if (position.empty()) return spec.help;
+  const std::string where = position == "attn"  ? "the input norm of attention (ln_1)"
+                            : position == "mlp" ? "the post-attention norm (ln_2)"
+                                                : "the last-layer norm (ln_f)";
+  return spec.name + " at " + where + " (" + spec.kind + ")";
+}
+
+std::vector<KindOptionKey> kind_option_keys() {
+  std::vector<KindOptionKey> out;
+  for (const auto& spec : ng::norm_option_specs()) {
+    out.push_back({spec.name, "", spec});
+    if (spec.per_position)
+      for (const char* p : {"attn", "mlp", "final"}) out.push_back({spec.name + "_" + p, p, spec});
+  }
+  return out;
+}
+
+namespace {
+const KindOptionKey* find_kind_option(const std::vector<KindOptionKey>& keys,
+                                      const std::string& key) {
+  for (const auto& k : keys)
+    if (k.key == key) return &k;
+  return nullptr;
+}
+// A kind option's value in a config: set, else its init (every position) or unset.
+std::optional<double> kind_option_value(const TrainConfig& c, const KindOptionKey& k) {
+  if (auto it = c.kind_options.find(k.key); it != c.kind_options.end()) return it->second;
+  if (k.position.empty()) return k.spec.init;
+  return std::nullopt;
+}
+// "lambda0 must be > 0, got -1" (empty when v is fine), named by the key.
+std::string kind_option_error(const KindOptionKey& k, double v) {
+  ng::NormOptionSpec spec = k.spec;
+  spec.name = k.key;
+  return ng::norm_option_range_error(spec, v);
+}
+// A kind option given on the command line that differs from `other`'s: an error naming both.
+void check_given_kind_options(const TrainConfig& cli, const TrainConfig& other, const char* flag,
+                              const char* whose, const char* advice) {
+  for (const auto& k : kind_option_keys())
+    if (const auto a = kind_option_value(cli, k), b = kind_option_value(other, k);
+        cli.given.count(k.key) && a != b)
+      fail("train", flag, ": --", dashed(k.key), " ", field_str(a), " conflicts with ", whose, " ",
+           field_str(b), " (", advice, ")");
+}
+// What a config saves of the kind options (checkpoint JSON, describe): every one set, and
+// the every-position options of the kinds it uses.
+std::vector<std::pair<std::string, double>> saved_kind_options(const TrainConfig& c) {
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& k : kind_option_keys()) {
+    const std::string& kind = k.spec.kind;
+    const bool used = k.position.empty() && (kind == c.norm || kind == c.norm_attn ||
+                                             kind == c.norm_mlp || kind == c.norm_final);
+    if (c.kind_options.count(k.key) || used) out.push_back({k.key, *kind_option_value(c, k)});
+  }
+  return out;
+}
+}  // namespace
+
 std::vector<std::string> TrainConfig::to_flags() const {
   std::vector<std::string> flags;
   const auto add = [&](const char* name, const auto& v) {
@@ -237,6 +292,7 @@ std::vector<std::string> TrainConfig::to_flags() const {
 #define NG_TO_FLAG(group, type, name, def, check, help) add_field(#name, name, type(def));
   NG_TRAIN_FIELDS(NG_TO_FLAG)
 #undef NG_TO_FLAG
+  for (const auto& [key, v] : kind_options) add(key.c_str(), v);
   return flags;
 }
 
@@ -248,6 +304,7 @@ std::vector<std::string> recipe_field_names() {
     names.push_back(#name);
   NG_TRAIN_FIELDS(NG_RECIPE_NAME)
 #undef NG_RECIPE_NAME
+  for (const auto& k : kind_option_keys()) names.push_back(k.key);
   return names;
 }
 
@@ -266,6 +323,16 @@ void set_recipe_field(TrainConfig& c, const std::string& key, const std::string&
   }
   NG_TRAIN_FIELDS(NG_SET_FIELD)
 #undef NG_SET_FIELD
+  const auto keys = kind_option_keys();
+  if (const KindOptionKey* k = find_kind_option(keys, key)) {
+    double v = 0;
+    if (!field_from_text(value, v))
+      fail("variant", context, ": bad value '", value, "' for key '", key, "' (", k->help(), ")");
+    if (const std::string e = kind_option_error(*k, v); !e.empty())
+      fail("variant", context, ": ", e);
+    c.kind_options[key] = v;
+    found = true;
+  }
   if (!found) {
     std::string keys;
     for (auto& k : recipe_field_names()) keys += (keys.empty() ? "" : ", ") + k;
@@ -287,6 +354,16 @@ nn::GPTConfig TrainConfig::gpt(int64_t vocab, bool init_weights) const {
 #define NG_TO_GPT(group, type, name, def, check, help) NG_TO_GPT_##group(name)
   NG_TRAIN_FIELDS(NG_TO_GPT)
 #undef NG_TO_GPT
+  const auto keys = kind_option_keys();
+  for (const auto& [key, v] : kind_options) {
+    const KindOptionKey* k = find_kind_option(keys, key);
+    if (!k) fail("config", "unknown norm option '", key, "'");
+    auto& at = k->position == "attn"    ? g.attn_options
+               : k->position == "mlp"   ? g.mlp_options
+               : k->position == "final" ? g.final_options
+                                        : g.norm_options.extra;
+    at[k->spec.name] = v;
+  }
   return g;
 }
 
@@ -301,6 +378,10 @@ TrainConfig TrainConfig::from_gpt(const nn::GPTConfig& g) {
 #define NG_FROM_GPT(group, type, name, def, check, help) NG_FROM_GPT_##group(name)
   NG_TRAIN_FIELDS(NG_FROM_GPT)
 #undef NG_FROM_GPT
+  for (const auto& [name, v] : g.norm_options.extra) c.kind_options[name] = v;
+  for (const auto& [name, v] : g.attn_options) c.kind_options[name + "_attn"] = v;
+  for (const auto& [name, v] : g.mlp_options) c.kind_options[name + "_mlp"] = v;
+  for (const auto& [name, v] : g.final_options) c.kind_options[name + "_final"] = v;
   c.seed = g.seed;
   return c;
 }
@@ -311,6 +392,7 @@ std::string TrainConfig::to_json() const {
   if (FieldGroup::group != FieldGroup::place) j[std::string(#name)] = field_to_json(name);
   NG_TRAIN_FIELDS(NG_TO_JSON)
 #undef NG_TO_JSON
+  for (const auto& [key, v] : saved_kind_options(*this)) j[key] = v;
   return j.dump();
 }
 
@@ -328,8 +410,9 @@ TrainConfig TrainConfig::from_json(const std::string& s) {
     if (!j.contains("scale")) j["scale"] = j["paper_form"].get<bool>() ? "sqrtc" : "one";
     j.erase("paper_form");
   }
+  const auto keys = kind_option_keys();
   for (auto& [key, value] : j.items()) {
-    bool known = false;
+    bool known = find_kind_option(keys, key) != nullptr;
 #define NG_KNOWN(group, type, name, def, check, help) known |= key == #name;
     NG_TRAIN_FIELDS(NG_KNOWN)
 #undef NG_KNOWN
@@ -340,6 +423,12 @@ TrainConfig TrainConfig::from_json(const std::string& s) {
     field_from_json(j.at(key), #name, c.name);
   NG_TRAIN_FIELDS(NG_FROM_JSON)
 #undef NG_FROM_JSON
+  for (const auto& k : keys)
+    if (j.contains(k.key) && !j[k.key].is_null()) {  // null: a per-position option unset
+      double v = 0;
+      field_from_json(j[k.key], k.key.c_str(), v);
+      c.kind_options[k.key] = v;
+    }
   return c;
 }
 
@@ -348,6 +437,12 @@ void TrainConfig::validate() const {
   check_field(#name, name, FieldCheck::check);
   NG_TRAIN_FIELDS(NG_CHECK_FIELD)
 #undef NG_CHECK_FIELD
+  const auto keys = kind_option_keys();
+  for (const auto& [key, v] : kind_options) {
+    const KindOptionKey* k = find_kind_option(keys, key);
+    if (!k) fail("config", "unknown norm option '", key, "'");
+    if (const std::string e = kind_option_error(*k, v); !e.empty()) fail("config", e);
+  }
   // Upper bounds far above what a CPU trains and far below where sizes overflow an int64;
   // the memory a config needs is checked against the machine once the vocabulary is known.
   const std::pair<const char*, std::pair<int64_t, int64_t>> limits[] = {
@@ -380,6 +475,7 @@ std::string TrainConfig::describe() const {
     out += (out.empty() ? "" : " ") + std::string(#name) + "=" + field_str(name);
   NG_TRAIN_FIELDS(NG_DESCRIBE)
 #undef NG_DESCRIBE
+  for (const auto& [key, v] : saved_kind_options(*this)) out += " " + key + "=" + field_str(v);
   return out;
 }
 
@@ -404,6 +500,9 @@ TrainConfig resumed_config(const TrainConfig& cli, const TrainConfig& saved) {
          " (drop the flag to continue the run, or start a new run in another --out)");
   NG_TRAIN_FIELDS(NG_RESUME)
 #undef NG_RESUME
+  check_given_kind_options(
+      cli, saved, "--resume", "the saved run's",
+      "drop the flag to continue the run, or start a new run in another --out");
   run.given = cli.given;
   return run;
 }
@@ -421,6 +520,9 @@ TrainConfig init_from_config(const TrainConfig& cli, const TrainConfig& start) {
   }
   NG_TRAIN_FIELDS(NG_INIT_FROM)
 #undef NG_INIT_FROM
+  check_given_kind_options(cli, start, "--init-from", "the starting checkpoint's",
+                           "the model comes from the checkpoint: drop the flag");
+  run.kind_options = start.kind_options;
   run.tokenizer = start.tokenizer, run.vocab_size = start.vocab_size;
   return run;
 }

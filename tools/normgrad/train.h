@@ -1,6 +1,7 @@
 // `normgrad train`: the training loop behind the command, usable from tests and examples.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -19,7 +20,9 @@ namespace ngcli {
 // X(group, type, name, default, check, help). Groups:
 //   place: where and how to run, not what (a resumed run may change these freely; not saved)
 //   run:   the data and the seed       model: the GPT (GPTConfig field of the same name)
-//   norm:  NormOptions field of the same name (every position's norm reads what it needs)
+//   norm:  NormOptions field of the same name (every position's norm reads what it needs),
+//          the list NG_NORM_OPTIONS in normgrad/norm_kind.h. The options a kind declares
+//          itself (NormOptionSpec) are TrainConfig::kind_options, handled alike.
 //   optim: optimizer and schedule      book: bookkeeping (a resumed run may change these)
 // clang-format off
 #define NG_TRAIN_FIELDS(X)                                                                       \
@@ -46,20 +49,9 @@ namespace ngcli {
   X(model, std::string, norm_attn, "", kNormKindOrEmpty, "override for the attention-position norm (ln_1)") \
   X(model, std::string, norm_mlp, "", kNormKindOrEmpty, "override for the MLP-position norm (ln_2)") \
   X(model, std::string, norm_final, "", kNormKindOrEmpty, "override for the final norm (ln_f)")  \
-  X(norm, double, eps, 1e-5, kPositive, "LayerNorm/RMSNorm eps")                                 \
-  X(norm, double, alpha0, 0.5, kPositive, "DyT/Derf initial alpha (Zhu et al.: 0.5)")            \
+  NG_NORM_OPTIONS(X)                                                                             \
   X(model, std::optional<double>, alpha0_attn, std::nullopt, kPositive, "alpha0 at attention positions (Zhu et al.'s LLM recipe)") \
   X(model, std::optional<double>, alpha0_other, std::nullopt, kPositive, "alpha0 at MLP and final positions (Zhu et al.'s LLM recipe)") \
-  X(norm, std::optional<double>, beta0, std::nullopt, kPositive, "DyISRU initial beta (default 1/alpha0^2: DyT's slope at 0, Stollenwerk)") \
-  X(norm, bool, plain_beta, false, kAny, "DyISRU learns beta itself (an error if it leaves (0, inf)), not beta_raw with beta = softplus(beta_raw)") \
-  X(norm, double, shift0, 0.0, kAny, "Derf initial shift")                                       \
-  X(norm, double, lambda0, 2.0, kPositive, "BHyT initial lambda (Byun et al.: 2.0)")             \
-  X(model, std::optional<double>, lambda0_attn, std::nullopt, kPositive, "BHyT lambda0 at the input norm of attention (ln_1)") \
-  X(model, std::optional<double>, lambda0_mlp, std::nullopt, kPositive, "BHyT lambda0 at the post-attention norm (ln_2)") \
-  X(model, std::optional<double>, lambda0_final, std::nullopt, kPositive, "BHyT lambda0 at the last-layer norm (ln_f)") \
-  X(norm, int64_t, taper_start, 200, kNonNegative, "TaperNorm: gate 1 before this step, EMA-calibrated at it") \
-  X(norm, int64_t, taper_steps, 200, kNonNegative, "TaperNorm: cosine decay of the gate to 0 over N steps") \
-  X(norm, std::string, scale, "one", kScale, "element-wise norms' output: one = weight * f(x) (Zhu et al.), sqrtc = weight * sqrt(C) * f(x), bounded like RMSNorm (Stollenwerk)") \
   X(model, bool, embed_scale, false, kAny, "learnable scalar after the token embedding, init sqrt(n_embd) (Zhu et al.'s LLaMA recipe)") \
   X(optim, int64_t, batch, 12, kPositive, "sequences per step")                                  \
   X(optim, int64_t, max_steps, 600, kPositive, "training steps (the schedule's length)")         \
@@ -98,6 +90,9 @@ struct TrainConfig {
 #define NG_DECLARE_FIELD(group, type, name, def, check, help) type name = def;
   NG_TRAIN_FIELDS(NG_DECLARE_FIELD)
 #undef NG_DECLARE_FIELD
+  // The kinds' own options that were set (norm group): key -> value, keys as in
+  // kind_option_keys() (lambda0, lambda0_attn, ...).
+  std::map<std::string, double> kind_options;
   // Names of the fields the user set explicitly (flags): on --resume, a set field that
   // differs from the saved run is an error unless its group is place or book.
   std::set<std::string> given;
@@ -116,6 +111,17 @@ struct TrainConfig {
   // The command-line flags that reproduce this config with `normgrad train`.
   std::vector<std::string> to_flags() const;
 };
+
+// The options kinds declare (ng::NormOptionSpec) as config keys: the option's own name, and
+// for per-position ones name_attn, name_mlp, name_final (ln_1, ln_2, ln_f only), in the
+// registry's order. Flags (--name, --name-attn, ...), checkpoint JSON, checks, recipes,
+// --resume and --init-from treat them as norm-group fields.
+struct KindOptionKey {
+  std::string key, position;  // position: "" (every position), "attn", "mlp" or "final"
+  ng::NormOptionSpec spec;
+  std::string help() const;
+};
+std::vector<KindOptionKey> kind_option_keys();
 
 struct TrainResult {
   int64_t steps = 0;

@@ -25,5 +25,10 @@ TrainConfig apply_variant(const TrainConfig& base, const Variant& v);
 // The variant's exact formula per position, every learnable norm parameter with its
 // initial value, and the paper each form and default comes from (markdown lines).
 std::string describe_variant(const TrainConfig& c);
+// What the figures plot for a run of this config (summary.json): the scalars its norms
+// record in the probes (each kind's plot_scalars) and the names of its learnable norm
+// scalars (for update/weight ratios), each once, in position order.
+std::vector<std::string> plot_scalars(const TrainConfig& c);
+std::vector<std::string> scalar_parameters(const TrainConfig& c);
 
 }  // namespace ngcli

@@ -17,11 +17,13 @@
 // also makes the kind known by name) and NG_CUDA_NORM(K) in cuda/src/norm_kinds.cu.
 // Scalars stay tensors all the way into the kernels: no .item(), no host sync.
 #pragma once
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <iterator>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -39,22 +41,52 @@ struct NormBack {
   T ds[S > 0 ? S : 1];
 };
 
+// The options kinds share, declared once: NormOptions' members below, `normgrad train`'s
+// flags, the checkpoint config and the Hugging Face config (read and write, with these
+// checks) all expand this list. X(group, type, name, default, check, help); check: kAny,
+// kPositive, kNonNegative or kScale (one or sqrtc). An option only one kind reads is
+// declared by that kind instead (K::options(), a NormOptionSpec each: NormOptions::extra).
+// clang-format off
+#define NG_NORM_OPTIONS(X)                                                                       \
+  X(norm, double, eps, 1e-5, kPositive, "LayerNorm/RMSNorm eps")                                 \
+  X(norm, double, alpha0, 0.5, kPositive, "DyT/Derf initial alpha (Zhu et al.: 0.5)")            \
+  X(norm, std::optional<double>, beta0, std::nullopt, kPositive, "DyISRU initial beta (default 1/alpha0^2: DyT's slope at 0, Stollenwerk)") \
+  X(norm, bool, plain_beta, false, kAny, "DyISRU learns beta itself (an error if it leaves (0, inf)), not beta_raw with beta = softplus(beta_raw)") \
+  X(norm, double, shift0, 0.0, kAny, "Derf initial shift")                                       \
+  X(norm, int64_t, taper_start, 200, kNonNegative, "TaperNorm: gate 1 before this step, EMA-calibrated at it") \
+  X(norm, int64_t, taper_steps, 200, kNonNegative, "TaperNorm: cosine decay of the gate to 0 over N steps") \
+  X(norm, std::string, scale, "one", kScale, "element-wise norms' output: one = weight * f(x) (Zhu et al.), sqrtc = weight * sqrt(C) * f(x), bounded like RMSNorm (Stollenwerk)")
+// clang-format on
+enum class OptionCheck { kAny, kPositive, kNonNegative, kScale };
+
+// An option one kind declares (K::options()): its name (flag --name, config key), initial
+// value, valid range, help, and whether a GPT may set it per position (--name-attn,
+// --name-mlp, --name-final). Registering the kind makes it known to every consumer.
+struct NormOptionSpec {
+  std::string name;
+  double init = 0;
+  double min = -HUGE_VAL, max = HUGE_VAL;
+  bool min_exclusive = false;  // (min, max] rather than [min, max]
+  std::string help;
+  bool per_position = false;
+  std::string kind;  // filled in by register_norm_kind
+};
+
 // Options every kind reads what it needs from (defaults are the papers' defaults).
 struct NormOptions {
-  double eps = 1e-5;            // LayerNorm, RMSNorm
-  bool affine = true;           // per-channel weight (gamma)
-  bool bias = true;             // per-channel bias (beta in LayerNorm, "bias" everywhere here)
-  double alpha0 = 0.5;          // DyT and Derf: initial alpha (Zhu et al.)
-  std::optional<double> beta0;  // DyISRU: initial beta; default 1 / alpha0^2 (same slope at 0)
-  double shift0 = 0.0;          // Derf: initial shift s
-  double lambda0 = 2.0;         // BHyT: initial lambda (Byun et al.)
-  // Element-wise norms' output scale: "one" is Zhu et al.'s y = weight * f(x) (|y| <= |weight|);
-  // "sqrtc" is Stollenwerk's y = weight * sqrt(C) * f(x), bounded by sqrt(C) like RMSNorm.
-  std::string scale = "one";
-  int64_t taper_start = 200;  // TaperNorm: gate held at 1 before this step, calibrated at it
-  int64_t taper_steps = 200;  // TaperNorm: cosine decay of the gate to 0 over these steps
-  bool plain_beta =
-      false;  // DyISRU: learn beta itself, not beta_raw with beta = softplus(beta_raw)
+#define NG_NORM_MEMBER(group, type, name, def, check, help) type name = def;
+  NG_NORM_OPTIONS(NG_NORM_MEMBER)
+#undef NG_NORM_MEMBER
+  bool affine = true;  // per-channel weight (gamma); the layer's shape, not an init
+  bool bias = true;    // per-channel bias (beta in LayerNorm, "bias" everywhere here)
+  // Values of kind-declared options (NormOptionSpec) that differ from their spec's init.
+  std::map<std::string, double> extra;
+
+  // A numeric option by name: a member of NG_NORM_OPTIONS (beta0 unset: NaN) or a registered
+  // kind option (its init when not in extra); an unknown name is an error.
+  double get(const std::string& name) const;
+  // Sets a numeric option by name (as get); checks the value against a kind option's range.
+  void set(const std::string& name, double value);
 };
 
 // A tensor a layer of this kind holds besides weight and bias: its name, initial value,
@@ -126,12 +158,43 @@ struct NormKind {
   std::function<std::vector<std::pair<std::string, Tensor>>(const TensorList& raw,
                                                             const NormOptions& o)>
       effective_scalars;
+
+  // What the reports, probes, convert, export and plots know of the kind (from K's metadata).
+  std::string source;                     // K::kSource: the paper or origin (report.md)
+  std::vector<NormOptionSpec> options;    // K::options(): the options only this kind reads
+  std::vector<std::string> plot_scalars;  // K::kScalarNames: what the probes record and plot
+  // The initial value of each of the layer's settings in words, for C channels
+  // ("alpha = 0.5 (Zhu et al.'s default)", "weight = 1 (per channel)", "eps = 1e-05").
+  std::function<std::vector<std::string>(int64_t C, const NormOptions& o)> describe_init;
+  // K::stats_init (null when the kind has none): the options that give a layer of this
+  // kind the slope at 0 of a layer dividing by std = sqrt(var) (normgrad convert --init
+  // stats); stats_init_doc says how, in words.
+  std::function<std::map<std::string, double>(double var, int64_t C, const NormOptions& o)>
+      stats_init;
+  std::string stats_init_doc;
+  // K::saturation (null when the notion does not apply): the per-element magnitude the
+  // probes compare with thresholds 0.5 .. 3 (DyT: |alpha x|), from the input and the
+  // effective scalars; saturation_doc names it.
+  std::function<Tensor(const Tensor& x, const std::map<std::string, double>& scalars,
+                       const NormOptions& o)>
+      saturation;
+  std::string saturation_doc;
 };
 
-// Makes a kind known by name (make_norm, --norm); replaces one of the same name.
+// Makes a kind known by name (make_norm, --norm) with its options; replaces one of the same
+// name. An option name another kind already declares, or a member of NG_NORM_OPTIONS, is an
+// error.
 void register_norm_kind(NormKind kind);
 const NormKind& norm_kind(const std::string& name);  // error lists the known kinds
+bool has_norm_kind(const std::string& name);
+// "unknown norm kind 'x'; known: a b c": the one wording of that error.
+std::string unknown_norm_kind(const std::string& name);
 std::vector<std::string> norm_kind_names();
+// Every kind-declared option (NormOptionSpec) in kind order; nullptr when none has this name.
+std::vector<NormOptionSpec> norm_option_specs();
+const NormOptionSpec* find_norm_option(const std::string& name);
+// The error for a kind option's value outside its range (empty when the value is fine).
+std::string norm_option_range_error(const NormOptionSpec& spec, double value);
 void register_norm_kernels(Device d, const std::string& kind, NormKernels k);
 const NormKernels* find_norm_kernels(Device d, const std::string& kind);
 
@@ -200,6 +263,37 @@ NormKind describe_norm() {
       if (K::kScalarNames[i][0]) out.push_back({K::kScalarNames[i], s[i]});
     return out;
   };
+  static_assert(
+      requires { K::kSource; },
+      "a norm kind names its source: static constexpr const char* kSource");
+  static_assert(K::kSource[0] != '\0', "a norm kind's kSource must not be empty");
+  d.source = K::kSource;
+  if constexpr (requires { K::options(); }) d.options = K::options();
+  for (const char* n : K::kScalarNames)
+    if (n[0]) d.plot_scalars.push_back(n);
+  d.describe_init = [](int64_t C, const NormOptions& o) {
+    std::vector<std::string> out;
+    for (const auto& s : K::scalar_params(o)) {
+      if (!s.learnable) continue;
+      std::ostringstream line;
+      line << s.name << " = " << s.init;
+      if constexpr (requires { K::scalar_note(s.name, o); }) line << K::scalar_note(s.name, o);
+      out.push_back(line.str());
+    }
+    if (K::kHasWeight && o.affine) out.push_back("weight = 1 (per channel)");
+    if (K::kHasBias && o.bias) out.push_back("bias = 0 (per channel)");
+    if constexpr (requires { K::init_notes(C, o); })
+      for (auto& n : K::init_notes(C, o)) out.push_back(n);
+    return out;
+  };
+  if constexpr (requires { &K::stats_init; }) {
+    d.stats_init = K::stats_init;
+    d.stats_init_doc = K::kStatsInitDoc;
+  }
+  if constexpr (requires { &K::saturation; }) {
+    d.saturation = K::saturation;
+    d.saturation_doc = K::kSaturationDoc;
+  }
   return d;
 }
 

@@ -1,19 +1,17 @@
-// Every built-in normalization kind (one header each in normgrad/norms/), and the fused ops
-// under their familiar names: ng::layer_norm, ng::rms_norm, ng::dyt, ng::dyisru, ng::derf,
-// ng::bhyt; ng::composed::* are the formulas they implement.
+// Every built-in normalization kind (one header each in normgrad/norms/, all included by the
+// generated normgrad/norms/all.h), and the fused ops under their familiar names:
+// ng::layer_norm, ng::rms_norm, ng::dyt, ng::dyisru, ng::derf; ng::composed::* are the
+// formulas they implement. A kind's header may add its own (see normgrad/norms/).
 #pragma once
-#include "normgrad/norms/bhyt.h"
+#include "normgrad/norms/all.h"
 #include "normgrad/norms/derf.h"
 #include "normgrad/norms/dyisru.h"
 #include "normgrad/norms/dyt.h"
-#include "normgrad/norms/identity.h"
 #include "normgrad/norms/layernorm.h"
 #include "normgrad/norms/rmsnorm.h"
-#include "normgrad/norms/tapernorm.h"
 
 namespace ng {
 // The fused ops under their familiar names: ng::dyt(x, alpha, w, b), ...
-using norms::bhyt;
 using norms::derf;
 using norms::dyisru;
 using norms::dyt;
@@ -43,10 +41,6 @@ inline Tensor dyisru(const Tensor& x, const Tensor& beta, const Tensor& w, const
 inline Tensor derf(const Tensor& x, const Tensor& alpha, const Tensor& shift, const Tensor& w,
                    const Tensor& b, double pf = 1.0) {
   return norm_composed<norms::Derf>(x, w, b, {alpha, shift}, {pf});
-}
-// BHyT's formula.
-inline Tensor bhyt(const Tensor& x, const Tensor& lambda, const Tensor& w) {
-  return norm_composed<norms::BHyT>(x, w, Tensor(), {lambda}, norms::BHyT::consts(0, {}));
 }
 }  // namespace composed
 

@@ -1,5 +1,6 @@
 // Normalization kinds: the registries, and the one rule that picks the fused kernel or the
 // composed formula for every kind (see normgrad/norm_kind.h).
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -23,7 +24,30 @@ std::map<std::pair<Device, std::string>, NormKernels>& kernels() {
 
 void register_norm_kind(NormKind kind) {
   const std::string name = kind.name;
+  for (auto& o : kind.options) {
+    o.kind = name;
+#define NG_NORM_CLASH(group, type, member, def, check, help) \
+  if (o.name == #member)                                     \
+    fail("norm", "kind '", name, "': option '", o.name, "' is a NormOptions member");
+    NG_NORM_OPTIONS(NG_NORM_CLASH)
+#undef NG_NORM_CLASH
+    for (const auto& [other_name, other] : kinds())
+      if (other_name != name)
+        for (const auto& p : other.options)
+          if (p.name == o.name)
+            fail("norm", "kind '", name, "': option '", o.name, "' is already kind '", other_name,
+                 "''s");
+  }
   kinds()[name] = std::move(kind);
+}
+
+bool has_norm_kind(const std::string& name) { return kinds().count(name) > 0; }
+
+std::string unknown_norm_kind(const std::string& name) {
+  std::ostringstream msg;
+  msg << "unknown norm kind '" << name << "'; known:";
+  for (auto& k : norm_kind_names()) msg << " " << k;
+  return msg.str();
 }
 
 std::vector<std::string> norm_kind_names() {
@@ -34,12 +58,76 @@ std::vector<std::string> norm_kind_names() {
 
 const NormKind& norm_kind(const std::string& name) {
   auto it = kinds().find(name);
-  if (it == kinds().end()) {
-    std::ostringstream known;
-    for (auto& k : norm_kind_names()) known << " " << k;
-    fail("norm", "unknown norm kind '", name, "'; known:", known.str());
-  }
+  if (it == kinds().end()) fail("norm", unknown_norm_kind(name));
   return it->second;
+}
+
+std::vector<NormOptionSpec> norm_option_specs() {
+  std::vector<NormOptionSpec> out;
+  for (auto& [name, k] : kinds()) out.insert(out.end(), k.options.begin(), k.options.end());
+  return out;
+}
+
+const NormOptionSpec* find_norm_option(const std::string& name) {
+  for (auto& [kind_name, k] : kinds())
+    for (const auto& o : k.options)
+      if (o.name == name) return &o;
+  return nullptr;
+}
+
+std::string norm_option_range_error(const NormOptionSpec& spec, double v) {
+  std::ostringstream msg;
+  if (!std::isfinite(v))
+    msg << spec.name << " must be finite, got " << v;
+  else if (spec.min_exclusive ? !(v > spec.min) : !(v >= spec.min))
+    msg << spec.name << " must be " << (spec.min_exclusive ? "> " : ">= ") << spec.min << ", got "
+        << v;
+  else if (!(v <= spec.max))
+    msg << spec.name << " must be <= " << spec.max << ", got " << v;
+  return msg.str();
+}
+
+namespace {
+// A numeric NormOptions member as a double (false for the others).
+template <class T>
+bool member_value(const T& m, double& out) {
+  if constexpr (std::is_same_v<T, std::optional<double>>)
+    return out = m ? *m : NAN, true;
+  else if constexpr (std::is_arithmetic_v<T>)
+    return out = (double)m, true;
+  else
+    return false;
+}
+template <class T>
+bool set_member(T& m, double v) {
+  if constexpr (std::is_same_v<T, std::optional<double>> || std::is_arithmetic_v<T>)
+    return m = (std::conditional_t<std::is_arithmetic_v<T>, T, double>)v, true;
+  else
+    return false;
+}
+}  // namespace
+
+double NormOptions::get(const std::string& name) const {
+  double out = 0;
+#define NG_NORM_GET(group, type, member, def, check, help) \
+  if (name == #member && member_value(member, out)) return out;
+  NG_NORM_OPTIONS(NG_NORM_GET)
+#undef NG_NORM_GET
+  const NormOptionSpec* spec = find_norm_option(name);
+  if (!spec) fail("norm", "unknown norm option '", name, "'");
+  auto it = extra.find(name);
+  return it == extra.end() ? spec->init : it->second;
+}
+
+void NormOptions::set(const std::string& name, double v) {
+#define NG_NORM_SET(group, type, member, def, check, help) \
+  if (name == #member && set_member(member, v)) return;
+  NG_NORM_OPTIONS(NG_NORM_SET)
+#undef NG_NORM_SET
+  const NormOptionSpec* spec = find_norm_option(name);
+  if (!spec) fail("norm", "unknown norm option '", name, "'");
+  if (const std::string e = norm_option_range_error(*spec, v); !e.empty()) fail("norm", e);
+  extra[name] = v;
 }
 
 void register_norm_kernels(Device d, const std::string& kind, NormKernels k) {

@@ -14,12 +14,28 @@ struct BHyT : KindDefaults {
   static constexpr bool kHasBias = false;
   static constexpr int kScalars = 1, kStats = 1, kRowSums = 1;  // stats: r = 1 / rms(x)
   static constexpr const char* kScalarNames[1] = {"lambda"};
+  static constexpr const char* kSource = "Byun et al., ICML 2026";
+  static constexpr const char* kStatsInitDoc =
+      "BHyT lambda = kappa = 10 (its input is already divided by the RMS)";
   struct Consts {
     double kappa, eps;
   };
   static Consts consts(int64_t, const NormOptions&) { return {10.0, 1e-6}; }
+  // --lambda0, and per position --lambda0-attn (ln_1), --lambda0-mlp (ln_2), --lambda0-final
+  static std::vector<NormOptionSpec> options() {
+    return {{.name = "lambda0",
+             .init = 2.0,
+             .min = 0,
+             .min_exclusive = true,
+             .help = "BHyT initial lambda (Byun et al.: 2.0)",
+             .per_position = true}};
+  }
   static std::vector<NormScalarSpec> scalar_params(const NormOptions& o) {
-    return {{"lambda", o.lambda0}};
+    return {{"lambda", o.get("lambda0")}};
+  }
+  // the input is already divided by its RMS: lambda = kappa gives slope 1/rms
+  static std::map<std::string, double> stats_init(double, int64_t, const NormOptions&) {
+    return {{"lambda0", 10.0}};
   }
 
   template <class M, class T, class RowSum>
@@ -58,3 +74,14 @@ inline Tensor bhyt(const Tensor& x, const Tensor& lambda, const Tensor& w) {
 }
 
 }  // namespace ng::norms
+
+namespace ng {
+// The fused BHyT op under its familiar name, as ng::dyt and the others (normgrad/norms.h).
+using norms::bhyt;
+namespace composed {
+// BHyT's formula.
+inline Tensor bhyt(const Tensor& x, const Tensor& lambda, const Tensor& w) {
+  return norm_composed<norms::BHyT>(x, w, Tensor(), {lambda}, norms::BHyT::consts(0, {}));
+}
+}  // namespace composed
+}  // namespace ng

@@ -3,6 +3,8 @@
 // bias, a fused kernel, scalars passed to the kernel as registered).
 #pragma once
 #include <cmath>
+#include <sstream>
+#include <string>
 
 #include "normgrad/norm_kind.h"
 #include "normgrad/ops.h"
@@ -34,6 +36,25 @@ inline double scale_prefactor(int64_t C, const NormOptions& o) {
   if (o.scale != "one" && o.scale != "sqrtc")
     fail("norm", "scale must be 'one' (Zhu et al.) or 'sqrtc' (Stollenwerk), got '", o.scale, "'");
   return o.scale == "sqrtc" ? std::sqrt((double)C) : 1.0;
+}
+
+// The element-wise kinds' output scale in words (their describe_init line).
+inline std::string scale_note(int64_t C, const NormOptions& o) {
+  if (o.scale != "sqrtc") return "pf = 1 (scale=one: Zhu et al.'s layer)";
+  std::ostringstream s;
+  s << "pf = sqrt(C) = " << std::sqrt((double)C)
+    << " (scale=sqrtc: bounded by sqrt(C) like RMSNorm's output, Stollenwerk)";
+  return s.str();
+}
+// "eps = 1e-05", for the kinds that read eps.
+inline std::string eps_note(const NormOptions& o) {
+  std::ostringstream s;
+  s << "eps = " << o.eps;
+  return s.str();
+}
+// Zhu et al.'s alpha0 default, noted where a kind's alpha starts from it.
+inline std::string alpha_note(const std::string& name, const NormOptions& o) {
+  return name == "alpha" && o.alpha0 == 0.5 ? " (Zhu et al.'s default)" : "";
 }
 
 }  // namespace ng::norms

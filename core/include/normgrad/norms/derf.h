@@ -10,12 +10,24 @@ struct Derf : KindDefaults {
   static constexpr const char* kFormula = "y = weight * pf * erf(alpha * x + shift) + bias";
   static constexpr int kScalars = 2;
   static constexpr const char* kScalarNames[2] = {"alpha", "shift"};
+  static constexpr const char* kSource = "erf analogue of DyT";
+  static constexpr const char* kStatsInitDoc = "Derf alpha = sqrt(pi)/(2 pf std)";
   struct Consts {
     double pf;
   };
   static Consts consts(int64_t C, const NormOptions& o) { return {scale_prefactor(C, o)}; }
   static std::vector<NormScalarSpec> scalar_params(const NormOptions& o) {
     return {{"alpha", o.alpha0}, {"shift", o.shift0}};
+  }
+  static std::string scalar_note(const std::string& name, const NormOptions& o) {
+    return alpha_note(name, o);
+  }
+  static std::vector<std::string> init_notes(int64_t C, const NormOptions& o) {
+    return {scale_note(C, o)};
+  }
+  // erf'(0) = 2/sqrt(pi): pf alpha 2/sqrt(pi) = 1/std
+  static std::map<std::string, double> stats_init(double var, int64_t C, const NormOptions& o) {
+    return {{"alpha0", std::sqrt(M_PI) / (2.0 * scale_prefactor(C, o) * std::sqrt(var))}};
   }
 
   template <class M, class T>

@@ -12,6 +12,10 @@ struct DyISRU : KindDefaults {
   static constexpr const char* kFormula = "y = weight * pf * x / sqrt(beta + x^2) + bias";
   static constexpr int kScalars = 1;
   static constexpr const char* kScalarNames[1] = {"beta"};
+  static constexpr const char* kSource = "Stollenwerk, EACL 2026";
+  static constexpr const char* kStatsInitDoc =
+      "DyISRU beta = (C-1) std^2 with pf = sqrt(C) (Stollenwerk: exact for RMSNorm with beta_i "
+      "= sum of the other channels' x^2) or std^2 with pf = 1";
   struct Consts {
     double pf;
   };
@@ -23,6 +27,21 @@ struct DyISRU : KindDefaults {
     // softplus^-1(b) = log(expm1(b)), written to stay finite for large b
     return {{"beta_raw",
              beta0 > 20 ? beta0 + std::log(-std::expm1(-beta0)) : std::log(std::expm1(beta0))}};
+  }
+  static std::string scalar_note(const std::string& name, const NormOptions& o) {
+    std::ostringstream s;
+    if (name == "beta_raw")
+      s << " (beta = softplus(beta_raw) = " << o.beta0.value_or(1 / (o.alpha0 * o.alpha0))
+        << (o.beta0 ? "" : " = 1/alpha0^2, DyT's slope at 0 (Stollenwerk)") << ")";
+    if (name == "beta" && !o.beta0) s << " (= 1/alpha0^2, DyT's slope at 0)";
+    return s.str();
+  }
+  static std::vector<std::string> init_notes(int64_t C, const NormOptions& o) {
+    return {scale_note(C, o)};
+  }
+  // sqrtc: the sum over the other C-1 channels of x^2 (Stollenwerk); one: pf^2 var
+  static std::map<std::string, double> stats_init(double var, int64_t C, const NormOptions& o) {
+    return {{"beta0", o.scale == "sqrtc" ? (double)(C - 1) * var : var}};
   }
   static TensorList kernel_scalars(const TensorList& raw, const NormOptions& o) {
     return {o.plain_beta ? raw[0] : softplus(raw[0])};

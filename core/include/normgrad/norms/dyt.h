@@ -11,12 +11,31 @@ struct DyT : KindDefaults {
   static constexpr const char* kFormula = "y = weight * pf * tanh(alpha * x) + bias";
   static constexpr int kScalars = 1;
   static constexpr const char* kScalarNames[1] = {"alpha"};
+  static constexpr const char* kSource = "Zhu et al., CVPR 2025";
+  static constexpr const char* kStatsInitDoc =
+      "DyT alpha = 1/(pf std) (Zhu et al., Fig. 8: alpha tracks 1/std)";
+  static constexpr const char* kSaturationDoc = "|alpha x|";
   struct Consts {
     double pf;
   };
   static Consts consts(int64_t C, const NormOptions& o) { return {scale_prefactor(C, o)}; }
   static std::vector<NormScalarSpec> scalar_params(const NormOptions& o) {
     return {{"alpha", o.alpha0}};
+  }
+  static std::string scalar_note(const std::string& name, const NormOptions& o) {
+    return alpha_note(name, o);
+  }
+  static std::vector<std::string> init_notes(int64_t C, const NormOptions& o) {
+    return {scale_note(C, o)};
+  }
+  // pf alpha = 1/std: the slope at 0 of a layer dividing by std
+  static std::map<std::string, double> stats_init(double var, int64_t C, const NormOptions& o) {
+    return {{"alpha0", 1.0 / (scale_prefactor(C, o) * std::sqrt(var))}};
+  }
+  // tanh'(alpha x) < 0.01 once |alpha x| > 3
+  static Tensor saturation(const Tensor& x, const std::map<std::string, double>& s,
+                           const NormOptions&) {
+    return abs(x) * s.at("alpha");
   }
 
   template <class M, class T>

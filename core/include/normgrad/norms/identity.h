@@ -7,6 +7,7 @@ namespace ng::norms {
 struct Identity : KindDefaults {
   static constexpr const char* kName = "none";
   static constexpr const char* kFormula = "y = x";
+  static constexpr const char* kSource = "no normalization";
   static constexpr bool kFused = false, kHasWeight = false, kHasBias = false;
   struct Consts {};
   static Consts consts(int64_t, const NormOptions&) { return {}; }

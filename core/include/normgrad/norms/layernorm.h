@@ -8,11 +8,15 @@ struct LayerNorm : KindDefaults {
   static constexpr const char* kName = "layernorm";
   static constexpr const char* kFormula =
       "y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias   (population var)";
+  static constexpr const char* kSource = "Ba et al., 2016";
   static constexpr int kStats = 2, kRowSums = 2;  // stats: mean, rstd
   struct Consts {
     double eps;
   };
   static Consts consts(int64_t, const NormOptions& o) { return {o.eps}; }
+  static std::vector<std::string> init_notes(int64_t, const NormOptions& o) {
+    return {eps_note(o)};
+  }
 
   template <class M, class T, class RowSum>
   NG_HD static void stats(RowSum&& row_sum, int64_t C, const T*, const Consts& k, T* st) {

@@ -7,12 +7,16 @@ namespace ng::norms {
 struct RMSNorm : KindDefaults {
   static constexpr const char* kName = "rmsnorm";
   static constexpr const char* kFormula = "y = x / sqrt(mean(x^2) + eps) * weight";
+  static constexpr const char* kSource = "Zhang & Sennrich, 2019";
   static constexpr bool kHasBias = false;
   static constexpr int kStats = 1, kRowSums = 1;  // stats: rstd
   struct Consts {
     double eps;
   };
   static Consts consts(int64_t, const NormOptions& o) { return {o.eps}; }
+  static std::vector<std::string> init_notes(int64_t, const NormOptions& o) {
+    return {eps_note(o)};
+  }
 
   template <class M, class T, class RowSum>
   NG_HD static void stats(RowSum&& row_sum, int64_t C, const T*, const Consts& k, T* st) {

@@ -18,6 +18,7 @@ struct TaperNorm : KindDefaults {
   static constexpr const char* kName = "tapernorm";
   static constexpr const char* kFormula =
       "y = g * weight * x / sqrt(mean(x^2) + eps) + (1 - g) * c * weight_lin * x";
+  static constexpr const char* kSource = "Kanavalau et al., 2026";
   static constexpr bool kFused = false, kHasBias = false;
   static constexpr const char* kScalarNames[6] = {"", "gate", "c", "", "", ""};
   enum Slot { kWeightLin, kGate, kC, kEmaNum, kEmaDen, kSlots };
@@ -25,6 +26,10 @@ struct TaperNorm : KindDefaults {
     double eps;
   };
   static Consts consts(int64_t, const NormOptions& o) { return {o.eps}; }
+  static std::vector<std::string> init_notes(int64_t, const NormOptions& o) {
+    return {eps_note(o), "gate 1 until step " + std::to_string(o.taper_start) +
+                             ", cosine to 0 over " + std::to_string(o.taper_steps) + " steps"};
+  }
   static std::vector<NormScalarSpec> scalar_params(const NormOptions&) {
     return {{"weight_lin", 1.0, true, true},
             {"gate", 1.0, false, false},

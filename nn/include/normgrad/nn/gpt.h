@@ -4,6 +4,7 @@
 // transformer.h.{i}.ln_1.*, .attn.c_attn.{weight,bias}, .attn.c_proj.*, .ln_2.*,
 // .mlp.c_fc.*, .mlp.c_proj.*, transformer.ln_f.*; the LM head is tied to wte.
 #pragma once
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,9 +24,9 @@ struct GPTConfig {
   NormOptions norm_options;
   // The DyT LLM recipe: separate alpha0 for the attention-position norm and the others.
   std::optional<double> alpha0_attn, alpha0_other;
-  // BHyT (Byun et al.): lambda0 at the attention input (ln_1), post-attention (ln_2) and
-  // last-layer (ln_f) norms; unset: norm_options.lambda0.
-  std::optional<double> lambda0_attn, lambda0_mlp, lambda0_final;
+  // Kind-declared options (NormOptionSpec::per_position) set at one position only: ln_1,
+  // ln_2, ln_f (over norm_options.extra).
+  std::map<std::string, double> attn_options, mlp_options, final_options;
   bool embed_scale = false;  // learnable scalar after the token embedding, init sqrt(n_embd)
   uint64_t seed = 1337;      // every random number of init and dropout comes from it
   // false: Linear and Embedding weights start at zero, nothing drawn: for a model whose

@@ -6,8 +6,9 @@
 //   params: gradient norm and update/weight ratio of every parameter
 //   blocks: norm of the gradient reaching each block's residual stream (its output)
 //   norms:  for every norm layer: input mean / std / 1/std / max|x|, scalar parameters
-//           (DyT alpha, DyISRU beta, ...), saturation fractions |alpha x| > t for
-//           t in 0.5..3.0 (DyT), a fixed-size random sample of (input, output before the
+//           (DyT alpha, DyISRU beta, ...), saturation fractions m > t for t in
+//           0.5..3.0 where the kind defines m (NormKind::saturation: DyT's |alpha x|),
+//           a fixed-size random sample of (input, output before the
 //           affine part) pairs, and the largest singular value of the layer's Jacobian for a
 //           few tokens (power iteration with vector-Jacobian products).
 #pragma once
