@@ -2,6 +2,8 @@
 # The GPU benchmark a user reruns (tools/gpu_check.sh runs it on a lent GPU machine):
 #   1. bench_cuda: the fused norm kernels (forward, backward, through the layer) against the
 #      measured copy bandwidth, with the limit each one hits; elementwise ops; cuBLAS rates.
+#   1b. bench_attention_cuda: the fused causal attention against the cuBLAS path (S, L, G
+#      shapes; forward and forward + backward; peak memory), interleaved.
 #   2. bench/gpu_train_bench.py: a GPT training step, normgrad against PyTorch on the same GPU,
 #      configs S, L and G (GPT-2 small's shape), norms layernorm / rmsnorm / dyt, precisions
 #      fp32 / tf32 / bf16 (and PyTorch's bf16 + flash attention, and torch.compile if it
@@ -21,6 +23,10 @@ t0=$SECONDS
 echo "== kernels: $BUILD/bench/bench_cuda =="
 timeout -k 5 75 "$BUILD/bench/bench_cuda" 2>&1 | tee "$OUT/bench_cuda.txt"
 echo "bench_cuda exit status: ${PIPESTATUS[0]} ($((SECONDS - t0)) s)"
+echo
+echo "== attention: $BUILD/bench/bench_attention_cuda (fused kernels vs the cuBLAS path) =="
+timeout -k 5 60 "$BUILD/bench/bench_attention_cuda" --reps 5 2>&1 | tee "$OUT/bench_attention.txt"
+echo "bench_attention_cuda exit status: ${PIPESTATUS[0]} ($((SECONDS - t0)) s)"
 left=$((budget - (SECONDS - t0)))
 echo
 echo "== training step: normgrad vs PyTorch ($left s left of $budget) =="

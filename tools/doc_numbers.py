@@ -141,6 +141,7 @@ source("compare", False, lambda c: c.report([["{ng}", "compare", "--report", "re
     "table": lambda r: drop_column(md_table(r, "| variant | runs |", "compare"),
                                    "tokens/s (training steps)"),
     "unigram": lambda r: search(r"Unigram baseline: ([0-9.]+)", r, "compare"),
+    "shows": lambda r: md_section(r, "What this shows", "compare"),
     "collapsed": lambda r: md_section(r, "Runs that did not learn, and why (from their own probes)",
                                       "compare"),
     "tokens_per_s": lambda r: "%d-%d" % (lambda v: (min(v), max(v)))([int(x) for x in re.findall(

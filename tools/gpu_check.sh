@@ -60,4 +60,12 @@ stage "compute-sanitizer memcheck: the indexing, reduction and bad-index cases"
 timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 \
   build/gpu/tests/normgrad_tests --test-suite=cuda --no-intro \
   -tc="indexing*,reductions*,bad indices*,uploads*" 2>&1 | tail -25
+# The fused attention's first runs on a GPU: shared-memory races and barrier misuse (its
+# CPU emulation test cannot see warp scheduling), then out-of-bounds accesses.
+for tool in racecheck synccheck memcheck; do
+  stage "compute-sanitizer $tool: the fused attention"
+  timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 \
+    build/gpu/tests/normgrad_tests --test-suite=cuda --no-intro \
+    -tc="fused causal self-attention*,float64 gradcheck*" 2>&1 | tail -12
+done
 stage "done"
