@@ -231,6 +231,27 @@ __device__ __forceinline__ void probs_and_dscores(const T* Qs, const T* dYs, con
   }
 }
 
+// The backward kernels' shared memory (backward_elems): q, dy, k, v tiles, then P and dS
+// tiles, then the rows' lse and Dv.
+template <class T>
+struct BackwardTiles {
+  T *Q, *dY, *K, *V, *P, *dS, *lse, *dv;
+};
+template <class T, int RM, int DK>
+__device__ __forceinline__ BackwardTiles<T> backward_tiles(unsigned char* raw) {
+  constexpr int BR = kSide * RM, LD = row_len<DK>(), PL = BR + 1;
+  BackwardTiles<T> t;
+  t.Q = reinterpret_cast<T*>(raw);
+  t.dY = t.Q + BR * LD;
+  t.K = t.dY + BR * LD;
+  t.V = t.K + BR * LD;
+  t.P = t.V + BR * LD;
+  t.dS = t.P + BR * PL;
+  t.lse = t.dS + BR * PL;
+  t.dv = t.lse + BR;
+  return t;
+}
+
 // dk, dv of one key tile: summed over the query tiles that attend it, in tile order.
 template <class T, int RM, int DK>
 __global__ void __launch_bounds__(kThreads)
@@ -238,14 +259,9 @@ __global__ void __launch_bounds__(kThreads)
                const T* __restrict__ lse, const T* __restrict__ dvec, T* __restrict__ dqkv) {
   constexpr int BR = kSide * RM, BC = kSide * RM, LD = row_len<DK>(), PL = BC + 1;
   NG_FLASH_SHARED_MEMORY(smem_raw);
-  T* Qs = reinterpret_cast<T*>(smem_raw);
-  T* dYs = Qs + BR * LD;
-  T* Ks = dYs + BR * LD;
-  T* Vs = Ks + BC * LD;
-  T* Ps = Vs + BC * LD;
-  T* dSs = Ps + BR * PL;
-  T* lse_s = dSs + BR * PL;
-  T* dv_s = lse_s + BR;
+  const BackwardTiles<T> t = backward_tiles<T, RM, DK>(smem_raw);
+  T *Qs = t.Q, *dYs = t.dY, *Ks = t.K, *Vs = t.V, *Ps = t.P, *dSs = t.dS, *lse_s = t.lse,
+    *dv_s = t.dv;
   const int tx = threadIdx.x % kSide, ty = threadIdx.x / kSide, D = (int)g.D;
   const int64_t bh = blockIdx.x, b = bh / g.H, h = bh % g.H;
   const int64_t kt = blockIdx.y, k0 = kt * BC, stride = 3 * g.C;
@@ -315,13 +331,8 @@ __global__ void __launch_bounds__(kThreads)
               const T* __restrict__ lse, const T* __restrict__ dvec, T* __restrict__ dqkv) {
   constexpr int BR = kSide * RM, BC = kSide * RM, LD = row_len<DK>(), PL = BC + 1;
   NG_FLASH_SHARED_MEMORY(smem_raw);
-  T* Qs = reinterpret_cast<T*>(smem_raw);
-  T* dYs = Qs + BR * LD;
-  T* Ks = dYs + BR * LD;
-  T* Vs = Ks + BC * LD;
-  T* dSs = Vs + BC * LD;
-  T* lse_s = dSs + 2 * BR * PL;  // same layout as dkv_kernel's (one P-sized block unused)
-  T* dv_s = lse_s + BR;
+  const BackwardTiles<T> t = backward_tiles<T, RM, DK>(smem_raw);  // t.P unused here
+  T *Qs = t.Q, *dYs = t.dY, *Ks = t.K, *Vs = t.V, *dSs = t.dS, *lse_s = t.lse, *dv_s = t.dv;
   const int tx = threadIdx.x % kSide, ty = threadIdx.x / kSide, D = (int)g.D;
   const int64_t bh = blockIdx.x, b = bh / g.H, h = bh % g.H;
   const int64_t qt = gridDim.y - 1 - blockIdx.y;  // the longest first
