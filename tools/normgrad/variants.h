@@ -16,6 +16,11 @@ namespace ngcli {
 struct Variant {
   std::string spec, kind;
   std::vector<std::pair<std::string, std::string>> settings;
+  // Set when some settings came from a recorded search (compare --tune run earlier, kept in
+  // docs/recipes.md): the search in words and the keys it chose. The report then counts
+  // those keys as searched, not set by hand.
+  std::string search;
+  std::vector<std::string> searched_keys;
 };
 
 // Checks the kind and every key and value; errors are one line naming the bad part.
