@@ -439,6 +439,54 @@ TEST_SUITE("cli") {
     }
   }
 
+  TEST_CASE("compare --steps-ladder: the same recipes and seeds at each length, gaps across") {
+    TrainConfig c = tiny_cfg("unused");
+    c.eval_interval = 10, c.dropout = 0, c.ckpt_interval = 20;
+    CompareOptions o{.seeds = 2, .dir = "cli_test_ladder", .jobs = 1};
+    o.steps_ladder = {15, 30};
+    for (const char* s : {"layernorm:lr=0.01", "rmsnorm:lr=0.01", "dyt:lr=1e-9,min_lr=1e-9"})
+      o.variants.push_back(parse_variant(s));
+    CompareResult r = compare(c, o);
+    REQUIRE(r.runs.size() == 12);  // 3 variants x 2 seeds x 2 lengths
+    std::map<int64_t, int> at_length;
+    for (const auto& run : r.runs) {
+      CAPTURE(run.out);
+      ++at_length[run.steps];
+      // the first length keeps the plain folder, a longer one gets its own beside it
+      CHECK(run.out == run_dir(o.dir, run.variant, run.seed, run.steps == 15 ? 0 : 30));
+      CHECK(fs::exists(run.out + "/ckpt.safetensors"));
+    }
+    CHECK(at_length == std::map<int64_t, int>{{15, 6}, {30, 6}});
+    const auto summary = json::parse(std::ifstream(o.dir + "/summary.json"));
+    CHECK(summary["steps"] == json({15, 30}));
+    REQUIRE(summary["ladder"].size() == 2);
+    CHECK(summary["ladder"][1]["steps"] == 30);
+    // the figures draw the longest schedule's runs
+    for (const auto& run : summary["variants"][0]["runs"]) CHECK(run["steps"] == 30);
+    // rule 6: one trend per variant other than the longest's best, with its numbers
+    REQUIRE(summary["schedule_trends"].size() == 2);
+    for (const auto& t : summary["schedule_trends"]) {
+      CHECK(t["change"]["seeds"] == 2);
+      const std::string verdict = t["verdict"];
+      CHECK((verdict == "closes" || verdict == "grows" || verdict == "unchanged"));
+    }
+    std::ifstream md(o.dir + "/report.md");
+    const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+    CHECK(text.find("### 15 steps") != std::string::npos);
+    CHECK(text.find("### 30 steps") != std::string::npos);
+    CHECK(text.find("**At 15 steps.** Lowest mean val loss") != std::string::npos);
+    CHECK(text.find("**At 30 steps.** Lowest mean val loss") != std::string::npos);
+    CHECK(text.find("Schedule lengths 15 and 30 steps") != std::string::npos);
+    CHECK(text.find("15 and 30 steps of AdamW") != std::string::npos);
+    CHECK(text.find("One schedule length") == std::string::npos);
+    // lengths are checked before anything runs
+    o.steps_ladder = {30, 15};
+    CHECK_THROWS_WITH_AS(compare(c, o), doctest::Contains("ascending and distinct"), Error);
+    o.steps_ladder = {15, 30};
+    o.variants = {parse_variant("layernorm:max_steps=20")};
+    CHECK_THROWS_WITH_AS(compare(c, o), doctest::Contains("sets max_steps"), Error);
+  }
+
   TEST_CASE("--resume refuses foreign files and bad step metadata with a message") {
     TrainConfig c = tiny_cfg("cli_test_foreign");
     fs::create_directories(c.out);

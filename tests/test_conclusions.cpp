@@ -75,6 +75,57 @@ TEST_SUITE("cli") {
     CHECK(what_this_shows(none, 0, untuned, 400).find("nothing to compare") != std::string::npos);
   }
 
+  TEST_CASE("conclusions: rule 6, a gap across schedule lengths") {
+    // per seed gaps 0.15, 0.16, 0.14 at the short length and 0.02, 0.04, 0.01 at the long
+    auto t = gap_trend(vals({2.55, 2.56, 2.54}), vals({2.40, 2.40, 2.40}), vals({2.02, 2.04, 2.01}),
+                       vals({2.00, 2.00, 2.00}));
+    CHECK(t.verdict == "closes");
+    CHECK(t.short_gap.mean == doctest::Approx(0.15));
+    CHECK(t.long_gap.mean == doctest::Approx(0.0233333));
+    CHECK(t.change.mean == doctest::Approx(-0.1266667));
+    CHECK(t.change.n == 3);
+    // the same gap, seeds scattering it: unchanged
+    t = gap_trend(vals({2.50, 2.50, 2.50}), vals({2.40, 2.40, 2.40}), vals({2.15, 2.05, 2.10}),
+                  vals({2.00, 2.00, 2.00}));
+    CHECK(t.verdict == "unchanged");
+    t = gap_trend(vals({2.45, 2.46}), vals({2.40, 2.40}), vals({2.20, 2.22}), vals({2.00, 2.00}));
+    CHECK(t.verdict == "grows");
+    // only seeds finished at both lengths count
+    t = gap_trend(vals({2.5, 2.5}), vals({2.4, 2.4}), vals({2.1}, 2), vals({2.0, 2.0}));
+    CHECK(t.verdict == "one seed");
+    CHECK(gap_trend(vals({2.5}), vals({2.4}), vals({2.1}, 5), vals({2.0}, 5)).verdict ==
+          "not comparable");
+
+    // the text: a ranking per length, then the trend against the longest length's best
+    auto length = [](int64_t steps, std::vector<std::vector<SeedVal>> runs) {
+      LengthSummary l{steps};
+      const char* specs[] = {"layernorm", "dyt"};
+      for (size_t i = 0; i < runs.size(); ++i)
+        l.variants.push_back({specs[i], runs[i], 3, 0, "3 learning"});
+      for (size_t i = 1; i < runs.size(); ++i)
+        if (stats({runs[i][0].val, runs[i][1].val, runs[i][2].val}).mean <
+            stats({runs[l.best][0].val, runs[l.best][1].val, runs[l.best][2].val}).mean)
+          l.best = i;
+      for (size_t i = 0; i < runs.size(); ++i)
+        l.variants[i].gap = paired_gap(runs[i], runs[l.best], i == l.best);
+      return l;
+    };
+    const std::vector<LengthSummary> ladder = {
+        length(400, {vals({2.55, 2.56, 2.54}), vals({2.40, 2.40, 2.40})}),
+        length(1200, {vals({2.02, 2.04, 2.01}), vals({2.00, 2.00, 2.00})})};
+    TuningNote searched{true, "lr in {1e-3, 2e-3}", "", "", 400};
+    const std::string text = what_this_shows(ladder, searched);
+    INFO(text);
+    CHECK(text.find("**At 400 steps.** Lowest mean val loss (whole validation split): `dyt`") !=
+          std::string::npos);
+    CHECK(text.find("**At 1200 steps.** Lowest mean val loss") != std::string::npos);
+    CHECK(text.find("Schedule lengths 400 and 1200 steps") != std::string::npos);
+    CHECK(text.find("the recipes were searched at 400 steps") != std::string::npos);
+    CHECK(text.find("the gap closes for `layernorm` +0.1500 ± 0.0100 -> +0.0233") !=
+          std::string::npos);
+    CHECK(text.find("One schedule length") == std::string::npos);
+  }
+
   TEST_CASE("compare --tune: grids, points, and the equal-budget check") {
     auto a = parse_tune_axis("lr=1e-3..1.6e-2x2");
     CHECK(a.key == "lr");
@@ -100,7 +151,10 @@ TEST_SUITE("cli") {
         check_tune_axes(TrainConfig{}, mixed, {parse_tune_axis("max_steps=100,200")}),
         doctest::Contains("not a hyper-parameter to search"), ng::Error);
     // the point is applied after the variant's own settings
-    const Variant v = with_point(parse_variant("dyt:lr=0.01"), pts[0]);
+    const Variant v = with_point(parse_variant("dyt:lr=0.01,embed_scale"), pts[0]);
     CHECK(apply_variant(TrainConfig{}, v).lr == 1e-3);
+    CHECK(apply_variant(TrainConfig{}, v).warmup == 10);
+    CHECK(v.spec == "dyt:lr=1e-3,embed_scale,warmup=10");  // names what runs
+    CHECK(with_point(parse_variant("layernorm"), pts[3]).spec == "layernorm:lr=2e-3,warmup=50");
   }
 }

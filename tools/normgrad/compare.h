@@ -29,6 +29,9 @@ struct CompareOptions {
   // seeds; the reported seeds then run at each variant's chosen point.
   std::vector<TuneAxis> tune;
   int tune_seeds = 1;
+  // --steps-ladder: the same recipes and seeds trained at each of these schedule lengths
+  // (ascending, distinct; the search runs at the first); empty: base.max_steps alone.
+  std::vector<int64_t> steps_ladder;
 };
 
 struct CompareResult {
@@ -48,7 +51,9 @@ CompareResult compare(const TrainConfig& base, const CompareOptions& options);
 // One seed of each plain kind, in this process (the examples' form).
 CompareResult compare(const TrainConfig& base, const std::vector<std::string>& kinds,
                       const std::string& dir);
-// Where compare keeps the run of variant `spec` with seed `seed`.
-std::string run_dir(const std::string& report_dir, const std::string& spec, uint64_t seed);
+// Where compare keeps the run of variant `spec` with seed `seed`; a schedule length other
+// than the ladder's first (steps > 0) gets its own folder beside it.
+std::string run_dir(const std::string& report_dir, const std::string& spec, uint64_t seed,
+                    int64_t steps = 0);
 
 }  // namespace ngcli

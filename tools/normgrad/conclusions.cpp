@@ -38,7 +38,11 @@ std::string conclusion_rules() {
          "gives no spread and no claim; otherwise the variant is *worse* by the mean gap. "
          "Variants with runs that did not learn are named. The ranking is called a comparison "
          "of each norm at its best only when every variant's hyper-parameters came from the "
-         "same search; a single schedule length says nothing about longer training.";
+         "same search. With one schedule length nothing is said about longer training; with "
+         "several, each variant's paired gap to the best of the longest schedule is taken at "
+         "the shortest and the longest, c = d(long) - d(short) per seed: |mean c| <= sd c is "
+         "*unchanged*, otherwise the gap *closes* when |mean d(long)| < |mean d(short)| and "
+         "*grows* otherwise.";
 }
 
 namespace {
@@ -52,25 +56,20 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-}  // namespace
-
-std::string what_this_shows(const std::vector<VariantSummary>& v, size_t best,
-                            const TuningNote& tuning, int64_t steps) {
+// Rules 1-3 in words for one length: the best and every other variant by verdict.
+std::string ranking(const LengthSummary& l, const std::string& at) {
+  const auto& v = l.variants;
   std::ostringstream o;
-  if (v.empty() || best >= v.size() || v[best].finished.empty()) {
-    o << "No variant finished a run: nothing to compare.\n";
-    return o.str();
-  }
   const Stats b = stats([&] {
     std::vector<double> x;
-    for (const SeedVal& s : v[best].finished) x.push_back(s.val);
+    for (const SeedVal& s : v[l.best].finished) x.push_back(s.val);
     return x;
   }());
-  o << "Lowest mean val loss (whole validation split): " << code(v[best].spec) << ", " << pm(b)
-    << " over " << b.n << (b.n == 1 ? " seed" : " seeds") << ".";
+  o << at << "Lowest mean val loss (whole validation split): " << code(v[l.best].spec) << ", "
+    << pm(b) << " over " << b.n << (b.n == 1 ? " seed" : " seeds") << ".";
   std::vector<std::string> same, worse, single, none;
   for (size_t i = 0; i < v.size(); ++i) {
-    if (i == best) continue;
+    if (i == l.best) continue;
     const PairedGap& g = v[i].gap;
     const std::string gap = fmt("%+.4f", g.d.mean) + (g.d.n > 1 ? " ± " + fmt("%.4f", g.d.sd) : "");
     if (g.verdict == "no difference")
@@ -92,8 +91,103 @@ std::string what_this_shows(const std::vector<VariantSummary>& v, size_t best,
   for (const auto& s : v)
     if (s.not_learning > 0) unhealthy.push_back(code(s.spec) + " (" + s.labels + ")");
   if (!unhealthy.empty())
-    o << "Runs that did not learn: " << join(unhealthy)
+    o << "Runs that did not learn"
+      << (at.empty() ? "" : " at " + std::to_string(l.steps) + " steps") << ": " << join(unhealthy)
       << "; their section below gives each run's evidence.\n\n";
+  return o.str();
+}
+
+std::string gap_words(const Stats& d) {
+  return fmt("%+.4f", d.mean) + (d.n > 1 ? " ± " + fmt("%.4f", d.sd) : "");
+}
+
+// Rule 6 over the shortest and the longest length.
+std::string schedule(const std::vector<LengthSummary>& lengths, const TuningNote& tuning) {
+  std::ostringstream o;
+  const LengthSummary &s = lengths.front(), &l = lengths.back();
+  std::vector<std::string> steps;
+  for (const auto& x : lengths) steps.push_back(std::to_string(x.steps));
+  o << "Schedule lengths " << join(steps)
+    << " steps, the same recipes and seeds at each (warmup and final lr unchanged, the cosine "
+       "stretched)";
+  if (tuning.searched_at_steps > 0)
+    o << "; the recipes were searched at " << tuning.searched_at_steps << " steps";
+  o << ". Each gap to " << code(l.variants[l.best].spec) << " (lowest mean val loss at " << l.steps
+    << " steps), paired by seed, from " << s.steps << " to " << l.steps << " steps:";
+  std::vector<std::string> closes, grows, same, no_claim;
+  for (size_t i = 0; i < l.variants.size(); ++i) {
+    if (i == l.best) continue;
+    const GapTrend t = gap_trend(s.variants[i].finished, s.variants[l.best].finished,
+                                 l.variants[i].finished, l.variants[l.best].finished);
+    const std::string item = code(l.variants[i].spec) + " " + gap_words(t.short_gap) + " -> " +
+                             gap_words(t.long_gap) + " (change " + gap_words(t.change) + ")";
+    if (t.verdict == "closes")
+      closes.push_back(item);
+    else if (t.verdict == "grows")
+      grows.push_back(item);
+    else if (t.verdict == "unchanged")
+      same.push_back(item);
+    else
+      no_claim.push_back(code(l.variants[i].spec) + " (" + t.verdict + ")");
+  }
+  if (!closes.empty()) o << " the gap closes for " << join(closes) << ";";
+  if (!grows.empty()) o << " the gap grows for " << join(grows) << ";";
+  if (!same.empty())
+    o << " unchanged (the change is inside its paired spread) for " << join(same) << ";";
+  if (!no_claim.empty()) o << " no claim for " << join(no_claim) << ";";
+  std::string text = o.str();
+  text.back() = '.';
+  return text + "\n";
+}
+
+}  // namespace
+
+GapTrend gap_trend(const std::vector<SeedVal>& variant_short, const std::vector<SeedVal>& ref_short,
+                   const std::vector<SeedVal>& variant_long, const std::vector<SeedVal>& ref_long) {
+  auto by_seed = [](const std::vector<SeedVal>& x) {
+    std::map<uint64_t, double> m;
+    for (const SeedVal& s : x) m[s.seed] = s.val;
+    return m;
+  };
+  const auto vs = by_seed(variant_short), rs = by_seed(ref_short), vl = by_seed(variant_long),
+             rl = by_seed(ref_long);
+  std::vector<double> ds, dl, c;
+  for (const auto& [seed, v] : vs)
+    if (rs.count(seed) && vl.count(seed) && rl.count(seed)) {
+      ds.push_back(v - rs.at(seed));
+      dl.push_back(vl.at(seed) - rl.at(seed));
+      c.push_back(dl.back() - ds.back());
+    }
+  GapTrend t{stats(ds), stats(dl), stats(c)};
+  if (t.change.n == 0)
+    t.verdict = "not comparable";
+  else if (t.change.n == 1)
+    t.verdict = "one seed";
+  else if (std::fabs(t.change.mean) <= t.change.sd)
+    t.verdict = "unchanged";
+  else
+    t.verdict = std::fabs(t.long_gap.mean) < std::fabs(t.short_gap.mean) ? "closes" : "grows";
+  return t;
+}
+
+std::string what_this_shows(const std::vector<LengthSummary>& lengths, const TuningNote& tuning) {
+  std::ostringstream o;
+  bool any = false;
+  for (const auto& l : lengths)
+    any |=
+        !l.variants.empty() && l.best < l.variants.size() && !l.variants[l.best].finished.empty();
+  if (!any) {
+    o << "No variant finished a run: nothing to compare.\n";
+    return o.str();
+  }
+  const bool several = lengths.size() > 1;
+  for (const auto& l : lengths) {
+    const std::string at = several ? "**At " + std::to_string(l.steps) + " steps.** " : "";
+    if (l.variants.empty() || l.best >= l.variants.size() || l.variants[l.best].finished.empty())
+      o << at << "No variant finished a run.\n\n";
+    else
+      o << ranking(l, at);
+  }
   if (tuning.searched) {
     o << "Every variant was searched with the same budget (" << tuning.search
       << "), so the ranking compares each variant at its best within that search.";
@@ -107,9 +201,19 @@ std::string what_this_shows(const std::vector<VariantSummary>& v, size_t best,
     o << ". The ranking compares these recipes, not each norm at its best (`compare --tune` "
          "searches every variant with the same budget).";
   }
-  o << "\n\nOne schedule length (" << steps
-    << " steps): whether these gaps grow or close with longer training is not measured here.\n";
+  o << "\n\n";
+  if (several)
+    o << schedule(lengths, tuning);
+  else
+    o << "One schedule length (" << lengths.front().steps
+      << " steps): whether these gaps grow or close with longer training is not measured here "
+         "(`compare --steps-ladder` runs several).\n";
   return o.str();
+}
+
+std::string what_this_shows(const std::vector<VariantSummary>& v, size_t best,
+                            const TuningNote& tuning, int64_t steps) {
+  return what_this_shows(std::vector<LengthSummary>{{steps, v, best}}, tuning);
 }
 
 }  // namespace ngcli

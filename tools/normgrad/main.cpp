@@ -23,6 +23,9 @@
 using namespace ngcli;
 
 constexpr int64_t kCompareSteps = 400;
+// compare's default schedule ladder (when neither --max-steps nor --steps-ladder is given):
+// the 400-step point plus one 3x longer, so the report says whether its gaps close.
+const std::vector<int64_t> kCompareLadder = {kCompareSteps, 1200};
 // sweep's default cell: 2 layers, 300 steps; the default grid (6 alpha0 x 3 widths x 2
 // seeds = 36 runs) takes about 8 minutes on 2 cores.
 constexpr int64_t kSweepSteps = 300, kSweepLayers = 2;
@@ -255,8 +258,9 @@ int main(int argc, char** argv) {
       "compare",
       "train every variant (norm kind + recipe) with the same data, batches and seeds, "
       "several seeds each, and write a report with health labels and figures (" +
-          std::to_string(kCompareSteps) +
-          " steps unless --max-steps is given). Default variants:" + default_list);
+          std::to_string(kCompareLadder[0]) + " and " + std::to_string(kCompareLadder[1]) +
+          " steps unless --max-steps or --steps-ladder is given). Default variants:" +
+          default_list);
   const GivenFlags compare_flags = add_train_flags(*compare_cmd, cc);
   compare_cmd->add_option("--variant", variant_specs,
                           "kind[:key=value,...], repeatable, e.g. dyt:alpha0=1,scale=sqrtc or "
@@ -279,6 +283,14 @@ int main(int argc, char** argv) {
   compare_cmd->add_option("--tune-seeds", co.tune_seeds, "held-out seeds per search point")
       ->check(kPositive)
       ->capture_default_str();
+  compare_cmd
+      ->add_option("--steps-ladder", co.steps_ladder,
+                   "schedule lengths, comma-separated and ascending, e.g. 400,1200: the same "
+                   "recipes and seeds trained at each; the report says whether each gap grows "
+                   "or closes (--tune searches at the first)")
+      ->delimiter(',')
+      ->check(kPositive)
+      ->excludes("--max-steps");
 
   TrainConfig wc;
   SweepOptions so;
@@ -408,8 +420,9 @@ int main(int argc, char** argv) {
   record_given(sweep_flags, wc);
   if (!wc.given.count("max_steps")) wc.max_steps = kSweepSteps;
   if (!wc.given.count("n_layer")) wc.n_layer = kSweepLayers;
-  // compare's own default length: 15 runs (5 variants x 3 seeds) in about 5 minutes on 2 cores
-  if (!cc.given.count("max_steps")) cc.max_steps = kCompareSteps;
+  // compare's own default lengths: 30 runs (5 variants x 3 seeds x 400 and 1200 steps), about
+  // 13 minutes on 2 cores
+  if (!cc.given.count("max_steps") && co.steps_ladder.empty()) co.steps_ladder = kCompareLadder;
   try {
     if (*train_cmd) {
       TrainResult r = train(tc, ng::dist::world());

@@ -57,6 +57,9 @@ def footer(summary):
     keys = ("n_layer", "n_head", "n_embd", "block_size", "batch", "max_steps", "lr", "warmup",
             "min_lr", "weight_decay", "grad_clip")
     seed = int(cfg.get("seed", "0"))
+    lengths = summary.get("steps", [])
+    if len(lengths) > 1:  # a ladder: every length, and which one the per-run figures show
+        cfg["max_steps"] = "%s (per-run figures: %d)" % (",".join(str(x) for x in lengths), lengths[-1])
     return ("shared settings: " + " ".join("%s=%s" % (k, cfg[k]) for k in keys if k in cfg) +
             "; seeds %d..%d; per-variant formulas and initial values: report.md" %
             (seed, seed + summary["seeds"] - 1))
@@ -79,6 +82,47 @@ def main(d):
     metrics = {s: [read_jsonl(os.path.join(d, r["dir"], "metrics.jsonl")) for r in runs[s]] for s in specs}
     first_probes = {s: read_jsonl(os.path.join(d, runs[s][0]["dir"], "probes.jsonl")) if runs[s] else []
                     for s in specs}
+
+    # 0. with a schedule ladder: each variant's whole-split val loss and its paired gap to the
+    # longest schedule's best, per length (the numbers of the report's rule 6)
+    ladder = summary.get("ladder", [])
+    if len(ladder) > 1:
+        fig, ax = plt.subplots(1, 2, figsize=(13, 4.8), constrained_layout=True)
+        lengths = [l["steps"] for l in ladder]
+        best = ladder[-1]["best"]
+        for i, s in enumerate(specs):
+            means = [l["variants"][i]["val_loss_mean"] for l in ladder]
+            sds = [l["variants"][i]["val_loss_sd"] or 0 for l in ladder]
+            ax[0].errorbar(lengths, means, yerr=sds, fmt="o-", color=colors[s], label=s, capsize=3)
+            if s == best or all(r["label"] != "learning" for l in ladder for r in l["variants"][i]["runs"]):
+                continue  # a variant that never learned would only stretch the gap axis
+            gaps = []
+            for l in ladder:
+                by_seed = {r["seed"]: r["val_loss"] for r in l["variants"][i]["runs"]
+                           if r["label"] in ("learning", "collapsed") and r["val_loss"] is not None}
+                ref = next(v for v in l["variants"] if v["spec"] == best)
+                ref_seed = {r["seed"]: r["val_loss"] for r in ref["runs"]
+                            if r["label"] in ("learning", "collapsed") and r["val_loss"] is not None}
+                d = [by_seed[k] - ref_seed[k] for k in by_seed if k in ref_seed]
+                m = sum(d) / len(d) if d else float("nan")
+                sd = math.sqrt(sum((x - m) ** 2 for x in d) / (len(d) - 1)) if len(d) > 1 else 0
+                gaps.append((m, sd))
+            ax[1].errorbar(lengths, [g[0] for g in gaps], yerr=[g[1] for g in gaps], fmt="o-",
+                           color=colors[s], label=s, capsize=3)
+        ax[0].axhline(unigram, color="black", ls="--", lw=1, label="unigram baseline %.3f" % unigram)
+        ax[1].axhline(0, color="black", lw=1)
+        ax[0].set(xlabel="schedule length (steps)", ylabel="val loss, whole split (nats/char)",
+                  title="val loss at each schedule length (mean ± sd over seeds)")
+        ax[1].set(xlabel="schedule length (steps)", ylabel="paired gap (nats/char)",
+                  title="gap to %s (best at %d steps), paired by seed (mean ± sd);\n"
+                  "variants with no learning run left out" % (best, lengths[-1]))
+        for a in ax:
+            a.set_xscale("log")
+            a.set_xticks(lengths)
+            a.set_xticklabels([str(x) for x in lengths])
+            a.grid(alpha=0.3)
+        ax[0].legend(fontsize=7)
+        save(fig, d, "schedule")
 
     # 1. loss curves: mean over seeds, band = min..max; the unigram baseline on both panels
     fig, ax = plt.subplots(1, 2, figsize=(13, 4.8), constrained_layout=True)

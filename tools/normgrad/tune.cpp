@@ -1,7 +1,10 @@
 #include "tune.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -85,7 +88,20 @@ std::string point_label(const TunePoint& p) {
 
 Variant with_point(const Variant& v, const TunePoint& p) {
   Variant out = v;
-  for (const auto& kv : p) out.settings.push_back(kv);
+  for (const auto& kv : p) {
+    auto same = std::find_if(out.settings.begin(), out.settings.end(),
+                             [&](const auto& s) { return s.first == kv.first; });
+    if (same != out.settings.end())
+      same->second = kv.second;
+    else
+      out.settings.push_back(kv);
+  }
+  // the name says what runs: a report never labels a variant with a value it did not use
+  out.spec = out.kind;
+  for (size_t i = 0; i < out.settings.size(); ++i) {
+    const auto& [key, value] = out.settings[i];
+    out.spec += (i == 0 ? ":" : ",") + key + (value.empty() ? "" : "=" + value);
+  }
   return out;
 }
 
@@ -122,6 +138,72 @@ void check_tune_axes(const TrainConfig& base, const std::vector<Variant>& varian
                "same search. Tune that knob in a compare of the variants that use it.");
     }
   }
+}
+
+Search run_search(const TrainConfig& base, std::vector<Variant>& variants,
+                  const std::vector<TuneAxis>& axes, int seeds, const std::string& dir,
+                  double unigram, const JobRunner& run) {
+  if (seeds < 1) ng::fail("compare", "--tune-seeds must be >= 1, got ", seeds);
+  check_tune_axes(base, variants, axes);
+  Search s{axes, tune_points(axes)};
+  std::vector<Job> jobs;
+  for (const auto& v : variants)
+    for (const TunePoint& p : s.points)
+      for (int k = 0; k < seeds; ++k) {
+        TrainConfig c = apply_variant(base, with_point(v, p));
+        c.seed = base.seed + kHeldOutSeedOffset + (uint64_t)k;
+        c.out = dir + "/search/" + slug(v.spec) + "/" + slug(point_label(p)) + "/seed" +
+                std::to_string(c.seed);
+        c.resume = false, c.stop_at = 0;
+        c.probe_interval = 0;  // scored by val loss alone
+        jobs.push_back({v.spec, c});
+      }
+  for (const TuneAxis& a : axes) {
+    std::string vals;
+    for (const auto& x : a.values) vals += (vals.empty() ? "" : ", ") + x;
+    s.words += (s.words.empty() ? "" : " x ") + a.key + " in {" + vals + "}";
+  }
+  const uint64_t first = base.seed + kHeldOutSeedOffset;
+  s.words += ": " + std::to_string(s.points.size()) + " points x " + std::to_string(seeds) +
+             " held-out seed" + (seeds > 1 ? "s" : "") + " (" + std::to_string(first) +
+             (seeds > 1 ? ".." + std::to_string(first + seeds - 1) : "") + ") per variant, " +
+             std::to_string(base.max_steps) + " steps, scored by the whole validation split";
+  if (!base.quiet)
+    std::printf("compare --tune: %zu variants x %zu points x %d held-out seeds = %zu runs\n",
+                variants.size(), s.points.size(), seeds, jobs.size());
+  const JobsResult ran = run(jobs);
+  if (ran.interrupted) {
+    s.interrupted = true;
+    return s;
+  }
+  size_t i = 0;
+  for (auto& v : variants) {
+    TuneResult t{v.spec, s.points};
+    for (size_t p = 0; p < s.points.size(); ++p) {
+      std::vector<double> vals;
+      std::map<std::string, int> count;
+      for (int k = 0; k < seeds; ++k, ++i) {
+        const RunOutcome r = read_outcome(jobs[i], ran.codes[i], ran.messages[i], unigram);
+        ++count[r.label];
+        if (r.label == "learning" || r.label == "collapsed") vals.push_back(r.val_loss);
+      }
+      std::string labels;
+      for (auto& [l, n] : count)
+        labels += (labels.empty() ? "" : ", ") + std::to_string(n) + " " + l;
+      t.val.push_back(stats(vals));
+      t.labels.push_back(labels);
+      t.stable.push_back(count["learning"] == seeds);
+    }
+    // the stable point with the lowest mean val; without one, the lowest finite
+    double best_val = INFINITY;
+    for (int pass = 0; pass < 2 && !std::isfinite(best_val); ++pass)
+      for (size_t p = 0; p < s.points.size(); ++p)
+        if ((pass == 1 || t.stable[p]) && std::isfinite(t.val[p].mean) && t.val[p].mean < best_val)
+          best_val = t.val[p].mean, t.chosen = p, t.any_stable = pass == 0;
+    s.results.push_back(t);
+    v = with_point(v, s.points[t.chosen]);
+  }
+  return s;
 }
 
 }  // namespace ngcli

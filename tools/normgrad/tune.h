@@ -5,6 +5,7 @@
 // LayerNorm variant would give it duplicate runs and a smaller real search, so it is
 // refused), and every variant runs every grid point on every held-out seed.
 #pragma once
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,7 +34,8 @@ std::string point_label(const TunePoint& p);  // "lr=0.002, warmup=100"
 void check_tune_axes(const TrainConfig& base, const std::vector<Variant>& variants,
                      const std::vector<TuneAxis>& axes);
 
-// The variant with the point's settings applied after its own (same spec: reports keep it).
+// The variant with the point's settings replacing or added to its own, its spec rewritten
+// to name them ("layernorm" at lr=0.004: "layernorm:lr=0.004").
 Variant with_point(const Variant& v, const TunePoint& p);
 
 // One variant's search result. A point is stable when every held-out run of it learned.
@@ -49,5 +51,20 @@ struct TuneResult {
 
 // The seeds a search uses: base.seed + kHeldOutSeedOffset + k (never a reported seed).
 constexpr uint64_t kHeldOutSeedOffset = 100000;
+
+// The whole search: every variant x point x held-out seed, run by `run` (compare's job
+// pool), runs in DIR/search/<variant>/<point>/seed<N>, scored by their whole-split val
+// loss. Each variant in `variants` is replaced by itself at its chosen point.
+struct Search {
+  std::vector<TuneAxis> axes;
+  std::vector<TunePoint> points;
+  std::vector<TuneResult> results;  // one per variant, in order
+  std::string words;                // the search in words, for reports
+  bool interrupted = false;         // Ctrl-C: results are incomplete, nothing was chosen
+};
+using JobRunner = std::function<JobsResult(std::vector<Job>&)>;
+Search run_search(const TrainConfig& base, std::vector<Variant>& variants,
+                  const std::vector<TuneAxis>& axes, int seeds, const std::string& dir,
+                  double unigram, const JobRunner& run);
 
 }  // namespace ngcli

@@ -5,6 +5,7 @@
 // Keys are the config fields of the model, norm and optim groups (train.h); a bare key is
 // `true`. The spec, as written, labels the variant in reports.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,7 @@ struct Variant {
   // those keys as searched, not set by hand.
   std::string search;
   std::vector<std::string> searched_keys;
+  int64_t searched_at_steps = 0;  // the schedule length the search ran at
 };
 
 // Checks the kind and every key and value; errors are one line naming the bad part.
