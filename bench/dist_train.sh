@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/release}
-ng="$build/tools/normgrad/normgrad"
+ng="$build/bin/normgrad"
 mpi="mpirun --allow-run-as-root --oversubscribe -np 2"
 work=$(mktemp -d /tmp/normgrad_dist.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/release}
-ng="$build/tools/normgrad/normgrad"
+ng="$build/bin/normgrad"
 py=build/py-venv/bin/python
 if ! "$py" -c 'import transformers, torch' > /dev/null 2>&1; then
   echo "needs $py with transformers and torch: run bash tools/test.sh once (it builds the venv)" >&2

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "train.h"
+#include "normgrad/train/train.h"
 
 namespace ngt {
 

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "tensorboard.h"
+#include "normgrad/train/tensorboard.h"
 
 namespace ngt {
 

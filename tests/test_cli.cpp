@@ -13,16 +13,16 @@
 #include <set>
 
 #include "cli_helpers.h"
-#include "commands.h"
-#include "compare.h"
-#include "convert.h"
-#include "data.h"
 #include "event_reader.h"
 #include "helpers.h"
 #include "normgrad/nn.h"
-#include "sweep.h"
-#include "tensorboard.h"
-#include "train.h"
+#include "normgrad/report/compare.h"
+#include "normgrad/report/convert.h"
+#include "normgrad/report/sweep.h"
+#include "normgrad/train/data.h"
+#include "normgrad/train/inspect.h"
+#include "normgrad/train/tensorboard.h"
+#include "normgrad/train/train.h"
 #ifdef NG_HAS_CUDA
 #include "normgrad/cuda.h"
 #endif

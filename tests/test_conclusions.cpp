@@ -1,9 +1,14 @@
-// The rules that turn a comparison's numbers into sentences (tools/normgrad/conclusions.h):
-// each verdict on hand-made numbers, and the text naming exactly what the numbers support.
+// The rules that turn a comparison's numbers into sentences
+// (report/include/normgrad/report/conclusions.h): each verdict on hand-made numbers, and the text
+// naming exactly what the numbers support.
 #include <doctest/doctest.h>
 
-#include "conclusions.h"
-#include "tune.h"
+#include <filesystem>
+#include <fstream>
+
+#include "normgrad/report/conclusions.h"
+#include "normgrad/report/figures.h"
+#include "normgrad/report/tune.h"
 
 using namespace ngcli;
 
@@ -156,5 +161,26 @@ TEST_SUITE("cli") {
     CHECK(apply_variant(TrainConfig{}, v).warmup == 10);
     CHECK(v.spec == "dyt:lr=1e-3,embed_scale,warmup=10");  // names what runs
     CHECK(with_point(parse_variant("layernorm"), pts[3]).spec == "layernorm:lr=2e-3,warmup=50");
+  }
+
+  TEST_CASE("report figures: linked from the script's own list, never a path or a missing file") {
+    namespace fs = std::filesystem;
+    const std::string dir = "figures_list";
+    fs::create_directories(dir);
+    CHECK(figures_markdown(dir).empty());  // no list: no section
+    for (const char* png : {"schedule.png", "loss_curves.png"})
+      std::ofstream(dir + "/" + png) << "x";
+    std::ofstream(dir + "/figures.json")
+        << R"(["schedule", "missing", "../etc/passwd", 3, "loss_curves"])";
+    CHECK(figures_markdown(dir, "Intro.\n\n") ==
+          "\n## "
+          "Figures\n\nIntro.\n\n![schedule](schedule.png)\n\n![loss_curves](loss_curves.png)\n\n");
+    std::ofstream(dir + "/figures.json") << "{not json";
+    CHECK(figures_markdown(dir).empty());
+    // a script that cannot run: the section says so instead of linking stale files
+    const FigureSection s = draw_figures("no_such_script.py", dir);
+    CHECK_FALSE(s.drawn);
+    CHECK(s.markdown.find("Figures skipped") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir + "/figures.json"));  // an earlier list never passes for a new one
   }
 }

@@ -8,12 +8,12 @@
 
 #include "../cuda/src/offsets.h"
 #include "cli_helpers.h"
-#include "compare.h"
 #include "helpers.h"
 #include "kind_table.h"
 #include "normgrad/nn/gpt.h"
 #include "normgrad/optim/optimizer.h"
-#include "train.h"
+#include "normgrad/report/compare.h"
+#include "normgrad/train/train.h"
 
 #ifdef NG_HAS_CUDA
 #include "normgrad/cuda.h"

@@ -20,7 +20,6 @@
 
 #include "../core/src/cpu/cpu_backend.h"
 #include "cli_helpers.h"
-#include "commands.h"
 #include "normgrad/backend.h"
 #include "normgrad/nn/gpt.h"
 #include "normgrad/nn/hf_gpt2.h"
@@ -29,8 +28,9 @@
 #include "normgrad/norm_kind.h"
 #include "normgrad/ops.h"
 #include "normgrad/optim.h"
-#include "saved_run.h"
-#include "train.h"
+#include "normgrad/train/inspect.h"
+#include "normgrad/train/saved_run.h"
+#include "normgrad/train/train.h"
 
 #ifdef NG_HAS_CUDA
 #include "normgrad/cuda.h"

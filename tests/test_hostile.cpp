@@ -14,13 +14,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_helpers.h"
-#include "commands.h"
-#include "data.h"
-#include "files.h"
 #include "helpers.h"
 #include "normgrad/nn.h"
-#include "saved_run.h"
-#include "train.h"
+#include "normgrad/train/data.h"
+#include "normgrad/train/files.h"
+#include "normgrad/train/inspect.h"
+#include "normgrad/train/saved_run.h"
+#include "normgrad/train/train.h"
 
 using namespace ngt;
 using namespace ngcli;

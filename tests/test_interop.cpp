@@ -11,15 +11,15 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_helpers.h"
-#include "commands.h"
-#include "convert.h"
 #include "helpers.h"
-#include "interop.h"
 #include "normgrad/nn.h"
 #include "normgrad/nn/hf_gpt2.h"
-#include "saved_run.h"
-#include "tokenizer.h"
-#include "train.h"
+#include "normgrad/report/convert.h"
+#include "normgrad/train/inspect.h"
+#include "normgrad/train/interop.h"
+#include "normgrad/train/saved_run.h"
+#include "normgrad/train/tokenizer.h"
+#include "normgrad/train/train.h"
 
 using namespace ngt;
 using namespace ngcli;

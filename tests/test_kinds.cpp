@@ -6,14 +6,14 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_helpers.h"
-#include "compare.h"
-#include "convert.h"
 #include "helpers.h"
 #include "normgrad/nn.h"
 #include "normgrad/nn/hf_gpt2.h"
 #include "normgrad/norms/common.h"
-#include "train.h"
-#include "variants.h"
+#include "normgrad/report/compare.h"
+#include "normgrad/report/convert.h"
+#include "normgrad/report/variants.h"
+#include "normgrad/train/train.h"
 
 using namespace ng;
 using namespace ngt;

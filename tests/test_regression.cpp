@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "helpers.h"
-#include "train.h"
+#include "normgrad/train/train.h"
 
 using namespace ngt;
 

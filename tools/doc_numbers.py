@@ -104,7 +104,7 @@ class Ctx:
         work = tempfile.mkdtemp(prefix="normgrad_numbers.")
         try:
             for argv in steps:
-                self.run([a.replace("{ng}", self.exe("tools/normgrad/normgrad")) for a in argv],
+                self.run([a.replace("{ng}", self.exe("bin/normgrad")) for a in argv],
                          cwd=work)
             return open(os.path.join(work, "report", "report.md"), encoding="utf-8").read()
         finally:

@@ -11,7 +11,7 @@ job="${1:-compare}"
 bash tools/setup.sh
 mkdir -p build
 bash tools/build.sh build/release -DCMAKE_BUILD_TYPE=Release
-B=build/release/tools/normgrad/normgrad
+B=build/release/bin/normgrad
 echo
 case "$job" in
   compare)

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../common/example_io.h"
-#include "compare.h"
+#include "normgrad/report/compare.h"
 
 int main(int argc, char** argv) {
   int64_t steps = 400;

@@ -13,10 +13,10 @@
 #include <nlohmann/json.hpp>
 
 #include "../common/example_io.h"
-#include "compare.h"
-#include "data.h"
 #include "normgrad/nn.h"
 #include "normgrad/normgrad.h"
+#include "normgrad/report/compare.h"
+#include "normgrad/train/data.h"
 
 using namespace ng;
 

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "../common/example_io.h"
-#include "compare.h"
-#include "data.h"
+#include "normgrad/report/compare.h"
+#include "normgrad/train/data.h"
 
 int main(int argc, char** argv) {
   int64_t steps = 300;

@@ -1,0 +1,464 @@
+// normgrad: train tiny GPTs with a chosen normalization and look at their gradients.
+//   normgrad train --norm dyt --out runs/dyt
+//   normgrad eval --ckpt runs/dyt/ckpt.safetensors
+//   normgrad sample --ckpt runs/dyt/ckpt.safetensors --tokens 200
+//   normgrad grads --ckpt runs/dyt/ckpt.safetensors --out grads.safetensors
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "normgrad/dist.h"
+#include "normgrad/error.h"
+#include "normgrad/nn/norm.h"
+#include "normgrad/report/compare.h"
+#include "normgrad/report/convert.h"
+#include "normgrad/report/sweep.h"
+#include "normgrad/threading.h"
+#include "normgrad/train/inspect.h"
+#include "normgrad/train/interop.h"
+#include "normgrad/train/train.h"
+
+using namespace ngcli;
+
+constexpr int64_t kCompareSteps = 400;
+// compare's default schedule ladder (when neither --max-steps nor --steps-ladder is given):
+// the 400-step point plus one 3x longer, so the report says whether its gaps close.
+const std::vector<int64_t> kCompareLadder = {kCompareSteps, 1200};
+// sweep's default cell: 2 layers, 300 steps; the default grid (6 alpha0 x 3 widths x 2
+// seeds = 36 runs) takes about 8 minutes on 2 cores.
+constexpr int64_t kSweepSteps = 300, kSweepLayers = 2;
+
+// Number checks with messages people can read (CLI11's ranges print 1.8e308).
+static CLI::Validator bound(const char* what, bool (*ok)(double)) {
+  return CLI::Validator(
+      [what, ok](std::string& in) {
+        try {
+          size_t used = 0;
+          const double v = std::stod(in, &used);
+          if (used == in.size() && std::isfinite(v) && ok(v)) return std::string();
+        } catch (...) {
+        }
+        return std::string("must be ") + what + ", got '" + in + "'";
+      },
+      what);
+}
+static const CLI::Validator kPositive = bound("> 0", [](double v) { return v > 0; });
+static const CLI::Validator kNonNegative = bound(">= 0", [](double v) { return v >= 0; });
+static const CLI::Validator kUnit = bound("in [0, 1]", [](double v) { return v >= 0 && v <= 1; });
+
+static CLI::Validator validator(FieldCheck check) {
+  switch (check) {
+    case FieldCheck::kPositive:
+      return kPositive;
+    case FieldCheck::kNonNegative:
+      return kNonNegative;
+    case FieldCheck::kUnit:
+      return kUnit;
+    case FieldCheck::kDevice:
+      return CLI::IsMember({"cpu", "cuda"});
+    case FieldCheck::kScale:
+      return CLI::IsMember({"one", "sqrtc"});
+    case FieldCheck::kGelu:
+      return CLI::IsMember({"exact", "tanh"});
+    case FieldCheck::kPrecision:
+      return CLI::IsMember({"fp32", "bf16"});
+    case FieldCheck::kNormKind:
+      return CLI::IsMember(ng::nn::norm_kinds());
+    case FieldCheck::kNormKindOrEmpty: {
+      auto kinds = ng::nn::norm_kinds();
+      kinds.push_back("");
+      return CLI::IsMember(kinds);
+    }
+    case FieldCheck::kAny:
+      break;
+  }
+  return CLI::Validator();
+}
+
+// One flag per config field (train.h's NG_TRAIN_FIELDS), named, typed, checked and
+// documented from that list. Flags the user gave are recorded in t.given after parsing.
+using GivenFlags = std::vector<std::pair<std::string, CLI::Option*>>;
+template <class T>
+static CLI::Option* add_field(CLI::App& c, const char* name, T& v, FieldCheck check,
+                              const char* help) {
+  const std::string flag = "--" + dashed(name);
+  CLI::Option* o;
+  if constexpr (std::is_same_v<T, bool>)
+    o = v ? c.add_option(flag, v, help)->capture_default_str()  // default on: --bias false
+          : c.add_flag(flag, v, help);
+  else if constexpr (std::is_same_v<T, std::optional<double>>)
+    o = c.add_option(flag, v, help);
+  else
+    o = c.add_option(flag, v, help)->capture_default_str();
+  if (check != FieldCheck::kAny) o->check(validator(check));
+  return o;
+}
+
+static GivenFlags add_train_flags(CLI::App& c, TrainConfig& t) {
+  GivenFlags given;
+#define NG_FLAG(group, type, name, def, check, help) \
+  given.push_back({#name, add_field(c, #name, t.name, FieldCheck::check, help)});
+  NG_TRAIN_FIELDS(NG_FLAG)
+#undef NG_FLAG
+  for (const auto& k : kind_option_keys()) {  // the options the kinds declare themselves
+    const auto set = [&t, key = k.key](const double& v) { t.kind_options[key] = v; };
+    const auto in_range = [k](std::string& in) -> std::string {
+      try {
+        size_t used = 0;
+        const double v = std::stod(in, &used);
+        if (used == in.size()) {
+          ng::NormOptionSpec spec = k.spec;
+          spec.name = k.key;
+          const std::string e = ng::norm_option_range_error(spec, v);
+          return e.empty() ? e : e.substr(e.find(' ') + 1);  // "must be > 0, got -1"
+        }
+      } catch (const std::exception&) {
+      }
+      return "must be a number, got '" + in + "'";
+    };
+    CLI::Option* o = c.add_option_function<double>("--" + dashed(k.key), set, k.help());
+    given.push_back({k.key, o->check(CLI::Validator(in_range, "NUMBER"))});
+  }
+  return given;
+}
+
+// Edit distance, for "did you mean".
+static size_t distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// CLI11's message, or for an unknown flag or command: its name and the closest valid one.
+static std::string explain_parse_error(const CLI::ParseError& e, const CLI::App& cmd) {
+  const std::string what = e.what();
+  const size_t colon = what.find("not expected: ");
+  if (colon == std::string::npos) return what;
+  std::stringstream rest(what.substr(colon + 14));
+  std::string word, w;
+  while (rest >> w)  // the first unexpected flag, else the first unexpected word
+    if (word.empty() || (w.rfind("-", 0) == 0 && word.rfind("-", 0) != 0)) word = w;
+  std::vector<std::string> valid;
+  if (word.rfind("-", 0) == 0) {
+    for (const CLI::Option* o : cmd.get_options())
+      for (const auto& n : o->get_lnames()) valid.push_back("--" + n);
+  } else {
+    for (const CLI::App* sub : cmd.get_subcommands({})) valid.push_back(sub->get_name());
+  }
+  std::string best;
+  size_t best_d = 4;  // suggest only near misses
+  for (const auto& v : valid)
+    if (const size_t d = distance(word.substr(0, word.find('=')), v); d < best_d)
+      best_d = d, best = v;
+  std::string msg = (word.rfind("-", 0) == 0 ? "unknown flag " : "unexpected argument ") + word;
+  if (!best.empty()) msg += "; did you mean " + best + "?";
+  return msg;
+}
+
+// --device for the commands that read a checkpoint: the same values, check and help as
+// train's (NG_TRAIN_FIELDS' device field), so every command spells it alike.
+static void add_device_option(CLI::App& c, std::string& device) {
+  c.add_option("--device", device, "cpu or cuda")
+      ->check(validator(FieldCheck::kDevice))
+      ->capture_default_str();
+}
+
+static void record_given(const GivenFlags& flags, TrainConfig& t) {
+  for (auto& [name, opt] : flags)
+    if (opt->count() > 0) t.given.insert(name);
+}
+
+// Under mpirun an error on one rank must end them all: the others would wait in a collective
+// forever. A single process just returns the code.
+static int end_all_ranks(int code) {
+  if (ng::dist::launched_by_mpi() && ng::dist::mpi_built() && ng::dist::world()->size() > 1) {
+    std::fflush(stderr);
+    ng::dist::world()->abort(code);
+  }
+  return code;
+}
+
+int main(int argc, char** argv) {
+  ng::select_blas_core(argv);  // first: may re-run the program with OPENBLAS_CORETYPE set
+  CLI::App app{"normgrad: train tiny GPTs with a chosen normalization and inspect gradient flow"};
+  const auto unknown_command = [&]() -> std::string {  // "normgrad trian": name it, suggest
+    if (argc < 2 || argv[1][0] == '-') return "";
+    std::string best;
+    size_t best_d = 4;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      if (sub->get_name() == argv[1]) return "";
+      if (const size_t d = distance(argv[1], sub->get_name()); d < best_d)
+        best_d = d, best = sub->get_name();
+    }
+    return std::string("unknown command ") + argv[1] +
+           (best.empty() ? "" : "; did you mean " + best + "?");
+  };
+  app.require_subcommand(1);
+  TrainConfig tc;
+  auto* train_cmd = app.add_subcommand("train", "train a GPT");
+  const GivenFlags train_flags = add_train_flags(*train_cmd, tc);
+
+  std::string ckpt, data, out = "grads.safetensors", prompt, device = "cpu";
+  int64_t windows = 0, tokens = 200, top_k = 0;
+  double temperature = 1.0;
+  uint64_t seed = 1337;
+  auto* eval_cmd = app.add_subcommand("eval", "loss of a checkpoint on a text file");
+  eval_cmd->add_option("--ckpt", ckpt, "checkpoint (.safetensors)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  eval_cmd->add_option("--data", data, "text file (default: the checkpoint's corpus)");
+  eval_cmd->add_option("--max-windows", windows, "evaluate at most this many windows (0: all)");
+  add_device_option(*eval_cmd, device);
+  auto* sample_cmd = app.add_subcommand("sample", "generate text");
+  sample_cmd->add_option("--ckpt", ckpt)->required()->check(CLI::ExistingFile);
+  sample_cmd->add_option("--prompt", prompt);
+  sample_cmd->add_option("--tokens", tokens)
+      ->check(kPositive & CLI::Range(1, 1000000))
+      ->capture_default_str();
+  sample_cmd->add_option("--temperature", temperature)->check(kPositive)->capture_default_str();
+  sample_cmd->add_option("--top-k", top_k, "keep the k most likely (0: all)")->check(kNonNegative);
+  sample_cmd->add_option("--seed", seed)->capture_default_str();
+  add_device_option(*sample_cmd, device);
+  GradsOptions go;
+  auto* grads_cmd = app.add_subcommand(
+      "grads",
+      "loss and every parameter gradient for one batch; by default the batch of the step after "
+      "the checkpoint, so the result is exactly that training step's gradient (before clipping)");
+  grads_cmd->add_option("--ckpt", ckpt)->required()->check(CLI::ExistingFile);
+  grads_cmd->add_option("--data", go.data, "text file (default: the checkpoint's corpus)");
+  grads_cmd->add_option("--batch", go.batch, "sequences (default: the run's batch size)")
+      ->check(kPositive);
+  grads_cmd
+      ->add_option("--step", go.step,
+                   "the K-th training batch (1-based), replayed from the run's seed")
+      ->check(kPositive);
+  grads_cmd->add_option("--seed", go.seed, "an independent batch drawn from this seed instead")
+      ->excludes("--step");
+  grads_cmd->add_option("--out", go.out)->capture_default_str();
+  add_device_option(*grads_cmd, go.device);
+
+  TrainConfig cc;
+  std::string kinds_csv;
+  std::vector<std::string> variant_specs;
+  CompareOptions co;
+  std::string default_list;
+  for (const auto& v : default_variants()) default_list += "\n    " + v.spec;
+  auto* compare_cmd = app.add_subcommand(
+      "compare",
+      "train every variant (norm kind + recipe) with the same data, batches and seeds, "
+      "several seeds each, and write a report with health labels and figures (" +
+          std::to_string(kCompareLadder[0]) + " and " + std::to_string(kCompareLadder[1]) +
+          " steps unless --max-steps or --steps-ladder is given). Default variants:" +
+          default_list);
+  const GivenFlags compare_flags = add_train_flags(*compare_cmd, cc);
+  compare_cmd->add_option("--variant", variant_specs,
+                          "kind[:key=value,...], repeatable, e.g. dyt:alpha0=1,scale=sqrtc or "
+                          "dyt:embed_scale (keys: the model/norm/optim flags' names)");
+  compare_cmd->add_option("--kinds", kinds_csv, "comma-separated plain norm kinds (no recipe)");
+  compare_cmd->add_option("--seeds", co.seeds, "seeds per variant (seed, seed+1, ...)")
+      ->check(kPositive)
+      ->capture_default_str();
+  compare_cmd
+      ->add_option("--jobs", co.jobs, "runs in parallel as separate processes (0: one per core)")
+      ->check(kNonNegative)
+      ->capture_default_str();
+  compare_cmd->add_option("--report", co.dir, "report folder")->capture_default_str();
+  std::vector<std::string> tune_specs;
+  compare_cmd->add_option(
+      "--tune", tune_specs,
+      "KEY=v1,v2,... or KEY=start..endxFACTOR, repeatable: search every variant over the same "
+      "grid on held-out seeds first (scored by the whole val split), then run the reported "
+      "seeds at each variant's best stable point");
+  compare_cmd->add_option("--tune-seeds", co.tune_seeds, "held-out seeds per search point")
+      ->check(kPositive)
+      ->capture_default_str();
+  compare_cmd
+      ->add_option("--steps-ladder", co.steps_ladder,
+                   "schedule lengths, comma-separated and ascending, e.g. 400,1200: the same "
+                   "recipes and seeds trained at each; the report says whether each gap grows "
+                   "or closes (--tune searches at the first)")
+      ->delimiter(',')
+      ->check(kPositive)
+      ->excludes("--max-steps");
+
+  TrainConfig wc;
+  SweepOptions so;
+  std::vector<std::string> sweep_variants;
+  auto* sweep_cmd = app.add_subcommand(
+      "sweep",
+      "a grid of variants x values of one norm setting x widths (x depths), every cell "
+      "trained with the same data, batches and seeds; resumable (rerun the same command); "
+      "report with a heatmap, curves and the best value per width (" +
+          std::to_string(kSweepLayers) + " layers, " + std::to_string(kSweepSteps) +
+          " steps unless --n-layer / --max-steps are given)");
+  const GivenFlags sweep_flags = add_train_flags(*sweep_cmd, wc);
+  sweep_cmd->add_option("--variant", sweep_variants,
+                        "kind[:key=value,...], repeatable (default: dyt:scale=sqrtc)");
+  sweep_cmd->add_option("--param", so.param, "the swept setting (alpha0, beta0, lambda0, ...)")
+      ->capture_default_str();
+  sweep_cmd
+      ->add_option("--values", so.values, "its values, comma-separated (default 0.5,1,2,4,8,16)")
+      ->delimiter(',');
+  sweep_cmd->add_option("--widths", so.widths, "n_embd values (default 64,128,256)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 65536));
+  sweep_cmd->add_option("--layers", so.layers, "n_layer values (default: --n-layer)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1024));
+  sweep_cmd->add_option("--seeds", so.seeds, "seeds per cell")
+      ->check(kPositive)
+      ->capture_default_str();
+  sweep_cmd->add_option("--jobs", so.jobs, "runs in parallel as processes (0: one per core)")
+      ->check(kNonNegative)
+      ->capture_default_str();
+  sweep_cmd->add_option("--report", so.dir, "report folder (rerun to resume)")
+      ->capture_default_str();
+
+  ConvertOptions vo;
+  auto* convert_cmd = app.add_subcommand(
+      "convert",
+      "norm surgery: replace a trained model's LayerNorm/RMSNorm layers by element-wise ones "
+      "(defaults or statistics-based init), then report the val loss before, right after and "
+      "after fine-tuning; --per-layer replaces one layer at a time");
+  convert_cmd->add_option("--ckpt", vo.ckpt, "checkpoint of a layernorm or rmsnorm run")
+      ->required()
+      ->check(CLI::ExistingFile);
+  convert_cmd->add_option("--to", vo.to, "target kinds, comma-separated (kinds with a stats init)")
+      ->delimiter(',')
+      ->capture_default_str();
+  convert_cmd->add_option("--at", vo.at, "positions: all, attn, mlp, final or layer:N")
+      ->capture_default_str();
+  convert_cmd->add_option("--init", vo.inits, "default and/or stats, comma-separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  convert_cmd->add_option("--scale", vo.scale, "new layers' output scale")
+      ->check(CLI::IsMember({"one", "sqrtc"}))
+      ->capture_default_str();
+  convert_cmd->add_option("--steps", vo.steps, "fine-tuning steps (0: none)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  convert_cmd->add_option("--lr", vo.lr, "fine-tuning AdamW lr (constant)")
+      ->check(kPositive)
+      ->capture_default_str();
+  convert_cmd->add_option("--eval-batches", vo.eval_batches, "validation batches per loss")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  convert_cmd->add_flag("--per-layer", vo.per_layer, "also replace one layer at a time");
+  convert_cmd->add_option("--data", vo.data, "text file (default: the run's corpus)");
+  convert_cmd->add_option("--report", vo.dir, "report folder")->capture_default_str();
+  convert_cmd
+      ->add_option("--tensorboard", vo.tensorboard,
+                   "TensorBoard runs of every fine-tuning in REPORT/runs/ (true/false)")
+      ->capture_default_str();
+  add_device_option(*convert_cmd, vo.device);
+
+  std::string hf_dir, import_out = "gpt2-import", export_ckpt;
+  auto* import_cmd = app.add_subcommand(
+      "import",
+      "a Hugging Face GPT-2 folder (config.json + model.safetensors, with its vocab.json + "
+      "merges.txt) as a normgrad checkpoint OUT/ckpt.safetensors: eval, sample, grads, convert "
+      "and train --init-from then work on it");
+  import_cmd->add_option("--hf", hf_dir, "the model folder")->required();
+  import_cmd->add_option("--out", import_out, "output folder")->capture_default_str();
+  auto* export_cmd = app.add_subcommand(
+      "export",
+      "a checkpoint's weights (no optimizer state) as a Hugging Face GPT-2 folder: "
+      "GPT2LMHeadModel.from_pretrained loads it when every norm is LayerNorm; other norms keep "
+      "GPT-2's layout with their own parameters named in config.json");
+  export_cmd->add_option("--ckpt", export_ckpt)->required()->check(CLI::ExistingFile);
+  export_cmd->add_option("--hf", hf_dir, "output folder")->required();
+
+  bool version_flag = false;  // handled before parsing; declared here for --help
+  app.add_flag("--version", version_flag,
+               std::string("the version and the build's options (CUDA, BLAS, AVX-512)"));
+  app.footer(
+      "Exit codes: 0 done; 1 error (bad input file, config or I/O: one line on stderr); 2 bad "
+      "command line; 3 training diverged (the message names the step, the first non-finite "
+      "parameter and the last good checkpoint); 130 interrupted by Ctrl-C (checkpoint saved).");
+  if (argc == 2 && std::string(argv[1]) == "--version") {  // what this build is
+#ifdef NG_HAS_CUDA
+    const char* cuda = "built (used with --device cuda when a GPU is present)";
+#else
+    const char* cuda = "not built";
+#endif
+    std::printf(
+        "normgrad %s\nCUDA backend: %s\nMPI: %s\n%s\n", NG_VERSION, cuda,
+        ng::dist::mpi_built() ? "built (mpirun -np N normgrad train|compare|sweep)" : "not built",
+        ng::thread_config().c_str());
+    return 0;
+  }
+  if (const std::string bad = unknown_command(); !bad.empty()) {
+    std::fprintf(stderr, "error: %s (see: normgrad --help)\n", bad.c_str());
+    return 2;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {  // one line, not the whole --help
+    const CLI::App* cmd = app.get_subcommands().empty() ? &app : app.get_subcommands().back();
+    std::fprintf(stderr, "error: %s (see: normgrad%s --help)\n",
+                 explain_parse_error(e, *cmd).c_str(),
+                 cmd == &app ? "" : (" " + cmd->get_name()).c_str());
+    return 2;
+  }
+  record_given(train_flags, tc);
+  record_given(compare_flags, cc);
+  record_given(sweep_flags, wc);
+  if (!wc.given.count("max_steps")) wc.max_steps = kSweepSteps;
+  if (!wc.given.count("n_layer")) wc.n_layer = kSweepLayers;
+  // compare's own default lengths: 30 runs (5 variants x 3 seeds x 400 and 1200 steps), about
+  // 13 minutes on 2 cores
+  if (!cc.given.count("max_steps") && co.steps_ladder.empty()) co.steps_ladder = kCompareLadder;
+  try {
+    if (*train_cmd) {
+      TrainResult r = train(tc, ng::dist::world());
+      return r.diverged ? 3 : r.interrupted ? 130 : 0;
+    }
+    if (*compare_cmd) {
+      std::stringstream ss(kinds_csv);
+      for (std::string k; std::getline(ss, k, ',');)
+        if (!k.empty()) variant_specs.push_back(k);
+      for (const auto& s : variant_specs) co.variants.push_back(parse_variant(s));
+      for (const auto& s : tune_specs) co.tune.push_back(parse_tune_axis(s));
+      co.comm = ng::dist::world();
+      if (compare(cc, co).interrupted) return 130;
+    }
+    if (*sweep_cmd) {
+      for (const auto& s : sweep_variants) so.variants.push_back(parse_variant(s));
+      so.comm = ng::dist::world();
+      if (sweep(wc, so).interrupted) return 130;
+    }
+    if (*convert_cmd) convert(vo);
+    if (*import_cmd) import_hf(hf_dir, import_out);
+    if (*export_cmd) export_hf(export_ckpt, hf_dir);
+    if (*eval_cmd) eval_command(ckpt, data, windows, device);
+    if (*sample_cmd)
+      std::printf("%s\n",
+                  sample_command(ckpt, prompt, tokens, temperature, top_k, seed, device).c_str());
+    if (*grads_cmd) grads_command(ckpt, go);
+  } catch (const ng::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return end_all_ranks(1);
+  } catch (const std::exception& e) {  // the one boundary: no path ends in terminate
+    std::fprintf(stderr, "error: [normgrad] %s\n", e.what());
+    return end_all_ranks(1);
+  } catch (...) {
+    std::fprintf(stderr, "error: [normgrad] unknown exception\n");
+    return end_all_ranks(1);
+  }
+  return 0;
+}

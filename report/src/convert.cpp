@@ -1,0 +1,366 @@
+#include "normgrad/report/convert.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "normgrad/normgrad.h"
+#include "normgrad/optim.h"
+#include "normgrad/report/figures.h"
+#include "normgrad/report/runs.h"
+#include "normgrad/train/data.h"
+#include "normgrad/train/files.h"
+#include "normgrad/train/saved_run.h"
+#include "normgrad/train/tensorboard.h"
+#include "normgrad/train/train.h"
+
+namespace ngcli {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using namespace ng;
+
+std::map<std::string, double> stats_init(const std::string& target, const std::string& source,
+                                         const InputStats& s, int64_t channels,
+                                         const std::string& scale) {
+  const double var = source == "layernorm" ? s.variance : s.mean_square;  // what it divides by
+  if (!(var > 0) || !std::isfinite(var))
+    fail("convert", "input statistic of the ", source, " layer is ", var, ": cannot set a slope");
+  const NormKind& k = norm_kind(target);
+  if (!k.stats_init) {
+    std::string kinds;
+    for (const auto& n : norm_kind_names())
+      if (norm_kind(n).stats_init) kinds += (kinds.empty() ? "" : ", ") + n;
+    fail("convert", "cannot convert to '", target, "' (", kinds, ")");
+  }
+  NormOptions o;
+  o.scale = scale;
+  return k.stats_init(var, channels, o);  // the kind's own rule (NormKind::stats_init)
+}
+
+std::vector<std::string> surgery_positions(const nn::GPT& model, const std::string& at) {
+  std::vector<std::string> out;
+  const int64_t L = (int64_t)model.blocks().size();
+  for (const auto& p : nn::norm_positions(model)) {
+    const bool final = p == "transformer.ln_f";
+    const bool attn = p.size() > 4 && p.substr(p.size() - 4) == "ln_1";
+    if (at == "all" || (at == "final" && final) || (at == "attn" && attn) ||
+        (at == "mlp" && !final && !attn))
+      out.push_back(p);
+  }
+  if (at.rfind("layer:", 0) == 0) {
+    const std::string n = at.substr(6);
+    if (n.empty() || n.size() > 6 || n.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoll(n) >= L)
+      fail("convert", "--at ", at, ": the block index must be in [0, ", L, ")");
+    out = {"transformer.h." + n + ".ln_1", "transformer.h." + n + ".ln_2"};
+  }
+  if (out.empty()) fail("convert", "--at '", at, "': use all, attn, mlp, final or layer:N");
+  return out;
+}
+
+namespace {
+
+// How each target kind's stats init is chosen (NormKind::stats_init_doc), in --to order.
+std::string stats_init_docs(const std::vector<std::string>& targets) {
+  std::string out;
+  for (const auto& t : targets) out += (out.empty() ? "" : ", ") + norm_kind(t).stats_init_doc;
+  return out;
+}
+
+struct Surgeon {
+  SavedRun run;
+  nn::StateDict weights;  // host tensors, as read from the file
+  std::unique_ptr<Batcher> data;
+  const ConvertOptions& o;
+  Device dev = Device::CPU;
+
+  // A copy of the checkpoint's model on the run's device (loaded on the host, then moved).
+  std::unique_ptr<nn::GPT> fresh() const {
+    auto m = std::make_unique<nn::GPT>(run.cfg.gpt(run.tok.size(), false));
+    m->load_state_dict(weights);
+    m->to(dev);
+    return m;
+  }
+  // A batch of host ids, moved to the model's device.
+  std::pair<Tensor, Tensor> batch(bool validation, Generator& g) {
+    auto [x, y] = data->batch(run.cfg.batch, validation, &g);
+    return {x.to(dev), y.to(dev)};
+  }
+  double eval(nn::GPT& m) {  // the same batches every time
+    NoGradGuard no_grad;
+    m.eval();
+    Generator g(run.cfg.seed + 2);
+    double s = 0;
+    for (int64_t i = 0; i < o.eval_batches; ++i) {
+      auto [x, y] = batch(true, g);
+      s += m.loss(x, y).item();
+    }
+    return s / (double)o.eval_batches;
+  }
+  std::map<std::string, InputStats> measure(nn::GPT& m) {
+    std::map<std::string, InputStats> st;
+    std::vector<std::pair<nn::Norm*, int>> hooks;
+    for (const auto& p : nn::norm_positions(m)) {
+      auto norm = nn::norm_at(m, p);
+      InputStats* s = &st[p];
+      hooks.push_back({norm.get(), norm->register_forward_hook(
+                                       [s](nn::Module&, const Tensor& x, const Tensor&) {
+                                         const double n = (double)(x.numel() / x.size(-1));
+                                         s->mean_square += sum(mean(square(x), {-1})).item();
+                                         s->variance += sum(var(x, {-1}, 0)).item();
+                                         s->tokens += (int64_t)n;
+                                       })});
+    }
+    NoGradGuard no_grad;
+    m.eval();
+    Generator g(run.cfg.seed + 7);  // training text, not the batches evaluated on
+    for (int64_t i = 0; i < o.stats_batches; ++i) m(batch(false, g).first);
+    for (auto& [norm, id] : hooks) norm->remove_forward_hook(id);
+    for (auto& [p, s] : st) s.mean_square /= (double)s.tokens, s.variance /= (double)s.tokens;
+    return st;
+  }
+  // Replaces the layers at `positions`; returns each new layer's scalars.
+  std::map<std::string, std::map<std::string, double>> operate(
+      nn::GPT& m, const std::vector<std::string>& positions, const std::string& target,
+      const std::string& init, const std::map<std::string, InputStats>& stats) {
+    std::map<std::string, std::map<std::string, double>> set;
+    NoGradGuard no_grad;
+    for (const auto& p : positions) {
+      auto old = nn::norm_at(m, p);
+      NormOptions opt = old->options();
+      opt.scale = o.scale;
+      if (init == "stats")
+        for (auto& [field, v] :
+             stats_init(target, old->kind(), stats.at(p), old->channels(), o.scale))
+          opt.set(field, v);
+      auto n = std::make_shared<nn::Norm>(target, old->channels(), opt);
+      n->to(dev);  // created on the host; copy_ below and the forward need the model's device
+      if (n->weight.defined() && old->weight.defined()) Tensor(n->weight).copy_(old->weight);
+      if (n->bias.defined() && old->bias.defined()) Tensor(n->bias).copy_(old->bias);
+      nn::replace_norm(m, p, n);
+      set[p] = n->scalars();
+    }
+    return set;
+  }
+  // K AdamW steps on `params`; the val loss every K/5 steps. With `tb_dir`, one TensorBoard
+  // run there: loss/val at step 0 (right after surgery) and at every evaluation,
+  // loss/train_step and optim/grad_norm (before clipping) at every step.
+  std::vector<double> finetune(nn::GPT& m, const nn::NamedTensors& params, double after,
+                               const std::string& tb_dir) {
+    std::unique_ptr<TensorBoardWriter> tb;
+    if (!tb_dir.empty()) {
+      fs::create_directories(tb_dir);
+      tb = std::make_unique<TensorBoardWriter>(tb_dir);
+      tb->scalar("loss/val", after, 0);
+    }
+    std::vector<double> curve;
+    optim::AdamW opt(optim::single_group(params, 0.0), o.lr);
+    Generator batches(run.cfg.seed + 1);  // the run's own first training batches
+    const int64_t every = std::max<int64_t>(1, o.steps / 5);
+    for (int64_t k = 1; k <= o.steps; ++k) {
+      m.train();
+      auto [x, y] = batch(false, batches);
+      Tensor loss = m.loss(x, y);
+      opt.zero_grad();
+      loss.backward();
+      const double grad_norm = optim::clip_grad_norm(m.parameters(), 1.0);
+      opt.step();
+      if (tb) {
+        tb->scalar("loss/train_step", loss.item(), k);
+        tb->scalar("optim/grad_norm", grad_norm, k);
+      }
+      if (k % every == 0 || k == o.steps) {
+        curve.push_back(eval(m));
+        if (tb) tb->scalar("loss/val", curve.back(), k);
+      }
+    }
+    return curve;
+  }
+};
+
+nn::NamedTensors params_of(nn::GPT& m, const std::vector<std::string>& positions) {
+  nn::NamedTensors out;
+  for (const auto& p : positions)
+    for (auto& [n, t] : nn::norm_at(m, p)->named_parameters()) out.push_back({p + "." + n, t});
+  return out;
+}
+
+}  // namespace
+
+ConvertResult convert(const ConvertOptions& o) {
+  if (o.steps < 0 || o.steps > 1000000) fail("convert", "--steps must be in [0, 10^6]");
+  if (o.eval_batches < 1 || o.stats_batches < 1) fail("convert", "batch counts must be >= 1");
+  if (!(o.lr > 0) || !std::isfinite(o.lr)) fail("convert", "--lr must be finite and > 0");
+  if (o.scale != "one" && o.scale != "sqrtc") fail("convert", "--scale must be one or sqrtc");
+  for (const auto& i : o.inits)
+    if (i != "default" && i != "stats") fail("convert", "--init ", i, ": default or stats");
+  const Device dev = parse_device(o.device);  // before any work: a missing GPU fails at once
+  Surgeon s{read_saved_run(o.ckpt, false), {}, nullptr, o, dev};
+  for (auto& [k, v] : s.run.file.tensors)
+    if (k.rfind("optim.", 0) != 0) s.weights[k] = v;
+  const auto ids = load_run_data(o.data.empty() ? s.run.cfg.data : o.data, s.run.tok).ids;
+  s.data = std::make_unique<Batcher>(ids, s.run.cfg.block_size, s.run.cfg.seed + 1);
+  ensure_writable_dir(o.dir, "convert");
+
+  ConvertResult res;
+  res.unigram = unigram_val_loss(ids, s.run.tok.size());
+  auto model = s.fresh();
+  const auto positions = surgery_positions(*model, o.at);
+  for (const auto& p : nn::norm_positions(*model)) {
+    const std::string k = nn::norm_at(*model, p)->kind();
+    if (std::find(positions.begin(), positions.end(), p) != positions.end() && k != "layernorm" &&
+        k != "rmsnorm")
+      fail("convert", p, " is a ", k, " layer: surgery replaces layernorm or rmsnorm");
+    if (res.source_kind.empty() || res.source_kind == k) res.source_kind = k;
+  }
+  for (const auto& t : o.to) stats_init(t, "rmsnorm", {1, 1, 1}, 4, o.scale);  // checks names
+  res.before = s.eval(*model);
+  res.stats = s.measure(*model);
+  if (!o.quiet)
+    std::printf("convert: %s, %s norms at %zu positions (%s); val loss before %.4f\n",
+                o.ckpt.c_str(), res.source_kind.c_str(), positions.size(), o.at.c_str(),
+                res.before);
+  for (const auto& target : o.to)
+    for (const auto& init : o.inits) {
+      SurgeryRow row{target, init};
+      auto m = s.fresh();
+      row.scalars = s.operate(*m, positions, target, init, res.stats);
+      row.after = s.eval(*m);
+      if (o.steps > 0) {
+        auto tb_dir = [&](const char* what) {
+          return o.tensorboard ? o.dir + "/runs/" + target + "-" + init + "-" + what : "";
+        };
+        row.curve_norm_ft = s.finetune(*m, params_of(*m, positions), row.after, tb_dir("norms"));
+        row.after_norm_ft = row.curve_norm_ft.back();
+        auto all = s.fresh();
+        s.operate(*all, positions, target, init, res.stats);
+        row.curve_all_ft = s.finetune(*all, all->named_parameters(), row.after, tb_dir("all"));
+        row.after_all_ft = row.curve_all_ft.back();
+      }
+      if (!o.quiet)
+        std::printf(
+            "  -> %-7s %-7s init: right after %.4f, +%lld steps norms only %.4f, all %.4f\n",
+            target.c_str(), init.c_str(), row.after, (long long)o.steps, row.after_norm_ft,
+            row.after_all_ft);
+      res.rows.push_back(row);
+    }
+  if (o.per_layer)
+    for (const auto& target : o.to)
+      for (const auto& p : nn::norm_positions(*model))
+        for (const auto& init : o.inits) {
+          auto m = s.fresh();
+          s.operate(*m, {p}, target, init, res.stats);
+          res.per_layer.push_back({target, p, init, s.eval(*m)});
+        }
+
+  // summary.json (for the figures) and report.md
+  json rows = json::array(), per = json::array(), st = json::object();
+  auto num = [](double x) { return std::isfinite(x) ? json(x) : json(); };
+  for (const auto& r : res.rows)
+    rows.push_back({{"target", r.target},
+                    {"init", r.init},
+                    {"after", num(r.after)},
+                    {"norm_ft", num(r.after_norm_ft)},
+                    {"all_ft", num(r.after_all_ft)},
+                    {"curve_norm_ft", r.curve_norm_ft},
+                    {"curve_all_ft", r.curve_all_ft}});
+  for (const auto& r : res.per_layer)
+    per.push_back({{"target", r.target},
+                   {"position", r.position},
+                   {"init", r.init},
+                   {"after", num(r.after)}});
+  for (const auto& [p, v] : res.stats)
+    st[p] = {{"mean_square", v.mean_square}, {"variance", v.variance}};
+  const json summary = {
+      {"before", res.before},
+      {"unigram", res.unigram},
+      {"steps", o.steps},
+      {"source", res.source_kind},
+      {"rows", rows},
+      {"per_layer", per},
+      {"stats", st},
+      {"positions", nn::norm_positions(*model)},
+      {"recipe", "checkpoint " + o.ckpt + " (step " + std::to_string(s.run.step) +
+                     "); replaced: " + o.at + "; scale " + o.scale +
+                     "; stats init: slope at 0 = 1/std of the layer input; "
+                     "fine-tuning: AdamW lr " +
+                     fmt("%g", o.lr) + ", " + std::to_string(o.steps) +
+                     " steps; val: " + std::to_string(o.eval_batches) + " batches"}};
+  write_text(o.dir + "/summary.json", summary.dump(2));
+  const FigureSection figures = draw_figures("plot_surgery.py", o.dir);
+  res.figures = figures.drawn;
+
+  std::ostringstream md;
+  md << "# normgrad convert: norm surgery\n\nCheckpoint `" << o.ckpt << "` (step " << s.run.step
+     << ", " << res.source_kind << " at every position; `" << s.run.cfg.describe()
+     << "`). Replaced: `" << o.at << "` (" << positions.size() << " layers), output scale `"
+     << o.scale << "`; the affine weight (and bias, where both layers have one) carried over.\n\n"
+     << "Val loss: mean over " << o.eval_batches << " fixed validation batches of "
+     << s.run.cfg.batch << " x " << s.run.cfg.block_size << " tokens. Fine-tuning: " << o.steps
+     << " AdamW steps (lr " << o.lr << " constant, no weight decay, grad clip 1) on training "
+     << "batches, either the new norm layers' parameters only or all parameters, each from "
+        "the just-converted model. Unigram baseline: "
+     << fmt("%.4f", res.unigram) << ".\n\n"
+     << "Initialisations. *default*: the kind's defaults (alpha0 0.5, beta0 = 1/alpha0^2, "
+        "lambda0 2). *stats*: from the old layer's inputs on "
+     << o.stats_batches
+     << " training batches, so that the new layer's slope at 0 equals the old one's 1/std, "
+        "std^2 = the mean over tokens of each token's "
+     << (res.source_kind == "layernorm" ? "variance" : "mean square") << ": "
+     << stats_init_docs(o.to) << ".\n\n"
+     << "**Before surgery: " << fmt("%.4f", res.before) << "**\n\n"
+     << "| to | init | right after (no training) | +" << o.steps << " steps, norm params only | +"
+     << o.steps << " steps, all params |\n|---|---|---|---|---|\n";
+  for (const auto& r : res.rows)
+    md << "| `" << r.target << "` | " << r.init << " | " << fmt("%.4f", r.after) << " | "
+       << fmt("%.4f", r.after_norm_ft) << " | " << fmt("%.4f", r.after_all_ft) << " |\n";
+  md << "\nThe values set (stats init), per position:\n\n| position | input mean square | "
+        "input variance |";
+  for (const auto& r : res.rows)
+    if (r.init == "stats") md << " " << r.target << " |";
+  md << "\n|---|---|---|";
+  for (const auto& r : res.rows)
+    if (r.init == "stats") md << "---|";
+  md << "\n";
+  for (const auto& p : positions) {
+    md << "| " << p << " | " << fmt("%.4g", res.stats[p].mean_square) << " | "
+       << fmt("%.4g", res.stats[p].variance) << " |";
+    for (const auto& r : res.rows)
+      if (r.init == "stats") {
+        std::string v;
+        for (const auto& [k, x] : r.scalars.at(p))
+          v += (v.empty() ? "" : ", ") + k + " " + fmt("%.4g", x);
+        md << " " << v << " |";
+      }
+    md << "\n";
+  }
+  if (!res.per_layer.empty()) {
+    md << "\n## One layer at a time (--per-layer)\n\nVal loss with only that layer replaced, "
+          "no training, minus the loss before surgery: which norms the model cannot do "
+          "without.\n\n| to | position |";
+    for (const auto& i : o.inits) md << " " << i << " init |";
+    md << "\n|---|---|";
+    for (size_t k = 0; k < o.inits.size(); ++k) md << "---|";
+    md << "\n";
+    for (size_t k = 0; k < res.per_layer.size(); k += o.inits.size()) {
+      md << "| `" << res.per_layer[k].target << "` | " << res.per_layer[k].position << " |";
+      for (size_t j = 0; j < o.inits.size(); ++j)
+        md << " +" << fmt("%.4f", res.per_layer[k + j].after - res.before) << " |";
+      md << "\n";
+    }
+  }
+  if (o.tensorboard && o.steps > 0)
+    md << "\nEvery fine-tuning is a TensorBoard run in `runs/<kind>-<init>-<norms|all>/` "
+          "(loss/val from step 0 = right after surgery, loss/train_step, optim/grad_norm "
+          "before clipping): `tensorboard --logdir "
+       << o.dir << "/runs` overlays them.\n";
+  md << figures.markdown;
+  write_text(o.dir + "/report.md", md.str());
+  if (!o.quiet) std::printf("report: %s/report.md\n", o.dir.c_str());
+  return res;
+}
+
+}  // namespace ngcli

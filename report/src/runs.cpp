@@ -1,0 +1,369 @@
+#include "normgrad/report/runs.h"
+
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "normgrad/error.h"
+#include "normgrad/nn/safetensors.h"
+#include "normgrad/train/files.h"
+
+namespace ngcli {
+using json = nlohmann::json;
+
+std::vector<json> read_jsonl(const std::string& path) {
+  std::vector<json> out;
+  std::ifstream f(path);
+  for (std::string line; std::getline(f, line);)
+    if (!line.empty()) try {
+        out.push_back(json::parse(line));
+      } catch (...) {
+      }
+  return out;
+}
+
+namespace {
+std::string last_line(const std::string& path) {
+  std::ifstream f(path);
+  std::string line, last;
+  while (std::getline(f, line))
+    if (!line.empty()) last = line;
+  return last;
+}
+}  // namespace
+
+std::string slug(const std::string& spec) {
+  std::string s;
+  for (char c : spec) s += std::isalnum((unsigned char)c) || c == '.' || c == '-' ? c : '_';
+  return s;
+}
+
+std::string fmt(const char* f, double x) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, x);
+  return b;
+}
+
+Stats stats(const std::vector<double>& v) {
+  Stats s;
+  std::vector<double> ok;
+  for (double x : v)
+    if (std::isfinite(x)) ok.push_back(x);
+  s.n = (int)ok.size();
+  if (ok.empty()) return s;
+  double sum = 0;
+  for (double x : ok) sum += x;
+  s.mean = sum / s.n;
+  double ss = 0;
+  for (double x : ok) ss += (x - s.mean) * (x - s.mean);
+  s.sd = s.n > 1 ? std::sqrt(ss / (s.n - 1)) : 0.0;
+  return s;
+}
+std::string pm(const Stats& s, const char* f) {
+  if (s.n == 0) return "n/a";
+  return fmt(f, s.mean) + (s.n > 1 ? " ± " + fmt(f, s.sd) : "");
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  ng::nn::write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
+std::string find_script(const std::string& name) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec) return "";
+  for (const fs::path& p : {exe_dir / name, exe_dir / ".." / "share" / "normgrad" / name,
+                            exe_dir / ".." / "bin" / name})
+    if (fs::is_regular_file(p, ec)) return p.lexically_normal().string();
+  return "";
+}
+
+bool run_plot_script(const std::string& script_name, const std::string& dir) {
+  const std::string script = find_script(script_name);
+  if (script.empty()) {
+    write_text(dir + "/plot.log", script_name +
+                                      " not found beside the program, in "
+                                      "../share/normgrad or ../bin\n");
+    return false;
+  }
+  const std::string py =
+      std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  return std::system((py + " -c 'import matplotlib' > /dev/null 2>&1").c_str()) == 0 &&
+         std::system((py + " " + script + " " + dir + " > " + dir + "/plot.log 2>&1").c_str()) == 0;
+}
+
+std::string health_label(bool diverged, bool interrupted, double val_loss, double unigram,
+                         double margin) {
+  if (diverged) return "diverged";
+  if (interrupted) return "interrupted";
+  if (!std::isfinite(val_loss)) return "failed";
+  if (val_loss > unigram - margin) return "collapsed";
+  return "learning";
+}
+
+namespace {
+// What the last probe record says about a run's gradients and saturation.
+std::string probe_evidence(const std::vector<json>& probes) {
+  if (probes.empty()) return "no probes recorded";
+  const json& last = probes.back();
+  std::ostringstream o;
+  int zero = 0, block_params = 0;
+  for (const auto& p : last["params"]) {
+    const std::string n = p.value("name", "");
+    if (n.find(".h.") == std::string::npos) continue;
+    ++block_params;
+    if (p.value("grad_norm", 1.0) == 0.0) ++zero;
+  }
+  o << "at step " << last["step"].get<int64_t>() << ": " << zero << " of " << block_params
+    << " block parameters have an exactly zero gradient";
+  double rmax = 0;
+  bool all_zero = true;
+  for (const auto& r : last["residual_grad"])
+    if (r.is_number()) {
+      rmax = std::max(rmax, r.get<double>());
+      all_zero &= r.get<double>() == 0.0;
+    }
+  o << (all_zero ? "; no gradient reaches the residual stream of any block"
+                 : "; largest residual-stream gradient " + fmt("%.2e", rmax));
+  // DyT: the fraction of saturated inputs, and when it first passed one half
+  auto saturation = [](const json& rec, const char* t) {
+    double s = 0;
+    int n = 0;
+    for (const auto& nrm : rec["norms"])
+      if (nrm.contains("saturation")) s += nrm["saturation"].value(t, 0.0), ++n;
+    return n ? s / n : -1.0;
+  };
+  const double sat = saturation(last, "3.0");
+  if (sat >= 0) {
+    o << "; DyT inputs with |alpha x| > 3 (tanh' < 0.01): " << fmt("%.0f%%", 100 * sat)
+      << " of elements, mean over layers";
+    for (const auto& rec : probes)
+      if (saturation(rec, "3.0") > 0.5) {
+        o << " (above 50% from step " << rec["step"].get<int64_t>() << ")";
+        break;
+      }
+  }
+  return o.str();
+}
+
+std::atomic<bool> g_runs_interrupted{false};
+void on_runs_sigint(int) { g_runs_interrupted = true; }
+
+// Installs compare's SIGINT handler for its lifetime, without SA_RESTART: a Ctrl-C must
+// wake the wait() for children, so that they are told to stop at once.
+struct RunsSigint {
+  struct sigaction previous {};
+  RunsSigint() {
+    g_runs_interrupted = false;
+    struct sigaction sa {};
+    sa.sa_handler = on_runs_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &previous);
+  }
+  ~RunsSigint() { sigaction(SIGINT, &previous, nullptr); }
+};
+
+// Runs jobs as child `normgrad train` processes, `jobs` at a time; returns exit codes. On
+// Ctrl-C every running child gets SIGINT (a terminal sends it to them too; a `kill -INT` of
+// this process alone does not), saves a checkpoint and exits 130; no new run starts.
+std::vector<int> run_processes(const std::vector<Job>& all, int jobs, bool quiet,
+                               const std::string& exe) {
+  std::vector<int> codes(all.size(), 130);  // never started: interrupted
+  std::map<pid_t, size_t> running;
+  size_t next = 0, done = 0;
+  bool forwarded = false;
+  while (done < all.size()) {
+    if (g_runs_interrupted && !forwarded) {
+      for (const auto& [pid, index] : running) kill(pid, SIGINT);
+      forwarded = true;
+    }
+    while ((int)running.size() < jobs && next < all.size() && !g_runs_interrupted) {
+      const Job& j = all[next];
+      ensure_writable_dir(j.cfg.out, "runs");
+      std::vector<std::string> args = {"normgrad", "train"};
+      for (auto& f : j.cfg.to_flags()) args.push_back(f);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      const std::string log = j.cfg.out + "/train.log";
+      std::fflush(stdout);  // or the child would write our buffered lines again
+      std::fflush(stderr);
+      const pid_t parent = getpid();
+      const pid_t pid = fork();
+      if (pid < 0) ng::fail("compare", "cannot start a training process (fork failed)");
+      if (pid == 0) {
+        // If this process dies (even by kill -9), the run gets SIGINT: it saves a checkpoint
+        // and stops, so a rerun of the sweep can continue it and no orphan writes on.
+        prctl(PR_SET_PDEATHSIG, SIGINT);
+        if (getppid() != parent) _exit(130);
+        FILE* f = std::freopen(log.c_str(), j.cfg.resume ? "a" : "w", stdout);
+        if (f) dup2(fileno(stdout), fileno(stderr));
+        execv(exe.c_str(), argv.data());
+        _exit(127);
+      }
+      if (!quiet)
+        std::printf("started %s seed %llu (%zu/%zu)\n", j.variant.c_str(),
+                    (unsigned long long)j.cfg.seed, next + 1, all.size());
+      std::fflush(stdout);
+      running[pid] = next++;
+    }
+    if (running.empty()) break;  // interrupted before the rest started
+    int status = 0;
+    const pid_t pid = wait(&status);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    auto it = running.find(pid);
+    if (it == running.end()) continue;
+    codes[it->second] = WIFEXITED(status)     ? WEXITSTATUS(status)
+                        : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                              : -1;
+    running.erase(it);
+    ++done;
+  }
+  return codes;
+}
+
+}  // namespace
+
+namespace {
+void write_outcome(const Job& j, int code, const std::string& message) {
+  if (!j.outcome_file.empty() && (code == 0 || code == 3))
+    write_text(j.outcome_file, nlohmann::json{{"code", code}, {"message", message}}.dump() + "\n");
+}
+
+// One rank's share of the jobs, then every rank's results merged and shared.
+JobsResult run_distributed(const std::vector<Job>& jobs, bool quiet, ng::dist::Communicator& comm) {
+  comm.barrier();  // every rank has planned from the same files before any run writes one
+  const int rank = comm.rank(), size = comm.size();
+  const int threads =
+      std::max(1, (int)std::thread::hardware_concurrency() / std::max(1, comm.local_size()));
+  nlohmann::json mine = nlohmann::json::array();
+  bool interrupted = false;
+  for (size_t i = (size_t)rank; i < jobs.size() && !interrupted; i += (size_t)size) {
+    TrainConfig c = jobs[i].cfg;
+    c.quiet = true;
+    if (c.threads == 0) c.threads = threads;
+    if (!quiet)
+      std::printf("rank %d: %s, seed %llu\n", rank, jobs[i].variant.c_str(),
+                  (unsigned long long)c.seed);
+    int code = 1;
+    std::string message;
+    try {
+      const TrainResult t = train(c);
+      code = t.diverged ? 3 : t.interrupted ? 130 : 0;
+      message = t.message;
+      interrupted = t.interrupted || g_runs_interrupted;
+    } catch (const std::exception& e) {  // one bad run must not stop this rank's others
+      message = e.what();
+    }
+    write_outcome(jobs[i], code, message);
+    mine.push_back({{"i", i}, {"code", code}, {"message", message}});
+  }
+  const auto all =
+      comm.gather_bytes(nlohmann::json{{"runs", mine}, {"interrupted", interrupted}}.dump());
+  std::string merged;
+  if (rank == 0) {
+    std::vector<int> c(jobs.size(), 130);
+    std::vector<std::string> m(jobs.size());
+    bool any = false;
+    for (const auto& text : all) {
+      const auto j = nlohmann::json::parse(text);
+      any = any || j["interrupted"].get<bool>();
+      for (const auto& run : j["runs"])
+        c[run["i"].get<size_t>()] = run["code"], m[run["i"].get<size_t>()] = run["message"];
+    }
+    merged = nlohmann::json{{"codes", c}, {"messages", m}, {"interrupted", any}}.dump();
+  }
+  const auto j = nlohmann::json::parse(comm.broadcast_bytes(merged));
+  JobsResult r;
+  r.codes = j["codes"].get<std::vector<int>>();
+  r.messages = j["messages"].get<std::vector<std::string>>();
+  r.interrupted = j["interrupted"].get<bool>();
+  return r;
+}
+}  // namespace
+
+JobsResult run_jobs(const std::vector<Job>& jobs, int parallel, bool quiet, const std::string& exe,
+                    std::shared_ptr<ng::dist::Communicator> comm) {
+  JobsResult r;
+  r.codes.assign(jobs.size(), 130);  // a run that never starts: interrupted
+  r.messages.assign(jobs.size(), "");
+  RunsSigint sigint;
+  if (comm && comm->size() > 1) return run_distributed(jobs, quiet, *comm);
+  if (parallel > 1) {
+    r.codes = run_processes(jobs, parallel, quiet, exe);
+    for (size_t i = 0; i < jobs.size(); ++i)
+      r.messages[i] = last_line(jobs[i].cfg.out + "/train.log");
+  } else {
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (!quiet)
+        std::printf("\n== %s, seed %llu ==\n", jobs[i].variant.c_str(),
+                    (unsigned long long)jobs[i].cfg.seed);
+      const TrainResult t = train(jobs[i].cfg);  // its own handler saves a checkpoint on Ctrl-C
+      r.codes[i] = t.diverged ? 3 : t.interrupted ? 130 : 0;
+      r.messages[i] = t.message;
+      write_outcome(jobs[i], r.codes[i], r.messages[i]);
+      if (t.interrupted || g_runs_interrupted) {  // the rest never start
+        r.interrupted = true;
+        break;
+      }
+    }
+  }
+  r.interrupted = r.interrupted || g_runs_interrupted;
+  return r;
+}
+
+RunOutcome read_outcome(const Job& j, int code, const std::string& message, double unigram) {
+  RunOutcome r{j.variant, j.cfg.out, j.cfg.seed};
+  for (const auto& m : read_jsonl(j.cfg.out + "/metrics.jsonl")) {
+    r.steps = m.value("step", r.steps);
+    if (m.contains("tokens_per_s")) r.tokens_per_s = m["tokens_per_s"].get<double>();
+    r.train_s = m.value("train_s", r.train_s);
+    r.probe_s = m.value("probe_s", r.probe_s);
+    r.eval_s = m.value("time_eval_s", r.eval_s);
+    if (m.contains("val_loss")) {
+      r.val_loss = m["val_loss"].get<double>();
+      r.train_loss = m.value("train_loss_eval", NAN);
+      r.val_whole_split = false;
+    }
+    if (m.contains("val_loss_full")) {  // the last evaluation: the whole split
+      r.val_loss = m["val_loss_full"].get<double>();
+      r.val_whole_split = true;
+    }
+  }
+  const bool diverged = code == 3, interrupted = code == 130 || code == 128 + SIGINT;
+  r.label = health_label(diverged, interrupted, r.val_loss, unigram);
+  if (code != 0 && !diverged && !interrupted) r.label = "failed";
+  if (r.label == "diverged")
+    r.evidence = message.substr(0, message.find("; checkpoint:"));
+  else if (r.label == "failed")
+    r.evidence = "exit code " + std::to_string(code) + ": " + message;
+  else if (r.label == "interrupted")
+    r.evidence = r.steps > 0 ? "stopped by Ctrl-C at step " + std::to_string(r.steps)
+                             : "not started: interrupted before it began";
+  else if (r.label == "collapsed")
+    r.evidence = "val " + fmt("%.4f", r.val_loss) + " vs unigram baseline " + fmt("%.4f", unigram) +
+                 ": it learned character frequencies only; " +
+                 probe_evidence(read_jsonl(j.cfg.out + "/probes.jsonl"));
+  else
+    r.evidence = "val " + fmt("%.4f", r.val_loss) + ", " + fmt("%.2f", unigram - r.val_loss) +
+                 " nats below the unigram baseline";
+  return r;
+}
+
+}  // namespace ngcli

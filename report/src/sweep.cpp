@@ -1,0 +1,331 @@
+#include "normgrad/report/sweep.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "normgrad/error.h"
+#include "normgrad/nn/safetensors.h"
+#include "normgrad/report/figures.h"
+#include "normgrad/train/data.h"
+#include "normgrad/train/files.h"
+#include "normgrad/train/saved_run.h"
+
+namespace ngcli {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string trend(const std::vector<double>& best) {
+  bool up = false, down = false;
+  for (size_t i = 1; i < best.size(); ++i) {
+    up |= best[i] > best[i - 1];
+    down |= best[i] < best[i - 1];
+  }
+  if (best.size() < 2) return "cannot be judged (fewer than 2 widths have a learning cell)";
+  if (!up && !down) return "stays";
+  if (down && !up) return "shrinks";
+  if (up && !down) return "grows";
+  return "no monotone trend";
+}
+
+namespace {
+
+// How a run ended, kept next to it: a finished or diverged run is never trained again.
+const char* kOutcomeFile = "/outcome.json";
+
+struct Planned {
+  Job job;
+  size_t cell;
+  bool finished = false;  // outcome.json says it ended (code 0 or 3)
+  int code = 130;
+  std::string message;
+};
+
+// One sweep invocation: its settings and where each of its runs stands.
+struct Sweep {
+  SweepOptions opt;
+  TrainConfig base;
+  bool caller_quiet = false;
+  int ranks = 1, rank = 0;
+  Tokenizer tok;
+  std::vector<Planned> plan;
+  SweepResult res;
+};
+
+// The settings checked (every swept value parsed as its field), the data's unigram baseline.
+void prepare(Sweep& w, const TrainConfig& base_in, const SweepOptions& opt_in) {
+  SweepOptions& opt = w.opt;
+  opt = opt_in;
+  if (opt.variants.empty()) opt.variants = {parse_variant("dyt:scale=sqrtc")};
+  if (opt.values.empty()) opt.values = {"0.5", "1", "2", "4", "8", "16"};
+  if (opt.widths.empty()) opt.widths = {64, 128, 256};
+  if (opt.layers.empty()) opt.layers = {base_in.n_layer};
+  if (opt.seeds < 1) ng::fail("sweep", "--seeds must be >= 1, got ", opt.seeds);
+  // The grid's own axes: a swept n_embd or n_layer would be overridden by every cell's.
+  if (opt.param == "n_embd" || opt.param == "n_layer")
+    ng::fail("sweep", "--param ", opt.param, " is an axis of every sweep: use --",
+             opt.param == "n_embd" ? "widths" : "layers", " instead");
+  TrainConfig& base = w.base;
+  base = base_in;
+  w.caller_quiet = base_in.quiet;
+  w.ranks = opt.comm ? opt.comm->size() : 1, w.rank = opt.comm ? opt.comm->rank() : 0;
+  if (w.rank > 0) base.quiet = true;  // rank 0 speaks and writes the report
+  base.validate();
+  // Every cell trains on base.device (its flags carry it to child processes); a missing GPU
+  // is one error here, not one per cell.
+  parse_device(base.device);
+  if (!base.data.empty()) base.data = fs::absolute(base.data).lexically_normal().string();
+  for (const auto& v : opt.values) {
+    TrainConfig probe = base;  // parses the value as the field's type and checks it
+    set_recipe_field(probe, opt.param, v, "sweep --values");
+    char* end = nullptr;
+    std::strtod(v.c_str(), &end);
+    if (end == v.c_str() || *end != '\0')
+      ng::fail("sweep", "--param ", opt.param, ": value '", v, "' is not a number");
+  }
+  ensure_writable_dir(opt.dir, "sweep");
+  w.tok = new_run_tokenizer(base.data, base.tokenizer, base.vocab_size);
+  w.res.unigram = unigram_val_loss(load_run_data(base.data, w.tok).ids, w.tok.size());
+}
+
+// The grid; every config is checked before anything trains. A run that ended before keeps
+// its outcome; a cut one resumes from its checkpoint.
+void plan_cells(Sweep& w) {
+  const SweepOptions& opt = w.opt;
+  const TrainConfig& base = w.base;
+  const Tokenizer& tok = w.tok;
+  SweepResult& res = w.res;
+  std::vector<Planned>& plan = w.plan;
+  for (const auto& var : opt.variants)
+    for (const auto& value : opt.values)
+      for (int64_t width : opt.widths)
+        for (int64_t layers : opt.layers) {
+          SweepCell cell{var.spec, value, width, layers};
+          for (int k = 0; k < opt.seeds; ++k) {
+            TrainConfig c = apply_variant(base, var);
+            set_recipe_field(c, opt.param, value, var.spec);
+            c.n_embd = width, c.n_layer = layers;
+            c.seed = base.seed + (uint64_t)k;
+            c.out = opt.dir + "/runs/" + slug(var.spec) + "/" + opt.param + "=" + value + "/w" +
+                    std::to_string(width) + "_l" + std::to_string(layers) + "/seed" +
+                    std::to_string(c.seed);
+            c.stop_at = 0;
+            c.validate();
+            check_fits_memory(c, tok.size(), "sweep cell " + c.out);
+            Planned p{{var.spec + " " + opt.param + "=" + value + " n_embd=" +
+                           std::to_string(width) + " n_layer=" + std::to_string(layers),
+                       c},
+                      res.cells.size()};
+            try {  // a run that ended before: its outcome, not a new run
+              const json o = json::parse(read_regular_file(c.out + kOutcomeFile, 1 << 20, "sweep"));
+              p.code = o.at("code").get<int>();
+              p.message = o.at("message").get<std::string>();
+              p.finished = p.code == 0 || p.code == 3;
+            } catch (const std::exception&) {
+            }
+            p.job.cfg.resume = !p.finished && fs::exists(c.out + "/ckpt.safetensors");
+            plan.push_back(p);
+          }
+          res.cells.push_back(cell);
+        }
+}
+
+// The runs not finished before, in parallel processes or over MPI ranks.
+void run_planned(Sweep& w) {
+  const SweepOptions& opt = w.opt;
+  const TrainConfig& base = w.base;
+  const int ranks = w.ranks;
+  SweepResult& res = w.res;
+  std::vector<Planned>& plan = w.plan;
+  std::vector<Job> to_run;
+  std::vector<size_t> to_run_index;
+  for (size_t i = 0; i < plan.size(); ++i)
+    if (!plan[i].finished) to_run.push_back(plan[i].job), to_run_index.push_back(i);
+  res.reused = (int)(plan.size() - to_run.size());
+  res.ran = (int)to_run.size();
+  const int cores = std::max(1, (int)sysconf(_SC_NPROCESSORS_ONLN));
+  const int parallel =
+      ranks > 1 ? ranks
+                : std::max(1, std::min<int>(opt.jobs > 0 ? opt.jobs : cores, (int)to_run.size()));
+  if (!base.quiet)
+    std::printf(
+        "sweep: %zu cells x %d seeds = %zu runs (%d finished before, %d to train, %d at a "
+        "time); unigram val loss %.4f\n",
+        res.cells.size(), opt.seeds, plan.size(), res.reused, res.ran, parallel, res.unigram);
+  if (parallel > 1 && ranks == 1)
+    for (auto& j : to_run) j.cfg.threads = std::max(1, cores / parallel), j.cfg.quiet = true;
+  for (auto& j : to_run) j.outcome_file = j.cfg.out + kOutcomeFile;
+  if (!to_run.empty() || ranks > 1) {
+    const JobsResult ran = run_jobs(to_run, parallel, w.caller_quiet, opt.exe, opt.comm);
+    res.interrupted = ran.interrupted;
+    for (size_t k = 0; k < to_run.size(); ++k) {
+      Planned& p = plan[to_run_index[k]];
+      p.code = ran.codes[k], p.message = ran.messages[k];
+      if (ranks == 1 && (p.code == 0 || p.code == 3))  // processes: written here, after all
+        write_text(p.job.cfg.out + kOutcomeFile,
+                   json{{"code", p.code}, {"message", p.message}}.dump() + "\n");
+    }
+  }
+}
+
+// Cells: outcomes, mean over finished seeds, labels.
+void summarize_cells(Sweep& w) {
+  SweepResult& res = w.res;
+  for (const auto& p : w.plan)
+    res.cells[p.cell].runs.push_back(read_outcome(p.job, p.code, p.message, res.unigram));
+  for (auto& cell : res.cells) {
+    std::map<std::string, int> count;
+    std::vector<double> val;
+    for (const auto& r : cell.runs) {
+      ++count[r.label];
+      if (r.label == "learning" || r.label == "collapsed") val.push_back(r.val_loss);
+    }
+    for (auto& [label, n] : count)
+      cell.labels += (cell.labels.empty() ? "" : ", ") + std::to_string(n) + " " + label;
+    cell.val = stats(val);
+  }
+}
+
+// The best value per width, and how it moves as the width grows: the report's finding.
+void find_best(Sweep& w) {
+  const SweepOptions& opt = w.opt;
+  SweepResult& res = w.res;
+  std::ostringstream finding;
+  for (const auto& var : opt.variants)
+    for (int64_t layers : opt.layers) {
+      std::vector<double> bests;
+      std::string per_width;
+      for (int64_t width : opt.widths) {
+        SweepCell* best = nullptr;
+        for (auto& c : res.cells)
+          if (c.variant == var.spec && c.width == width && c.layers == layers &&
+              std::isfinite(c.val.mean) && c.labels.find("learning") != std::string::npos &&
+              (!best || c.val.mean < best->val.mean))
+            best = &c;
+        if (!best) {
+          per_width += (per_width.empty() ? "" : ", ") + std::string("width ") +
+                       std::to_string(width) + ": none learned";
+          continue;
+        }
+        best->best = true;
+        // values whose mean is within the combined spread of the best: not distinguishable
+        std::string tied;
+        for (const auto& c : res.cells)
+          if (&c != best && c.variant == var.spec && c.width == width && c.layers == layers &&
+              std::isfinite(c.val.mean) &&
+              c.val.mean - best->val.mean <=
+                  std::sqrt(c.val.sd * c.val.sd + best->val.sd * best->val.sd))
+            tied += (tied.empty() ? "" : "/") + c.value;
+        bests.push_back(std::strtod(best->value.c_str(), nullptr));
+        per_width += (per_width.empty() ? "" : ", ") + std::string("width ") +
+                     std::to_string(width) + ": " + best->value + " (val " +
+                     fmt("%.4f", best->val.mean) + (tied.empty() ? "" : "; tied with " + tied) +
+                     ")";
+      }
+      finding << "- `" << var.spec << "`, " << layers << " layers: the best " << opt.param << " "
+              << trend(bests) << " as the width grows (" << per_width << ").\n";
+    }
+  res.finding = finding.str();
+}
+
+// One CSV line per run and summary.json (for the figures).
+void write_files(const Sweep& w) {
+  const SweepOptions& opt = w.opt;
+  const SweepResult& res = w.res;
+  const TrainConfig& base = w.base;
+  std::ostringstream csv;
+  csv << "variant," << opt.param << ",n_embd,n_layer,seed,label,steps,val_loss,train_loss\n";
+  json cells = json::array();
+  for (const auto& c : res.cells) {
+    for (const auto& r : c.runs)
+      csv << '"' << c.variant << "\"," << c.value << ',' << c.width << ',' << c.layers << ','
+          << r.seed << ',' << r.label << ',' << r.steps << ',' << fmt("%.6f", r.val_loss) << ','
+          << fmt("%.6f", r.train_loss) << "\n";
+    cells.push_back({{"variant", c.variant},
+                     {"value", std::strtod(c.value.c_str(), nullptr)},
+                     {"width", c.width},
+                     {"layers", c.layers},
+                     {"val_mean", std::isfinite(c.val.mean) ? json(c.val.mean) : json()},
+                     {"val_sd", std::isfinite(c.val.sd) ? json(c.val.sd) : json()},
+                     {"labels", c.labels},
+                     {"best", c.best}});
+  }
+  write_text(opt.dir + "/sweep.csv", csv.str());
+  const json summary = {
+      {"param", opt.param},        {"unigram_val_loss", res.unigram}, {"seeds", opt.seeds},
+      {"config", base.describe()}, {"interrupted", res.interrupted},  {"cells", cells}};
+  write_text(opt.dir + "/summary.json", summary.dump(2));
+}
+
+std::string sweep_markdown(const Sweep& w) {
+  const SweepOptions& opt = w.opt;
+  const SweepResult& res = w.res;
+  const TrainConfig& base = w.base;
+  std::ostringstream md;
+  md << "# normgrad sweep: " << opt.param << " x width\n\n";
+  if (res.interrupted) md << "**Interrupted (Ctrl-C): rerun the same command to finish it.**\n\n";
+  md << "Every cell is trained with the same data, batches and seeds (" << base.seed << ".."
+     << base.seed + opt.seeds - 1 << "): " << base.n_head << " heads, block " << base.block_size
+     << ", batch " << base.batch << ", " << base.max_steps << " steps of AdamW (lr " << base.lr
+     << ", warmup " << base.warmup << ", cosine to " << base.min_lr
+     << "); n_embd and n_layer as in each table. **Unigram baseline: " << fmt("%.4f", res.unigram)
+     << "** nats/char. A cell shows the mean ± sd of the final val loss over the seeds whose "
+        "runs finished, and the runs' labels (*collapsed*: within 0.1 of the unigram baseline; "
+        "*diverged*: loss or gradient non-finite). **Bold**: the lowest mean of its row.\n\n"
+     << "## What the numbers say\n\n"
+     << res.finding
+     << "\n\"Tied\": values whose mean is within the combined seed spread of the best.\n";
+  for (const auto& var : opt.variants)
+    for (int64_t layers : opt.layers) {
+      md << "\n## `" << var.spec << "`, " << layers << " layers\n\n| n_embd |";
+      for (const auto& v : opt.values) md << " " << opt.param << " " << v << " |";
+      md << "\n|---|";
+      for (size_t k = 0; k < opt.values.size(); ++k) md << "---|";
+      md << "\n";
+      for (int64_t width : opt.widths) {
+        md << "| " << width << " |";
+        for (const auto& c : res.cells)
+          if (c.variant == var.spec && c.layers == layers && c.width == width)
+            md << " " << (c.best ? "**" : "") << pm(c.val) << (c.best ? "**" : "") << " ("
+               << c.labels << ") |";
+        md << "\n";
+      }
+      TrainConfig shown = apply_variant(base, var);
+      set_recipe_field(shown, opt.param, opt.values.front(), var.spec);
+      shown.n_embd = opt.widths.front(), shown.n_layer = layers;
+      md << "\nThe layer (shown for " << opt.param << " = " << opt.values.front() << ", n_embd "
+         << opt.widths.front() << "; each cell uses its own):\n\n"
+         << describe_variant(shown);
+    }
+  md << "\nThe shared settings, as `normgrad train` fields: `" << base.describe()
+     << "` (each cell sets its variant's keys, " << opt.param
+     << ", n_embd and n_layer). One line per run: `sweep.csv`. Runs: `" << opt.dir
+     << "/runs/<variant>/<" << opt.param << "=value>/w<n_embd>_l<n_layer>/seed<N>/`.\n";
+  return md.str();
+}
+
+}  // namespace
+
+SweepResult sweep(const TrainConfig& base_in, const SweepOptions& opt_in) {
+  Sweep w;
+  prepare(w, base_in, opt_in);
+  plan_cells(w);
+  run_planned(w);
+  if (w.rank > 0) return w.res;  // rank 0 reads the outcomes and writes the report
+  summarize_cells(w);
+  find_best(w);
+  write_files(w);
+  const FigureSection figures = draw_figures("plot_sweep.py", w.opt.dir);
+  w.res.figures = figures.drawn;
+  write_text(w.opt.dir + "/report.md", sweep_markdown(w) + figures.markdown);
+  if (!w.base.quiet)
+    std::printf("\n%s\nreport: %s/report.md%s\n", w.res.finding.c_str(), w.opt.dir.c_str(),
+                w.res.figures ? " (with figures)" : "");
+  return w.res;
+}
+
+}  // namespace ngcli

@@ -1,0 +1,26 @@
+// The training loop behind `normgrad train`: the public training API that the command, the
+// examples, the tests and the Python bindings call.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "normgrad/dist.h"
+#include "normgrad/train/config.h"
+
+namespace ngcli {
+
+struct TrainResult {
+  int64_t steps = 0;
+  double final_train_loss = 0, final_val_loss = 0, seconds = 0;
+  // tokens/s of the training steps alone; the time of plain steps, of steps that recorded
+  // probes, and of evaluations (all in seconds; seconds is the whole run's wall time)
+  double tokens_per_s = 0, train_seconds = 0, probe_seconds = 0, eval_seconds = 0;
+  bool diverged = false, interrupted = false;
+  std::string message;
+};
+
+// comm (default: one process): data-parallel training over its ranks (see train.cpp).
+TrainResult train(const TrainConfig& cfg, std::shared_ptr<ng::dist::Communicator> comm = nullptr);
+
+}  // namespace ngcli

@@ -1,0 +1,305 @@
+#include "normgrad/train/bpe.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <climits>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "normgrad/error.h"
+#include "normgrad/train/data.h"
+#include "normgrad/train/files.h"
+
+namespace ngcli {
+namespace {
+
+using json = nlohmann::json;
+using ng::fail;
+constexpr uint64_t kMaxTokenizerBytes = 256ull << 20;
+constexpr const char* kPattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+
+// GPT-2's byte -> printable character table: printable Latin-1 bytes map to themselves, the
+// other 68 bytes to U+0100 upwards in byte order.
+const std::vector<std::string>& byte_to_text() {
+  static const std::vector<std::string> table = [] {
+    std::vector<std::string> t(256);
+    int next = 256;
+    for (int b = 0; b < 256; ++b) {
+      const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+      t[b] = utf8_encode({(char32_t)(printable ? b : next++)});
+    }
+    return t;
+  }();
+  return table;
+}
+const std::unordered_map<char32_t, uint8_t>& text_to_byte() {
+  static const std::unordered_map<char32_t, uint8_t> table = [] {
+    std::unordered_map<char32_t, uint8_t> t;
+    for (int b = 0; b < 256; ++b) t[utf8_decode(byte_to_text()[b], "bpe")[0]] = (uint8_t)b;
+    return t;
+  }();
+  return table;
+}
+
+json parse_json(const std::string& text, const std::string& source) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    fail("bpe", source, ": not valid JSON (", e.what(), ")");
+  }
+}
+
+bool is_special(const std::string& t) {
+  return t.size() >= 4 && t.rfind("<|", 0) == 0 && t.compare(t.size() - 2, 2, "|>") == 0;
+}
+
+}  // namespace
+
+Gpt2Bpe::Gpt2Bpe(std::vector<std::string> tokens, std::vector<std::string> merges,
+                 bool add_prefix_space, const std::string& source)
+    : tokens_(std::move(tokens)), merges_(std::move(merges)), add_prefix_space_(add_prefix_space) {
+  if (tokens_.empty()) fail("bpe", source, ": empty vocabulary");
+  if (tokens_.size() > (1u << 24)) fail("bpe", source, ": more than 2^24 tokens");
+  for (size_t i = 0; i < tokens_.size(); ++i) {
+    if (tokens_[i].empty()) fail("bpe", source, ": token ", i, " is empty");
+    utf8_decode(tokens_[i], source + " token " + std::to_string(i));
+    if (!ids_.emplace(tokens_[i], (int64_t)i).second)
+      fail("bpe", source, ": token '", tokens_[i], "' appears twice");
+    if (is_special(tokens_[i])) specials_.push_back(tokens_[i]);
+  }
+  for (size_t r = 0; r < merges_.size(); ++r) {
+    const std::string& m = merges_[r];
+    const size_t sp = m.find(' ');
+    if (sp == std::string::npos || sp == 0 || sp + 1 >= m.size() ||
+        m.find(' ', sp + 1) != std::string::npos)
+      fail("bpe", source, ": merge ", r + 1, " '", m, "' is not two symbols separated by a space");
+    if (!ids_.count(m.substr(0, sp) + m.substr(sp + 1)))
+      fail("bpe", source, ": merge ", r + 1, " '", m,
+           "' makes a token that is not in the vocabulary");
+    ranks_.emplace(m, (int64_t)r);  // a repeated merge keeps its first (lowest) rank
+  }
+  int code = 0;
+  PCRE2_SIZE at = 0;
+  pcre2_code* re = pcre2_compile((PCRE2_SPTR)kPattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP,
+                                 &code, &at, nullptr);
+  if (!re) fail("bpe", "cannot compile GPT-2's pattern (PCRE2 error ", code, ")");
+  regex_ = std::shared_ptr<void>(re, [](void* p) { pcre2_code_free((pcre2_code*)p); });
+  cache_ = std::make_shared<std::unordered_map<std::string, std::vector<int64_t>>>();
+}
+
+Gpt2Bpe Gpt2Bpe::from_files(const std::string& vocab_json, const std::string& merges_txt) {
+  const json v = parse_json(read_regular_file(vocab_json, kMaxTokenizerBytes, "vocab"), vocab_json);
+  if (!v.is_object()) fail("bpe", vocab_json, ": must be a JSON object token -> id");
+  std::vector<std::string> tokens(v.size());
+  std::vector<bool> seen(v.size());
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (!it.value().is_number_integer())
+      fail("bpe", vocab_json, ": the id of '", it.key(), "' is not an integer");
+    const int64_t id = it.value().get<int64_t>();
+    if (id < 0 || id >= (int64_t)v.size() || seen[(size_t)id])
+      fail("bpe", vocab_json, ": ids must be 0..", v.size() - 1, " each once; '", it.key(),
+           "' has ", id);
+    seen[(size_t)id] = true;
+    tokens[(size_t)id] = it.key();
+  }
+  const std::string text = read_regular_file(merges_txt, kMaxTokenizerBytes, "merges");
+  std::vector<std::string> merges;
+  size_t start = 0;
+  for (size_t line = 1; start < text.size(); ++line) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string l = text.substr(start, end - start);
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+    start = end + 1;
+    if (l.empty() || (line == 1 && l.rfind("#version", 0) == 0)) continue;
+    merges.push_back(l);
+  }
+  return Gpt2Bpe(std::move(tokens), std::move(merges), false, merges_txt);
+}
+
+Gpt2Bpe Gpt2Bpe::from_tokenizer_json(const std::string& path) {
+  const json j = parse_json(read_regular_file(path, kMaxTokenizerBytes, "tokenizer"), path);
+  if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
+    fail("bpe", path, ": no 'model' object");
+  const json& m = j["model"];
+  if (!m.contains("type") || m["type"] != "BPE") fail("bpe", path, ": model type must be BPE");
+  // The pre-tokenizer must be ByteLevel (alone or in a sequence); its add_prefix_space is used.
+  bool byte_level = false, prefix = false;
+  std::vector<json> pres;
+  if (j.contains("pre_tokenizer") && j["pre_tokenizer"].is_object()) {
+    pres.push_back(j["pre_tokenizer"]);
+    if (j["pre_tokenizer"].contains("pretokenizers") &&
+        j["pre_tokenizer"]["pretokenizers"].is_array())
+      for (const json& p : j["pre_tokenizer"]["pretokenizers"]) pres.push_back(p);
+  }
+  for (const json& p : pres)
+    if (p.is_object() && p.value("type", "") == "ByteLevel") {
+      byte_level = true;
+      prefix = p.value("add_prefix_space", false);
+    }
+  if (!byte_level) fail("bpe", path, ": the pre-tokenizer must be ByteLevel (GPT-2's)");
+  if (!m.contains("vocab") || !m["vocab"].is_object()) fail("bpe", path, ": no model.vocab");
+  std::map<int64_t, std::string> by_id;
+  for (auto it = m["vocab"].begin(); it != m["vocab"].end(); ++it) {
+    if (!it.value().is_number_integer())
+      fail("bpe", path, ": id of '", it.key(), "' is not an integer");
+    by_id[it.value().get<int64_t>()] = it.key();
+  }
+  if (j.contains("added_tokens") && j["added_tokens"].is_array())
+    for (const json& a : j["added_tokens"])
+      if (a.is_object() && a.contains("id") && a["id"].is_number_integer() &&
+          a.contains("content") && a["content"].is_string())
+        by_id[a["id"].get<int64_t>()] = a["content"].get<std::string>();
+  std::vector<std::string> tokens;
+  for (auto& [id, t] : by_id) {
+    if (id != (int64_t)tokens.size())
+      fail("bpe", path, ": ids must be 0..N-1, missing ", tokens.size());
+    tokens.push_back(t);
+  }
+  std::vector<std::string> merges;
+  if (m.contains("merges") && m["merges"].is_array())
+    for (const json& x : m["merges"]) {
+      if (x.is_string())
+        merges.push_back(x.get<std::string>());
+      else if (x.is_array() && x.size() == 2 && x[0].is_string() && x[1].is_string())
+        merges.push_back(x[0].get<std::string>() + " " + x[1].get<std::string>());
+      else
+        fail("bpe", path, ": a merge is neither \"a b\" nor [\"a\", \"b\"]");
+    }
+  return Gpt2Bpe(std::move(tokens), std::move(merges), prefix, path);
+}
+
+Gpt2Bpe Gpt2Bpe::from_folder(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_regular_file(dir, ec)) return from_tokenizer_json(dir);
+  if (fs::is_regular_file(dir + "/vocab.json", ec) && fs::is_regular_file(dir + "/merges.txt", ec))
+    return from_files(dir + "/vocab.json", dir + "/merges.txt");
+  if (fs::is_regular_file(dir + "/tokenizer.json", ec))
+    return from_tokenizer_json(dir + "/tokenizer.json");
+  fail("bpe", dir, " has neither vocab.json + merges.txt nor tokenizer.json");
+}
+
+std::string Gpt2Bpe::to_json() const {
+  return json{{"kind", "gpt2-bpe"},
+              {"tokens", tokens_},
+              {"merges", merges_},
+              {"add_prefix_space", add_prefix_space_}}
+      .dump();
+}
+
+Gpt2Bpe Gpt2Bpe::from_json(const std::string& text, const std::string& source) {
+  const json j = parse_json(text, source);
+  if (!j.is_object() || j.value("kind", "") != "gpt2-bpe" || !j.contains("tokens") ||
+      !j["tokens"].is_array() || !j.contains("merges") || !j["merges"].is_array() ||
+      !j.contains("add_prefix_space") || !j["add_prefix_space"].is_boolean())
+    fail("bpe", source, ": needs kind gpt2-bpe, tokens, merges and add_prefix_space");
+  std::vector<std::string> tokens, merges;
+  for (const json& t : j["tokens"]) {
+    if (!t.is_string()) fail("bpe", source, ": a token is not a string");
+    tokens.push_back(t.get<std::string>());
+  }
+  for (const json& m : j["merges"]) {
+    if (!m.is_string()) fail("bpe", source, ": a merge is not a string");
+    merges.push_back(m.get<std::string>());
+  }
+  return Gpt2Bpe(std::move(tokens), std::move(merges), j["add_prefix_space"].get<bool>(), source);
+}
+
+// One pre-tokenized piece: bytes -> characters -> merges by rank -> ids.
+void Gpt2Bpe::encode_piece(const std::string& piece, std::vector<int64_t>& out) const {
+  auto hit = cache_->find(piece);
+  if (hit != cache_->end()) {
+    out.insert(out.end(), hit->second.begin(), hit->second.end());
+    return;
+  }
+  std::vector<std::string> word;
+  for (unsigned char b : piece) word.push_back(byte_to_text()[b]);
+  while (word.size() > 1) {
+    int64_t best = INT64_MAX;
+    size_t at = 0;
+    for (size_t i = 0; i + 1 < word.size(); ++i) {
+      auto r = ranks_.find(word[i] + " " + word[i + 1]);
+      if (r != ranks_.end() && r->second < best) best = r->second, at = i;
+    }
+    if (best == INT64_MAX) break;
+    const std::string left = word[at], right = word[at + 1];
+    std::vector<std::string> merged;
+    for (size_t i = 0; i < word.size();) {
+      if (i + 1 < word.size() && word[i] == left && word[i + 1] == right)
+        merged.push_back(left + right), i += 2;
+      else
+        merged.push_back(word[i++]);
+    }
+    word.swap(merged);
+  }
+  std::vector<int64_t> ids;
+  for (const auto& s : word) {
+    auto id = ids_.find(s);
+    if (id == ids_.end())
+      fail("bpe", "the symbol '", s, "' of '", piece, "' is not in the vocabulary");
+    ids.push_back(id->second);
+  }
+  out.insert(out.end(), ids.begin(), ids.end());
+  if (cache_->size() < 1000000) cache_->emplace(piece, std::move(ids));
+}
+
+std::vector<int64_t> Gpt2Bpe::encode(const std::string& utf8) const {
+  utf8_decode(utf8, "bpe input");  // valid UTF-8 only, with the offending offset named
+  std::vector<int64_t> out;
+  auto* re = (pcre2_code*)regex_.get();
+  std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> md(
+      pcre2_match_data_create_from_pattern(re, nullptr), pcre2_match_data_free);
+  auto split = [&](const std::string& text) {
+    PCRE2_SIZE at = 0;
+    while (at < text.size()) {
+      const int rc = pcre2_match(re, (PCRE2_SPTR)text.data(), text.size(), at, PCRE2_NO_UTF_CHECK,
+                                 md.get(), nullptr);
+      if (rc < 0)
+        fail("bpe", "the pattern matched nothing at byte ", at, " (PCRE2 error ", rc, ")");
+      const PCRE2_SIZE* v = pcre2_get_ovector_pointer(md.get());
+      if (v[1] <= at) fail("bpe", "empty match at byte ", at);
+      encode_piece(text.substr(v[0], v[1] - v[0]), out);
+      at = v[1];
+    }
+  };
+  // Special tokens are cut out first and encoded as themselves.
+  std::string text = add_prefix_space_ && !utf8.empty() && utf8[0] != ' ' ? " " + utf8 : utf8;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t next = std::string::npos;
+    const std::string* which = nullptr;
+    for (const auto& s : specials_) {
+      const size_t p = text.find(s, at);
+      if (p < next || (p == next && which && s.size() > which->size())) next = p, which = &s;
+    }
+    split(text.substr(at, next == std::string::npos ? std::string::npos : next - at));
+    if (!which) break;
+    out.push_back(ids_.at(*which));
+    at = next + which->size();
+  }
+  return out;
+}
+
+std::string Gpt2Bpe::decode(const std::vector<int64_t>& ids) const {
+  std::string out;
+  for (int64_t id : ids) {
+    if (id < 0 || id >= size()) fail("bpe", "token id ", id, " is outside [0, ", size(), ")");
+    const std::string& t = tokens_[(size_t)id];
+    if (is_special(t)) {
+      out += t;
+      continue;
+    }
+    for (char32_t c : utf8_decode(t, "bpe token")) {
+      auto b = text_to_byte().find(c);
+      if (b == text_to_byte().end())
+        fail("bpe", "token ", id, " holds a character outside GPT-2's byte table");
+      out.push_back((char)b->second);
+    }
+  }
+  return out;
+}
+
+}  // namespace ngcli

@@ -1,0 +1,198 @@
+#include "normgrad/train/inspect.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "normgrad/normgrad.h"
+#include "normgrad/optim.h"
+#include "normgrad/train/data.h"
+#include "normgrad/train/saved_run.h"
+#include "normgrad/train/train.h"
+
+namespace ngcli {
+using namespace ng;
+
+namespace {
+struct Loaded {
+  TrainConfig cfg;
+  Tokenizer tok;
+  std::unique_ptr<nn::GPT> model;
+  nn::Metadata meta;
+  int64_t step = 0;          // the checkpoint's step (0 when it has none)
+  Device dev = Device::CPU;  // where the model's weights are
+};
+
+// The weights are loaded on the host (where the file was read) and then moved in one upload:
+// a checkpoint does not record the device it was written on, and needs not.
+Loaded load(const std::string& ckpt, const std::string& device) {
+  const Device dev = parse_device(device);   // before the read: a missing GPU fails at once
+  SavedRun r = read_saved_run(ckpt, false);  // every field and tensor checked
+  Loaded l{.cfg = r.cfg,
+           .tok = r.tok,
+           .model = std::make_unique<nn::GPT>(r.cfg.gpt(r.tok.size(), false)),
+           .meta = r.file.metadata,
+           .step = r.step,
+           .dev = dev};
+  nn::StateDict sd;
+  for (auto& [k, v] : r.file.tensors)
+    if (k.rfind("optim.", 0) != 0) sd[k] = v;
+  l.model->load_state_dict(sd);
+  l.model->to(dev);
+  l.model->eval();
+  return l;
+}
+}  // namespace
+
+double eval_command(const std::string& ckpt, const std::string& data, int64_t max_windows,
+                    const std::string& device) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Loaded l = load(ckpt, device);
+  const auto t1 = std::chrono::steady_clock::now();
+  std::vector<int64_t> ids = load_run_data(data.empty() ? l.cfg.data : data, l.tok).ids;
+  // Without --data: the run's own validation split (the last 10% of its corpus, never
+  // trained on), not the whole text, which would mix in the training split.
+  const std::string source =
+      data.empty() ? "the validation split of the run's corpus (last 10%, held out from training)"
+                   : data + " (all of it)";
+  if (data.empty()) ids.erase(ids.begin(), ids.begin() + (int64_t)(0.9 * (double)ids.size()));
+  const int64_t T = l.cfg.block_size, n = ((int64_t)ids.size() - 1) / T;
+  if (n < 1) fail("eval", "text has ", ids.size(), " tokens, fewer than block_size + 1 = ", T + 1);
+  // Windows per forward pass: up to 32, fewer when the logits (B x T x vocab floats) would
+  // pass 2^26 values (256 MiB): GPT-2 small evaluates one 1024-token window at a time.
+  const int64_t logits_per_window = T * l.tok.size();
+  const int64_t B = std::clamp<int64_t>((1 << 26) / std::max<int64_t>(1, logits_per_window), 1, 32);
+  const int64_t windows = max_windows > 0 ? std::min(n, max_windows) : n;
+  NoGradGuard no_grad;
+  // Each pass's loss x its windows, read back together at the end: one wait for a GPU, not
+  // one per pass; summed on the host in pass order in float64, as before.
+  TensorList weighted;
+  for (int64_t w0 = 0; w0 < windows; w0 += B) {
+    const int64_t b = std::min(B, windows - w0);
+    std::vector<int64_t> x(b * T), y(b * T);
+    for (int64_t i = 0; i < b; ++i)
+      for (int64_t t = 0; t < T; ++t) {
+        x[i * T + t] = ids[(w0 + i) * T + t];
+        y[i * T + t] = ids[(w0 + i) * T + t + 1];
+      }
+    const Tensor xs = from_vector(x, {b, T}).to(l.dev), ys = from_vector(y, {b, T}).to(l.dev);
+    weighted.push_back(l.model->loss(xs, ys).to(DType::F64).reshape({1}) * (double)b);
+  }
+  double total = 0;
+  for (double v : cat(weighted, 0).to_vector()) total += v;
+  const double loss = total / (double)windows;
+  const auto t2 = std::chrono::steady_clock::now();
+  const double load_s = std::chrono::duration<double>(t1 - t0).count(),
+               eval_s = std::chrono::duration<double>(t2 - t1).count();
+  std::printf("eval: loss %.4f (perplexity %.2f) over %lld windows of %lld tokens of %s\n", loss,
+              std::exp(loss), (long long)windows, (long long)T, source.c_str());
+  std::printf("eval: checkpoint loaded in %.2f s; data + forward passes %.2f s (%.0f tokens/s)\n",
+              load_s, eval_s, (double)(windows * T) / eval_s);
+  return loss;
+}
+
+std::string sample_text(nn::GPT& model, const Tokenizer& tok, const std::string& prompt,
+                        int64_t tokens, double temperature, int64_t top_k, Generator& gen) {
+  if (!(temperature > 0) || !std::isfinite(temperature))
+    fail("sample", "--temperature must be finite and > 0, got ", temperature);
+  if (tokens < 1 || tokens > 1000000) fail("sample", "--tokens must be in [1, 10^6], got ", tokens);
+  std::vector<int64_t> ids =
+      prompt.empty() ? std::vector<int64_t>{tok.start_token()} : tok.encode(prompt);
+  const size_t start = prompt.empty() ? 1 : 0;
+  NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();  // no dropout, and no draws from the run's dropout generator
+  const Device dev = model.parameters().front().device();
+  const int64_t T = model.config().block_size;
+  for (int64_t i = 0; i < tokens; ++i) {
+    const int64_t len = std::min<int64_t>(T, (int64_t)ids.size());
+    std::vector<int64_t> ctx(ids.end() - len, ids.end());
+    Tensor logits = model(from_vector(ctx, {1, len}).to(dev)).select(1, len - 1).reshape({-1});
+    std::vector<double> z = (logits * (1.0 / temperature)).to_vector();
+    if (top_k > 0 && top_k < (int64_t)z.size()) {
+      std::vector<double> sorted = z;
+      std::nth_element(sorted.begin(), sorted.begin() + (top_k - 1), sorted.end(),
+                       std::greater<>());
+      const double kth = sorted[top_k - 1];
+      for (auto& v : z)
+        if (v < kth) v = -INFINITY;
+    }
+    const double m = *std::max_element(z.begin(), z.end());
+    double s = 0;
+    for (auto& v : z) s += (v = std::exp(v - m));
+    double u = gen.uniform() * s, acc = 0;
+    int64_t pick = (int64_t)z.size() - 1;
+    for (size_t k = 0; k < z.size(); ++k)
+      if ((acc += z[k]) > u) {
+        pick = (int64_t)k;
+        break;
+      }
+    ids.push_back(pick);
+  }
+  if (was_training) model.train();
+  return tok.decode(std::vector<int64_t>(ids.begin() + start, ids.end()));
+}
+
+std::string sample_command(const std::string& ckpt, const std::string& prompt, int64_t tokens,
+                           double temperature, int64_t top_k, uint64_t seed,
+                           const std::string& device) {
+  Loaded l = load(ckpt, device);
+  Generator gen(seed);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string text = sample_text(*l.model, l.tok, prompt, tokens, temperature, top_k, gen);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::fprintf(stderr,
+               "sample: %lld tokens in %.2f s (%.1f tokens/s, no KV cache: every token "
+               "runs the whole context)\n",
+               (long long)tokens, s, (double)tokens / s);
+  return text;
+}
+
+void grads_command(const std::string& ckpt, const GradsOptions& o) {
+  Loaded l = load(ckpt, o.device);
+  const RunData corpus = load_run_data(o.data.empty() ? l.cfg.data : o.data, l.tok);
+  const int64_t batch = o.batch > 0 ? o.batch : l.cfg.batch;
+  TrainConfig with_batch = l.cfg;  // --batch gets the bounds and the memory check of train
+  with_batch.batch = batch;
+  with_batch.validate();
+  check_fits_memory(with_batch, l.tok.size(), "grads --batch");
+  const int64_t at = l.step;
+  // The training batcher: its generator starts from seed + 1, as in train().
+  Batcher b(corpus.ids, l.cfg.block_size, o.seed ? *o.seed : l.cfg.seed + 1);
+  std::string which;
+  if (o.seed) {
+    which = "an independent batch from seed " + std::to_string(*o.seed);
+  } else if (o.step > 0) {
+    for (int64_t k = 1; k < o.step; ++k) b.batch(batch, false);
+    which = "training batch of step " + std::to_string(o.step);
+    if (o.step != at + 1)
+      which += " (the weights are from step " + std::to_string(at) + ", not " +
+               std::to_string(o.step - 1) + ": not the gradient training computed)";
+  } else {
+    if (!l.meta.count("data_rng")) fail("grads", ckpt, " has no data_rng: use --step or --seed");
+    b.generator().set_state(l.meta.at("data_rng"));
+    if (l.meta.count("dropout_rng"))
+      l.model->dropout_generator().set_state(l.meta.at("dropout_rng"));
+    which = "training batch of step " + std::to_string(at + 1) + " (the next step)";
+  }
+  auto [x, y] = b.batch(batch, false);  // host ids: saved as they are
+  l.model->train();  // same mode as training (dropout draws from the model's seeded generator)
+  Tensor loss = l.model->loss(x.to(l.dev), y.to(l.dev));
+  loss.backward();
+  nn::StateDict sd{{"loss", loss.detach()}, {"input_ids", x}, {"target_ids", y}};
+  std::printf("%s\nloss %.6f\n%-48s %14s %14s\n", which.c_str(), loss.item(), "parameter", "|grad|",
+              "|param|");
+  for (auto& [n, p] : l.model->named_parameters()) {
+    sd["grad." + n] = p.grad();
+    std::printf("%-48s %14.6e %14.6e\n", n.c_str(), p.grad().norm().item(), p.norm().item());
+  }
+  nn::save_safetensors(o.out, sd,
+                       {{"checkpoint", ckpt},
+                        {"batch_source", which},
+                        {"checkpoint_step", std::to_string(at)},
+                        {"batch", std::to_string(batch)}});
+  std::printf("wrote loss and %zu gradients to %s\n", sd.size() - 3, o.out.c_str());
+}
+
+}  // namespace ngcli

@@ -1,0 +1,162 @@
+#include "normgrad/train/tensorboard.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "normgrad/error.h"
+
+namespace ngcli {
+
+uint32_t crc32c(const uint8_t* data, size_t n) {
+  static const auto table = [] {
+    std::vector<uint32_t> t(256);
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0x82f63b78u ^ (c >> 1) : c >> 1;  // reflected
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t c = 0xffffffffu;
+  for (size_t i = 0; i < n; ++i) c = table[(c ^ data[i]) & 0xff] ^ (c >> 8);
+  return c ^ 0xffffffffu;
+}
+
+uint32_t masked_crc32c(const uint8_t* data, size_t n) {
+  const uint32_t c = crc32c(data, n);
+  return ((c >> 15) | (c << 17)) + 0xa282ead8u;
+}
+
+namespace {
+// Protocol buffer wire format: key = field << 3 | wire type (0 varint, 1 fixed64,
+// 2 length-delimited, 5 fixed32).
+void varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out += (char)(uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  out += (char)(uint8_t)v;
+}
+void key(std::string& out, int field, int wire) { varint(out, (uint64_t)(field << 3 | wire)); }
+void fixed64(std::string& out, int field, double v) {
+  key(out, field, 1);
+  char b[8];
+  std::memcpy(b, &v, 8);
+  out.append(b, 8);
+}
+void fixed32(std::string& out, int field, float v) {
+  key(out, field, 5);
+  char b[4];
+  std::memcpy(b, &v, 4);
+  out.append(b, 4);
+}
+void bytes(std::string& out, int field, const std::string& v) {
+  key(out, field, 2);
+  varint(out, v.size());
+  out += v;
+}
+void packed_doubles(std::string& out, int field, const std::vector<double>& v) {
+  std::string body;
+  for (double x : v) {
+    char b[8];
+    std::memcpy(b, &x, 8);
+    body.append(b, 8);
+  }
+  bytes(out, field, body);
+}
+double now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+// Event{wall_time = 1, step = 2, summary = 5} around one Summary.Value.
+std::string event_with_value(const std::string& value, int64_t step) {
+  std::string summary, event;
+  bytes(summary, 1, value);  // Summary.value
+  fixed64(event, 1, now());
+  key(event, 2, 0);
+  varint(event, (uint64_t)step);
+  bytes(event, 5, summary);
+  return event;
+}
+}  // namespace
+
+TensorBoardWriter::TensorBoardWriter(const std::string& dir) {
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  path_ = dir + "/events.out.tfevents." + std::to_string((long long)now()) + "." + host + "." +
+          std::to_string(getpid());
+  file_ = std::fopen(path_.c_str(), "wb");
+  if (!file_) ng::fail("tensorboard", "cannot create ", path_);
+  std::string first;
+  fixed64(first, 1, now());
+  bytes(first, 3, "brain.Event:2");  // Event.file_version
+  write_event(first);
+  flush();
+}
+
+TensorBoardWriter::~TensorBoardWriter() {
+  if (file_) std::fclose(file_);
+}
+
+void TensorBoardWriter::write_event(const std::string& e) {
+  uint8_t header[12];
+  const uint64_t n = e.size();
+  for (int i = 0; i < 8; ++i) header[i] = (uint8_t)(n >> (8 * i));
+  const uint32_t len_crc = masked_crc32c(header, 8);
+  std::memcpy(header + 8, &len_crc, 4);  // little-endian host (x86-64)
+  const uint32_t data_crc = masked_crc32c((const uint8_t*)e.data(), e.size());
+  if (std::fwrite(header, 1, 12, file_) != 12 || std::fwrite(e.data(), 1, n, file_) != n ||
+      std::fwrite(&data_crc, 1, 4, file_) != 4)
+    ng::fail("tensorboard", "writing ", path_, " failed");
+}
+
+void TensorBoardWriter::scalar(const std::string& tag, double v, int64_t step) {
+  std::string value;
+  bytes(value, 1, tag);         // Value.tag
+  fixed32(value, 2, (float)v);  // Value.simple_value
+  write_event(event_with_value(value, step));
+}
+
+void TensorBoardWriter::histogram(const std::string& tag, const std::vector<double>& values,
+                                  int64_t step, int buckets) {
+  if (values.empty()) return;
+  double lo = values[0], hi = values[0], sum = 0, sq = 0;
+  for (double x : values) lo = std::min(lo, x), hi = std::max(hi, x), sum += x, sq += x * x;
+  if (!(hi > lo)) hi = lo + 1e-12;
+  std::vector<double> limits(buckets), counts(buckets, 0.0);
+  for (int b = 0; b < buckets; ++b) limits[b] = lo + (hi - lo) * (b + 1) / buckets;
+  for (double x : values) counts[std::min(buckets - 1, (int)((x - lo) / (hi - lo) * buckets))] += 1;
+  std::string histo;  // HistogramProto
+  fixed64(histo, 1, lo);
+  fixed64(histo, 2, hi);
+  fixed64(histo, 3, (double)values.size());
+  fixed64(histo, 4, sum);
+  fixed64(histo, 5, sq);
+  packed_doubles(histo, 6, limits);
+  packed_doubles(histo, 7, counts);
+  std::string value;
+  bytes(value, 1, tag);
+  bytes(value, 5, histo);  // Value.histo
+  write_event(event_with_value(value, step));
+}
+
+void TensorBoardWriter::text(const std::string& tag, const std::string& text, int64_t step) {
+  std::string plugin, metadata, shape, tensor, value;
+  bytes(plugin, 1, "text");                    // PluginData.plugin_name
+  bytes(metadata, 1, plugin);                  // SummaryMetadata.plugin_data
+  key(tensor, 1, 0);                           // TensorProto.dtype
+  varint(tensor, 7);                           // DT_STRING
+  bytes(tensor, 2, shape);                     // TensorProto.tensor_shape: a scalar
+  bytes(tensor, 8, "```\n" + text + "\n```");  // TensorProto.string_val, as markdown code
+  bytes(value, 1, tag);
+  bytes(value, 9, metadata);  // Value.metadata
+  bytes(value, 8, tensor);    // Value.tensor
+  write_event(event_with_value(value, step));
+}
+
+void TensorBoardWriter::flush() { std::fflush(file_); }
+
+}  // namespace ngcli

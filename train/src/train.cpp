@@ -1,0 +1,333 @@
+// train(): open the session (session.cpp), then take steps until the schedule's end, a stop
+// request or a divergence; after each step the observers (observers.cpp) record it, and
+// evaluations and checkpoints happen when due.
+#include "normgrad/train/train.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "normgrad/normgrad.h"
+#include "normgrad/optim.h"
+#include "observers.h"
+#include "session.h"
+
+namespace ngcli {
+using json = nlohmann::json;
+using namespace ng;
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+void on_sigint(int) { g_interrupted = true; }
+
+// Restores the previous SIGINT handler however train() ends (return or exception).
+struct SigintScope {
+  void (*previous)(int);
+  SigintScope() : previous(std::signal(SIGINT, on_sigint)) { g_interrupted = false; }
+  ~SigintScope() { std::signal(SIGINT, previous); }
+};
+
+std::string fmt_loss(double x) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4f", x);
+  return b;
+}
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// The loop's state between steps: where the schedule ends, the timers, the steps whose
+// loss and gradient norm still wait on the device, and the result so far.
+class Loop {
+ public:
+  Loop(Session& s, RunLog& log, int64_t last)
+      : s_(s), log_(log), last_(last), first_(s.step), t0_(Clock::now()) {
+    res_.final_train_loss = res_.final_val_loss = NAN;  // until this segment evaluates
+    // On a GPU (one process) a step's loss and gradient norm stay on the device, and the
+    // queued steps are read back together (one wait for the device) every log_interval
+    // steps and before anything that needs them: evaluations, checkpoints, probes,
+    // samples, Ctrl-C, the last step. Reading them every step would make the host wait
+    // for the GPU every step. A divergence is then named with its own step, found at the
+    // readout; the steps queued after it have run (on NaN weights), but nothing after it
+    // is saved. NG_DEFER_READOUT=1 takes this path on the CPU too (the tests check it).
+    const char* env = std::getenv("NG_DEFER_READOUT");
+    defer_readout_ = s.ranks == 1 && (s.dev != Device::CPU || (env && std::string(env) == "1"));
+  }
+  // One training step and what follows it; false when the run ends here.
+  bool step();
+  TrainResult finish();
+
+ private:
+  struct Queued {
+    int64_t step;
+    double lr;
+    Tensor loss, gnorm;
+    double train_s;  // the run's timers and training-step count after the step
+    int64_t train_steps;
+    double probe_s, eval_s;
+    Clock::time_point queued_at;
+  };
+  struct Readout {
+    bool ok;
+    double loss, gnorm;  // of the newest queued step
+  };
+
+  bool readout_due(int64_t at, bool stopping) const;
+  Readout read_queued(bool record_newest);
+  double tokens_per_s(int64_t steps, double seconds) const {
+    return seconds > 0 ? (double)steps * s_.run.batch * s_.run.block_size / seconds : 0.0;
+  }
+  void diverge(int64_t at, const std::string& what);
+  void diverged_loss(int64_t at, double loss, const std::string& when);
+  void diverged_grad(int64_t at, double loss, const std::string& when);
+  bool after_step(double lr, double gnorm, bool probing, bool stop, Clock::time_point step_t0);
+
+  Session& s_;
+  RunLog& log_;
+  const int64_t last_, first_;
+  const Clock::time_point t0_;
+  bool defer_readout_ = false;
+  // tokens/s counts training steps only: steps that record probes (hooks, Jacobians) and
+  // the time of evaluations and checkpoints are measured apart.
+  double train_s_ = 0, probe_s_ = 0, eval_s_ = 0;
+  int64_t train_steps_ = 0;
+  double last_loss_ = NAN;
+  std::vector<Queued> queued_;
+  TrainResult res_;
+};
+
+void Loop::diverge(int64_t at, const std::string& what) {
+  res_.diverged = true;
+  res_.message =
+      "diverged at step " + std::to_string(at) + ": " + what + "; checkpoint: " +
+      (s_.good_step >= 0 ? s_.ckpt + " from step " + std::to_string(s_.good_step) +
+                               " is the last good one (finite weights and loss)"
+                         : "none written (the first was due at step " +
+                               std::to_string(std::min(s_.run.ckpt_interval, last_)) + ")");
+  std::fprintf(stderr, "\n%s\n", res_.message.c_str());
+}
+
+void Loop::diverged_loss(int64_t at, double loss, const std::string& when) {
+  const std::string bad = first_non_finite(s_.model.named_parameters(), false);
+  diverge(at, "loss " + std::to_string(loss) + " in the forward pass" + when +
+                  (bad.empty() ? " with finite parameters"
+                               : "; first non-finite parameter value: " + bad));
+}
+
+void Loop::diverged_grad(int64_t at, double loss, const std::string& when) {
+  const std::string bad = first_non_finite(s_.model.named_parameters(), true);
+  diverge(at, "loss " + std::to_string(loss) + when +
+                  (bad.empty() ? ", the gradient norm overflows float64"
+                               : ", first non-finite gradient in " + bad));
+}
+
+bool Loop::readout_due(int64_t at, bool stopping) const {
+  const TrainConfig& run = s_.run;
+  auto every = [&](int64_t n) { return n > 0 && at % n == 0; };
+  return stopping || at == last_ || at == run.max_steps || every(run.log_interval) ||
+         every(run.eval_interval) || every(run.ckpt_interval) || every(run.sample_interval) ||
+         log_.probes_at(at + 1) || queued_.size() >= 1000;
+}
+
+// Reads every queued step back, checks it as the per-step path does, and records the
+// metrics of each (but the newest when the caller records that one).
+Loop::Readout Loop::read_queued(bool record_newest) {
+  if (queued_.empty()) return {true, NAN, NAN};
+  TensorList parts;
+  for (const auto& q : queued_) {
+    parts.push_back(q.loss.to(DType::F64).reshape({1}));
+    parts.push_back(q.gnorm.to(DType::F64).reshape({1}));
+  }
+  const std::vector<double> v = cat(parts, 0).to_vector();
+  const std::string when = " (read back after step " + std::to_string(queued_.back().step) + ")";
+  for (size_t i = 0; i < queued_.size(); ++i) {
+    const Queued& q = queued_[i];
+    const double l = v[2 * i], g = v[2 * i + 1];
+    if (!std::isfinite(l) || !std::isfinite(g)) {
+      s_.step = q.step - 1;  // the steps completed before it, as on the per-step path
+      if (!std::isfinite(l))
+        diverged_loss(q.step, l, when);
+      else
+        diverged_grad(q.step, l, when);
+      queued_.clear();
+      return {false, l, g};
+    }
+    if (i + 1 == queued_.size() && !record_newest) break;
+    log_.record({{"step", q.step},
+                 {"loss", l},
+                 {"lr", q.lr},
+                 {"grad_norm", g},
+                 {"tokens_per_s", tokens_per_s(q.train_steps, q.train_s)},
+                 {"train_s", q.train_s},
+                 {"probe_s", q.probe_s},
+                 {"time_eval_s", q.eval_s},
+                 {"time_s", std::chrono::duration<double>(q.queued_at - t0_).count()}});
+  }
+  const Readout r{true, v[v.size() - 2], v[v.size() - 1]};
+  queued_.clear();
+  return r;
+}
+
+bool Loop::step() {
+  const TrainConfig& run = s_.run;
+  const auto step_t0 = Clock::now();
+  const double lr = optim::warmup_cosine(s_.step, run.lr, run.warmup, run.max_steps, run.min_lr);
+  s_.opt.set_lr(lr);
+  auto [xh, yh] = s_.data.batch(run.batch, false);
+  const Tensor x = s_.my_rows(xh).to(s_.dev), y = s_.my_rows(yh).to(s_.dev);
+  const bool probing = log_.probes_at(s_.step + 1);
+  nn::set_norm_step(s_.model, s_.step);  // scheduled norms (TaperNorm) follow the run
+  if (probing) log_.arm_probes();
+  Tensor loss = s_.model.loss(x, y);
+  s_.opt.zero_grad();
+  loss.backward();
+  s_.averager.average(s_.model.parameters());  // every rank now holds the global gradient
+  if (probing) log_.probes_before_update(s_.step + 1);
+  bool stop = g_interrupted;
+  double gnorm = NAN;
+  if (defer_readout_ && !probing) {
+    // The loss and the gradient norm stay on the device until the next readout.
+    const Tensor gn = optim::grad_norm_tensor(s_.model.parameters());
+    optim::clip_grads_to(s_.model.parameters(), run.grad_clip, gn);
+    s_.opt.step();
+    ++s_.step;
+    if (!readout_due(s_.step, stop)) {
+      const auto now = Clock::now();
+      train_s_ += std::chrono::duration<double>(now - step_t0).count();
+      ++train_steps_;
+      queued_.push_back(
+          {s_.step, lr, loss.detach(), gn, train_s_, train_steps_, probe_s_, eval_s_, now});
+      return true;
+    }
+    // The newest step: read back with the queued ones, recorded below as per step.
+    queued_.push_back({s_.step, lr, loss.detach(), gn, 0, 0, 0, 0, step_t0});
+    const auto [ok, l, g] = read_queued(false);  // one wait for the device
+    if (!ok) return false;
+    last_loss_ = l, gnorm = g;
+  } else {
+    if (!read_queued(true).ok) return false;  // steps still queued come first
+    // The global loss, and whether any rank got Ctrl-C (all ranks stop at the same step).
+    if (s_.ranks > 1) {
+      Tensor agg = from_vector(std::vector<double>{loss.item(), stop ? 1.0 : 0.0}, {2});
+      s_.comm->all_reduce_sum(TensorList{agg});
+      const auto v = agg.to_vector();
+      last_loss_ = v[0] / s_.ranks, stop = v[1] > 0;
+    } else {
+      last_loss_ = loss.item();
+    }
+    if (!std::isfinite(last_loss_)) {
+      diverged_loss(s_.step + 1, last_loss_, "");
+      return false;
+    }
+    // One pass over the gradients gives the norm and the finiteness check (the norm is
+    // non-finite exactly when an element is); checked before clipping, which would spread
+    // a NaN to every gradient.
+    gnorm = optim::grad_norm(s_.model.parameters());
+    if (!std::isfinite(gnorm)) {
+      diverged_grad(s_.step + 1, last_loss_, "");
+      return false;
+    }
+    optim::clip_grads_to(s_.model.parameters(), run.grad_clip, gnorm);
+    s_.opt.step();
+    ++s_.step;
+  }
+  return after_step(lr, gnorm, probing, stop, step_t0);
+}
+
+// The observers of a finished step: probes, timers, evaluations, metrics, progress, sample,
+// checkpoint, and a stop request.
+bool Loop::after_step(double lr, double gnorm, bool probing, bool stop, Clock::time_point step_t0) {
+  const TrainConfig& run = s_.run;
+  const int64_t step = s_.step;
+  if (probing) log_.probes_after_update(step);
+  const double step_s = seconds_since(step_t0);
+  if (probing) {
+    probe_s_ += step_s;
+  } else {
+    train_s_ += step_s;
+    ++train_steps_;
+  }
+  const double tps = tokens_per_s(train_steps_, train_s_);
+  json m = {{"step", step}, {"loss", last_loss_}, {"lr", lr}, {"grad_norm", gnorm}};
+  if (step % run.eval_interval == 0 || step == run.max_steps) {
+    const auto e0 = Clock::now();
+    m["val_loss"] = res_.final_val_loss = eval_loss(s_, true);
+    m["train_loss_eval"] = res_.final_train_loss = eval_loss(s_, false);
+    if (step == run.max_steps) {  // the run's result: the whole split
+      m["val_loss_full"] = res_.final_val_loss = full_val_loss(s_);
+      m["val_windows"] = s_.data.val_windows();
+    }
+    eval_s_ += seconds_since(e0);
+  }
+  const double secs = seconds_since(t0_);
+  m["tokens_per_s"] = tps;  // training steps only
+  m["train_s"] = train_s_;
+  m["probe_s"] = probe_s_;
+  m["time_eval_s"] = eval_s_;
+  m["time_s"] = secs;
+  log_.record(m);
+  log_.progress(m, first_, secs);
+  log_.sample(step);
+  res_.tokens_per_s = tps;
+  res_.train_seconds = train_s_;
+  res_.probe_seconds = probe_s_;
+  res_.eval_seconds = eval_s_;
+  if (step % run.ckpt_interval == 0 || step == last_ || stop) {
+    if (const std::string why = unsaveable(s_); !why.empty()) {
+      diverge(step, why + " (not saved)");
+      return false;
+    }
+    save_checkpoint(s_, step);
+  }
+  if (stop) {
+    res_.interrupted = true;
+    res_.message =
+        "interrupted: checkpoint saved at step " + std::to_string(step) + " in " + s_.ckpt;
+    std::printf("\n%s\n", res_.message.c_str());
+    return false;
+  }
+  return true;
+}
+
+TrainResult Loop::finish() {
+  res_.steps = s_.step;
+  res_.seconds = seconds_since(t0_);
+  if (!res_.diverged && !res_.interrupted && !s_.quiet) {
+    const std::string losses =
+        std::isfinite(res_.final_val_loss)
+            ? "train " + fmt_loss(res_.final_train_loss) + ", val " + fmt_loss(res_.final_val_loss)
+            : std::string("no evaluation in this segment");
+    std::printf("done: %lld steps in %s, %s, %.0f tokens/s; checkpoint %s\n", (long long)s_.step,
+                fmt_duration(res_.seconds).c_str(), losses.c_str(), res_.tokens_per_s,
+                s_.ckpt.c_str());
+  }
+  return res_;
+}
+
+}  // namespace
+
+TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> comm) {
+  std::unique_ptr<Session> s = open_session(cfg, std::move(comm));
+  // --precision bf16 / tf32: every matrix product of this run (training steps, probes and
+  // evaluations) takes bf16- / tf32-rounded operands (tf32: cuBLAS's TF32 tensor-core math
+  // on a GPU, the same rounding emulated on the CPU); weights and AdamW state stay float32.
+  const MatmulPrecisionScope matmul_precision(parse_matmul_precision(s->run.precision));
+  const TrainConfig& run = s->run;
+  const int64_t last = run.stop_at > 0 ? std::min(run.stop_at, run.max_steps) : run.max_steps;
+  RunLog log(*s, last);
+  SigintScope sigint;
+  Loop loop(*s, log, last);
+  while (s->step < last && loop.step()) {
+  }
+  return loop.finish();
+}
+
+}  // namespace ngcli
