@@ -373,9 +373,10 @@ int main(int argc, char** argv) {
   import_cmd->add_option("--out", import_out, "output folder")->capture_default_str();
   auto* export_cmd = app.add_subcommand(
       "export",
-      "a checkpoint's weights (no optimizer state) as a Hugging Face GPT-2 folder: "
-      "GPT2LMHeadModel.from_pretrained loads it when every norm is LayerNorm; other norms keep "
-      "GPT-2's layout with their own parameters named in config.json");
+      "a checkpoint's weights (no optimizer state) and tokenizer as a Hugging Face GPT-2 "
+      "folder: GPT2LMHeadModel.from_pretrained loads it when every norm is LayerNorm; other "
+      "norms keep GPT-2's layout with their own parameters named in config.json, marked so "
+      "that transformers refuses them (normgrad import reads them)");
   export_cmd->add_option("--ckpt", export_ckpt)->required()->check(CLI::ExistingFile);
   export_cmd->add_option("--hf", hf_dir, "output folder")->required();
 
