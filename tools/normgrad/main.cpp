@@ -241,7 +241,8 @@ int main(int argc, char** argv) {
       ->check(kPositive);
   grads_cmd
       ->add_option("--step", go.step,
-                   "the K-th training batch (1-based), replayed from the run's seed")
+                   "the K-th training batch (1-based), replayed from the run's seed (the "
+                   "offsets of the K-1 batches before it are drawn: at most 10^8 offsets)")
       ->check(kPositive);
   grads_cmd->add_option("--seed", go.seed, "an independent batch drawn from this seed instead")
       ->excludes("--step");
