@@ -241,7 +241,8 @@ int main(int argc, char** argv) {
       ->check(kPositive);
   grads_cmd
       ->add_option("--step", go.step,
-                   "the K-th training batch (1-based), replayed from the run's seed")
+                   "the K-th training batch (1-based), replayed from the run's seed (the "
+                   "offsets of the K-1 batches before it are drawn: at most 10^8 offsets)")
       ->check(kPositive);
   grads_cmd->add_option("--seed", go.seed, "an independent batch drawn from this seed instead")
       ->excludes("--step");
@@ -373,9 +374,10 @@ int main(int argc, char** argv) {
   import_cmd->add_option("--out", import_out, "output folder")->capture_default_str();
   auto* export_cmd = app.add_subcommand(
       "export",
-      "a checkpoint's weights (no optimizer state) as a Hugging Face GPT-2 folder: "
-      "GPT2LMHeadModel.from_pretrained loads it when every norm is LayerNorm; other norms keep "
-      "GPT-2's layout with their own parameters named in config.json");
+      "a checkpoint's weights (no optimizer state) and tokenizer as a Hugging Face GPT-2 "
+      "folder: GPT2LMHeadModel.from_pretrained loads it when every norm is LayerNorm; other "
+      "norms keep GPT-2's layout with their own parameters named in config.json, marked so "
+      "that transformers refuses them (normgrad import reads them)");
   export_cmd->add_option("--ckpt", export_ckpt)->required()->check(CLI::ExistingFile);
   export_cmd->add_option("--hf", hf_dir, "output folder")->required();
 

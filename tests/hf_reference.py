@@ -12,6 +12,9 @@ transformers + tokenizers, run from the venv tools/test.sh builds (NG_HF_PYTHON)
   hf_reference.py encode DIR TEXT_FILE     ids of every line of TEXT_FILE (and of the whole
                                            file) from GPT2Tokenizer and GPT2TokenizerFast
   hf_reference.py full-gpt2 DIR            a randomly initialised full-size GPT-2 small
+  hf_reference.py refuses DIR              try GPT2LMHeadModel.from_pretrained(DIR) and
+                                           AutoModelForCausalLM.from_pretrained(DIR); print
+                                           JSON: each one's error, or null where it loaded
   hf_reference.py all DIR CORPUS BPE_TRAIN BPE_TEST
                                            what the interop tests need, in one process (one
                                            torch import): DIR/hf_tiny (tiny-gpt2), DIR/bpe
@@ -90,6 +93,18 @@ def full_gpt2(out):
     GPT2LMHeadModel(GPT2Config()).save_pretrained(out, safe_serialization=True)
 
 
+def refuses(folder):
+    from transformers import AutoModelForCausalLM, GPT2LMHeadModel
+    errors = {}
+    for name, cls in (("gpt2", GPT2LMHeadModel), ("auto", AutoModelForCausalLM)):
+        try:
+            cls.from_pretrained(folder)
+            errors[name] = None
+        except Exception as e:  # what a user would see: its type and message
+            errors[name] = f"{type(e).__name__}: {e}"
+    print(json.dumps(errors))
+
+
 def everything(out, corpus, bpe_train, bpe_test):
     import os
     for d in ("hf_tiny", "bpe", "hf_bpe"):
@@ -108,4 +123,5 @@ if __name__ == "__main__":
      "train-bpe": lambda: train_bpe(sys.argv[2], sys.argv[3]),
      "encode": lambda: encode(sys.argv[2], sys.argv[3]),
      "full-gpt2": lambda: full_gpt2(sys.argv[2]),
+     "refuses": lambda: refuses(sys.argv[2]),
      "all": lambda: everything(*sys.argv[2:6])}[cmd]()

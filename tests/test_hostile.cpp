@@ -95,9 +95,12 @@ nn::Safetensors with_tensor(const Original& o, const std::string& key, const Ten
   return f;
 }
 
-// Runs the normgrad binary; returns its exit code and what it printed to stderr.
-std::pair<int, std::string> run_cli(const std::string& args) {
-  const std::string cmd = std::string(NG_CLI_BINARY) + " " + args + " > cli_out.txt 2> cli_err.txt";
+// Runs the normgrad binary (killed after `timeout_s` seconds when > 0: exit code 124);
+// returns its exit code and what it printed to stderr.
+std::pair<int, std::string> run_cli(const std::string& args, int timeout_s = 0) {
+  const std::string limit = timeout_s > 0 ? "timeout -k 5 " + std::to_string(timeout_s) + " " : "";
+  const std::string cmd =
+      limit + std::string(NG_CLI_BINARY) + " " + args + " > cli_out.txt 2> cli_err.txt";
   const int rc = std::system(cmd.c_str());
   std::ifstream f("cli_err.txt");
   std::string err((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -432,5 +435,51 @@ TEST_SUITE("hostile") {
     CHECK(text.find("not started: interrupted before it began") != std::string::npos);
     CHECK(text.find("| learning |") == std::string::npos);
     CHECK(fs::exists(report + "/runs/layernorm/seed1337/ckpt.safetensors"));  // saved on SIGINT
+  }
+
+  TEST_CASE(
+      "finite weights that overflow: eval, sample and grads exit 1 naming what is not finite") {
+    const Original o = make_original("hostile_overflow");
+    const std::string w = "transformer.wte.weight";
+    const Tensor& wte = o.file.tensors.at(w);  // finite, largest |value| 3e38 (float's max 3.4e38)
+    nn::save_safetensors(o.ckpt, with_tensor(o, w, wte * (1 / max(abs(wte)).item()) * 3e38).tensors,
+                         o.file.metadata);
+    const std::string ckpt = "--ckpt " + o.ckpt, data = " --data " + o.cfg.data;
+    const std::pair<const char*, std::string> commands[] = {
+        {"[eval]", "eval " + ckpt + data},
+        {"[sample]", "sample " + ckpt + " --tokens 5 --prompt 'the quick'"},
+        {"[grads]", "grads " + ckpt + " --out hostile_overflow/g.safetensors"}};
+    for (const auto& [op, args] : commands) {
+      CAPTURE(args);
+      auto [rc, err] = run_cli(args, 120);
+      INFO(err);
+      CHECK(rc == 1);
+      CHECK(err.rfind(std::string("error: ") + op, 0) == 0);
+      CHECK(err.find("not finite") != std::string::npos);
+      CHECK(err.find("3e+38 (" + w + ")") != std::string::npos);  // the culprit named
+      CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+    }
+    CHECK_FALSE(fs::exists("hostile_overflow/g.safetensors"));  // no NaN gradients written
+  }
+
+  TEST_CASE("grads --step: replayed in bounded time, or refused at once past the bound") {
+    const Original o = make_original("hostile_step");
+    // the batch of step 3, as training drew it: two batches skipped, the third taken
+    grads_command(o.ckpt, {.step = 3, .out = "hostile_step/g3.safetensors"});
+    const RunData d = load_run_data(
+        o.cfg.data, Tokenizer::chars(CharTokenizer::from_text(load_corpus(o.cfg.data))));
+    Batcher b(d.ids, o.cfg.block_size, o.cfg.seed + 1);
+    for (int k = 0; k < 2; ++k) b.batch(o.cfg.batch, false);
+    const auto [x, y] = b.batch(o.cfg.batch, false);
+    const nn::Safetensors g = nn::load_safetensors("hostile_step/g3.safetensors");
+    CHECK(g.tensors.at("input_ids").to_vector() == x.to_vector());
+    // 10^12: once a loop of 10^12 batches (hours); now one line and exit 1
+    auto [rc, err] = run_cli("grads --ckpt " + o.ckpt + " --step 1000000000000", 60);
+    INFO(err);
+    CHECK(rc == 1);
+    CHECK(err.find("[grads] --step 1000000000000 would replay the 999999999999 training "
+                   "batches before it (4 offsets each); the limit is 100000000 offsets: "
+                   "--step <= 25000001 at batch 4") != std::string::npos);
+    CHECK(std::count(err.begin(), err.end(), '\n') == 1);
   }
 }

@@ -147,6 +147,31 @@ std::string reference_dir(const std::string& py) {
   return "ref";
 }
 
+// A tiny GPT-2 BPE in DIR (vocab.json + merges.txt): GPT-2's 256 byte tokens, a few merges
+// and <|endoftext|>, for runs that need a BPE tokenizer without transformers.
+void write_tiny_bpe(const std::string& dir) {
+  fs::create_directories(dir);
+  json vocab = json::object();
+  for (int b = 0, next = 256; b < 256; ++b) {
+    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+    vocab[utf8_encode({(char32_t)(printable ? b : next++)})] = b;
+  }
+  int id = 256;
+  for (const char* t : {"th", "the", "\xc4\xa0the", "ow", "<|endoftext|>"}) vocab[t] = id++;
+  std::ofstream(dir + "/vocab.json") << vocab.dump();
+  std::ofstream(dir + "/merges.txt") << "#version: 0.2\nt h\nth e\n\xc4\xa0 the\no w\n";
+}
+
+// What a round trip must keep exactly: the loss on the test corpus and a sampled text.
+std::pair<double, std::string> eval_and_sample(const std::string& ckpt) {
+  return {eval_command(ckpt, corpus_file(), 0), sample_command(ckpt, "the ", 24, 0.8, 5, 7)};
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
 }  // namespace
 
 TEST_SUITE("interop") {
@@ -259,7 +284,10 @@ TEST_SUITE("interop") {
       const ng::nn::Safetensors st = ng::nn::load_safetensors(dir + "/model.safetensors");
       CHECK(st.tensors.at("transformer.h.0.attn.c_attn.weight").shape() ==
             ng::Shape{16, 48});  // [in, out]
-      CHECK(st.metadata.at("format") == "pt");
+      // not a GPT-2: marked so that transformers refuses it (its own test below)
+      CHECK(st.metadata.at("format") ==
+            (kind == "layernorm" ? std::string("pt") : ng::nn::kNotGpt2Format));
+      CHECK(cfg["model_type"] == (kind == "layernorm" ? "gpt2" : ng::nn::kNotGpt2ModelType));
       ng::nn::HFGPT2 hf = ng::nn::read_hf_gpt2(dir);
       ng::nn::GPT b(hf.config);
       b.load_state_dict(hf.weights);
@@ -391,5 +419,118 @@ TEST_SUITE("interop") {
     const ConvertResult cr = convert(o);
     CHECK(cr.source_kind == "layernorm");
     CHECK(std::isfinite(cr.rows.at(0).after));
+  }
+
+  TEST_CASE("export -> import: the tokenizer travels (characters, BPE); stale BPE files go") {
+    TrainConfig c = tiny_cfg("rt_chars");
+    c.max_steps = 6;
+    train(c);
+    const auto chars_ref = eval_and_sample("rt_chars/ckpt.safetensors");
+    write_tiny_bpe("tiny_bpe");
+    TrainConfig b = tiny_cfg("rt_bpe");
+    b.tokenizer = "tiny_bpe", b.max_steps = 6;
+    train(b);
+    const auto bpe_ref = eval_and_sample("rt_bpe/ckpt.safetensors");
+
+    export_hf("rt_bpe/ckpt.safetensors", "rt_hf", true);
+    std::ofstream("rt_hf/README.md") << "a user's file: export never deletes it\n";
+    ImportResult r = import_hf("rt_hf", "rt_bpe_back", true);
+    CHECK(r.tokenizer == "gpt2-bpe");
+    CHECK(eval_and_sample(r.ckpt) == bpe_ref);
+
+    // a character model exported over it: the earlier export's BPE files must go, or import
+    // would attach them to this model
+    export_hf("rt_chars/ckpt.safetensors", "rt_hf", true);
+    CHECK_FALSE(fs::exists("rt_hf/vocab.json"));
+    CHECK_FALSE(fs::exists("rt_hf/merges.txt"));
+    CHECK(fs::exists("rt_hf/README.md"));
+    r = import_hf("rt_hf", "rt_chars_back", true);
+    CHECK(r.tokenizer == "chars");
+    CHECK(read_saved_run(r.ckpt, false).tok.decode({0, 1, 2}) ==
+          read_saved_run("rt_chars/ckpt.safetensors", false).tok.decode({0, 1, 2}));
+    const auto chars_back = eval_and_sample(r.ckpt);
+    MESSAGE("characters: eval ", chars_ref.first, " -> ", chars_back.first, ", sample '",
+            chars_ref.second, "' -> '", chars_back.second, "'");
+    CHECK(chars_back == chars_ref);
+
+    // tokenizer files nobody's export wrote are not deleted: the export stops instead
+    fs::create_directories("foreign_hf");
+    std::ofstream("foreign_hf/vocab.json") << "{}";
+    CHECK_THROWS_WITH_AS(export_hf("rt_chars/ckpt.safetensors", "foreign_hf", true),
+                         doctest::Contains("no normgrad export wrote it"), ng::Error);
+    CHECK(fs::exists("foreign_hf/vocab.json"));
+    CHECK_FALSE(fs::exists("foreign_hf/config.json"));
+
+    // BPE files replaced after the export (one merge less) are not the model's tokenizer
+    export_hf("rt_bpe/ckpt.safetensors", "rt_hf2", true);
+    std::string merges = read_text("rt_hf2/merges.txt");
+    merges.erase(merges.rfind("o w"));
+    std::ofstream("rt_hf2/merges.txt") << merges;
+    CHECK_THROWS_WITH_AS(import_hf("rt_hf2", "rt_hf2_back", true),
+                         doctest::Contains("not the tokenizer the model was exported with"),
+                         ng::Error);
+  }
+
+  TEST_CASE("export marks a model that is not GPT-2; import restores kinds and options exactly") {
+    TrainConfig c = tiny_cfg("rt_mixed");
+    c.max_steps = 4, c.norm = "bhyt", c.norm_mlp = "dyt", c.norm_final = "dyisru";
+    c.alpha0_attn = 0.8, c.alpha0_other = 0.3, c.kind_options["lambda0_attn"] = 3.0;
+    c.scale = "sqrtc", c.embed_scale = true, c.eps = 1e-6, c.beta0 = 2.5;
+    train(c);
+    const std::string ckpt = "rt_mixed/ckpt.safetensors";
+    export_hf(ckpt, "mixed_hf", true);
+    const json cfg = json::parse(read_text("mixed_hf/config.json"));
+    CHECK(cfg["model_type"] == ng::nn::kNotGpt2ModelType);
+    CHECK(cfg["architectures"][0] != "GPT2LMHeadModel");
+    CHECK(cfg["normgrad_not_gpt2"].get<std::string>().find("bhyt, dyisru, dyt") !=
+          std::string::npos);
+    CHECK(ng::nn::load_safetensors("mixed_hf/model.safetensors").metadata.at("format") ==
+          ng::nn::kNotGpt2Format);
+    const ImportResult r = import_hf("mixed_hf", "rt_mixed_back", true);
+    const TrainConfig a = read_saved_run(ckpt, false).cfg, back = read_saved_run(r.ckpt, false).cfg;
+#define NG_SAME_FIELD(group, type, name, def, check, help)             \
+  if (std::string(#group) == "model" || std::string(#group) == "norm") \
+    CHECK_MESSAGE(a.name == back.name, #name);
+    NG_TRAIN_FIELDS(NG_SAME_FIELD)
+#undef NG_SAME_FIELD
+    CHECK(a.kind_options == back.kind_options);
+    CHECK(eval_and_sample(r.ckpt) == eval_and_sample(ckpt));
+
+    // a LayerNorm model stays a plain GPT-2
+    TrainConfig l = tiny_cfg("rt_layernorm");
+    l.max_steps = 2;
+    train(l);
+    export_hf("rt_layernorm/ckpt.safetensors", "layernorm_hf", true);
+    const json lcfg = json::parse(read_text("layernorm_hf/config.json"));
+    CHECK(lcfg["model_type"] == "gpt2");
+    CHECK(lcfg["architectures"][0] == "GPT2LMHeadModel");
+    CHECK_FALSE(lcfg.contains("normgrad_not_gpt2"));
+    CHECK(ng::nn::load_safetensors("layernorm_hf/model.safetensors").metadata.at("format") == "pt");
+  }
+
+  TEST_CASE("transformers refuses an exported DyT model and loads a LayerNorm one") {
+    const std::string py = hf_python();
+    if (py.empty()) return;
+    for (const std::string kind : {"dyt", "layernorm"}) {
+      CAPTURE(kind);
+      TrainConfig c = tiny_cfg("hf_refuse_" + kind);
+      c.norm = kind, c.max_steps = 2;
+      train(c);
+      export_hf(c.out + "/ckpt.safetensors", c.out + "_hf", true);
+      reference(py, "refuses " + c.out + "_hf", c.out + "_refused.json");
+      const json errors = json::parse(std::ifstream(c.out + "_refused.json"));
+      MESSAGE(kind, ": GPT2LMHeadModel.from_pretrained: ", errors["gpt2"].dump(),
+              "; AutoModelForCausalLM.from_pretrained: ", errors["auto"].dump());
+      if (kind == "layernorm") {
+        CHECK(errors["gpt2"].is_null());
+        CHECK(errors["auto"].is_null());
+      } else {  // both refuse, and their messages point at normgrad
+        REQUIRE(errors["gpt2"].is_string());
+        CHECK(errors["gpt2"].get<std::string>().find("normgrad import") != std::string::npos);
+        REQUIRE(errors["auto"].is_string());
+        CHECK(errors["auto"].get<std::string>().find(ng::nn::kNotGpt2ModelType) !=
+              std::string::npos);
+      }
+    }
   }
 }

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "normgrad/error.h"
@@ -98,6 +99,38 @@ json option_json(const T& v) {
     return json(v);
 }
 
+// Kind options set at one position (GPTConfig::attn_options, ...): each a registered
+// per-position option with a value in its range.
+void read_position_options(const json& j, const char* key, std::map<std::string, double>& out,
+                           const std::string& p) {
+  if (!j.contains(key) || j[key].is_null()) return;
+  if (!j[key].is_object()) fail("hf_gpt2", p, ": ", key, " must be an object");
+  for (const auto& [name, v] : j[key].items()) {
+    const NormOptionSpec* spec = find_norm_option(name);
+    if (!spec || !spec->per_position)
+      fail("hf_gpt2", p, ": ", key, ": '", name, "' is not a per-position norm option");
+    const double x = real_field(j[key], name, -HUGE_VAL, HUGE_VAL, spec->init, p);
+    if (const std::string e = norm_option_range_error(*spec, x); !e.empty())
+      fail("hf_gpt2", p, ": ", key, ": ", e);
+    out[name] = x;
+  }
+}
+// Why a model is not a GPT-2 in words, empty when it is one.
+std::string not_gpt2_reason(const std::set<std::string>& other_kinds, bool extras) {
+  std::string why;
+  for (const auto& k : other_kinds) why += (why.empty() ? "" : ", ") + k;
+  if (!why.empty()) why = "norms of kinds GPT-2 does not have: " + why;
+  if (extras)
+    why += std::string(why.empty() ? "" : "; ") +
+           "parameters GPT-2 does not have (embed_scale or norm scalars)";
+  return why;
+}
+json position_options_json(const std::map<std::string, double>& m) {
+  json o = json::object();
+  for (const auto& [name, v] : m) o[name] = v;
+  return o;
+}
+
 // The normgrad extension: norm kinds per position type and the NormOptions that change what
 // a layer computes or how it was initialised.
 void read_normgrad_fields(const json& j, GPTConfig& c, const std::string& path) {
@@ -112,6 +145,12 @@ void read_normgrad_fields(const json& j, GPTConfig& c, const std::string& path) 
       fail("hf_gpt2", p, ": ", unknown_norm_kind(*k));
   c.bias = bool_field(j, "bias", true, p);
   c.embed_scale = bool_field(j, "embed_scale", false, p);
+  for (auto [key, a0] :
+       {std::pair{"alpha0_attn", &c.alpha0_attn}, {"alpha0_other", &c.alpha0_other}})
+    if (j.contains(key) && !j[key].is_null()) *a0 = real_field(j, key, 1e-30, 1e30, 1, p);
+  read_position_options(j, "attn_options", c.attn_options, p);
+  read_position_options(j, "mlp_options", c.mlp_options, p);
+  read_position_options(j, "final_options", c.final_options, p);
   if (j.contains("norm_options")) {
     const json& o = j["norm_options"];
     if (!o.is_object()) fail("hf_gpt2", p, ": norm_options must be an object");
@@ -151,7 +190,11 @@ HFGPT2 read_hf_gpt2(const std::string& dir) {
   HFGPT2 out;
   GPTConfig& c = out.config;
   const std::string type = string_field(j, "model_type", "gpt2", cpath);
-  if (type != "gpt2") fail("hf_gpt2", cpath, ": model_type '", type, "' is not gpt2");
+  if (type != "gpt2" && type != kNotGpt2ModelType)
+    fail("hf_gpt2", cpath, ": model_type '", type, "' is neither gpt2 nor ", kNotGpt2ModelType);
+  if (type == kNotGpt2ModelType && !j.contains("normgrad"))
+    fail("hf_gpt2", cpath, ": model_type ", kNotGpt2ModelType,
+         " without the 'normgrad' field (its norm kinds and options)");
   c.vocab = int_field(j, "vocab_size", 1, 1 << 24, std::nullopt, cpath);
   c.block_size = int_field(j, "n_positions", 1, 65536, std::nullopt, cpath);
   c.n_embd = int_field(j, "n_embd", 1, 65536, std::nullopt, cpath);
@@ -262,11 +305,12 @@ void write_hf_gpt2(const GPT& model, const std::string& dir, const std::string& 
       if (is_conv1d_weight(name))
         out[name.substr(0, name.size() - 7) + ".bias"] = zeros({t.size(0)}, {.dtype = t.dtype()});
   json norms = json::object();
-  bool all_layernorm = true;
+  std::set<std::string> other_kinds;  // the kinds GPT-2 does not have
   for (const auto& p : norm_positions(model)) {
     norms[p] = norm_at(model, p)->kind();
-    if (norms[p] != "layernorm") all_layernorm = false;
+    if (norms[p] != "layernorm") other_kinds.insert(norm_at(model, p)->kind());
   }
+  const std::string not_gpt2 = not_gpt2_reason(other_kinds, extras);
   const NormOptions& n = c.norm_options;
   json options = {{"affine", n.affine}, {"bias", n.bias}};
 #define NG_WRITE_OPTION(group, type, name, def, check, help) options[#name] = option_json(n.name);
@@ -276,8 +320,8 @@ void write_hf_gpt2(const GPT& model, const std::string& dir, const std::string& 
     if (n.extra.count(spec.name) || spec.kind == c.norm || spec.kind == c.norm_attn ||
         spec.kind == c.norm_mlp || spec.kind == c.norm_final)
       options[spec.name] = n.get(spec.name);
-  json cfg = {{"architectures", {"GPT2LMHeadModel"}},
-              {"model_type", "gpt2"},
+  json cfg = {{"architectures", {not_gpt2.empty() ? "GPT2LMHeadModel" : "NormgradGPT"}},
+              {"model_type", not_gpt2.empty() ? "gpt2" : kNotGpt2ModelType},
               {"vocab_size", c.vocab},
               {"n_positions", c.block_size},
               {"n_ctx", c.block_size},
@@ -305,10 +349,18 @@ void write_hf_gpt2(const GPT& model, const std::string& dir, const std::string& 
                 {"bias", c.bias},
                 {"embed_scale", c.embed_scale},
                 {"norm_options", options}}}};
-  if (all_layernorm && !extras)
-    cfg["normgrad"].erase("norm_options"), cfg["normgrad_gpt2_compatible"] = true;
+  json& ours = cfg["normgrad"];
+  if (c.alpha0_attn) ours["alpha0_attn"] = *c.alpha0_attn;
+  if (c.alpha0_other) ours["alpha0_other"] = *c.alpha0_other;
+  for (const auto& [key, m] : {std::pair{"attn_options", &c.attn_options},
+                               {"mlp_options", &c.mlp_options},
+                               {"final_options", &c.final_options}})
+    if (!m->empty()) ours[key] = position_options_json(*m);
+  cfg["normgrad_gpt2_compatible"] = not_gpt2.empty();
+  if (not_gpt2.empty())
+    ours.erase("norm_options");
   else
-    cfg["normgrad_gpt2_compatible"] = false;
+    cfg["normgrad_not_gpt2"] = not_gpt2;
   if (!extra_config.empty()) {
     json extra;
     try {
@@ -319,7 +371,8 @@ void write_hf_gpt2(const GPT& model, const std::string& dir, const std::string& 
     if (!extra.is_object()) fail("hf_gpt2", "extra config must be a JSON object");
     cfg.update(extra);
   }
-  save_safetensors(dir + "/model.safetensors", out, {{"format", "pt"}});
+  save_safetensors(dir + "/model.safetensors", out,
+                   {{"format", not_gpt2.empty() ? "pt" : kNotGpt2Format}});
   const std::string text = cfg.dump(2) + "\n";
   write_file_atomic(dir + "/config.json", std::vector<uint8_t>(text.begin(), text.end()));
 }

@@ -165,16 +165,25 @@ std::pair<ng::Tensor, ng::Tensor> Batcher::batch(int64_t B, bool validation, ng:
   int64_t tokens = 0;
   if (B <= 0 || __builtin_mul_overflow(B, block_, &tokens) || tokens > (int64_t)1 << 32)
     fail("data", "batch of ", B, " sequences of ", block_, " tokens is not a valid size");
-  const int64_t lo = validation ? split_ : 0, hi = validation ? (int64_t)ids_.size() : split_;
   std::vector<int64_t> x(B * block_), y(B * block_);
   for (int64_t b = 0; b < B; ++b) {
-    const int64_t start = gen.randint(lo, hi - block_ - 1);
+    const int64_t start = draw_start(gen, validation);
     for (int64_t t = 0; t < block_; ++t) {
       x[b * block_ + t] = ids_[start + t];
       y[b * block_ + t] = ids_[start + t + 1];
     }
   }
   return {ng::from_vector(x, {B, block_}), ng::from_vector(y, {B, block_})};
+}
+
+int64_t Batcher::draw_start(ng::Generator& gen, bool validation) const {
+  const int64_t lo = validation ? split_ : 0, hi = validation ? (int64_t)ids_.size() : split_;
+  return gen.randint(lo, hi - block_ - 1);
+}
+
+void Batcher::skip(int64_t batches, int64_t batch_size) {
+  for (int64_t k = 0; k < batches; ++k)
+    for (int64_t b = 0; b < batch_size; ++b) draw_start(gen_, false);
 }
 
 std::pair<ng::Tensor, ng::Tensor> Batcher::val_window_batch(int64_t first, int64_t count) const {

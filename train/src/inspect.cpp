@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 
 #include "normgrad/normgrad.h"
 #include "normgrad/optim.h"
@@ -43,6 +44,58 @@ Loaded load(const std::string& ckpt, const std::string& device) {
   l.model->eval();
   return l;
 }
+
+// A non-finite value as people write it: nan (whatever its sign bit), inf or -inf.
+std::string non_finite_text(double v) { return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
+
+// The parameter of largest magnitude, "|parameter| up to 3e+38 (transformer.wte.weight)":
+// a checkpoint's tensors are all checked finite, so a non-finite output comes from finite
+// weights that overflow the forward pass, and this names the likeliest culprit.
+std::string largest_parameter(const nn::GPT& model) {
+  std::string name;
+  double top = -1;
+  for (const auto& [n, p] : model.named_parameters())
+    if (const double m = max(abs(p.detach())).item(); m > top) top = m, name = n;
+  std::ostringstream s;
+  s << "|parameter| up to " << top << " (" << name << ")";
+  return s.str();
+}
+
+// Why a batch's loss is not finite, in one line: its first non-finite logit (one more
+// forward pass of `x`) and the largest parameter.
+std::string non_finite_logits(nn::GPT& model, const Tensor& x) {
+  NoGradGuard no_grad;
+  const std::vector<double> z = model(x).to_vector();
+  const size_t T = (size_t)x.size(1), V = z.size() / ((size_t)x.size(0) * T);
+  std::ostringstream s;
+  const auto bad = std::find_if(z.begin(), z.end(), [](double v) { return !std::isfinite(v); });
+  if (bad == z.end()) {
+    s << "its logits are finite";
+  } else {
+    const size_t i = (size_t)(bad - z.begin());
+    s << "first non-finite logit: logits[" << i / (T * V) << ", " << i / V % T << ", " << i % V
+      << "] = " << non_finite_text(*bad) << " (sequence, position, token id)";
+  }
+  s << "; " << largest_parameter(model);
+  return s.str();
+}
+
+// The first parameter, from the output back to the input, whose gradient is not finite, and
+// how many are; empty when all are.
+std::string first_non_finite_gradient(const nn::NamedTensors& params) {
+  std::string first;
+  int bad = 0;
+  for (auto it = params.rbegin(); it != params.rend(); ++it)
+    if (const Tensor g = it->second.grad(); g.defined() && !all_finite(g) && ++bad == 1)
+      first = it->first;
+  if (bad == 0) return "";
+  return first + " (" + std::to_string(bad) + " of " + std::to_string(params.size()) +
+         " parameters, checked from the output back to the input)";
+}
+
+// grads --step K replays the offsets of the K - 1 training batches before it (nothing else
+// is built): at most this many offsets, about a second.
+constexpr int64_t kMaxReplayedOffsets = 100'000'000;
 }  // namespace
 
 double eval_command(const std::string& ckpt, const std::string& data, int64_t max_windows,
@@ -67,7 +120,7 @@ double eval_command(const std::string& ckpt, const std::string& data, int64_t ma
   NoGradGuard no_grad;
   // Each pass's loss x its windows, read back together at the end: one wait for a GPU, not
   // one per pass; summed on the host in pass order in float64, as before.
-  TensorList weighted;
+  TensorList weighted, inputs;
   for (int64_t w0 = 0; w0 < windows; w0 += B) {
     const int64_t b = std::min(B, windows - w0);
     std::vector<int64_t> x(b * T), y(b * T);
@@ -78,9 +131,19 @@ double eval_command(const std::string& ckpt, const std::string& data, int64_t ma
       }
     const Tensor xs = from_vector(x, {b, T}).to(l.dev), ys = from_vector(y, {b, T}).to(l.dev);
     weighted.push_back(l.model->loss(xs, ys).to(DType::F64).reshape({1}) * (double)b);
+    inputs.push_back(xs);
   }
   double total = 0;
-  for (double v : cat(weighted, 0).to_vector()) total += v;
+  const std::vector<double> pass_losses = cat(weighted, 0).to_vector();
+  for (size_t p = 0; p < pass_losses.size(); ++p) {
+    if (!std::isfinite(pass_losses[p])) {  // a NaN loss is no result: say where it starts
+      const int64_t first = (int64_t)p * B, last = std::min(windows, first + B) - 1;
+      fail("eval", ckpt, ": the loss is ", non_finite_text(pass_losses[p]), " on windows ", first,
+           "..", last, " (of ", windows, "): the model's output is not finite; ",
+           non_finite_logits(*l.model, inputs[p]));
+    }
+    total += pass_losses[p];
+  }
   const double loss = total / (double)windows;
   const auto t2 = std::chrono::steady_clock::now();
   const double load_s = std::chrono::duration<double>(t1 - t0).count(),
@@ -109,7 +172,16 @@ std::string sample_text(nn::GPT& model, const Tokenizer& tok, const std::string&
     const int64_t len = std::min<int64_t>(T, (int64_t)ids.size());
     std::vector<int64_t> ctx(ids.end() - len, ids.end());
     Tensor logits = model(from_vector(ctx, {1, len}).to(dev)).select(1, len - 1).reshape({-1});
-    std::vector<double> z = (logits * (1.0 / temperature)).to_vector();
+    std::vector<double> z = logits.to_vector();
+    const auto bad = std::find_if(z.begin(), z.end(), [](double v) { return !std::isfinite(v); });
+    if (bad != z.end())
+      fail("sample", "the logits of generated token ", i + 1, " are not finite (token id ",
+           bad - z.begin(), ": ", non_finite_text(*bad), "; ", largest_parameter(model),
+           "): no token can be drawn from them");
+    // Scaled in double after subtracting the largest: <= 0 at any temperature (a float32
+    // logits / temperature overflowed to inf, and inf - inf to NaN, for small temperatures).
+    const double top = *std::max_element(z.begin(), z.end());
+    for (auto& v : z) v = (v - top) / temperature;
     if (top_k > 0 && top_k < (int64_t)z.size()) {
       std::vector<double> sorted = z;
       std::nth_element(sorted.begin(), sorted.begin() + (top_k - 1), sorted.end(),
@@ -164,7 +236,13 @@ void grads_command(const std::string& ckpt, const GradsOptions& o) {
   if (o.seed) {
     which = "an independent batch from seed " + std::to_string(*o.seed);
   } else if (o.step > 0) {
-    for (int64_t k = 1; k < o.step; ++k) b.batch(batch, false);
+    if (o.step - 1 > kMaxReplayedOffsets / batch)
+      fail("grads", "--step ", o.step, " would replay the ", o.step - 1,
+           " training batches before it (", batch, " offsets each); the limit is ",
+           kMaxReplayedOffsets, " offsets: --step <= ", kMaxReplayedOffsets / batch + 1,
+           " at batch ", batch, " (this run trains ", l.cfg.max_steps,
+           " steps; --seed draws an independent batch)");
+    b.skip(o.step - 1, batch);
     which = "training batch of step " + std::to_string(o.step);
     if (o.step != at + 1)
       which += " (the weights are from step " + std::to_string(at) + ", not " +
@@ -179,9 +257,16 @@ void grads_command(const std::string& ckpt, const GradsOptions& o) {
   auto [x, y] = b.batch(batch, false);  // host ids: saved as they are
   l.model->train();  // same mode as training (dropout draws from the model's seeded generator)
   Tensor loss = l.model->loss(x.to(l.dev), y.to(l.dev));
+  const double loss_value = loss.item();
+  if (!std::isfinite(loss_value))  // no gradients of a NaN loss written as if they were some
+    fail("grads", ckpt, ": the loss of the ", which, " is ", non_finite_text(loss_value),
+         ": the model's output is not finite; ", non_finite_logits(*l.model, x.to(l.dev)));
   loss.backward();
+  if (const std::string bad = first_non_finite_gradient(l.model->named_parameters()); !bad.empty())
+    fail("grads", ckpt, ": the loss of the ", which, " is finite (", loss_value,
+         ") but not every gradient is: first non-finite gradient in ", bad);
   nn::StateDict sd{{"loss", loss.detach()}, {"input_ids", x}, {"target_ids", y}};
-  std::printf("%s\nloss %.6f\n%-48s %14s %14s\n", which.c_str(), loss.item(), "parameter", "|grad|",
+  std::printf("%s\nloss %.6f\n%-48s %14s %14s\n", which.c_str(), loss_value, "parameter", "|grad|",
               "|param|");
   for (auto& [n, p] : l.model->named_parameters()) {
     sd["grad." + n] = p.grad();

@@ -16,9 +16,13 @@
 // Models whose norms are not all LayerNorm (or that have extra parameters) are written in the
 // same layout with their extra tensors under their normgrad names (e.g.
 // transformer.h.0.ln_1.alpha, embed_scale) and two config.json fields: "normgrad_norms"
-// (position -> kind, for readers) and "normgrad" (kinds per position type and NormOptions:
-// what read_hf_gpt2 needs to rebuild the model exactly). Only LayerNorm models load in
-// transformers as GPT-2.
+// (position -> kind, for readers) and "normgrad" (kinds per position type, NormOptions and
+// the per-position options: what read_hf_gpt2 needs to rebuild the model exactly). Only
+// LayerNorm models load in transformers as GPT-2. The others must not load as one: GPT-2's
+// LayerNorm would take their weight and bias and drop the rest with a warning, a wrong model
+// that runs. So they get model_type kNotGpt2ModelType (AutoModel* refuses an unknown type) and
+// model.safetensors the "format" kNotGpt2Format (GPT2LMHeadModel.from_pretrained, which only
+// warns about a foreign model_type, refuses any format but pt/tf/flax/mlx, naming it).
 #pragma once
 #include <string>
 
@@ -26,6 +30,12 @@
 #include "normgrad/nn/module.h"
 
 namespace ng::nn {
+
+// config.json's model_type and model.safetensors' "format" of a model transformers must not
+// load as GPT-2 (norms other than LayerNorm, or extra parameters).
+inline constexpr const char* kNotGpt2ModelType = "normgrad_gpt";
+inline constexpr const char* kNotGpt2Format =
+    "normgrad: not GPT-2 (config.json normgrad_not_gpt2 says why), read it with normgrad import";
 
 struct HFGPT2 {
   GPTConfig config;

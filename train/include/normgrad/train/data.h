@@ -46,6 +46,9 @@ class Batcher {
   // from the batcher's own generator (training batches) when null.
   std::pair<ng::Tensor, ng::Tensor> batch(int64_t batch_size, bool validation,
                                           ng::Generator* gen = nullptr);
+  // Draws the offsets of `batches` training batches of `batch_size` and drops them: the
+  // generator ends where that many batch() calls would leave it, nothing else is built.
+  void skip(int64_t batches, int64_t batch_size);
   int64_t train_tokens() const { return split_; }
   int64_t val_tokens() const { return (int64_t)ids_.size() - split_; }
   // The whole validation split as consecutive, non-overlapping windows of block_size
@@ -58,6 +61,7 @@ class Batcher {
   ng::Generator& generator() { return gen_; }
 
  private:
+  int64_t draw_start(ng::Generator& gen, bool validation) const;  // one sequence's offset
   std::vector<int64_t> ids_;
   int64_t block_, split_;
   ng::Generator gen_;

@@ -18,11 +18,17 @@ struct ImportResult {
   double seconds = 0;
 };
 
-// The folder's tokenizer comes along when it has one; its size must equal vocab_size.
+// The folder's tokenizer comes along: the one a normgrad export's config.json names
+// ("normgrad_tokenizer": its characters, or vocab.json + merges.txt checked against the
+// recorded fingerprint), else vocab.json + merges.txt / tokenizer.json when the folder has
+// them, else token ids. Its size must equal vocab_size.
 ImportResult import_hf(const std::string& hf_dir, const std::string& out_dir, bool quiet = false);
 
-// Weights only (no optimizer state); a GPT-2 BPE tokenizer is written as vocab.json +
+// Weights only (no optimizer state); the tokenizer always travels: a GPT-2 BPE as vocab.json +
 // merges.txt beside them, a character vocabulary as config.json's "normgrad_vocab_chars".
+// vocab.json / merges.txt an earlier normgrad export left there are removed when this model
+// has no BPE (tokenizer files of unknown origin: refused, never deleted). A model that is not
+// a GPT-2 (see normgrad/nn/hf_gpt2.h) is written so that transformers refuses to load it.
 void export_hf(const std::string& ckpt, const std::string& hf_dir, bool quiet = false);
 
 }  // namespace ngcli
