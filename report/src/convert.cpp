@@ -190,39 +190,11 @@ nn::NamedTensors params_of(nn::GPT& m, const std::vector<std::string>& positions
 
 }  // namespace
 
-ConvertResult convert(const ConvertOptions& o) {
-  if (o.steps < 0 || o.steps > 1000000) fail("convert", "--steps must be in [0, 10^6]");
-  if (o.eval_batches < 1 || o.stats_batches < 1) fail("convert", "batch counts must be >= 1");
-  if (!(o.lr > 0) || !std::isfinite(o.lr)) fail("convert", "--lr must be finite and > 0");
-  if (o.scale != "one" && o.scale != "sqrtc") fail("convert", "--scale must be one or sqrtc");
-  for (const auto& i : o.inits)
-    if (i != "default" && i != "stats") fail("convert", "--init ", i, ": default or stats");
-  const Device dev = parse_device(o.device);  // before any work: a missing GPU fails at once
-  Surgeon s{read_saved_run(o.ckpt, false), {}, nullptr, o, dev};
-  for (auto& [k, v] : s.run.file.tensors)
-    if (k.rfind("optim.", 0) != 0) s.weights[k] = v;
-  const auto ids = load_run_data(o.data.empty() ? s.run.cfg.data : o.data, s.run.tok).ids;
-  s.data = std::make_unique<Batcher>(ids, s.run.cfg.block_size, s.run.cfg.seed + 1);
-  ensure_writable_dir(o.dir, "convert");
+namespace {
 
-  ConvertResult res;
-  res.unigram = unigram_val_loss(ids, s.run.tok.size());
-  auto model = s.fresh();
-  const auto positions = surgery_positions(*model, o.at);
-  for (const auto& p : nn::norm_positions(*model)) {
-    const std::string k = nn::norm_at(*model, p)->kind();
-    if (std::find(positions.begin(), positions.end(), p) != positions.end() && k != "layernorm" &&
-        k != "rmsnorm")
-      fail("convert", p, " is a ", k, " layer: surgery replaces layernorm or rmsnorm");
-    if (res.source_kind.empty() || res.source_kind == k) res.source_kind = k;
-  }
-  for (const auto& t : o.to) stats_init(t, "rmsnorm", {1, 1, 1}, 4, o.scale);  // checks names
-  res.before = s.eval(*model);
-  res.stats = s.measure(*model);
-  if (!o.quiet)
-    std::printf("convert: %s, %s norms at %zu positions (%s); val loss before %.4f\n",
-                o.ckpt.c_str(), res.source_kind.c_str(), positions.size(), o.at.c_str(),
-                res.before);
+// Every target kind x init: operate on a fresh copy of the model, evaluate, fine-tune.
+void operate_all(Surgeon& s, const ConvertOptions& o, const std::vector<std::string>& positions,
+                 ConvertResult& res) {
   for (const auto& target : o.to)
     for (const auto& init : o.inits) {
       SurgeryRow row{target, init};
@@ -247,16 +219,21 @@ ConvertResult convert(const ConvertOptions& o) {
             row.after_all_ft);
       res.rows.push_back(row);
     }
-  if (o.per_layer)
-    for (const auto& target : o.to)
-      for (const auto& p : nn::norm_positions(*model))
-        for (const auto& init : o.inits) {
-          auto m = s.fresh();
-          s.operate(*m, {p}, target, init, res.stats);
-          res.per_layer.push_back({target, p, init, s.eval(*m)});
-        }
+}
 
-  // summary.json (for the figures) and report.md
+// --per-layer: one position replaced at a time, no training.
+void operate_per_layer(Surgeon& s, const ConvertOptions& o, nn::GPT& model, ConvertResult& res) {
+  for (const auto& target : o.to)
+    for (const auto& p : nn::norm_positions(model))
+      for (const auto& init : o.inits) {
+        auto m = s.fresh();
+        s.operate(*m, {p}, target, init, res.stats);
+        res.per_layer.push_back({target, p, init, s.eval(*m)});
+      }
+}
+
+json convert_summary(const Surgeon& s, const ConvertOptions& o, nn::GPT& model,
+                     const ConvertResult& res) {
   json rows = json::array(), per = json::array(), st = json::object();
   auto num = [](double x) { return std::isfinite(x) ? json(x) : json(); };
   for (const auto& r : res.rows)
@@ -274,25 +251,24 @@ ConvertResult convert(const ConvertOptions& o) {
                    {"after", num(r.after)}});
   for (const auto& [p, v] : res.stats)
     st[p] = {{"mean_square", v.mean_square}, {"variance", v.variance}};
-  const json summary = {
-      {"before", res.before},
-      {"unigram", res.unigram},
-      {"steps", o.steps},
-      {"source", res.source_kind},
-      {"rows", rows},
-      {"per_layer", per},
-      {"stats", st},
-      {"positions", nn::norm_positions(*model)},
-      {"recipe", "checkpoint " + o.ckpt + " (step " + std::to_string(s.run.step) +
-                     "); replaced: " + o.at + "; scale " + o.scale +
-                     "; stats init: slope at 0 = 1/std of the layer input; "
-                     "fine-tuning: AdamW lr " +
-                     fmt("%g", o.lr) + ", " + std::to_string(o.steps) +
-                     " steps; val: " + std::to_string(o.eval_batches) + " batches"}};
-  write_text(o.dir + "/summary.json", summary.dump(2));
-  const FigureSection figures = draw_figures("plot_surgery.py", o.dir);
-  res.figures = figures.drawn;
+  return {{"before", res.before},
+          {"unigram", res.unigram},
+          {"steps", o.steps},
+          {"source", res.source_kind},
+          {"rows", rows},
+          {"per_layer", per},
+          {"stats", st},
+          {"positions", nn::norm_positions(model)},
+          {"recipe", "checkpoint " + o.ckpt + " (step " + std::to_string(s.run.step) +
+                         "); replaced: " + o.at + "; scale " + o.scale +
+                         "; stats init: slope at 0 = 1/std of the layer input; "
+                         "fine-tuning: AdamW lr " +
+                         fmt("%g", o.lr) + ", " + std::to_string(o.steps) +
+                         " steps; val: " + std::to_string(o.eval_batches) + " batches"}};
+}
 
+std::string convert_markdown(const Surgeon& s, const ConvertOptions& o,
+                             const std::vector<std::string>& positions, ConvertResult& res) {
   std::ostringstream md;
   md << "# normgrad convert: norm surgery\n\nCheckpoint `" << o.ckpt << "` (step " << s.run.step
      << ", " << res.source_kind << " at every position; `" << s.run.cfg.describe()
@@ -357,8 +333,50 @@ ConvertResult convert(const ConvertOptions& o) {
           "(loss/val from step 0 = right after surgery, loss/train_step, optim/grad_norm "
           "before clipping): `tensorboard --logdir "
        << o.dir << "/runs` overlays them.\n";
-  md << figures.markdown;
-  write_text(o.dir + "/report.md", md.str());
+  return md.str();
+}
+
+}  // namespace
+
+ConvertResult convert(const ConvertOptions& o) {
+  if (o.steps < 0 || o.steps > 1000000) fail("convert", "--steps must be in [0, 10^6]");
+  if (o.eval_batches < 1 || o.stats_batches < 1) fail("convert", "batch counts must be >= 1");
+  if (!(o.lr > 0) || !std::isfinite(o.lr)) fail("convert", "--lr must be finite and > 0");
+  if (o.scale != "one" && o.scale != "sqrtc") fail("convert", "--scale must be one or sqrtc");
+  for (const auto& i : o.inits)
+    if (i != "default" && i != "stats") fail("convert", "--init ", i, ": default or stats");
+  const Device dev = parse_device(o.device);  // before any work: a missing GPU fails at once
+  Surgeon s{read_saved_run(o.ckpt, false), {}, nullptr, o, dev};
+  for (auto& [k, v] : s.run.file.tensors)
+    if (k.rfind("optim.", 0) != 0) s.weights[k] = v;
+  const auto ids = load_run_data(o.data.empty() ? s.run.cfg.data : o.data, s.run.tok).ids;
+  s.data = std::make_unique<Batcher>(ids, s.run.cfg.block_size, s.run.cfg.seed + 1);
+  ensure_writable_dir(o.dir, "convert");
+
+  ConvertResult res;
+  res.unigram = unigram_val_loss(ids, s.run.tok.size());
+  auto model = s.fresh();
+  const auto positions = surgery_positions(*model, o.at);
+  for (const auto& p : nn::norm_positions(*model)) {
+    const std::string k = nn::norm_at(*model, p)->kind();
+    if (std::find(positions.begin(), positions.end(), p) != positions.end() && k != "layernorm" &&
+        k != "rmsnorm")
+      fail("convert", p, " is a ", k, " layer: surgery replaces layernorm or rmsnorm");
+    if (res.source_kind.empty() || res.source_kind == k) res.source_kind = k;
+  }
+  for (const auto& t : o.to) stats_init(t, "rmsnorm", {1, 1, 1}, 4, o.scale);  // checks names
+  res.before = s.eval(*model);
+  res.stats = s.measure(*model);
+  if (!o.quiet)
+    std::printf("convert: %s, %s norms at %zu positions (%s); val loss before %.4f\n",
+                o.ckpt.c_str(), res.source_kind.c_str(), positions.size(), o.at.c_str(),
+                res.before);
+  operate_all(s, o, positions, res);
+  if (o.per_layer) operate_per_layer(s, o, *model, res);
+  write_text(o.dir + "/summary.json", convert_summary(s, o, *model, res).dump(2));
+  const FigureSection figures = draw_figures("plot_surgery.py", o.dir);
+  res.figures = figures.drawn;
+  write_text(o.dir + "/report.md", convert_markdown(s, o, positions, res) + figures.markdown);
   if (!o.quiet) std::printf("report: %s/report.md\n", o.dir.c_str());
   return res;
 }
