@@ -66,9 +66,29 @@ def md_section(text, heading, what):
 
 
 def drop_column(table, name):
-    rows = [r.split(" | ") for r in table.split("\n")]
-    k = rows[0].index(name)
-    return "\n".join(" | ".join(r[:k] + r[k + 1:]) for r in rows)
+    """The table without the column headed `name` (the delimiter row loses a cell too)."""
+    lines = table.split("\n")
+    k = lines[0].split(" | ").index(name)
+    out = []
+    for line in lines:
+        if re.fullmatch(r"\|(-+\|)+", line):
+            out.append("|" + "---|" * (line.count("|") - 2))
+        else:
+            cells = line.split(" | ")
+            out.append(" | ".join(cells[:k] + cells[k + 1:]))
+    return "\n".join(out)
+
+
+def compare_tables(report):
+    """compare's result tables: one per schedule length (each under '### N steps'), or the
+    one table of a single length; tokens/s left out (it is quoted apart, as a range)."""
+    tables = re.findall(r"^### (\d+) steps\n\n((?:\|.*\n)+)", report, re.M)
+    if not tables:
+        return drop_column(md_table(report, "| variant | runs |", "compare"),
+                           "tokens/s (training steps)")
+    return "\n\n".join("**%s steps**\n\n%s" % (n, drop_column(t.rstrip("\n"),
+                                                              "tokens/s (training steps)"))
+                         for n, t in tables)
 
 
 def minutes(seconds):
@@ -138,14 +158,14 @@ for name, fast in [("dyt_vs_dyisru_outliers", True), ("ln_tanh_mapping", True),
     source(name, fast, (lambda n: lambda c: c.run([c.exe("examples/" + n)]))(name),
            example_output(name))
 source("compare", False, lambda c: c.report([["{ng}", "compare", "--report", "report"]]), {
-    "table": lambda r: drop_column(md_table(r, "| variant | runs |", "compare"),
-                                   "tokens/s (training steps)"),
+    "table": compare_tables,
     "unigram": lambda r: search(r"Unigram baseline: ([0-9.]+)", r, "compare"),
     "shows": lambda r: md_section(r, "What this shows", "compare"),
     "collapsed": lambda r: md_section(r, "Runs that did not learn, and why (from their own probes)",
                                       "compare"),
     "tokens_per_s": lambda r: "%d-%d" % (lambda v: (min(v), max(v)))([int(x) for x in re.findall(
-        r"^\| `[^`]+` \| \d+ \| \w+ \| \d+ \| [0-9.]+ \| [0-9.]+ \| (\d+) \|", r, re.M)]),
+        r"^\| `[^`]+` \| \d+ \| \w+ \| \d+(?: of \d+)? \| [0-9.]+ \| [0-9.]+ \| (\d+) \|", r,
+        re.M)]),
 }, measured=["tokens_per_s"])
 source("sweep", False, lambda c: c.report([["{ng}", "sweep", "--report", "report"]]), {
     "table": lambda r: md_table(r, "| n_embd |", "sweep"),

@@ -31,13 +31,15 @@ using json = nlohmann::json;
 std::vector<Variant> default_variants() {
   // alpha0 of the two sqrt(C)-scaled recipes: the best of {0.25, 0.5, 1, 2, 4} in a search
   // on seed 9001, which no report uses; DyISRU's beta0 follows as 1/alpha0^2. Each
-  // variant's lr: its best stable point of `compare --tune lr=1e-3..8e-3x2 --tune-seeds 1`
-  // (held-out seed 101337, whole-split val; docs/recipes.md has both searches). Plain `dyt`
-  // is Zhu et al.'s layer and defaults, kept for what it shows (it collapses at every lr).
+  // variant's lr: its best stable point of one search with the same budget for all five
+  // (docs/recipes.md has both searches, their tables and the commands). Plain `dyt` is Zhu
+  // et al.'s layer and defaults, kept for what it shows (it collapses at every lr searched).
   const std::string search =
-      "lr in {0.001, 0.002, 0.004, 0.008} on held-out seed 101337, scored by the whole "
-      "validation split: `normgrad compare --tune lr=1e-3..8e-3x2 --tune-seeds 1`, kept in "
-      "docs/recipes.md";
+      "lr in {0.0005, 0.001, 0.002, 0.004, 0.008, 0.016} on held-out seeds 101337..101338, 400 "
+      "steps, scored by the whole validation split: `normgrad compare --variant layernorm "
+      "--variant rmsnorm --variant dyt:scale=sqrtc,alpha0=2 --variant "
+      "dyisru:scale=sqrtc,alpha0=2 --variant dyt --tune lr=5e-4..1.6e-2x2 --tune-seeds 2`, "
+      "kept in docs/recipes.md";
   auto searched = [&](const std::string& spec) {
     Variant v = parse_variant(spec);
     v.search = search;
@@ -45,9 +47,9 @@ std::vector<Variant> default_variants() {
     v.searched_at_steps = 400;
     return v;
   };
-  return {searched("layernorm:lr=0.008"), searched("rmsnorm:lr=0.004"),
+  return {searched("layernorm:lr=0.004"), searched("rmsnorm:lr=0.004"),
           searched("dyt:scale=sqrtc,alpha0=2,lr=0.001"),
-          searched("dyisru:scale=sqrtc,alpha0=2,lr=0.001"), searched("dyt:lr=0.008")};
+          searched("dyisru:scale=sqrtc,alpha0=2,lr=0.001"), searched("dyt:lr=0.016")};
 }
 
 namespace {
@@ -338,7 +340,7 @@ struct Comparison {
   std::string steps_words;  // "400 and 1200"
   bool probe_interval_given = false;
   int ranks = 1, rank = 0, cores = 1, parallel = 1;
-  bool caller_quiet = false;  // the job pool's own lines (base.quiet is also set on rank > 0)
+  bool caller_quiet = false;     // the job pool's own lines (base.quiet is also set on rank > 0)
   std::string val_windows_text;  // what every reported val loss covers
   Search search;
   std::vector<Job> jobs;
