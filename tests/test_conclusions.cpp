@@ -95,6 +95,15 @@ TEST_SUITE("cli") {
     CHECK(t.verdict == "unchanged");
     t = gap_trend(vals({2.45, 2.46}), vals({2.40, 2.40}), vals({2.20, 2.22}), vals({2.00, 2.00}));
     CHECK(t.verdict == "grows");
+    // ahead at the short length, behind at the long one, both beyond their spread: the order
+    // reverses (a shrinking magnitude alone would have read "closes")
+    t = gap_trend(vals({2.35, 2.36, 2.34}), vals({2.40, 2.40, 2.40}), vals({2.03, 2.04, 2.03}),
+                  vals({2.00, 2.00, 2.00}));
+    CHECK(t.verdict == "reverses");
+    // a sign change inside the spread at one length is not a reversal
+    t = gap_trend(vals({2.45, 2.47, 2.46}), vals({2.40, 2.40, 2.40}), vals({1.99, 2.02, 1.98}),
+                  vals({2.00, 2.00, 2.00}));
+    CHECK(t.verdict == "closes");
     // only seeds finished at both lengths count
     t = gap_trend(vals({2.5, 2.5}), vals({2.4, 2.4}), vals({2.1}, 2), vals({2.0, 2.0}));
     CHECK(t.verdict == "one seed");
@@ -126,6 +135,8 @@ TEST_SUITE("cli") {
     CHECK(text.find("**At 1200 steps.** Lowest mean val loss") != std::string::npos);
     CHECK(text.find("Schedule lengths 400 and 1200 steps") != std::string::npos);
     CHECK(text.find("the recipes were searched at 400 steps") != std::string::npos);
+    CHECK(text.find("at its best within that search at 400 steps; the other lengths run the same "
+                    "values, which were not searched for them") != std::string::npos);
     CHECK(text.find("the gap closes for `layernorm` +0.1500 ± 0.0100 -> +0.0233") !=
           std::string::npos);
     CHECK(text.find("One schedule length") == std::string::npos);
@@ -182,5 +193,30 @@ TEST_SUITE("cli") {
     CHECK_FALSE(s.drawn);
     CHECK(s.markdown.find("Figures skipped") != std::string::npos);
     CHECK_FALSE(fs::exists(dir + "/figures.json"));  // an earlier list never passes for a new one
+  }
+
+  TEST_CASE("compare --tune: a searched key the spec sets is the search's (names say what ran)") {
+    std::vector<Variant> variants = {parse_variant("layernorm:lr=0.008,warmup=10")};
+    std::vector<std::string> ran;  // the job pool is replaced: nothing trains here
+    const JobRunner fake = [&](std::vector<Job>& jobs) {
+      JobsResult r;
+      for (const Job& j : jobs) {
+        ran.push_back(j.variant + " @ lr " + std::to_string(j.cfg.lr));
+        r.codes.push_back(130), r.messages.push_back("not run");
+      }
+      return r;
+    };
+    TrainConfig base;
+    base.quiet = true;
+    const Search s = run_search(base, variants, {parse_tune_axis("lr=1e-3,2e-3")}, 1,
+                                "tune_label_test", 3.3, fake);
+    REQUIRE(ran.size() == 2);
+    // the rows and folders are named without the lr the spec gave (no run used 0.008)
+    CHECK(ran[0] == "layernorm:warmup=10 @ lr 0.001000");
+    CHECK(ran[1] == "layernorm:warmup=10 @ lr 0.002000");
+    REQUIRE(s.results.size() == 1);
+    CHECK(s.results[0].spec == "layernorm:warmup=10");
+    // the variant the report then runs names the chosen value
+    CHECK(variants[0].spec.rfind("layernorm:warmup=10,lr=", 0) == 0);
   }
 }

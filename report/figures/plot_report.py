@@ -57,7 +57,9 @@ def save(fig, d, name):
 
 
 def footer(summary):
-    cfg = dict(kv.split("=", 1) for kv in summary["config"].split() if "=" in kv)
+    # the settings every run shares (compare leaves out what a variant or length sets)
+    cfg = dict(kv.split("=", 1) for kv in summary.get("shared_settings", summary["config"]).split()
+               if "=" in kv)
     keys = ("n_layer", "n_head", "n_embd", "block_size", "batch", "max_steps", "lr", "warmup",
             "min_lr", "weight_decay", "grad_clip")
     seed = int(cfg.get("seed", "0"))
@@ -95,20 +97,26 @@ def main(d):
         fig, ax = plt.subplots(1, 2, figsize=(13, 4.8), constrained_layout=True)
         lengths = [l["steps"] for l in ladder]
         best = ladder[-1]["best"]
+        def finished(runs):  # seed -> whole-split val of the runs that finished
+            return {r["seed"]: r["val_loss"] for r in runs
+                    if r["label"] in ("learning", "collapsed") and r["val_loss"] is not None}
         for i, s in enumerate(specs):
-            means = [l["variants"][i]["val_loss_mean"] for l in ladder]
-            sds = [l["variants"][i]["val_loss_sd"] or 0 for l in ladder]
-            ax[0].errorbar(lengths, means, yerr=sds, fmt="o-", color=colors[s], label=s, capsize=3)
+            # JSON null (no finished run at a length) is left out, not plotted as a value
+            pts = [(l["steps"], l["variants"][i]["val_loss_mean"], l["variants"][i]["val_loss_sd"] or 0)
+                   for l in ladder if l["variants"][i]["val_loss_mean"] is not None]
+            if pts:
+                ax[0].errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts],
+                               fmt="o-", color=colors[s], label=s, capsize=3)
             if s == best or all(r["label"] != "learning" for l in ladder for r in l["variants"][i]["runs"]):
                 continue  # a variant that never learned would only stretch the gap axis
+            # the seeds rule 6 pairs: finished, for both variants, at every length
+            per_length = [(finished(l["variants"][i]["runs"]),
+                           finished(next(v for v in l["variants"] if v["spec"] == best)["runs"]))
+                          for l in ladder]
+            seeds = set.intersection(*[set(a) & set(b) for a, b in per_length])
             gaps = []
-            for l in ladder:
-                by_seed = {r["seed"]: r["val_loss"] for r in l["variants"][i]["runs"]
-                           if r["label"] in ("learning", "collapsed") and r["val_loss"] is not None}
-                ref = next(v for v in l["variants"] if v["spec"] == best)
-                ref_seed = {r["seed"]: r["val_loss"] for r in ref["runs"]
-                            if r["label"] in ("learning", "collapsed") and r["val_loss"] is not None}
-                d = [by_seed[k] - ref_seed[k] for k in by_seed if k in ref_seed]
+            for by_seed, ref_seed in per_length:
+                d = [by_seed[k] - ref_seed[k] for k in sorted(seeds)]
                 m = sum(d) / len(d) if d else float("nan")
                 sd = math.sqrt(sum((x - m) ** 2 for x in d) / (len(d) - 1)) if len(d) > 1 else 0
                 gaps.append((m, sd))
@@ -119,8 +127,8 @@ def main(d):
         ax[0].set(xlabel="schedule length (steps)", ylabel="val loss, whole split (nats/char)",
                   title="val loss at each schedule length (mean ± sd over seeds)")
         ax[1].set(xlabel="schedule length (steps)", ylabel="paired gap (nats/char)",
-                  title="gap to %s (best at %d steps), paired by seed (mean ± sd);\n"
-                  "variants with no learning run left out" % (best, lengths[-1]))
+                  title="gap to %s (best at %d steps), paired by seed (mean ± sd over the seeds\n"
+                  "finished at every length); variants with no learning run left out" % (best, lengths[-1]))
         for a in ax:
             a.set_xscale("log")
             a.set_xticks(lengths)

@@ -185,10 +185,13 @@ TuningNote tuning_note(const TrainConfig& base, const std::vector<Variant>& as_g
   TuningNote tuning;
   for (const auto& v : as_given) {
     std::string keys;
-    for (const auto& kv : v.settings)
-      if (std::find(v.searched_keys.begin(), v.searched_keys.end(), kv.first) ==
-          v.searched_keys.end())
+    for (const auto& kv : v.settings) {
+      const bool axis = std::any_of(search.axes.begin(), search.axes.end(),
+                                    [&](const TuneAxis& a) { return a.key == kv.first; });
+      if (!axis && std::find(v.searched_keys.begin(), v.searched_keys.end(), kv.first) ==
+                       v.searched_keys.end())
         keys += (keys.empty() ? "" : ", ") + kv.first;
+    }
     if (!keys.empty())
       tuning.by_hand += (tuning.by_hand.empty() ? "" : "; ") + keys + " in `" + v.spec + "`";
   }
@@ -460,7 +463,10 @@ void read_results(Comparison& c, const JobsResult& ran) {
     for (const auto& kv : v.settings) c.overridden.insert(kv.first);
   for (const char* k : {"norm", "norm_attn", "norm_mlp", "norm_final"})  // each variant's kind
     c.overridden.insert(k);
-  if (c.lengths.size() > 1) c.overridden.insert("max_steps");
+  if (c.lengths.size() > 1) {
+    c.overridden.insert("max_steps");
+    if (!c.probe_interval_given) c.overridden.insert("probe_interval");  // length / 20 each
+  }
 }
 
 json search_json(const Search& search) {
@@ -489,6 +495,8 @@ json summary_json(const Comparison& c, const std::string& shows) {
                   {"seeds", c.opt.seeds},
                   {"reference", c.ref_spec},
                   {"config", c.base.describe()},
+                  // what every run shares (a key some variant or length sets is not here)
+                  {"shared_settings", without_keys(c.base.describe(), c.overridden)},
                   {"steps", c.lengths},
                   {"variants", length_json(longest, c.res.runs, dir)}};
   for (size_t vi = 0; vi < c.variants.size(); ++vi) {
@@ -539,9 +547,10 @@ std::string intro_markdown(const Comparison& c) {
     md << "**Interrupted (Ctrl-C): " << finished << " of " << c.res.runs.size()
        << " runs finished; the others are labelled interrupted and left out of the means.**\n\n";
   }
-  bool own_optim = false;
-  for (const char* k : {"lr", "warmup", "min_lr", "weight_decay", "max_steps"})
+  bool own_optim = false;  // the schedule length alone is the ladder's, said below
+  for (const char* k : {"lr", "warmup", "min_lr", "weight_decay"})
     own_optim |= c.overridden.count(k) > 0;
+  own_optim |= c.lengths.size() == 1 && c.overridden.count("max_steps") > 0;
   md << "Every variant is trained with the same data, batches and initial weights (where the "
         "shapes agree) for "
      << (seeds > 1 ? "each of the seeds " + std::to_string(base.seed) + ".." +
@@ -551,7 +560,7 @@ std::string intro_markdown(const Comparison& c) {
      << ": " << base.n_layer << " layers, " << base.n_head << " heads, n_embd " << base.n_embd
      << ", block " << base.block_size << ", batch " << base.batch << ", "
      << (own_optim ? "each variant with its own optimizer settings (listed with its formulas below)"
-                   : schedule_of(base))
+                   : schedule_of(base, c.lengths.size() > 1 ? c.steps_words : ""))
      << ". **Val loss is the whole validation split** (" << c.val_windows_text
      << "), the same text for every seed; the loss curves' evaluations use fixed batches.\n\n"
      << "**Unigram baseline: " << fmt("%.4f", c.res.unigram)

@@ -42,8 +42,9 @@ std::string conclusion_rules() {
          "same search. With one schedule length nothing is said about longer training; with "
          "several, each variant's paired gap to the best of the longest schedule is taken at "
          "the shortest and the longest, c = d(long) - d(short) per seed: |mean c| <= sd c is "
-         "*unchanged*, otherwise the gap *closes* when |mean d(long)| < |mean d(short)| and "
-         "*grows* otherwise.";
+         "*unchanged*; otherwise, when the gap is beyond its paired spread at both lengths "
+         "with opposite signs, the order *reverses*; else the gap *closes* when |mean d(long)| "
+         "< |mean d(short)| and *grows* otherwise.";
 }
 
 namespace {
@@ -106,6 +107,9 @@ std::string gap_words(const Stats& d) {
 std::string schedule(const std::vector<LengthSummary>& lengths, const TuningNote& tuning) {
   std::ostringstream o;
   const LengthSummary &s = lengths.front(), &l = lengths.back();
+  if (l.best >= l.variants.size() || l.variants[l.best].finished.empty())
+    return "Schedule lengths: no variant finished at " + std::to_string(l.steps) +
+           " steps, so no gap is compared across lengths.\n";
   std::vector<std::string> steps;
   for (const auto& x : lengths) steps.push_back(std::to_string(x.steps));
   o << "Schedule lengths " << join(steps)
@@ -115,7 +119,7 @@ std::string schedule(const std::vector<LengthSummary>& lengths, const TuningNote
     o << "; the recipes were searched at " << tuning.searched_at_steps << " steps";
   o << ". Each gap to " << code(l.variants[l.best].spec) << " (lowest mean val loss at " << l.steps
     << " steps), paired by seed, from " << s.steps << " to " << l.steps << " steps:";
-  std::vector<std::string> closes, grows, same, no_claim;
+  std::vector<std::string> closes, grows, reverses, same, no_claim;
   for (size_t i = 0; i < l.variants.size(); ++i) {
     if (i == l.best) continue;
     const GapTrend t = gap_trend(s.variants[i].finished, s.variants[l.best].finished,
@@ -126,6 +130,8 @@ std::string schedule(const std::vector<LengthSummary>& lengths, const TuningNote
       closes.push_back(item);
     else if (t.verdict == "grows")
       grows.push_back(item);
+    else if (t.verdict == "reverses")
+      reverses.push_back(item);
     else if (t.verdict == "unchanged")
       same.push_back(item);
     else
@@ -133,6 +139,9 @@ std::string schedule(const std::vector<LengthSummary>& lengths, const TuningNote
   }
   if (!closes.empty()) o << " the gap closes for " << join(closes) << ";";
   if (!grows.empty()) o << " the gap grows for " << join(grows) << ";";
+  if (!reverses.empty())
+    o << " the order reverses (a gap beyond its spread at both lengths, of opposite sign) for "
+      << join(reverses) << ";";
   if (!same.empty())
     o << " unchanged (the change is inside its paired spread) for " << join(same) << ";";
   if (!no_claim.empty()) o << " no claim for " << join(no_claim) << ";";
@@ -166,6 +175,9 @@ GapTrend gap_trend(const std::vector<SeedVal>& variant_short, const std::vector<
     t.verdict = "one seed";
   else if (std::fabs(t.change.mean) <= t.change.sd)
     t.verdict = "unchanged";
+  else if (t.short_gap.mean * t.long_gap.mean < 0 && std::fabs(t.short_gap.mean) > t.short_gap.sd &&
+           std::fabs(t.long_gap.mean) > t.long_gap.sd)
+    t.verdict = "reverses";  // ahead at one length, behind at the other, both beyond the spread
   else
     t.verdict = std::fabs(t.long_gap.mean) < std::fabs(t.short_gap.mean) ? "closes" : "grows";
   return t;
@@ -191,7 +203,11 @@ std::string what_this_shows(const std::vector<LengthSummary>& lengths, const Tun
   }
   if (tuning.searched) {
     o << "Every variant was searched with the same budget (" << tuning.search
-      << "), so the ranking compares each variant at its best within that search.";
+      << "), so the ranking compares each variant at its best within that search";
+    if (several && tuning.searched_at_steps > 0)
+      o << " at " << tuning.searched_at_steps
+        << " steps; the other lengths run the same values, which were not searched for them";
+    o << ".";
     if (!tuning.by_hand.empty())
       o << " Set per variant outside the search (by hand): " << tuning.by_hand << ".";
   } else {

@@ -268,7 +268,7 @@ json convert_summary(const Surgeon& s, const ConvertOptions& o, nn::GPT& model,
 }
 
 std::string convert_markdown(const Surgeon& s, const ConvertOptions& o,
-                             const std::vector<std::string>& positions, ConvertResult& res) {
+                             const std::vector<std::string>& positions, const ConvertResult& res) {
   std::ostringstream md;
   md << "# normgrad convert: norm surgery\n\nCheckpoint `" << o.ckpt << "` (step " << s.run.step
      << ", " << res.source_kind << " at every position; `" << s.run.cfg.describe()
@@ -302,8 +302,8 @@ std::string convert_markdown(const Surgeon& s, const ConvertOptions& o,
     if (r.init == "stats") md << "---|";
   md << "\n";
   for (const auto& p : positions) {
-    md << "| " << p << " | " << fmt("%.4g", res.stats[p].mean_square) << " | "
-       << fmt("%.4g", res.stats[p].variance) << " |";
+    md << "| " << p << " | " << fmt("%.4g", res.stats.at(p).mean_square) << " | "
+       << fmt("%.4g", res.stats.at(p).variance) << " |";
     for (const auto& r : res.rows)
       if (r.init == "stats") {
         std::string v;

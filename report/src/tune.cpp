@@ -145,6 +145,15 @@ Search run_search(const TrainConfig& base, std::vector<Variant>& variants,
                   double unigram, const JobRunner& run) {
   if (seeds < 1) ng::fail("compare", "--tune-seeds must be >= 1, got ", seeds);
   check_tune_axes(base, variants, axes);
+  // A searched key the spec also sets would name a value the search's runs did not use (the
+  // rows, folders and the chosen variant's name): the search owns it.
+  for (auto& v : variants) {
+    std::erase_if(v.settings, [&](const auto& kv) {
+      return std::any_of(axes.begin(), axes.end(),
+                         [&](const TuneAxis& a) { return a.key == kv.first; });
+    });
+    v = with_point(v, {});  // the spec rebuilt from what is left
+  }
   Search s{axes, tune_points(axes)};
   std::vector<Job> jobs;
   for (const auto& v : variants)

@@ -15,8 +15,10 @@
 //     stated as not measured. With several (the same recipes and seeds at each), every
 //     variant's paired gap to the best of the longest schedule is taken at the shortest and
 //     the longest length; per seed, c = d(long) - d(short). |mean c| <= sd c: the gap is
-//     "unchanged" (rule 2 on the change); otherwise it "closes" when |mean d(long)| <
-//     |mean d(short)|, else it "grows". One paired seed: no claim.
+//     "unchanged" (rule 2 on the change); otherwise, when the gap is beyond its paired
+//     spread at both lengths with opposite signs, the order "reverses"; else it "closes"
+//     when |mean d(long)| < |mean d(short)|, and "grows" otherwise. One paired seed: no
+//     claim.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -68,7 +70,7 @@ struct LengthSummary {
 struct GapTrend {
   Stats short_gap, long_gap;  // d = val(variant) - val(reference), per seed
   Stats change;               // per seed: d(long) - d(short)
-  std::string verdict;        // closes | grows | unchanged | one seed | not comparable
+  std::string verdict;        // closes | grows | reverses | unchanged | one seed | not comparable
 };
 GapTrend gap_trend(const std::vector<SeedVal>& variant_short, const std::vector<SeedVal>& ref_short,
                    const std::vector<SeedVal>& variant_long, const std::vector<SeedVal>& ref_long);
