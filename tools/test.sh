@@ -21,15 +21,18 @@ if ! dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "ok instal
 fi
 venv=build/py-venv
 has() { "$venv/bin/python" -c "import $1" > /dev/null 2>&1; }
-if ! has tensorboard || ! has transformers; then
+if ! has tensorboard || ! has transformers || ! has nanobind || ! has pytest; then
   if /usr/bin/python3 -m venv --system-site-packages "$venv" &&
      "$venv/bin/pip" install -q --disable-pip-version-check tensorboard==2.14.0 transformers==4.40.2 \
-       > build/py-venv.log 2>&1; then
-    echo "setup: tensorboard and transformers installed in $venv"
+       nanobind pytest > build/py-venv.log 2>&1; then
+    echo "setup: tensorboard, transformers, nanobind and pytest installed in $venv"
   else
-    echo "setup: could not install tensorboard/transformers from PyPI (see build/py-venv.log); the checks that need them will skip"
+    echo "setup: could not install tensorboard/transformers/nanobind/pytest from PyPI (see build/py-venv.log); the checks that need them will skip"
   fi
 fi
+# The Python module (python/) builds against this venv's Python when it has nanobind.
+py_args=()
+if has nanobind; then py_args=("-DPython_EXECUTABLE=$PWD/$venv/bin/python"); fi
 if has tensorboard; then export NG_TB_PYTHON="$PWD/$venv/bin/python"; fi
 if has "transformers, tokenizers, torch"; then export NG_HF_PYTHON="$PWD/$venv/bin/python"; fi
 
@@ -37,7 +40,8 @@ if has "transformers, tokenizers, torch"; then export NG_HF_PYTHON="$PWD/$venv/b
 echo "== release build =="
 # CUDA code for sm_90 only (the default adds sm_80): CI proves the backend compiles and
 # links, and one architecture does that in a third less nvcc time.
-bash tools/build.sh build/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90
+bash tools/build.sh build/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
+  ${py_args[@]+"${py_args[@]}"}
 (cd build/release && ctest --output-on-failure -j "$(nproc)")
 
 echo "== sanitizer build (ASan + UBSan) =="

@@ -79,10 +79,11 @@ void RunLog::probes_before_update(int64_t step) {
       if (p.grad().defined()) tb_->histogram("grad/" + n, p.grad().to_vector(), step);
 }
 
-void RunLog::probes_after_update(int64_t step) {
-  const std::string record = probes_->after_update(step);
+std::string RunLog::probes_after_update(int64_t step) {
+  std::string record = probes_->after_update(step);
   append(probes_log_, record, session_.probes_path);
   if (tb_) log_probe_record(*tb_, json::parse(record), step);
+  return record;
 }
 
 void RunLog::record(const json& m) {

@@ -28,7 +28,7 @@ class RunLog {
   // histograms) before the update, the record after it.
   void arm_probes() { probes_->arm(); }
   void probes_before_update(int64_t step);
-  void probes_after_update(int64_t step);
+  std::string probes_after_update(int64_t step);  // returns the record (JSON)
 
   // One line of metrics.jsonl and the TensorBoard scalars for a finished step.
   void record(const nlohmann::json& m);

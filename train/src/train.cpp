@@ -48,8 +48,8 @@ double seconds_since(Clock::time_point t) {
 // loss and gradient norm still wait on the device, and the result so far.
 class Loop {
  public:
-  Loop(Session& s, RunLog& log, int64_t last)
-      : s_(s), log_(log), last_(last), first_(s.step), t0_(Clock::now()) {
+  Loop(Session& s, RunLog& log, int64_t last, const StepCallback& on_step)
+      : s_(s), log_(log), last_(last), first_(s.step), t0_(Clock::now()), on_step_(on_step) {
     res_.final_train_loss = res_.final_val_loss = NAN;  // until this segment evaluates
     // On a GPU (one process) a step's loss and gradient norm stay on the device, and the
     // queued steps are read back together (one wait for the device) every log_interval
@@ -94,6 +94,7 @@ class Loop {
   RunLog& log_;
   const int64_t last_, first_;
   const Clock::time_point t0_;
+  const StepCallback& on_step_;
   bool defer_readout_ = false;
   // tokens/s counts training steps only: steps that record probes (hooks, Jacobians) and
   // the time of evaluations and checkpoints are measured apart.
@@ -170,6 +171,7 @@ Loop::Readout Loop::read_queued(bool record_newest) {
                  {"probe_s", q.probe_s},
                  {"time_eval_s", q.eval_s},
                  {"time_s", std::chrono::duration<double>(q.queued_at - t0_).count()}});
+    if (on_step_ && s_.lead) on_step_({q.step, l, ""});
   }
   const Readout r{true, v[v.size() - 2], v[v.size() - 1]};
   queued_.clear();
@@ -247,7 +249,7 @@ bool Loop::step() {
 bool Loop::after_step(double lr, double gnorm, bool probing, bool stop, Clock::time_point step_t0) {
   const TrainConfig& run = s_.run;
   const int64_t step = s_.step;
-  if (probing) log_.probes_after_update(step);
+  const std::string probes = probing ? log_.probes_after_update(step) : std::string();
   const double step_s = seconds_since(step_t0);
   if (probing) {
     probe_s_ += step_s;
@@ -276,6 +278,7 @@ bool Loop::after_step(double lr, double gnorm, bool probing, bool stop, Clock::t
   log_.record(m);
   log_.progress(m, first_, secs);
   log_.sample(step);
+  if (on_step_ && s_.lead) on_step_({step, last_loss_, probes});
   res_.tokens_per_s = tps;
   res_.train_seconds = train_s_;
   res_.probe_seconds = probe_s_;
@@ -314,7 +317,8 @@ TrainResult Loop::finish() {
 
 }  // namespace
 
-TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> comm) {
+TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> comm,
+                  const StepCallback& on_step) {
   std::unique_ptr<Session> s = open_session(cfg, std::move(comm));
   // --precision bf16 / tf32: every matrix product of this run (training steps, probes and
   // evaluations) takes bf16- / tf32-rounded operands (tf32: cuBLAS's TF32 tensor-core math
@@ -324,7 +328,7 @@ TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> co
   const int64_t last = run.stop_at > 0 ? std::min(run.stop_at, run.max_steps) : run.max_steps;
   RunLog log(*s, last);
   SigintScope sigint;
-  Loop loop(*s, log, last);
+  Loop loop(*s, log, last, on_step);
   while (s->step < last && loop.step()) {
   }
   return loop.finish();

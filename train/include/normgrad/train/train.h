@@ -2,6 +2,7 @@
 // examples, the tests and the Python bindings call.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,7 +21,21 @@ struct TrainResult {
   std::string message;
 };
 
+// One finished step for a caller that watches the run (the Python bindings' on_step): the
+// step number, its training loss, and the probe record (the JSON line of probes.jsonl) when
+// probes ran at this step, else empty. Not part of TrainConfig: a run's result never depends
+// on who watches it.
+struct StepInfo {
+  int64_t step = 0;
+  double loss = 0;
+  std::string probes;
+};
+using StepCallback = std::function<void(const StepInfo&)>;
+
 // comm (default: one process): data-parallel training over its ranks (see train.cpp).
-TrainResult train(const TrainConfig& cfg, std::shared_ptr<ng::dist::Communicator> comm = nullptr);
+// on_step runs on rank 0 after each step is recorded (on a GPU the loss waits on the device,
+// so steps read back together reach it together); an exception it throws ends the run.
+TrainResult train(const TrainConfig& cfg, std::shared_ptr<ng::dist::Communicator> comm = nullptr,
+                  const StepCallback& on_step = {});
 
 }  // namespace ngcli

@@ -1,0 +1,8 @@
+import pytest
+
+
+@pytest.fixture(scope="session")
+def ng():
+    import normgrad
+
+    return normgrad
