@@ -24,7 +24,7 @@ has() { "$venv/bin/python" -c "import $1" > /dev/null 2>&1; }
 if ! has tensorboard || ! has transformers || ! has nanobind || ! has pytest; then
   if /usr/bin/python3 -m venv --system-site-packages "$venv" &&
      "$venv/bin/pip" install -q --disable-pip-version-check tensorboard==2.14.0 transformers==4.40.2 \
-       nanobind pytest > build/py-venv.log 2>&1; then
+       nanobind==3.1.0 pytest==9.2.0 > build/py-venv.log 2>&1; then
     echo "setup: tensorboard, transformers, nanobind and pytest installed in $venv"
   else
     echo "setup: could not install tensorboard/transformers/nanobind/pytest from PyPI (see build/py-venv.log); the checks that need them will skip"
