@@ -66,9 +66,11 @@ def md_section(text, heading, what):
 
 
 def drop_column(table, name):
-    rows = [r.split(" | ") for r in table.split("\n")]
-    k = rows[0].index(name)
-    return "\n".join(" | ".join(r[:k] + r[k + 1:]) for r in rows)
+    """The table without column `name`, from every row: header, delimiter and body (cells
+    are what lies between the pipes, so "|---|" rows lose a cell too)."""
+    rows = [r.strip()[1:-1].split("|") for r in table.split("\n")]
+    k = [c.strip() for c in rows[0]].index(name)
+    return "\n".join("|" + "|".join(r[:k] + r[k + 1:]) + "|" for r in rows)
 
 
 def minutes(seconds):
