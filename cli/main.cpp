@@ -18,6 +18,7 @@
 #include "normgrad/threading.h"
 #include "normgrad/train/inspect.h"
 #include "normgrad/train/interop.h"
+#include "normgrad/train/manifest.h"
 #include "normgrad/train/train.h"
 
 using namespace ngcli;
@@ -34,12 +35,15 @@ constexpr int64_t kSweepSteps = 300, kSweepLayers = 2;
 static CLI::Validator bound(const char* what, bool (*ok)(double)) {
   return CLI::Validator(
       [what, ok](std::string& in) {
+        double v = NAN;
         try {
           size_t used = 0;
-          const double v = std::stod(in, &used);
-          if (used == in.size() && std::isfinite(v) && ok(v)) return std::string();
+          v = std::stod(in, &used);
+          if (used != in.size()) v = NAN;
         } catch (...) {
         }
+        if (std::isnan(v)) return "must be a number, got '" + in + "'";  // not "> 0" for "abc"
+        if (std::isfinite(v) && ok(v)) return std::string();
         return std::string("must be ") + what + ", got '" + in + "'";
       },
       what);
@@ -190,7 +194,8 @@ static int end_all_ranks(int code) {
 }
 
 int main(int argc, char** argv) {
-  ng::select_blas_core(argv);  // first: may re-run the program with OPENBLAS_CORETYPE set
+  ng::select_blas_core(argv);    // first: may re-run the program with OPENBLAS_CORETYPE set
+  set_command_line(argc, argv);  // for the manifest of checkpoints and reports
   CLI::App app{"normgrad: train tiny GPTs with a chosen normalization and inspect gradient flow"};
   const auto unknown_command = [&]() -> std::string {  // "normgrad trian": name it, suggest
     if (argc < 2 || argv[1][0] == '-') return "";
@@ -217,18 +222,28 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--ckpt", ckpt, "checkpoint (.safetensors)")
       ->required()
       ->check(CLI::ExistingFile);
-  eval_cmd->add_option("--data", data, "text file (default: the checkpoint's corpus)");
+  eval_cmd->add_option("--data", data,
+                       "text or token file, all of it (default: the run's validation split: its "
+                       "--val-data file, or the last 10% of its corpus)");
   eval_cmd->add_option("--max-windows", windows, "evaluate at most this many windows (0: all)");
   add_device_option(*eval_cmd, device);
   auto* sample_cmd = app.add_subcommand("sample", "generate text");
-  sample_cmd->add_option("--ckpt", ckpt)->required()->check(CLI::ExistingFile);
-  sample_cmd->add_option("--prompt", prompt);
-  sample_cmd->add_option("--tokens", tokens)
+  sample_cmd->add_option("--ckpt", ckpt, "checkpoint (.safetensors) to sample from")
+      ->required()
+      ->check(CLI::ExistingFile);
+  sample_cmd->add_option("--prompt", prompt,
+                         "text the sample continues (default: none, the tokenizer's start token)");
+  sample_cmd->add_option("--tokens", tokens, "tokens to generate (characters with a char run)")
       ->check(kPositive & CLI::Range(1, 1000000))
       ->capture_default_str();
-  sample_cmd->add_option("--temperature", temperature)->check(kPositive)->capture_default_str();
+  sample_cmd
+      ->add_option("--temperature", temperature,
+                   "divides the logits before sampling: < 1 sharper, > 1 flatter")
+      ->check(kPositive)
+      ->capture_default_str();
   sample_cmd->add_option("--top-k", top_k, "keep the k most likely (0: all)")->check(kNonNegative);
-  sample_cmd->add_option("--seed", seed)->capture_default_str();
+  sample_cmd->add_option("--seed", seed, "seed of the sampling draws (same seed, same text)")
+      ->capture_default_str();
   add_device_option(*sample_cmd, device);
   GradsOptions go;
   auto* grads_cmd = app.add_subcommand(
@@ -237,7 +252,9 @@ int main(int argc, char** argv) {
       "the checkpoint, so the result is exactly that training step's gradient (before clipping)");
   grads_cmd->add_option("--ckpt", ckpt)->required()->check(CLI::ExistingFile);
   grads_cmd->add_option("--data", go.data, "text file (default: the checkpoint's corpus)");
-  grads_cmd->add_option("--batch", go.batch, "sequences (default: the run's batch size)")
+  grads_cmd
+      ->add_option("--batch", go.batch,
+                   "sequences (default: the run's sequences per step, batch x grad_accum)")
       ->check(kPositive);
   grads_cmd
       ->add_option("--step", go.step,
@@ -385,7 +402,8 @@ int main(int argc, char** argv) {
   app.add_flag("--version", version_flag,
                std::string("the version and the build's options (CUDA, BLAS, AVX-512)"));
   app.footer(
-      "Exit codes: 0 done; 1 error (bad input file, config or I/O: one line on stderr); 2 bad "
+      "normgrad help [command] prints this or a command's help. Exit codes: 0 done; 1 error (bad "
+      "input file, config or I/O: one line on stderr); 2 bad "
       "command line; 3 training diverged (the message names the step, the first non-finite "
       "parameter and the last good checkpoint); 130 interrupted by Ctrl-C (checkpoint saved).");
   if (argc == 2 && std::string(argv[1]) == "--version") {  // what this build is
@@ -399,6 +417,15 @@ int main(int argc, char** argv) {
         ng::dist::mpi_built() ? "built (mpirun -np N normgrad train|compare|sweep)" : "not built",
         ng::thread_config().c_str());
     return 0;
+  }
+  // `normgrad help [command]`: the same text as --help (people type it as git taught them).
+  if (argc >= 2 && std::string(argv[1]) == "help") {
+    app.name(argv[0]);  // named as --help names them: "Usage: normgrad sample [OPTIONS]"
+    if (argc == 2) return std::printf("%s", app.help().c_str()), 0;
+    for (CLI::App* sub : app.get_subcommands({}))
+      if (sub->get_name() == argv[2]) return std::printf("%s", sub->help(argv[0]).c_str()), 0;
+    std::fprintf(stderr, "error: help: unknown command %s (see: normgrad --help)\n", argv[2]);
+    return 2;
   }
   if (const std::string bad = unknown_command(); !bad.empty()) {
     std::fprintf(stderr, "error: %s (see: normgrad --help)\n", bad.c_str());

@@ -151,6 +151,24 @@ TEST_SUITE("dist") {
       }
       CHECK(allclose(cb.tensors.at(name), t, 1e-4, 1e-6));
     }
+    // --grad-accum under 2 ranks: micro-batches of 4 (2 rows per rank), the gradient
+    // averaged over the ranks once per step: the same global batch of 8 per step.
+    REQUIRE(std::system((mpi + train_flags("two_accum", 4) + " --grad-accum 2 > two_accum.log 2>&1")
+                            .c_str()) == 0);
+    const auto c = lines("two_accum/metrics.jsonl");
+    REQUIRE(c.size() == 20);
+    double worst_accum = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      const json ja = json::parse(a[i]), jc = json::parse(c[i]);
+      // not val_loss: its eval batches hold --batch sequences, 8 against 4 here
+      for (const char* k : {"loss", "grad_norm", "val_loss_full"})
+        if (ja.contains(k))
+          worst_accum = std::max(worst_accum, std::fabs(ja[k].get<double>() - jc[k].get<double>()) /
+                                                  std::fabs(ja[k].get<double>()));
+    }
+    MESSAGE("1 rank batch 8 vs 2 ranks batch 4 x grad_accum 2: worst relative difference ",
+            worst_accum);
+    CHECK(worst_accum < 1e-5);
     // a global batch that does not split evenly is refused on every rank
     const std::string odd = mpi + train_flags("odd", 7) + " > odd.log 2>&1";
     CHECK(std::system(odd.c_str()) != 0);

@@ -38,6 +38,50 @@ def strip_strings(line):
     return re.sub(r'"(?:\\.|[^"\\])*"', '""', re.sub(r"'(?:\\.|[^'\\])*'", "''", line))
 
 
+def cut_body(sig):
+    """The declaration without its body: cut at the first '{' outside parentheses, so that
+    a default argument in braces (TensorOptions o = {}) stays in the signature."""
+    depth = 0
+    for k, c in enumerate(sig):
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "{" and depth == 0:
+            return sig[:k].rstrip()
+    return sig
+
+
+def lead_markdown(lead):
+    """A header's opening comment as Markdown: prose lines joined into paragraphs (a blank
+    comment line ends one), lines indented two or more spaces past the '//' (code, aligned
+    lists) kept as they are in a fenced block, so code never runs into the prose."""
+    out, prose, code = [], [], []
+
+    def flush():
+        if prose:
+            out.extend([" ".join(prose), ""])
+            prose.clear()
+        if code:
+            out.extend(["```"] + code + ["```", ""])
+            code.clear()
+
+    for line in lead:
+        text = line.rstrip()
+        if text.startswith("   "):  # "//" then three or more spaces: an indented line
+            if prose:
+                flush()
+            code.append(text[3:])
+        elif not text.strip():
+            flush()
+        else:
+            if code:
+                flush()
+            prose.append(text.strip())
+    flush()
+    return out
+
+
 def parse(path):
     """[(line, kind, name, signature, comment)], [warnings]"""
     lines = open(path, encoding="utf-8").read().split("\n")
@@ -96,7 +140,7 @@ def parse(path):
             while not re.search(r"[;{]\s*$|\)\s*(const)?\s*(override)?\s*(=\s*\w+)?\s*;?$", sig) and j < len(lines):
                 sig += " " + re.sub(r"//.*$", "", strip_strings(lines[j])).strip()
                 j += 1
-            sig = re.sub(r"\s*\{.*$", "", sig).rstrip(";").strip()
+            sig = cut_body(sig).rstrip(";").strip()
             sig = re.sub(r"\s+", " ", pending_template + sig)
             doc = " ".join(comment).strip() or (trailing.group(1).strip() if trailing else "")
             documented = bool(doc) or (last_documented and not prev_blank)
@@ -162,8 +206,8 @@ def main():
         for line in open(path, encoding="utf-8"):
             if not line.startswith("//"):
                 break
-            lead.append(line[2:].strip())
-        out += ["## `%s`" % path, "", " ".join(lead), ""]
+            lead.append(line[2:].rstrip("\n"))
+        out += ["## `%s`" % path, ""] + (lead_markdown(lead) or [""])
         for no, kind, name, sig, doc, _ in items:
             count += 1
             out.append("- `%s` ([line %d](../%s#L%d))%s" % (sig, no, path, no, ": " + doc if doc else ""))

@@ -4,18 +4,26 @@ library, and checks the output each one claims. A snippet that drifts from the l
 fails the `snippets` test.
 
 Fences:
-  ```cpp                  compiled and run (a fragment without main() runs inside one)
-  ```cpp compile          compiled only (needs a GPU, data files, ...)
+  ```cpp                  compiled and run
+  ```cpp compile          compiled only, not linked or run (needs a GPU, data files, ...)
   ```cpp excerpt FILE     not compiled: every code line of it must appear in FILE (comments,
                           trailing ';' / '{' and spacing aside): excerpts cannot drift either
 Claimed output: a comment line `// prints:` followed by comment lines, each an output line
 the program must print (in that order; other lines may come between).
 
+Each snippet is its own program, compiled as the docs say a reader compiles it (docs/
+tutorial/README.md): a snippet with a main() exactly as printed; a snippet without one with
+exactly this wrapper and nothing else: its `#include` and `using namespace` lines first, then
+every other line inside `int main() {` ... `return 0; }`. Nothing is added (no standard
+header either), so a snippet that compiles here compiles when copied. A `#line` directive
+points compiler errors at the Markdown line; it changes nothing else.
+
   check_snippets.py --build BUILD_DIR --source SOURCE_DIR [--cxx c++] FILE.md ...
-All snippets go into one translation unit (one compile), each in its own namespace, with
-#line directives so that compiler errors point at the Markdown file and line.
+  check_snippets.py --extract FILE.md N     print compiled snippet N of FILE.md (1-based,
+                                            excerpts not counted) as the program it is
 """
 import argparse
+import concurrent.futures
 import os
 import re
 import subprocess
@@ -74,45 +82,48 @@ def claimed_output(lines):
     return [w.rstrip() for w in want]
 
 
-def translation_unit(items):
-    """items: (md, first, mode, lines). One file: hoisted includes, one namespace each."""
-    includes, bodies = ["#include <cstdio>", "#include <cstdlib>", "#include <iostream>"], []
-    for k, (md, first, mode, lines) in enumerate(items):
-        code, body_first = [], None
-        for j, line in enumerate(lines):
-            if line.startswith("#include"):
-                if line not in includes:
-                    includes.append(line)
-                continue
-            if body_first is None:
-                body_first = first + j
-            code.append(line)
-        has_main = any(re.search(r"\bint\s+main\s*\(", l) for l in code)
-        text = "\n".join(code)
-        if has_main:
-            text = re.sub(r"\bint\s+main\s*\(", "int run(", text)
-            body = "namespace snippet_%d {\n#line %d \"%s\"\n%s\n}\n" % (k, body_first or first, md, text)
-        else:
-            # using-directives stay at namespace scope; the rest runs in run()
-            usings = [l for l in code if l.strip().startswith("using namespace")]
-            rest = [l if not l.strip().startswith("using namespace") else "" for l in code]
-            body = ("namespace snippet_%d {\n%s\nint run() {\n#line %d \"%s\"\n%s\nreturn 0;\n}\n}\n"
-                    % (k, "\n".join(usings), body_first or first, md, "\n".join(rest)))
-        bodies.append(body)
-    cases = "\n".join("    case %d: return snippet_%d::run();" % (k, k) for k in range(len(items)))
-    main = ("int main(int argc, char** argv) {\n  switch (argc > 1 ? std::atoi(argv[1]) : -1) {\n"
-            "%s\n  }\n  return 2;\n}\n" % cases)
-    return "\n".join(includes) + "\n\n" + "\n".join(bodies) + "\n" + main
+def is_head(line):
+    return line.startswith("#include") or line.strip().startswith("using namespace")
+
+
+def program(md, first, lines, line_directives=True):
+    """The program a snippet is (see the module's comment): verbatim when it has a main(),
+    else its #include / using lines, then the rest as the body of main()."""
+    at = lambda no: ['#line %d "%s"' % (no, md)] if line_directives else []
+    if any(re.search(r"\bint\s+main\s*\(", l) for l in lines):
+        return "\n".join(at(first) + lines) + "\n"
+    head = [l for l in lines if is_head(l)]
+    body_first = next((first + j for j, l in enumerate(lines) if not is_head(l)), first)
+    body = [l for l in lines if not is_head(l)]
+    return "\n".join(head + ["int main() {"] + at(body_first) + body + ["return 0;", "}"]) + "\n"
+
+
+def compiled_snippets(files):
+    """(md, first, mode, lines) of every snippet that is compiled, in file order."""
+    return [(md, first, mode, lines) for md in files for first, mode, _, lines in snippets(md)
+            if mode in ("run", "compile")]
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--build", required=True)
-    ap.add_argument("--source", required=True)
+    ap.add_argument("--build")
+    ap.add_argument("--source")
+    ap.add_argument("--extract", nargs=2, metavar=("FILE", "N"),
+                    help="print compiled snippet N (1-based) of FILE as the program it is")
     ap.add_argument("--cxx", default="c++")
     ap.add_argument("--show", action="store_true", help="print what every snippet printed")
-    ap.add_argument("files", nargs="+")
+    ap.add_argument("files", nargs="*")
     a = ap.parse_args()
+    if a.extract:
+        md, n = a.extract
+        found = compiled_snippets([md])
+        if not n.isdigit() or not 1 <= int(n) <= len(found):
+            ap.error("%s has %d compiled snippets, numbered from 1" % (md, len(found)))
+        md, first, _, lines = found[int(n) - 1]
+        sys.stdout.write(program(md, first, lines, line_directives=False))
+        return 0
+    if not a.build or not a.source or not a.files:
+        ap.error("--build, --source and FILE.md are required (unless --extract)")
     errors, items, runs = [], [], []
     for md in a.files:
         for first, mode, arg, lines in snippets(md):
@@ -125,24 +136,33 @@ def main():
             items.append((md, first, mode, lines))
             runs.append(mode == "run")
     work = tempfile.mkdtemp(prefix="normgrad_snippets_")
-    src, exe = os.path.join(work, "snippets.cpp"), os.path.join(work, "snippets")
-    open(src, "w").write(translation_unit(items))
     inc = ["-I" + os.path.join(a.source, d) for d in ("core/include", "nn/include", "optim/include")]
     if os.path.isdir(os.path.join(a.source, "cuda/include")):
         inc.append("-I" + os.path.join(a.source, "cuda/include"))
     inc.append("-I" + os.path.join(a.build, "generated"))  # normgrad/norms/all.h (CMake)
-    cmd = [a.cxx, "-std=c++20", "-O0", "-g0", *inc, src, "-o", exe, "-L" + a.build, "-lnormgrad",
-           "-Wl,-rpath," + os.path.abspath(a.build)]
-    cc = subprocess.run(cmd, capture_output=True, text=True)
-    if cc.returncode != 0:
-        print(cc.stderr[-6000:])
-        print("FAILED: the snippets do not compile (errors point at the Markdown lines above)")
-        return 1
+
+    def build(k):
+        md, first, mode, lines = items[k]
+        src, exe = os.path.join(work, "snippet%d.cpp" % k), os.path.join(work, "snippet%d" % k)
+        open(src, "w").write(program(md, first, lines))
+        cmd = [a.cxx, "-std=c++20", "-O0", "-g0", *inc, src, "-o", exe]
+        # a `compile` snippet may need what this build lacks at link time (CUDA): not linked
+        cmd += (["-L" + a.build, "-lnormgrad", "-Wl,-rpath," + os.path.abspath(a.build)]
+                if mode == "run" else ["-c"])
+        return exe, subprocess.run(cmd, capture_output=True, text=True)
+
+    # One program per snippet (nothing shared between them), compiled in parallel.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        built = list(pool.map(build, range(len(items))))
     ran = 0
     for k, (md, first, mode, lines) in enumerate(items):
+        exe, cc = built[k]
+        if cc.returncode != 0:
+            errors.append("%s:%d: does not compile as printed:\n%s" % (md, first, cc.stderr[-3000:]))
+            continue
         if not runs[k]:
             continue
-        p = subprocess.run([exe, str(k)], capture_output=True, text=True, cwd=work, timeout=300)
+        p = subprocess.run([exe], capture_output=True, text=True, cwd=work, timeout=300)
         got = [l.rstrip() for l in p.stdout.split("\n")]
         ran += 1
         if a.show:

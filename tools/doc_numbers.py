@@ -66,17 +66,11 @@ def md_section(text, heading, what):
 
 
 def drop_column(table, name):
-    """The table without the column headed `name` (the delimiter row loses a cell too)."""
-    lines = table.split("\n")
-    k = lines[0].split(" | ").index(name)
-    out = []
-    for line in lines:
-        if re.fullmatch(r"\|(-+\|)+", line):
-            out.append("|" + "---|" * (line.count("|") - 2))
-        else:
-            cells = line.split(" | ")
-            out.append(" | ".join(cells[:k] + cells[k + 1:]))
-    return "\n".join(out)
+    """The table without column `name`, from every row: header, delimiter and body (cells
+    are what lies between the pipes, so "|---|" rows lose a cell too)."""
+    rows = [r.strip()[1:-1].split("|") for r in table.split("\n")]
+    k = [c.strip() for c in rows[0]].index(name)
+    return "\n".join("|" + "|".join(r[:k] + r[k + 1:]) + "|" for r in rows)
 
 
 def compare_tables(report):

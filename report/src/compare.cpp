@@ -21,6 +21,7 @@
 #include "normgrad/report/runs.h"
 #include "normgrad/train/data.h"
 #include "normgrad/train/files.h"
+#include "normgrad/train/manifest.h"
 #include "normgrad/train/saved_run.h"
 #include "normgrad/train/tokenizer.h"
 
@@ -385,6 +386,8 @@ void prepare(Comparison& c, const TrainConfig& base_in) {
   c.ranks = opt.comm ? opt.comm->size() : 1, c.rank = opt.comm ? opt.comm->rank() : 0;
   c.cores = std::max(1, (int)sysconf(_SC_NPROCESSORS_ONLN));
   if (!base.data.empty()) base.data = fs::absolute(base.data).lexically_normal().string();
+  if (!base.val_data.empty())
+    base.val_data = fs::absolute(base.val_data).lexically_normal().string();
   c.probe_interval_given = base.probe_interval > 0;
   if (!c.probe_interval_given) base.probe_interval = std::max<int64_t>(1, base.max_steps / 20);
   ensure_writable_dir(opt.dir, "compare");  // a read-only --report fails before any training
@@ -399,12 +402,17 @@ void prepare(Comparison& c, const TrainConfig& base_in) {
   }
   // The floor every language model must beat: token frequencies alone.
   const Tokenizer tok =
-      start_tok ? *start_tok : new_run_tokenizer(base.data, base.tokenizer, base.vocab_size);
+      start_tok ? *start_tok
+                : new_run_tokenizer(base.data, base.tokenizer, base.vocab_size, base.val_data);
   const std::vector<int64_t> corpus_ids = load_run_data(base.data, tok).ids;
-  c.res.unigram = unigram_val_loss(corpus_ids, tok.size());
+  const std::vector<int64_t> val_ids =  // --val-data: the whole file is the validation split
+      base.val_data.empty() ? std::vector<int64_t>{} : load_run_data(base.val_data, tok).ids;
+  c.res.unigram = val_ids.empty() ? unigram_val_loss(corpus_ids, tok.size())
+                                  : unigram_val_loss(corpus_ids, val_ids, tok.size());
   // What every run's reported val loss covers (train.cpp's full_val_loss, Batcher's split)
   const int64_t val_tokens =
-      (int64_t)corpus_ids.size() - (int64_t)(0.9 * (double)corpus_ids.size());
+      !val_ids.empty() ? (int64_t)val_ids.size()
+                       : (int64_t)corpus_ids.size() - (int64_t)(0.9 * (double)corpus_ids.size());
   const int64_t windows = (val_tokens - 1) / base.block_size;
   c.val_windows_text = std::to_string(windows) + " windows of " + std::to_string(base.block_size) +
                        " = " + std::to_string(windows * base.block_size) + " of its " +
@@ -498,7 +506,8 @@ json summary_json(const Comparison& c, const std::string& shows) {
                   // what every run shares (a key some variant or length sets is not here)
                   {"shared_settings", without_keys(c.base.describe(), c.overridden)},
                   {"steps", c.lengths},
-                  {"variants", length_json(longest, c.res.runs, dir)}};
+                  {"variants", length_json(longest, c.res.runs, dir)},
+                  {"manifest", reproducibility_manifest(parse_device(c.base.device))}};
   for (size_t vi = 0; vi < c.variants.size(); ++vi) {
     const TrainConfig cfg = apply_variant(c.base, c.variants[vi]);
     json& v = summary["variants"][vi];

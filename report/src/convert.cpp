@@ -350,11 +350,18 @@ ConvertResult convert(const ConvertOptions& o) {
   for (auto& [k, v] : s.run.file.tensors)
     if (k.rfind("optim.", 0) != 0) s.weights[k] = v;
   const auto ids = load_run_data(o.data.empty() ? s.run.cfg.data : o.data, s.run.tok).ids;
-  s.data = std::make_unique<Batcher>(ids, s.run.cfg.block_size, s.run.cfg.seed + 1);
+  // The run's own validation file (--val-data) when no --data replaces its corpus.
+  const bool own_val = o.data.empty() && !s.run.cfg.val_data.empty();
+  const std::vector<int64_t> val_ids =
+      own_val ? load_run_data(s.run.cfg.val_data, s.run.tok).ids : std::vector<int64_t>{};
+  s.data = own_val
+               ? std::make_unique<Batcher>(ids, val_ids, s.run.cfg.block_size, s.run.cfg.seed + 1)
+               : std::make_unique<Batcher>(ids, s.run.cfg.block_size, s.run.cfg.seed + 1);
   ensure_writable_dir(o.dir, "convert");
 
   ConvertResult res;
-  res.unigram = unigram_val_loss(ids, s.run.tok.size());
+  res.unigram = own_val ? unigram_val_loss(ids, val_ids, s.run.tok.size())
+                        : unigram_val_loss(ids, s.run.tok.size());
   auto model = s.fresh();
   const auto positions = surgery_positions(*model, o.at);
   for (const auto& p : nn::norm_positions(*model)) {

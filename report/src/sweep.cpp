@@ -13,6 +13,7 @@
 #include "normgrad/report/figures.h"
 #include "normgrad/train/data.h"
 #include "normgrad/train/files.h"
+#include "normgrad/train/manifest.h"
 #include "normgrad/train/saved_run.h"
 
 namespace ngcli {
@@ -79,6 +80,8 @@ void prepare(Sweep& w, const TrainConfig& base_in, const SweepOptions& opt_in) {
   // is one error here, not one per cell.
   parse_device(base.device);
   if (!base.data.empty()) base.data = fs::absolute(base.data).lexically_normal().string();
+  if (!base.val_data.empty())
+    base.val_data = fs::absolute(base.val_data).lexically_normal().string();
   for (const auto& v : opt.values) {
     TrainConfig probe = base;  // parses the value as the field's type and checks it
     set_recipe_field(probe, opt.param, v, "sweep --values");
@@ -88,8 +91,12 @@ void prepare(Sweep& w, const TrainConfig& base_in, const SweepOptions& opt_in) {
       ng::fail("sweep", "--param ", opt.param, ": value '", v, "' is not a number");
   }
   ensure_writable_dir(opt.dir, "sweep");
-  w.tok = new_run_tokenizer(base.data, base.tokenizer, base.vocab_size);
-  w.res.unigram = unigram_val_loss(load_run_data(base.data, w.tok).ids, w.tok.size());
+  w.tok = new_run_tokenizer(base.data, base.tokenizer, base.vocab_size, base.val_data);
+  const std::vector<int64_t> ids = load_run_data(base.data, w.tok).ids;
+  w.res.unigram =  // --val-data: the whole file is the validation split
+      base.val_data.empty()
+          ? unigram_val_loss(ids, w.tok.size())
+          : unigram_val_loss(ids, load_run_data(base.val_data, w.tok).ids, w.tok.size());
 }
 
 // The grid; every config is checked before anything trains. A run that ended before keeps
@@ -255,9 +262,13 @@ void write_files(const Sweep& w) {
                      {"best", c.best}});
   }
   write_text(opt.dir + "/sweep.csv", csv.str());
-  const json summary = {
-      {"param", opt.param},        {"unigram_val_loss", res.unigram}, {"seeds", opt.seeds},
-      {"config", base.describe()}, {"interrupted", res.interrupted},  {"cells", cells}};
+  const json summary = {{"param", opt.param},
+                        {"unigram_val_loss", res.unigram},
+                        {"seeds", opt.seeds},
+                        {"config", base.describe()},
+                        {"interrupted", res.interrupted},
+                        {"cells", cells},
+                        {"manifest", reproducibility_manifest(parse_device(base.device))}};
   write_text(opt.dir + "/summary.json", summary.dump(2));
 }
 

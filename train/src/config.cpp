@@ -397,6 +397,7 @@ void TrainConfig::validate() const {
       {"n_embd", {n_embd, 65536}},
       {"block_size", {block_size, 65536}},
       {"batch", {batch, 65536}},
+      {"grad_accum", {grad_accum, 65536}},
       {"eval_iters", {eval_iters, 1000000}},
       {"threads", {threads, 4096}},
       {"max_steps", {max_steps, (int64_t)1e12}},
@@ -435,14 +436,15 @@ std::string dashed(std::string name) {
 // model, norm, optimizer, schedule) is an error naming both values.
 TrainConfig resumed_config(const TrainConfig& cli, const TrainConfig& saved) {
   TrainConfig run = saved;
-#define NG_RESUME(group, type, name, def, check, help)                                          \
-  if (FieldGroup::group == FieldGroup::place)                                                   \
-    run.name = cli.name;                                                                        \
-  else if (cli.given.count(#name) && FieldGroup::group == FieldGroup::book)                     \
-    run.name = cli.name;                                                                        \
-  else if (cli.given.count(#name) && std::string(#name) != "data" && !(cli.name == saved.name)) \
-    fail("train", "--resume: --", dashed(#name), " ", field_str(cli.name),                      \
-         " conflicts with the saved run's ", field_str(saved.name),                             \
+#define NG_RESUME(group, type, name, def, check, help)                      \
+  if (FieldGroup::group == FieldGroup::place)                               \
+    run.name = cli.name;                                                    \
+  else if (cli.given.count(#name) && FieldGroup::group == FieldGroup::book) \
+    run.name = cli.name;                                                    \
+  else if (cli.given.count(#name) && std::string(#name) != "data" &&        \
+           std::string(#name) != "val_data" && !(cli.name == saved.name))   \
+    fail("train", "--resume: --", dashed(#name), " ", field_str(cli.name),  \
+         " conflicts with the saved run's ", field_str(saved.name),         \
          " (drop the flag to continue the run, or start a new run in another --out)");
   NG_TRAIN_FIELDS(NG_RESUME)
 #undef NG_RESUME

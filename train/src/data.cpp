@@ -160,6 +160,18 @@ Batcher::Batcher(std::vector<int64_t> ids, int64_t block, uint64_t seed, double 
          " tokens)");
 }
 
+Batcher::Batcher(std::vector<int64_t> train, const std::vector<int64_t>& val, int64_t block,
+                 uint64_t seed)
+    : ids_(std::move(train)), block_(block), split_((int64_t)ids_.size()), gen_(seed) {
+  // One array, the validation ids after the training ids: the draws and windows of the
+  // 90/10 split apply unchanged (no training window reaches past split_, see draw_start).
+  if (block_ <= 0) fail("data", "block_size must be > 0, got ", block_);
+  if (split_ < block_ + 2 || (int64_t)val.size() < block_ + 2)
+    fail("data", "too short for block_size ", block_, ": ", split_, " training and ", val.size(),
+         " validation tokens (each needs at least ", block_ + 2, ")");
+  ids_.insert(ids_.end(), val.begin(), val.end());
+}
+
 std::pair<ng::Tensor, ng::Tensor> Batcher::batch(int64_t B, bool validation, ng::Generator* g) {
   ng::Generator& gen = g ? *g : gen_;
   int64_t tokens = 0;
@@ -201,8 +213,10 @@ std::pair<ng::Tensor, ng::Tensor> Batcher::val_window_batch(int64_t first, int64
   return {ng::from_vector(x, {count, block_}), ng::from_vector(y, {count, block_})};
 }
 
-double unigram_val_loss(const std::vector<int64_t>& ids, int64_t vocab, double val_fraction) {
-  const int64_t n = (int64_t)ids.size(), split = (int64_t)((1.0 - val_fraction) * n);
+namespace {
+// Add-one smoothed unigram cross-entropy of ids [split, end) under the counts of [0, split).
+double unigram_after(const std::vector<int64_t>& ids, int64_t split, int64_t vocab) {
+  const int64_t n = (int64_t)ids.size();
   if (split < 1 || split >= n) ng::fail("unigram", "corpus of ", n, " tokens has no val split");
   std::vector<double> count(vocab, 1.0);  // add-one
   for (int64_t i = 0; i < split; ++i) count.at(ids[i]) += 1;
@@ -210,6 +224,18 @@ double unigram_val_loss(const std::vector<int64_t>& ids, int64_t vocab, double v
   double nll = 0;
   for (int64_t i = split; i < n; ++i) nll -= std::log(count.at(ids[i]) / total);
   return nll / (double)(n - split);
+}
+}  // namespace
+
+double unigram_val_loss(const std::vector<int64_t>& ids, int64_t vocab, double val_fraction) {
+  return unigram_after(ids, (int64_t)((1.0 - val_fraction) * (double)ids.size()), vocab);
+}
+
+double unigram_val_loss(const std::vector<int64_t>& train, const std::vector<int64_t>& val,
+                        int64_t vocab) {
+  std::vector<int64_t> all = train;
+  all.insert(all.end(), val.begin(), val.end());
+  return unigram_after(all, (int64_t)train.size(), vocab);
 }
 
 }  // namespace ngcli

@@ -103,13 +103,20 @@ double eval_command(const std::string& ckpt, const std::string& data, int64_t ma
   const auto t0 = std::chrono::steady_clock::now();
   Loaded l = load(ckpt, device);
   const auto t1 = std::chrono::steady_clock::now();
-  std::vector<int64_t> ids = load_run_data(data.empty() ? l.cfg.data : data, l.tok).ids;
-  // Without --data: the run's own validation split (the last 10% of its corpus, never
-  // trained on), not the whole text, which would mix in the training split.
+  // Without --data: the run's own validation split (its --val-data file, or the last 10% of
+  // its corpus, never trained on), not the whole text, which would mix in the training split.
+  const bool own_val = data.empty() && !l.cfg.val_data.empty();
+  std::vector<int64_t> ids = load_run_data(!data.empty() ? data
+                                           : own_val     ? l.cfg.val_data
+                                                         : l.cfg.data,
+                                           l.tok)
+                                 .ids;
   const std::string source =
-      data.empty() ? "the validation split of the run's corpus (last 10%, held out from training)"
-                   : data + " (all of it)";
-  if (data.empty()) ids.erase(ids.begin(), ids.begin() + (int64_t)(0.9 * (double)ids.size()));
+      !data.empty() ? data + " (all of it)"
+      : own_val     ? "the run's validation file " + l.cfg.val_data + " (--val-data, all of it)"
+                    : "the validation split of the run's corpus (last 10%, held out from training)";
+  if (data.empty() && !own_val)
+    ids.erase(ids.begin(), ids.begin() + (int64_t)(0.9 * (double)ids.size()));
   const int64_t T = l.cfg.block_size, n = ((int64_t)ids.size() - 1) / T;
   if (n < 1) fail("eval", "text has ", ids.size(), " tokens, fewer than block_size + 1 = ", T + 1);
   // Windows per forward pass: up to 32, fewer when the logits (B x T x vocab floats) would
@@ -224,7 +231,9 @@ std::string sample_command(const std::string& ckpt, const std::string& prompt, i
 void grads_command(const std::string& ckpt, const GradsOptions& o) {
   Loaded l = load(ckpt, o.device);
   const RunData corpus = load_run_data(o.data.empty() ? l.cfg.data : o.data, l.tok);
-  const int64_t batch = o.batch > 0 ? o.batch : l.cfg.batch;
+  // Default: the sequences of one optimizer step (all --grad-accum micro-batches as one
+  // batch: the same gradient up to summation order), so --step replays the run's draws.
+  const int64_t batch = o.batch > 0 ? o.batch : l.cfg.batch * l.cfg.grad_accum;
   TrainConfig with_batch = l.cfg;  // --batch gets the bounds and the memory check of train
   with_batch.batch = batch;
   with_batch.validate();

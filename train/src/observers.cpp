@@ -95,6 +95,8 @@ void RunLog::record(const json& m) {
   tb_->scalar("optim/lr", m["lr"].get<double>(), at);
   tb_->scalar("optim/grad_norm", m["grad_norm"].get<double>(), at);
   tb_->scalar("speed/tokens_per_s", m["tokens_per_s"].get<double>(), at);
+  tb_->scalar("speed/ms_per_iter", m["ms_per_iter"].get<double>(), at);
+  tb_->scalar("speed/mfu", m["mfu"].get<double>(), at);
   if (m.contains("val_loss")) {
     tb_->scalar("loss/val", m["val_loss"].get<double>(), at);
     tb_->scalar("loss/train_eval", m["train_loss_eval"].get<double>(), at);
@@ -107,9 +109,10 @@ void RunLog::progress(const json& m, int64_t first_step, double seconds) {
   const int64_t step = m["step"].get<int64_t>();
   if (session_.quiet || !(tty_ || step % run.log_interval == 0 || m.contains("val_loss"))) return;
   const double eta = (double)(run.max_steps - step) * seconds / (double)(step - first_step);
-  std::printf("%sstep %5lld/%lld | loss %.4f | %6.0f tok/s | ETA %s", tty_ ? "\r" : "",
-              (long long)step, (long long)run.max_steps, m["loss"].get<double>(),
-              m["tokens_per_s"].get<double>(), fmt_duration(eta).c_str());
+  std::printf("%sstep %5lld/%lld | loss %.4f | %6.0f tok/s | %.1f ms/iter | MFU %.1f%% | ETA %s",
+              tty_ ? "\r" : "", (long long)step, (long long)run.max_steps, m["loss"].get<double>(),
+              m["tokens_per_s"].get<double>(), m["ms_per_iter"].get<double>(),
+              100.0 * m["mfu"].get<double>(), fmt_duration(eta).c_str());
   if (m.contains("val_loss")) std::printf(" | val %.4f", m["val_loss"].get<double>());
   if (m.contains("val_loss_full"))
     std::printf(" | val, whole split %.4f", m["val_loss_full"].get<double>());

@@ -34,7 +34,7 @@ class RunLog {
   void record(const nlohmann::json& m);
   // The console line: every step on a terminal, else every log_interval and at evaluations.
   void progress(const nlohmann::json& m, int64_t first_step, double seconds);
-  // Every sample_interval steps: 200 characters from the model, on its own random stream.
+  // Every sample_interval steps: 200 tokens from the model, on its own random stream.
   void sample(int64_t step);
 
  private:

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "normgrad/train/files.h"
+#include "normgrad/train/manifest.h"
 #ifdef NG_HAS_CUDA
 #include "normgrad/nccl.h"
 #endif
@@ -50,12 +51,22 @@ RunSource read_source(const TrainConfig& cfg, std::shared_ptr<dist::Communicator
   const int ranks = comm->size();
   const bool lead = comm->rank() == 0, quiet = cfg.quiet || !lead;
   if (!run.data.empty()) run.data = absolute(run.data);
+  if (!run.val_data.empty()) run.val_data = absolute(run.val_data);
   const std::string ckpt = cfg.out + "/ckpt.safetensors";
   if (cfg.resume) {
     if (!fs::exists(ckpt)) fail("train", "--resume: no checkpoint at ", ckpt);
     src.saved = read_saved_run(ckpt, true);
     run = resumed_config(cfg, src.saved->cfg);
     if (cfg.given.count("data")) run.data = absolute(cfg.data);
+    // --val-data may name the saved run's validation file at another path (its fingerprint
+    // is checked below), but not add one to a run that validated on the last 10% of --data.
+    if (cfg.given.count("val_data")) {
+      if (src.saved->cfg.val_data.empty())
+        fail("train", "--resume: --val-data ", cfg.val_data,
+             " conflicts with the saved run's validation split (the last 10% of --data); drop "
+             "the flag, or start a new run in another --out");
+      run.val_data = absolute(cfg.val_data);
+    }
     run.validate();
   }
   if (lead) ensure_writable_dir(run.out, "train");  // before any work: a read-only --out fails now
@@ -83,10 +94,13 @@ RunSource read_source(const TrainConfig& cfg, std::shared_ptr<dist::Communicator
   }
   src.tok = src.saved   ? src.saved->tok
             : src.start ? src.start->tok
-                        : new_run_tokenizer(run.data, run.tokenizer, run.vocab_size);
+                        : new_run_tokenizer(run.data, run.tokenizer, run.vocab_size, run.val_data);
   const auto& meta = src.saved ? src.saved->file.metadata : nn::Metadata{};
-  src.corpus = load_run_data(run.data, src.tok,
-                             meta.count("data_fingerprint") ? meta.at("data_fingerprint") : "");
+  const auto saved_meta = [&](const char* key) { return meta.count(key) ? meta.at(key) : ""; };
+  src.corpus = load_run_data(run.data, src.tok, saved_meta("data_fingerprint"));
+  if (!run.val_data.empty())
+    src.val_corpus =
+        load_run_data(run.val_data, src.tok, saved_meta("val_data_fingerprint"), "--val-data");
   check_fits_memory(run, src.tok.size(), "this run");
   return src;
 }
@@ -142,6 +156,14 @@ void print_model(const Session& s) {
                                   "rounded operands, float32 sgemm)");
 }
 
+// The run's batches: --data's first 90% and last 10%, or all of --data and all of --val-data.
+Batcher run_batcher(RunSource& src) {
+  const TrainConfig& run = src.run;
+  if (src.val_corpus)
+    return Batcher(std::move(src.corpus.ids), src.val_corpus->ids, run.block_size, run.seed + 1);
+  return Batcher(std::move(src.corpus.ids), run.block_size, run.seed + 1);
+}
+
 }  // namespace
 
 Session::Session(RunSource& src)
@@ -158,7 +180,8 @@ Session::Session(RunSource& src)
       probes_path(run.out + "/probes.jsonl"),
       tok(src.tok),
       fingerprint(src.corpus.fingerprint),
-      data(std::move(src.corpus.ids), run.block_size, run.seed + 1),
+      val_fingerprint(src.val_corpus ? src.val_corpus->fingerprint : ""),
+      data(run_batcher(src)),
       // the model draws its weights only when none are loaded next
       model(run.gpt(tok.size(), !src.saved && !src.start)),
       opt(optim::default_groups(model.named_parameters(), run.weight_decay, run.scalar_lr_scale),
@@ -270,6 +293,8 @@ void save_checkpoint(Session& s, int64_t at) {
                        {"data_fingerprint", s.fingerprint},
                        {"format", "normgrad-gpt-1"},
                        {"ranks", std::to_string(s.ranks)}};
+  if (!s.val_fingerprint.empty()) meta["val_data_fingerprint"] = s.val_fingerprint;
+  for (auto& [k, v] : reproducibility_manifest(s.dev)) meta[k] = v;  // what wrote the file
   s.tok.to_metadata(meta);
   if (s.lead) optim::save_checkpoint(s.ckpt, s.model, &s.opt, meta);
   s.comm->barrier();  // the file exists before any rank goes on

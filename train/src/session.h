@@ -26,6 +26,7 @@ struct RunSource {
   std::optional<SavedRun> start;  // --init-from
   Tokenizer tok;
   RunData corpus;
+  std::optional<RunData> val_corpus;  // --val-data
 };
 
 struct Session {
@@ -41,7 +42,8 @@ struct Session {
   ng::Device dev = ng::Device::CPU;
   std::string ckpt, metrics_path, probes_path;
   Tokenizer tok;
-  std::string fingerprint;  // of the corpus: a resumed run checks it trains on the same text
+  std::string fingerprint;      // of the corpus: a resumed run checks it trains on the same text
+  std::string val_fingerprint;  // of --val-data's file ("" without one), checked alike
   Batcher data;
   ng::nn::GPT model;
   ng::optim::AdamW opt;

@@ -133,13 +133,13 @@ std::vector<int64_t> read_token_file(const std::string& path) {
 }
 
 RunData load_run_data(const std::string& path, const Tokenizer& tok,
-                      const std::string& resumed_fingerprint) {
+                      const std::string& resumed_fingerprint, const std::string& flag) {
   RunData d;
   auto check_same = [&] {
     if (!resumed_fingerprint.empty() && d.fingerprint != resumed_fingerprint)
       fail("train", "--resume: the corpus ", d.source,
            " is not the text this run was trained on (fingerprint ", d.fingerprint, ", saved ",
-           resumed_fingerprint, "); pass --data with the original file");
+           resumed_fingerprint, "); pass ", flag, " with the original file");
   };
   if (!path.empty() && is_token_file(path)) {
     d.ids = read_token_file(path);
@@ -161,7 +161,7 @@ RunData load_run_data(const std::string& path, const Tokenizer& tok,
 }
 
 Tokenizer new_run_tokenizer(const std::string& data, const std::string& tokenizer,
-                            int64_t vocab_size) {
+                            int64_t vocab_size, const std::string& val_data) {
   if (!tokenizer.empty()) {
     Tokenizer t = Tokenizer::bpe(Gpt2Bpe::from_folder(tokenizer));
     if (vocab_size > 0 && vocab_size != t.size())
@@ -170,12 +170,18 @@ Tokenizer new_run_tokenizer(const std::string& data, const std::string& tokenize
   }
   if (!data.empty() && is_token_file(data)) {
     if (vocab_size > 0) return Tokenizer::ids(vocab_size);
-    const auto ids = read_token_file(data);
-    return Tokenizer::ids(*std::max_element(ids.begin(), ids.end()) + 1);
+    int64_t top = 0;
+    for (const std::string& f : {data, val_data})
+      if (!f.empty() && is_token_file(f)) {
+        const auto ids = read_token_file(f);
+        top = std::max(top, *std::max_element(ids.begin(), ids.end()));
+      }
+    return Tokenizer::ids(top + 1);
   }
   if (vocab_size > 0)
     fail("config", "vocab_size is for token files; text gets its characters' count");
-  return Tokenizer::chars(CharTokenizer::from_text(load_corpus(data)));
+  return Tokenizer::chars(CharTokenizer::from_text(
+      load_corpus(data) + (val_data.empty() ? std::string() : load_corpus(val_data))));
 }
 
 }  // namespace ngcli

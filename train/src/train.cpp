@@ -14,6 +14,7 @@
 
 #include "normgrad/normgrad.h"
 #include "normgrad/optim.h"
+#include "normgrad/train/speed.h"
 #include "observers.h"
 #include "session.h"
 
@@ -60,6 +61,12 @@ class Loop {
     // is saved. NG_DEFER_READOUT=1 takes this path on the CPU too (the tests check it).
     const char* env = std::getenv("NG_DEFER_READOUT");
     defer_readout_ = s.ranks == 1 && (s.dev != Device::CPU || (env && std::string(env) == "1"));
+    // MFU's two sides: the model FLOPs of a step (speed.h), and the peak of every rank's
+    // device measured here, under the run's threads and matmul precision.
+    flops_per_step_ = train_flops_per_token(s.model.num_parameters(), s.run.n_layer, s.run.n_embd,
+                                            s.run.block_size) *
+                      tokens_per_step();
+    peak_flops_ = measured_peak_flops(s.dev) * (double)s.ranks;
   }
   // One training step and what follows it; false when the run ends here.
   bool step();
@@ -83,7 +90,16 @@ class Loop {
   bool readout_due(int64_t at, bool stopping) const;
   Readout read_queued(bool record_newest);
   double tokens_per_s(int64_t steps, double seconds) const {
-    return seconds > 0 ? (double)steps * s_.run.batch * s_.run.block_size / seconds : 0.0;
+    // every micro-batch of a step counts (--grad-accum): the tokens the step learned from
+    return seconds > 0 ? (double)steps * tokens_per_step() / seconds : 0.0;
+  }
+  double tokens_per_step() const {
+    return (double)s_.run.batch * (double)s_.run.grad_accum * (double)s_.run.block_size;
+  }
+  // ms_per_iter and mfu of the training steps so far (the steps tokens/s counts).
+  void add_speed(json& m, int64_t steps, double seconds) const {
+    m["ms_per_iter"] = steps > 0 ? 1000.0 * seconds / (double)steps : 0.0;
+    m["mfu"] = seconds > 0 ? flops_per_step_ * (double)steps / seconds / peak_flops_ : 0.0;
   }
   void diverge(int64_t at, const std::string& what);
   void diverged_loss(int64_t at, double loss, const std::string& when);
@@ -96,6 +112,7 @@ class Loop {
   const Clock::time_point t0_;
   const StepCallback& on_step_;
   bool defer_readout_ = false;
+  double flops_per_step_ = 0, peak_flops_ = 1;
   // tokens/s counts training steps only: steps that record probes (hooks, Jacobians) and
   // the time of evaluations and checkpoints are measured apart.
   double train_s_ = 0, probe_s_ = 0, eval_s_ = 0;
@@ -162,15 +179,17 @@ Loop::Readout Loop::read_queued(bool record_newest) {
       return {false, l, g};
     }
     if (i + 1 == queued_.size() && !record_newest) break;
-    log_.record({{"step", q.step},
-                 {"loss", l},
-                 {"lr", q.lr},
-                 {"grad_norm", g},
-                 {"tokens_per_s", tokens_per_s(q.train_steps, q.train_s)},
-                 {"train_s", q.train_s},
-                 {"probe_s", q.probe_s},
-                 {"time_eval_s", q.eval_s},
-                 {"time_s", std::chrono::duration<double>(q.queued_at - t0_).count()}});
+    json m = {{"step", q.step},
+              {"loss", l},
+              {"lr", q.lr},
+              {"grad_norm", g},
+              {"tokens_per_s", tokens_per_s(q.train_steps, q.train_s)}};
+    add_speed(m, q.train_steps, q.train_s);
+    m.update({{"train_s", q.train_s},
+              {"probe_s", q.probe_s},
+              {"time_eval_s", q.eval_s},
+              {"time_s", std::chrono::duration<double>(q.queued_at - t0_).count()}});
+    log_.record(m);
     if (on_step_ && s_.lead) on_step_({q.step, l, ""});
   }
   const Readout r{true, v[v.size() - 2], v[v.size() - 1]};
@@ -183,15 +202,27 @@ bool Loop::step() {
   const auto step_t0 = Clock::now();
   const double lr = optim::warmup_cosine(s_.step, run.lr, run.warmup, run.max_steps, run.min_lr);
   s_.opt.set_lr(lr);
-  auto [xh, yh] = s_.data.batch(run.batch, false);
-  const Tensor x = s_.my_rows(xh).to(s_.dev), y = s_.my_rows(yh).to(s_.dev);
   const bool probing = log_.probes_at(s_.step + 1);
   nn::set_norm_step(s_.model, s_.step);  // scheduled norms (TaperNorm) follow the run
-  if (probing) log_.arm_probes();
-  Tensor loss = s_.model.loss(x, y);
   s_.opt.zero_grad();
-  loss.backward();
-  s_.averager.average(s_.model.parameters());  // every rank now holds the global gradient
+  // --grad-accum N: N micro-batches of run.batch sequences, drawn one after another from the
+  // batcher (a batch of B draws B offsets in order, so the N micro-batches are the sequences
+  // one batch of N x B would hold). Each micro-batch's mean loss is scaled by 1/N before its
+  // backward pass, so the summed gradients are those of the mean over all N x B sequences;
+  // only the summation order differs from one big batch. `loss` is that mean.
+  const int64_t accum = run.grad_accum;
+  Tensor loss;
+  for (int64_t k = 0; k < accum; ++k) {
+    auto [xh, yh] = s_.data.batch(run.batch, false);
+    const Tensor x = s_.my_rows(xh).to(s_.dev), y = s_.my_rows(yh).to(s_.dev);
+    if (probing && k + 1 == accum) log_.arm_probes();  // probes see the last micro-batch
+    Tensor micro = s_.model.loss(x, y);
+    if (accum > 1) micro = micro * (1.0 / (double)accum);
+    micro.backward();
+    loss = k == 0 ? micro.detach() : loss + micro.detach();
+  }
+  // Once per step, after the last micro-batch: every rank now holds the global gradient.
+  s_.averager.average(s_.model.parameters());
   if (probing) log_.probes_before_update(s_.step + 1);
   bool stop = g_interrupted;
   double gnorm = NAN;
@@ -271,6 +302,7 @@ bool Loop::after_step(double lr, double gnorm, bool probing, bool stop, Clock::t
   }
   const double secs = seconds_since(t0_);
   m["tokens_per_s"] = tps;  // training steps only
+  add_speed(m, train_steps_, train_s_);
   m["train_s"] = train_s_;
   m["probe_s"] = probe_s_;
   m["time_eval_s"] = eval_s_;

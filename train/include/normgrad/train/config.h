@@ -36,6 +36,7 @@ namespace ngcli {
   X(place, bool, quiet, false, kAny, "no progress output")                                       \
   X(place, bool, tensorboard, true, kAny, "TensorBoard event files in OUT: losses, lr, gradient norm, tokens/s, every probe") \
   X(run, std::string, data, "", kAny, "UTF-8 text file, or a token file (.bin: nanoGPT uint16 or llm.c) (default: the built-in fortunes corpus)") \
+  X(run, std::string, val_data, "", kAny, "validation file, text or token file read with the same tokenizer: all of --data trains and this file is the validation split (nanoGPT's train.bin / val.bin) (default: the last 10% of --data)") \
   X(run, std::string, tokenizer, "", kAny, "GPT-2 byte-level BPE: a folder with vocab.json + merges.txt (or tokenizer.json) (default: characters)") \
   X(run, int64_t, vocab_size, 0, kNonNegative, "vocabulary of token-file data without --tokenizer (0: the largest id + 1)") \
   X(run, std::string, init_from, "", kAny, "start from this checkpoint's weights and tokenizer (fine-tuning, e.g. an imported GPT-2)") \
@@ -55,7 +56,8 @@ namespace ngcli {
   X(model, std::optional<double>, alpha0_attn, std::nullopt, kPositive, "alpha0 at attention positions (Zhu et al.'s LLM recipe)") \
   X(model, std::optional<double>, alpha0_other, std::nullopt, kPositive, "alpha0 at MLP and final positions (Zhu et al.'s LLM recipe)") \
   X(model, bool, embed_scale, false, kAny, "learnable scalar after the token embedding, init sqrt(n_embd) (Zhu et al.'s LLaMA recipe)") \
-  X(optim, int64_t, batch, 12, kPositive, "sequences per step")                                  \
+  X(optim, int64_t, batch, 12, kPositive, "sequences per micro-batch (per step without --grad-accum)") \
+  X(optim, int64_t, grad_accum, 1, kPositive, "micro-batches of --batch sequences per optimizer step, gradients accumulated: the effective batch is batch x grad_accum (nanoGPT's gradient_accumulation_steps)") \
   X(optim, int64_t, max_steps, 600, kPositive, "training steps (the schedule's length)")         \
   X(optim, int64_t, warmup, 50, kNonNegative, "linear warmup steps")                             \
   X(optim, double, lr, 1e-3, kPositive, "peak learning rate (cosine to min_lr)")                 \
@@ -71,7 +73,7 @@ namespace ngcli {
   X(book, int64_t, log_interval, 10, kPositive, "print every N steps (non-terminal output)")     \
   X(book, int64_t, ckpt_interval, 200, kPositive, "checkpoint every N steps")                    \
   X(book, int64_t, probe_interval, 0, kNonNegative, "record probes to OUT/probes.jsonl every N steps (0: off)") \
-  X(book, int64_t, sample_interval, 0, kNonNegative, "print a 200-character sample every N steps, also to TensorBoard (0: off)")
+  X(book, int64_t, sample_interval, 0, kNonNegative, "print a 200-token sample every N steps, also to TensorBoard (0: off)")
 // clang-format on
 
 // What a field's value must satisfy (checked for flags and for configs read from files).

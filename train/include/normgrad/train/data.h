@@ -42,6 +42,10 @@ std::string load_text(const std::string& path);
 class Batcher {
  public:
   Batcher(std::vector<int64_t> ids, int64_t block_size, uint64_t seed, double val_fraction = 0.1);
+  // A validation set of its own (--val-data, nanoGPT's train.bin / val.bin): every id of
+  // `train` is training data and every id of `val` validation data.
+  Batcher(std::vector<int64_t> train, const std::vector<int64_t>& val, int64_t block_size,
+          uint64_t seed);
   // x, y: int64 [batch, block_size]; y is x shifted by one. Offsets come from `gen`, or
   // from the batcher's own generator (training batches) when null.
   std::pair<ng::Tensor, ng::Tensor> batch(int64_t batch_size, bool validation,
@@ -72,5 +76,8 @@ class Batcher {
 // character unseen in training costs log(train count + vocab), not infinity). A language
 // model whose val loss stays at this level has learned nothing beyond them.
 double unigram_val_loss(const std::vector<int64_t>& ids, int64_t vocab, double val_fraction = 0.1);
+// The same with a validation set of its own (--val-data).
+double unigram_val_loss(const std::vector<int64_t>& train, const std::vector<int64_t>& val,
+                        int64_t vocab);
 
 }  // namespace ngcli

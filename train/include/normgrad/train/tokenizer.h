@@ -57,12 +57,14 @@ struct RunData {
 };
 // `tok` encodes text; token files are taken as they are, every id checked < tok.size().
 // `resumed_fingerprint` (non-empty on --resume): the data must be the saved run's, checked
-// before anything is encoded.
+// before anything is encoded; `flag` names the option in that error (--data, --val-data).
 RunData load_run_data(const std::string& path, const Tokenizer& tok,
-                      const std::string& resumed_fingerprint = "");
+                      const std::string& resumed_fingerprint = "",
+                      const std::string& flag = "--data");
 // The tokenizer a new run builds: --tokenizer's BPE; else for a token file ids() with
-// `vocab_size` (0: the largest id + 1); else the characters of the text.
+// `vocab_size` (0: the largest id + 1); else the characters of the text. With `val_data`
+// (--val-data) the ids or characters of both files count, so the validation file encodes.
 Tokenizer new_run_tokenizer(const std::string& data, const std::string& tokenizer,
-                            int64_t vocab_size);
+                            int64_t vocab_size, const std::string& val_data = "");
 
 }  // namespace ngcli
