@@ -1,0 +1,22 @@
+// The one figure step of every report (compare, sweep, convert): run the report's script
+// over its folder, then build the markdown "Figures" section from the list of figures the
+// script wrote (figures.json, in drawing order), so no figure name is kept in two places.
+#pragma once
+#include <string>
+
+namespace ngcli {
+
+struct FigureSection {
+  bool drawn = false;    // the script ran (python3 with matplotlib was there)
+  std::string markdown;  // the section, or the line saying why there are no figures
+};
+
+// `script`: plot_report.py, plot_sweep.py or plot_surgery.py (found by find_script);
+// `intro`: a paragraph put before the figures.
+FigureSection draw_figures(const std::string& script, const std::string& dir,
+                           const std::string& intro = "");
+// The section from DIR/figures.json as it is: each listed plain name whose PNG exists, in
+// order; "" when none is (a path, a missing file or a malformed list is never linked).
+std::string figures_markdown(const std::string& dir, const std::string& intro = "");
+
+}  // namespace ngcli
