@@ -204,6 +204,7 @@ ConvertResult convert(const ConvertOptions& o) {
   const auto ids = load_run_data(o.data.empty() ? s.run.cfg.data : o.data, s.run.tok).ids;
   s.data = std::make_unique<Batcher>(ids, s.run.cfg.block_size, s.run.cfg.seed + 1);
   ensure_writable_dir(o.dir, "convert");
+  const FolderLock lock(o.dir, "convert");  // one report folder, one convert
 
   ConvertResult res;
   res.unigram = unigram_val_loss(ids, s.run.tok.size());
