@@ -6,8 +6,11 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <limits>
 #include <sstream>
+#include <type_traits>
 
 #include "normgrad/dist.h"
 #include "normgrad/error.h"
@@ -31,22 +34,41 @@ const std::vector<int64_t> kCompareLadder = {kCompareSteps, 1200};
 // seeds = 36 runs) takes about 8 minutes on 2 cores.
 constexpr int64_t kSweepSteps = 300, kSweepLayers = 2;
 
-// Number checks with messages people can read (CLI11's ranges print 1.8e308).
+// Number checks with messages people can read (CLI11's ranges print 1.8e308). Text that
+// is not a number says so, rather than that it is out of range.
 static CLI::Validator bound(const char* what, bool (*ok)(double)) {
   return CLI::Validator(
       [what, ok](std::string& in) {
-        double v = NAN;
-        try {
-          size_t used = 0;
-          v = std::stod(in, &used);
-          if (used != in.size()) v = NAN;
-        } catch (...) {
-        }
-        if (std::isnan(v)) return "must be a number, got '" + in + "'";  // not "> 0" for "abc"
-        if (std::isfinite(v) && ok(v)) return std::string();
-        return std::string("must be ") + what + ", got '" + in + "'";
+        double v = 0;
+        if (!number_from_text(in, v)) return "must be a number, got '" + in + "'";
+        return ok(v) ? std::string() : std::string("must be ") + what + ", got '" + in + "'";
       },
       what);
+}
+
+// The value's own type, before any range check: CLI11 alone turns "-1" for an unsigned flag
+// into 2^64 - 1 and clamps 2^64 or 1e23 to it, and reads hex; number_from_text refuses all
+// of them (a seed, a count) with the flag and the value named.
+template <class T>
+static CLI::Validator typed_number() {
+  if constexpr (std::is_integral_v<T>) {
+    const std::string range = "an integer in [" + std::to_string(std::numeric_limits<T>::min()) +
+                              ", " + std::to_string(std::numeric_limits<T>::max()) + "]";
+    return CLI::Validator(
+        [range](std::string& in) {
+          T v{};
+          return number_from_text(in, v) ? std::string()
+                                         : "must be " + range + ", got '" + in + "'";
+        },
+        "INT");
+  } else {
+    return CLI::Validator(
+        [](std::string& in) {
+          double v = 0;
+          return number_from_text(in, v) ? std::string() : "must be a number, got '" + in + "'";
+        },
+        "NUMBER");
+  }
 }
 static const CLI::Validator kPositive = bound("> 0", [](double v) { return v > 0; });
 static const CLI::Validator kNonNegative = bound(">= 0", [](double v) { return v >= 0; });
@@ -96,6 +118,10 @@ static CLI::Option* add_field(CLI::App& c, const char* name, T& v, FieldCheck ch
     o = c.add_option(flag, v, help);
   else
     o = c.add_option(flag, v, help)->capture_default_str();
+  if constexpr (std::is_same_v<T, std::optional<double>>)
+    o->check(typed_number<double>());
+  else if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
+    o->check(typed_number<T>());
   if (check != FieldCheck::kAny) o->check(validator(check));
   return o;
 }
@@ -109,18 +135,12 @@ static GivenFlags add_train_flags(CLI::App& c, TrainConfig& t) {
   for (const auto& k : kind_option_keys()) {  // the options the kinds declare themselves
     const auto set = [&t, key = k.key](const double& v) { t.kind_options[key] = v; };
     const auto in_range = [k](std::string& in) -> std::string {
-      try {
-        size_t used = 0;
-        const double v = std::stod(in, &used);
-        if (used == in.size()) {
-          ng::NormOptionSpec spec = k.spec;
-          spec.name = k.key;
-          const std::string e = ng::norm_option_range_error(spec, v);
-          return e.empty() ? e : e.substr(e.find(' ') + 1);  // "must be > 0, got -1"
-        }
-      } catch (const std::exception&) {
-      }
-      return "must be a number, got '" + in + "'";
+      double v = 0;
+      if (!number_from_text(in, v)) return "must be a number, got '" + in + "'";
+      ng::NormOptionSpec spec = k.spec;
+      spec.name = k.key;
+      const std::string e = ng::norm_option_range_error(spec, v);
+      return e.empty() ? e : e.substr(e.find(' ') + 1);  // "must be > 0, got -1"
     };
     CLI::Option* o = c.add_option_function<double>("--" + dashed(k.key), set, k.help());
     given.push_back({k.key, o->check(CLI::Validator(in_range, "NUMBER"))});
@@ -193,7 +213,15 @@ static int end_all_ranks(int code) {
   return code;
 }
 
+// 128 + the signal that stopped a run (130 for Ctrl-C), as a shell reports a process that
+// the signal killed; the run itself saved its checkpoint first.
+static int stopped_code(int signal) { return 128 + (signal > 0 ? signal : SIGINT); }
+
 int main(int argc, char** argv) {
+  // A write past `ulimit -f` then fails with EFBIG, reported as an error naming the file,
+  // instead of SIGXFSZ killing the process without a word (checkpoints are written to a
+  // temporary file and renamed: the previous one survives). Inherited by child runs.
+  std::signal(SIGXFSZ, SIG_IGN);
   ng::select_blas_core(argv);    // first: may re-run the program with OPENBLAS_CORETYPE set
   set_command_line(argc, argv);  // for the manifest of checkpoints and reports
   CLI::App app{"normgrad: train tiny GPTs with a chosen normalization and inspect gradient flow"};
@@ -225,7 +253,8 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--data", data,
                        "text or token file, all of it (default: the run's validation split: its "
                        "--val-data file, or the last 10% of its corpus)");
-  eval_cmd->add_option("--max-windows", windows, "evaluate at most this many windows (0: all)");
+  eval_cmd->add_option("--max-windows", windows, "evaluate at most this many windows (0: all)")
+      ->check(typed_number<int64_t>());
   add_device_option(*eval_cmd, device);
   auto* sample_cmd = app.add_subcommand("sample", "generate text");
   sample_cmd->add_option("--ckpt", ckpt, "checkpoint (.safetensors) to sample from")
@@ -234,6 +263,7 @@ int main(int argc, char** argv) {
   sample_cmd->add_option("--prompt", prompt,
                          "text the sample continues (default: none, the tokenizer's start token)");
   sample_cmd->add_option("--tokens", tokens, "tokens to generate (characters with a char run)")
+      ->check(typed_number<int64_t>())
       ->check(kPositive & CLI::Range(1, 1000000))
       ->capture_default_str();
   sample_cmd
@@ -241,8 +271,11 @@ int main(int argc, char** argv) {
                    "divides the logits before sampling: < 1 sharper, > 1 flatter")
       ->check(kPositive)
       ->capture_default_str();
-  sample_cmd->add_option("--top-k", top_k, "keep the k most likely (0: all)")->check(kNonNegative);
+  sample_cmd->add_option("--top-k", top_k, "keep the k most likely (0: all)")
+      ->check(typed_number<int64_t>())
+      ->check(kNonNegative);
   sample_cmd->add_option("--seed", seed, "seed of the sampling draws (same seed, same text)")
+      ->check(typed_number<uint64_t>())
       ->capture_default_str();
   add_device_option(*sample_cmd, device);
   GradsOptions go;
@@ -255,13 +288,16 @@ int main(int argc, char** argv) {
   grads_cmd
       ->add_option("--batch", go.batch,
                    "sequences (default: the run's sequences per step, batch x grad_accum)")
+      ->check(typed_number<int64_t>())
       ->check(kPositive);
   grads_cmd
       ->add_option("--step", go.step,
                    "the K-th training batch (1-based), replayed from the run's seed (the "
                    "offsets of the K-1 batches before it are drawn: at most 10^8 offsets)")
+      ->check(typed_number<int64_t>())
       ->check(kPositive);
   grads_cmd->add_option("--seed", go.seed, "an independent batch drawn from this seed instead")
+      ->check(typed_number<uint64_t>())
       ->excludes("--step");
   grads_cmd->add_option("--out", go.out)->capture_default_str();
   add_device_option(*grads_cmd, go.device);
@@ -285,10 +321,12 @@ int main(int argc, char** argv) {
                           "dyt:embed_scale (keys: the model/norm/optim flags' names)");
   compare_cmd->add_option("--kinds", kinds_csv, "comma-separated plain norm kinds (no recipe)");
   compare_cmd->add_option("--seeds", co.seeds, "seeds per variant (seed, seed+1, ...)")
+      ->check(typed_number<int>())
       ->check(kPositive)
       ->capture_default_str();
   compare_cmd
       ->add_option("--jobs", co.jobs, "runs in parallel as separate processes (0: one per core)")
+      ->check(typed_number<int>())
       ->check(kNonNegative)
       ->capture_default_str();
   compare_cmd->add_option("--report", co.dir, "report folder")->capture_default_str();
@@ -299,6 +337,7 @@ int main(int argc, char** argv) {
       "grid on held-out seeds first (scored by the whole val split), then run the reported "
       "seeds at each variant's best stable point");
   compare_cmd->add_option("--tune-seeds", co.tune_seeds, "held-out seeds per search point")
+      ->check(typed_number<int>())
       ->check(kPositive)
       ->capture_default_str();
   compare_cmd
@@ -307,6 +346,7 @@ int main(int argc, char** argv) {
                    "recipes and seeds trained at each; the report says whether each gap grows "
                    "or closes (--tune searches at the first)")
       ->delimiter(',')
+      ->check(typed_number<int64_t>())
       ->check(kPositive)
       ->excludes("--max-steps");
 
@@ -330,14 +370,18 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   sweep_cmd->add_option("--widths", so.widths, "n_embd values (default 64,128,256)")
       ->delimiter(',')
+      ->check(typed_number<int64_t>())
       ->check(CLI::Range(1, 65536));
   sweep_cmd->add_option("--layers", so.layers, "n_layer values (default: --n-layer)")
       ->delimiter(',')
+      ->check(typed_number<int64_t>())
       ->check(CLI::Range(1, 1024));
   sweep_cmd->add_option("--seeds", so.seeds, "seeds per cell")
+      ->check(typed_number<int>())
       ->check(kPositive)
       ->capture_default_str();
   sweep_cmd->add_option("--jobs", so.jobs, "runs in parallel as processes (0: one per core)")
+      ->check(typed_number<int>())
       ->check(kNonNegative)
       ->capture_default_str();
   sweep_cmd->add_option("--report", so.dir, "report folder (rerun to resume)")
@@ -364,12 +408,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"one", "sqrtc"}))
       ->capture_default_str();
   convert_cmd->add_option("--steps", vo.steps, "fine-tuning steps (0: none)")
+      ->check(typed_number<int64_t>())
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
   convert_cmd->add_option("--lr", vo.lr, "fine-tuning AdamW lr (constant)")
       ->check(kPositive)
       ->capture_default_str();
   convert_cmd->add_option("--eval-batches", vo.eval_batches, "validation batches per loss")
+      ->check(typed_number<int64_t>())
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   convert_cmd->add_flag("--per-layer", vo.per_layer, "also replace one layer at a time");
@@ -402,10 +448,12 @@ int main(int argc, char** argv) {
   app.add_flag("--version", version_flag,
                std::string("the version and the build's options (CUDA, BLAS, AVX-512)"));
   app.footer(
-      "normgrad help [command] prints this or a command's help. Exit codes: 0 done; 1 error (bad "
-      "input file, config or I/O: one line on stderr); 2 bad "
-      "command line; 3 training diverged (the message names the step, the first non-finite "
-      "parameter and the last good checkpoint); 130 interrupted by Ctrl-C (checkpoint saved).");
+      "normgrad help [command] prints this or a command's help. Exit codes: 0 done; 1 error "
+      "(bad input file, config or I/O, a folder another normgrad process holds: one line on "
+      "stderr); 2 bad command line; 3 training diverged (the message names the step, the first "
+      "non-finite parameter and the last good checkpoint); 128 + the signal when stopped by "
+      "SIGINT (Ctrl-C: 130), SIGTERM (143) or SIGHUP (129): the step finished and its "
+      "checkpoint saved.");
   if (argc == 2 && std::string(argv[1]) == "--version") {  // what this build is
 #ifdef NG_HAS_CUDA
     const char* cuda = "built (used with --device cuda when a GPU is present)";
@@ -455,7 +503,7 @@ int main(int argc, char** argv) {
   try {
     if (*train_cmd) {
       TrainResult r = train(tc, ng::dist::world());
-      return r.diverged ? 3 : r.interrupted ? 130 : 0;
+      return r.diverged ? 3 : r.interrupted ? stopped_code(r.signal) : 0;
     }
     if (*compare_cmd) {
       std::stringstream ss(kinds_csv);
@@ -464,12 +512,12 @@ int main(int argc, char** argv) {
       for (const auto& s : variant_specs) co.variants.push_back(parse_variant(s));
       for (const auto& s : tune_specs) co.tune.push_back(parse_tune_axis(s));
       co.comm = ng::dist::world();
-      if (compare(cc, co).interrupted) return 130;
+      if (const CompareResult r = compare(cc, co); r.interrupted) return stopped_code(r.signal);
     }
     if (*sweep_cmd) {
       for (const auto& s : sweep_variants) so.variants.push_back(parse_variant(s));
       so.comm = ng::dist::world();
-      if (sweep(wc, so).interrupted) return 130;
+      if (const SweepResult r = sweep(wc, so); r.interrupted) return stopped_code(r.signal);
     }
     if (*convert_cmd) convert(vo);
     if (*import_cmd) import_hf(hf_dir, import_out);

@@ -23,6 +23,9 @@ inline ngcli::TrainConfig tiny_cfg(const std::string& out) {
   c.n_layer = 2, c.n_head = 2, c.n_embd = 16, c.block_size = 16, c.batch = 4;
   c.max_steps = 12, c.warmup = 2, c.eval_interval = 5, c.eval_iters = 2, c.ckpt_interval = 5;
   c.dropout = 0.1;
+  // The tests' folders persist between runs of the suite and a test may start a new run in
+  // its own folder more than once; the refusal without it has tests of its own (hostile).
+  c.overwrite = true;
   return c;
 }
 inline std::vector<std::string> lines(const std::string& path) {

@@ -94,7 +94,7 @@ std::string run_flags(const std::string& data, const std::string& out) {
   return "--data " + data + " --out " + out +
          " --n-layer 2 --n-head 2 --n-embd 32 --block-size 32 --batch 8 --max-steps 20"
          " --warmup 4 --eval-interval 10 --eval-iters 2 --ckpt-interval 10 --dropout 0"
-         " --tensorboard false";
+         " --tensorboard false --overwrite";  // the folders of the suite's previous run
 }
 
 // The checkpoint the eval / sample / grads / convert cases read: 20 CPU steps of layernorm,

@@ -65,7 +65,8 @@ std::string train_flags(const std::string& out, int batch = 8) {
   return std::string(NG_CLI_BINARY) + " train --data " + corpus_file() +
          " --n-layer 2 --n-head 2 --n-embd 32 --block-size 16 --batch " + std::to_string(batch) +
          " --max-steps 20"
-         " --eval-interval 10 --eval-iters 2 --warmup 2 --ckpt-interval 10 --quiet --out " +
+         " --eval-interval 10 --eval-iters 2 --warmup 2 --ckpt-interval 10 --quiet --overwrite"
+         " --out " +
          out;
 }
 

@@ -16,6 +16,8 @@
 #include "cli_helpers.h"
 #include "helpers.h"
 #include "normgrad/nn.h"
+#include "normgrad/report/compare.h"
+#include "normgrad/report/variants.h"
 #include "normgrad/train/data.h"
 #include "normgrad/train/files.h"
 #include "normgrad/train/inspect.h"
@@ -105,6 +107,39 @@ std::pair<int, std::string> run_cli(const std::string& args, int timeout_s = 0) 
   std::ifstream f("cli_err.txt");
   std::string err((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc), err};
+}
+
+// Starts the normgrad binary with `args` (its output to /dev/null); returns its pid.
+pid_t start_cli(const std::vector<std::string>& args) {
+  std::fflush(stdout);  // or the child would print our buffered lines again
+  const pid_t pid = fork();
+  if (pid == 0) {
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    std::vector<char*> argv = {(char*)NG_CLI_BINARY};
+    for (const auto& a : args) argv.push_back((char*)a.c_str());
+    argv.push_back(nullptr);
+    execv(NG_CLI_BINARY, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+// Waits until `path` exists and is not empty (a run has taken a step), at most 20 s.
+void wait_for_file(const std::string& path) {
+  for (int i = 0; i < 400 && !(fs::exists(path) && fs::file_size(path) > 0); ++i) usleep(50000);
+}
+// The exit code of a child, or minus the signal that killed it (a shell would show both as
+// 128 + signal; the tests tell a run that stopped itself from one that was killed).
+int exit_code(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+int event_files(const std::string& dir) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(dir))
+    n += e.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
+  return n;
 }
 }  // namespace
 
@@ -297,9 +332,14 @@ TEST_SUITE("hostile") {
     CHECK(rc == 2);
     CHECK(err.find("--batch: must be > 0, got '-1'") != std::string::npos);
     CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+    // past int64: refused as text (it once became 2^63 - 1 and failed the range check)
     std::tie(rc, err) = run_cli("train --block-size 99999999999999999999 --max-steps 1");
+    CHECK(rc == 2);
+    CHECK(err.find("--block-size: must be an integer in [-9223372036854775808, "
+                   "9223372036854775807], got '99999999999999999999'") != std::string::npos);
+    std::tie(rc, err) = run_cli("train --block-size 99999 --max-steps 1");
     CHECK(rc == 1);
-    CHECK(err == "error: [config] block_size 9223372036854775807 is above the limit of 65536\n");
+    CHECK(err == "error: [config] block_size 99999 is above the limit of 65536\n");
     std::tie(rc, err) = run_cli("train --out /proc/self --data " + corpus_file());
     CHECK(rc == 1);
     CHECK(err.find("cannot write in /proc/self") != std::string::npos);
@@ -480,6 +520,247 @@ TEST_SUITE("hostile") {
     CHECK(err.find("[grads] --step 1000000000000 would replay the 999999999999 training "
                    "batches before it (4 offsets each); the limit is 100000000 offsets: "
                    "--step <= 25000001 at batch 4") != std::string::npos);
+    CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+  }
+
+  TEST_CASE("one folder, one run: a second train, compare, sweep or convert names the holder") {
+    const Original o = make_original("hostile_lock_ckpt");
+    const std::string dir = "hostile_lock", data = corpus_file();
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const std::string holder = "(pid " + std::to_string(getpid()) + ")";
+    {
+      const FolderLock held(dir, "test");  // as a running train would hold it
+      const std::string args[] = {
+          "train --max-steps 1 --data " + data + " --out " + dir,
+          "compare --kinds layernorm --max-steps 1 --data " + data + " --report " + dir,
+          "sweep --values 1 --widths 16 --max-steps 1 --data " + data + " --report " + dir,
+          "convert --ckpt " + o.ckpt + " --steps 0 --report " + dir};
+      for (const auto& a : args) {
+        CAPTURE(a);
+        auto [rc, err] = run_cli(a, 60);
+        CHECK(rc == 1);
+        CHECK(err.find(dir + " is in use by another normgrad process " + holder) !=
+              std::string::npos);
+        CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+      }
+      TrainConfig c = tiny_cfg(dir);  // in this process too: another open of the lock file
+      CHECK_THROWS_WITH_AS(train(c), doctest::Contains("is in use by another normgrad process"),
+                           Error);
+      CHECK_FALSE(fs::exists(dir + "/metrics.jsonl"));  // nothing written while it was held
+    }
+    TrainConfig c = tiny_cfg(dir);  // released: the folder is free again
+    c.max_steps = 2;
+    CHECK(train(c).steps == 2);
+    CHECK(train(c).steps == 2);  // and train released it on return
+  }
+
+  TEST_CASE("compare and sweep refuse duplicate variants or values before anything runs") {
+    const std::string data = corpus_file(), dir = "hostile_dups";
+    fs::remove_all(dir);
+    const std::pair<std::string, std::string> cases[] = {
+        {"compare --variant dyt --variant dyt", "variants `dyt` and `dyt` are the same run"},
+        {"compare --variant dyt:alpha0=1,scale=sqrtc --variant dyt:scale=sqrtc,alpha0=1",
+         "are the same run (one folder or one recipe)"},
+        {"compare --kinds rmsnorm --variant rmsnorm", "variants `rmsnorm` and `rmsnorm`"},
+        {"sweep --values 1,1", "--values: 1 is given twice (alpha0 = 1)"},
+        {"sweep --values 1,1.0", "--values: 1.0 is given twice"},
+        {"sweep --values 1 --widths 16,16", "--widths: 16 is given twice"}};
+    for (const auto& [args, want] : cases) {
+      CAPTURE(args);
+      auto [rc, err] = run_cli(args + " --max-steps 1 --data " + data + " --report " + dir, 60);
+      CHECK(rc == 1);
+      CHECK(err.find(want) != std::string::npos);
+      CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+      CHECK_FALSE(fs::exists(dir + "/runs"));
+    }
+  }
+
+  TEST_CASE("a new run refuses an earlier run's folder; --overwrite replaces its files only") {
+    const std::string dir = "hostile_overwrite";
+    fs::remove_all(dir);
+    TrainConfig c = tiny_cfg(dir);
+    c.overwrite = false, c.max_steps = 2;
+    train(c);
+    REQUIRE(event_files(dir) == 1);
+    const auto metrics = lines(dir + "/metrics.jsonl");
+    CHECK_THROWS_WITH_AS(train(c),
+                         doctest::Contains("holds the files of an earlier run (ckpt.safetensors, "
+                                           "events.out.tfevents."),
+                         Error);
+    CHECK(lines(dir + "/metrics.jsonl") == metrics);  // refused before anything was touched
+    auto [rc, err] = run_cli("train --max-steps 1 --data " + c.data + " --out " + dir, 60);
+    CHECK(rc == 1);
+    CHECK(err.find("--resume continues it, --overwrite replaces it") != std::string::npos);
+    CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+    // --overwrite: the old run's files go (its TensorBoard events too: the viewer would draw
+    // both runs as one); a file the run did not write stays
+    std::ofstream(dir + "/train.log") << "an old run's log\n";
+    std::ofstream(dir + "/outcome.json") << "{\"code\": 0}\n";
+    std::ofstream(dir + "/notes.txt") << "mine\n";
+    sleep(1);  // event file names carry the second they were made
+    c.overwrite = true, c.max_steps = 3;
+    train(c);
+    CHECK(event_files(dir) == 1);
+    CHECK(lines(dir + "/metrics.jsonl").size() == 3);
+    CHECK_FALSE(fs::exists(dir + "/train.log"));
+    CHECK_FALSE(fs::exists(dir + "/outcome.json"));
+    CHECK(fs::exists(dir + "/notes.txt"));
+  }
+
+  TEST_CASE("compare owns the runs in its report folder: an earlier run's files are replaced") {
+    TrainConfig base = tiny_cfg("");
+    base.max_steps = 2, base.overwrite = false;
+    const std::string report = "hostile_recompare", run = run_dir(report, "layernorm", base.seed);
+    fs::remove_all(report);
+    TrainConfig old = base;  // an earlier compare's run (3 steps)
+    old.out = run, old.max_steps = 3;
+    train(old);
+    sleep(1);  // event file names carry the second they were made
+    compare(base, {"layernorm"}, report);
+    CHECK(event_files(run) == 1);
+    CHECK(lines(run + "/metrics.jsonl").size() == 2);
+  }
+
+  TEST_CASE("SIGTERM and SIGHUP stop train like Ctrl-C: step finished, checkpoint, 128 + signal") {
+    const std::string data = corpus_file();
+    for (const int sig : {SIGTERM, SIGHUP}) {
+      CAPTURE(sig);
+      const std::string out = "hostile_signal_" + std::to_string(sig);
+      fs::remove_all(out);
+      const pid_t pid =
+          start_cli({"train", "--data", data, "--out", out, "--n-layer", "1", "--n-embd", "16",
+                     "--block-size", "16", "--max-steps", "1000000", "--ckpt-interval", "1000000"});
+      REQUIRE(pid > 0);
+      wait_for_file(out + "/metrics.jsonl");
+      kill(pid, sig);
+      CHECK(exit_code(pid) == 128 + sig);
+      REQUIRE(fs::exists(out + "/ckpt.safetensors"));
+      const SavedRun r = read_saved_run(out + "/ckpt.safetensors", true);
+      CHECK(r.step >= 1);
+      CHECK(r.step == json::parse(lines(out + "/metrics.jsonl").back())["step"].get<int64_t>());
+    }
+  }
+
+  TEST_CASE("compare passes SIGTERM to its runs, writes its report and exits 143") {
+    const std::string data = corpus_file(), report = "hostile_compare_term";
+    fs::remove_all(report);
+    const pid_t pid = start_cli({"compare",
+                                 "--data",
+                                 data,
+                                 "--report",
+                                 report,
+                                 "--kinds",
+                                 "layernorm,rmsnorm",
+                                 "--seeds",
+                                 "1",
+                                 "--jobs",
+                                 "2",
+                                 "--n-layer",
+                                 "1",
+                                 "--n-embd",
+                                 "16",
+                                 "--block-size",
+                                 "16",
+                                 "--max-steps",
+                                 "1000000",
+                                 "--ckpt-interval",
+                                 "1000000"});
+    REQUIRE(pid > 0);
+    const std::string run = report + "/runs/layernorm/seed1337";
+    wait_for_file(run + "/metrics.jsonl");
+    kill(pid, SIGTERM);  // compare alone: it must pass the signal on
+    CHECK(exit_code(pid) == 143);
+    CHECK(fs::exists(run + "/ckpt.safetensors"));  // the run saved on SIGTERM
+    const std::vector<std::string> md = lines(report + "/report.md");
+    std::string text;
+    for (const auto& l : md) text += l + "\n";
+    CHECK(text.find("| interrupted |") != std::string::npos);
+    CHECK(text.find("| learning |") == std::string::npos);
+  }
+
+  TEST_CASE("a checkpoint past `ulimit -f`: an error naming the file, the old checkpoint kept") {
+    const Original o = make_original("hostile_fsize");
+    const std::vector<uint8_t> before = read_bytes(o.ckpt);
+    const size_t limit_kb = before.size() / 2048;  // half the checkpoint
+    REQUIRE(limit_kb > 4);
+    const std::string cmd = "bash -c 'ulimit -f " + std::to_string(limit_kb) + "; exec " +
+                            NG_CLI_BINARY + " train --resume --quiet --out hostile_fsize'" +
+                            " > cli_out.txt 2> cli_err.txt";
+    const int rc = std::system(cmd.c_str());
+    REQUIRE(WIFEXITED(rc));
+    CHECK(WEXITSTATUS(rc) == 1);  // was: killed by SIGXFSZ (153) without a word
+    const auto err = lines("cli_err.txt");
+    REQUIRE(err.size() == 1);
+    CHECK(err[0].find("hostile_fsize/ckpt.safetensors.tmp.") != std::string::npos);
+    CHECK(err[0].find("File too large") != std::string::npos);
+    CHECK(read_bytes(o.ckpt) == before);  // temp + rename: the step-2 checkpoint is intact
+    for (const auto& e : fs::directory_iterator("hostile_fsize"))
+      CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
+  }
+
+  TEST_CASE("numbers are parsed strictly: no wrap, no hex, no spaces, no clamping") {
+    const std::string seed_range = "must be an integer in [0, 18446744073709551615], got '";
+    const std::pair<std::string, std::string> cases[] = {
+        {"train --seed -1", "--seed: " + seed_range + "-1'"},
+        {"train --seed 18446744073709551616", "--seed: " + seed_range + "18446744073709551616'"},
+        {"train --seed 1e23", "--seed: " + seed_range + "1e23'"},
+        {"train --seed 0x10", "--seed: " + seed_range + "0x10'"},
+        {"compare --seed -1 --seeds 2", "--seed: " + seed_range + "-1'"},
+        {"sample --ckpt cli_test_corpus.txt --seed -1", "--seed: " + seed_range + "-1'"},
+        {"train --lr abc", "--lr: must be a number, got 'abc'"},
+        {"train --lr 0x10", "--lr: must be a number, got '0x10'"},
+        {"train --lr ' 0.001'", "--lr: must be a number, got ' 0.001'"},
+        {"train --lr '0.001 '", "--lr: must be a number, got '0.001 '"},
+        {"train --alpha0 0x1", "--alpha0: must be a number, got '0x1'"},
+        {"train --n-layer 2.5", "--n-layer: must be an integer in"},
+        {"compare --seeds 1e2", "--seeds: must be an integer in"}};
+    for (const auto& [args, want] : cases) {
+      CAPTURE(args);
+      auto [rc, err] = run_cli(args, 60);
+      CHECK(rc == 2);
+      CHECK(err.find(want) != std::string::npos);
+      CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+    }
+    // the largest seed is a seed; compare's seed + k must not pass it
+    auto [rc, err] =
+        run_cli("compare --seed 18446744073709551615 --seeds 2 --report hostile_wrap", 60);
+    CHECK(rc == 1);
+    CHECK(err.find("[compare] --seed 18446744073709551615 --seeds 2: the seeds "
+                   "18446744073709551615 + 0..1 pass 2^64 - 1") != std::string::npos);
+    // variant specs: duplicate keys, hex and spaces are refused, one line each
+    const std::pair<const char*, const char*> specs[] = {
+        {"dyt:alpha0=1,alpha0=2", "key 'alpha0' is given twice (1 and 2)"},
+        {"dyt:alpha0=0x10", "bad value '0x10' for key 'alpha0'"},
+        {"dyt:alpha0= 1", "bad value ' 1' for key 'alpha0'"},
+        {"dyt:alpha0=1 ", "bad value '1 ' for key 'alpha0'"},
+        {"dyt:n_layer=1e23", "bad value '1e23' for key 'n_layer'"},
+        {"dyt:warmup=-1", "warmup must be >= 0"}};
+    for (const auto& [spec, want] : specs) {
+      CAPTURE(spec);
+      CHECK_THROWS_WITH_AS(parse_variant(spec), doctest::Contains(want), Error);
+    }
+    TrainConfig c;
+    CHECK_THROWS_WITH_AS(set_recipe_field(c, "lambda0", "0x1", "sweep --values"),
+                         doctest::Contains("bad value '0x1' for key 'lambda0'"), Error);
+  }
+
+  TEST_CASE("--init-from with --tokenizer: refused, the starting checkpoint's tokenizer is used") {
+    const Original o = make_original("hostile_init_src");
+    TrainConfig c = tiny_cfg("hostile_init");
+    c.init_from = o.ckpt;
+    c.tokenizer = "some_bpe_folder";
+    c.given.insert("tokenizer");
+    CHECK_THROWS_WITH_AS(train(c),
+                         doctest::Contains("--init-from: --tokenizer some_bpe_folder would be "
+                                           "ignored: the starting checkpoint's tokenizer is used"),
+                         Error);
+    auto [rc, err] = run_cli("train --init-from " + o.ckpt +
+                                 " --tokenizer some_bpe_folder --overwrite --out hostile_init",
+                             60);
+    CHECK(rc == 1);
+    CHECK(err.find("would be ignored: the starting checkpoint's tokenizer is used") !=
+          std::string::npos);
     CHECK(std::count(err.begin(), err.end(), '\n') == 1);
   }
 }

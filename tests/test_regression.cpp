@@ -38,6 +38,7 @@ TEST_SUITE("regression") {
     c.data = regression_corpus();
     c.out = "regression_run";
     c.quiet = true;
+    c.overwrite = true;  // the folder of the suite's previous run
     // the sanitizer build compares the first 10 (memory errors show early)
     const size_t n = kSanitized ? 10 : 50;
     c.max_steps = (int64_t)n;

@@ -338,6 +338,7 @@ namespace {
 struct Comparison {
   explicit Comparison(const CompareOptions& o) : opt(o) {}
   const CompareOptions& opt;
+  FolderLock lock;   // the report folder is this compare's (rank 0 holds it)
   TrainConfig base;  // checked; max_steps is the first length (the search's and settings')
   std::vector<Variant> variants, as_given;  // as run (after a search) and as given
   std::vector<int64_t> lengths;
@@ -369,6 +370,19 @@ void prepare(Comparison& c, const TrainConfig& base_in) {
   c.variants = opt.variants.empty() ? default_variants() : opt.variants;
   c.as_given = c.variants;
   if (opt.seeds < 1) ng::fail("compare", "--seeds must be >= 1, got ", opt.seeds);
+  check_seed_range(
+      "compare", base_in.seed, (uint64_t)opt.seeds,
+      "--seed " + std::to_string(base_in.seed) + " --seeds " + std::to_string(opt.seeds));
+  // Two variants with one folder name or one recipe would train the same runs twice (and
+  // into one folder): refused before anything runs.
+  for (size_t i = 0; i < c.variants.size(); ++i)
+    for (size_t k = 0; k < i; ++k) {
+      const Variant &a = c.variants[k], &b = c.variants[i];
+      if (slug(a.spec) == slug(b.spec) ||
+          apply_variant(base_in, a).describe() == apply_variant(base_in, b).describe())
+        ng::fail("compare", "variants `", a.spec, "` and `", b.spec,
+                 "` are the same run (one folder or one recipe): give each once");
+    }
   TrainConfig& base = c.base;
   base = base_in;
   c.caller_quiet = base_in.quiet;
@@ -391,6 +405,7 @@ void prepare(Comparison& c, const TrainConfig& base_in) {
   c.probe_interval_given = base.probe_interval > 0;
   if (!c.probe_interval_given) base.probe_interval = std::max<int64_t>(1, base.max_steps / 20);
   ensure_writable_dir(opt.dir, "compare");  // a read-only --report fails before any training
+  if (c.rank == 0) c.lock = FolderLock(opt.dir, "compare");  // one report folder, one compare
 
   // With --init-from every run starts from that checkpoint: its model and tokenizer.
   std::optional<Tokenizer> start_tok;
@@ -431,6 +446,9 @@ void make_jobs(Comparison& c) {
         cfg.seed = c.base.seed + (uint64_t)k;
         cfg.out = run_dir(c.opt.dir, v.spec, cfg.seed, li == 0 ? 0 : c.lengths[li]);
         cfg.resume = false, cfg.stop_at = 0;
+        // Every reported run is new: the report folder's lock says its runs are this
+        // compare's, so the files of an earlier compare in them are replaced.
+        cfg.overwrite = true;
         c.jobs.push_back({v.spec, cfg});
         c.job_length.push_back(li);
       }
@@ -661,6 +679,7 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
         run_search(c.base, c.variants, opt.tune, opt.tune_seeds, opt.dir, c.res.unigram, run_all);
     if (c.search.interrupted) {
       c.res.interrupted = true;
+      c.res.signal = c.search.signal;
       if (!c.base.quiet) std::printf("compare --tune: interrupted during the search\n");
       return c.res;
     }
@@ -668,6 +687,7 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
   make_jobs(c);
   const JobsResult ran = c.run_all(c.jobs);
   c.res.interrupted = ran.interrupted;
+  c.res.signal = ran.signal;
   if (c.rank > 0) return c.res;  // rank 0 reads the outcomes and writes the report
   read_results(c, ran);
 

@@ -358,6 +358,7 @@ ConvertResult convert(const ConvertOptions& o) {
                ? std::make_unique<Batcher>(ids, val_ids, s.run.cfg.block_size, s.run.cfg.seed + 1)
                : std::make_unique<Batcher>(ids, s.run.cfg.block_size, s.run.cfg.seed + 1);
   ensure_writable_dir(o.dir, "convert");
+  const FolderLock lock(o.dir, "convert");  // one report folder, one convert
 
   ConvertResult res;
   res.unigram = own_val ? unigram_val_loss(ids, val_ids, s.run.tok.size())

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -159,26 +160,37 @@ std::string probe_evidence(const std::vector<json>& probes) {
   return o.str();
 }
 
-std::atomic<bool> g_runs_interrupted{false};
-void on_runs_sigint(int) { g_runs_interrupted = true; }
+// The signals that stop compare and sweep, as they stop train (train.cpp): SIGINT (Ctrl-C),
+// SIGTERM, SIGHUP. The first one received; 0: none.
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
+std::atomic<int> g_runs_signal{0};
+void on_runs_signal(int sig) {
+  int none = 0;
+  g_runs_signal.compare_exchange_strong(none, sig);
+}
 
-// Installs compare's SIGINT handler for its lifetime, without SA_RESTART: a Ctrl-C must
-// wake the wait() for children, so that they are told to stop at once.
-struct RunsSigint {
-  struct sigaction previous {};
-  RunsSigint() {
-    g_runs_interrupted = false;
+// Installs the stop handlers for the pool's lifetime, without SA_RESTART: a signal must wake
+// the wait() for children, so that they are told to stop at once.
+struct RunsSignals {
+  struct sigaction previous[std::size(kStopSignals)]{};
+  RunsSignals() {
+    g_runs_signal = 0;
     struct sigaction sa {};
-    sa.sa_handler = on_runs_sigint;
+    sa.sa_handler = on_runs_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &previous);
+    for (size_t i = 0; i < std::size(kStopSignals); ++i)
+      sigaction(kStopSignals[i], &sa, &previous[i]);
   }
-  ~RunsSigint() { sigaction(SIGINT, &previous, nullptr); }
+  ~RunsSignals() {
+    for (size_t i = 0; i < std::size(kStopSignals); ++i)
+      sigaction(kStopSignals[i], &previous[i], nullptr);
+  }
 };
 
 // Runs jobs as child `normgrad train` processes, `jobs` at a time; returns exit codes. On
-// Ctrl-C every running child gets SIGINT (a terminal sends it to them too; a `kill -INT` of
-// this process alone does not), saves a checkpoint and exits 130; no new run starts.
+// a stop signal every running child gets the same signal (a terminal sends Ctrl-C to them
+// too; a `kill -TERM` of this process alone does not), saves a checkpoint and exits 128 +
+// the signal; no new run starts.
 std::vector<int> run_processes(const std::vector<Job>& all, int jobs, bool quiet,
                                const std::string& exe) {
   std::vector<int> codes(all.size(), 130);  // never started: interrupted
@@ -186,11 +198,11 @@ std::vector<int> run_processes(const std::vector<Job>& all, int jobs, bool quiet
   size_t next = 0, done = 0;
   bool forwarded = false;
   while (done < all.size()) {
-    if (g_runs_interrupted && !forwarded) {
-      for (const auto& [pid, index] : running) kill(pid, SIGINT);
+    if (g_runs_signal != 0 && !forwarded) {
+      for (const auto& [pid, index] : running) kill(pid, g_runs_signal);
       forwarded = true;
     }
-    while ((int)running.size() < jobs && next < all.size() && !g_runs_interrupted) {
+    while ((int)running.size() < jobs && next < all.size() && g_runs_signal == 0) {
       const Job& j = all[next];
       ensure_writable_dir(j.cfg.out, "runs");
       std::vector<std::string> args = {"normgrad", "train"};
@@ -267,7 +279,7 @@ JobsResult run_distributed(const std::vector<Job>& jobs, bool quiet, ng::dist::C
       const TrainResult t = train(c);
       code = t.diverged ? 3 : t.interrupted ? 130 : 0;
       message = t.message;
-      interrupted = t.interrupted || g_runs_interrupted;
+      interrupted = t.interrupted || g_runs_signal != 0;
     } catch (const std::exception& e) {  // one bad run must not stop this rank's others
       message = e.what();
     }
@@ -303,8 +315,12 @@ JobsResult run_jobs(const std::vector<Job>& jobs, int parallel, bool quiet, cons
   JobsResult r;
   r.codes.assign(jobs.size(), 130);  // a run that never starts: interrupted
   r.messages.assign(jobs.size(), "");
-  RunsSigint sigint;
-  if (comm && comm->size() > 1) return run_distributed(jobs, quiet, *comm);
+  RunsSignals signals;
+  if (comm && comm->size() > 1) {
+    r = run_distributed(jobs, quiet, *comm);
+    if (r.interrupted) r.signal = g_runs_signal != 0 ? g_runs_signal.load() : SIGINT;
+    return r;
+  }
   if (parallel > 1) {
     r.codes = run_processes(jobs, parallel, quiet, exe);
     for (size_t i = 0; i < jobs.size(); ++i)
@@ -315,16 +331,18 @@ JobsResult run_jobs(const std::vector<Job>& jobs, int parallel, bool quiet, cons
         std::printf("\n== %s, seed %llu ==\n", jobs[i].variant.c_str(),
                     (unsigned long long)jobs[i].cfg.seed);
       const TrainResult t = train(jobs[i].cfg);  // its own handler saves a checkpoint on Ctrl-C
-      r.codes[i] = t.diverged ? 3 : t.interrupted ? 130 : 0;
+      r.codes[i] = t.diverged ? 3 : t.interrupted ? 128 + t.signal : 0;
       r.messages[i] = t.message;
       write_outcome(jobs[i], r.codes[i], r.messages[i]);
-      if (t.interrupted || g_runs_interrupted) {  // the rest never start
+      if (t.interrupted) r.signal = t.signal;     // train()'s own handlers caught it
+      if (t.interrupted || g_runs_signal != 0) {  // the rest never start
         r.interrupted = true;
         break;
       }
     }
   }
-  r.interrupted = r.interrupted || g_runs_interrupted;
+  if (g_runs_signal != 0 && r.signal == 0) r.signal = g_runs_signal;
+  r.interrupted = r.interrupted || r.signal != 0;
   return r;
 }
 
@@ -346,7 +364,8 @@ RunOutcome read_outcome(const Job& j, int code, const std::string& message, doub
       r.val_whole_split = true;
     }
   }
-  const bool diverged = code == 3, interrupted = code == 130 || code == 128 + SIGINT;
+  const bool diverged = code == 3,
+             interrupted = code == 128 + SIGINT || code == 128 + SIGTERM || code == 128 + SIGHUP;
   r.label = health_label(diverged, interrupted, r.val_loss, unigram);
   if (code != 0 && !diverged && !interrupted) r.label = "failed";
   if (r.label == "diverged")

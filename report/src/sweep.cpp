@@ -48,6 +48,7 @@ struct Planned {
 
 // One sweep invocation: its settings and where each of its runs stands.
 struct Sweep {
+  FolderLock lock;  // the report folder is this sweep's (rank 0 holds it)
   SweepOptions opt;
   TrainConfig base;
   bool caller_quiet = false;
@@ -66,6 +67,9 @@ void prepare(Sweep& w, const TrainConfig& base_in, const SweepOptions& opt_in) {
   if (opt.widths.empty()) opt.widths = {64, 128, 256};
   if (opt.layers.empty()) opt.layers = {base_in.n_layer};
   if (opt.seeds < 1) ng::fail("sweep", "--seeds must be >= 1, got ", opt.seeds);
+  check_seed_range(
+      "sweep", base_in.seed, (uint64_t)opt.seeds,
+      "--seed " + std::to_string(base_in.seed) + " --seeds " + std::to_string(opt.seeds));
   // The grid's own axes: a swept n_embd or n_layer would be overridden by every cell's.
   if (opt.param == "n_embd" || opt.param == "n_layer")
     ng::fail("sweep", "--param ", opt.param, " is an axis of every sweep: use --",
@@ -82,15 +86,32 @@ void prepare(Sweep& w, const TrainConfig& base_in, const SweepOptions& opt_in) {
   if (!base.data.empty()) base.data = fs::absolute(base.data).lexically_normal().string();
   if (!base.val_data.empty())
     base.val_data = fs::absolute(base.val_data).lexically_normal().string();
+  std::vector<double> seen;
   for (const auto& v : opt.values) {
     TrainConfig probe = base;  // parses the value as the field's type and checks it
     set_recipe_field(probe, opt.param, v, "sweep --values");
-    char* end = nullptr;
-    std::strtod(v.c_str(), &end);
-    if (end == v.c_str() || *end != '\0')
+    double x = 0;
+    if (!number_from_text(v, x))
       ng::fail("sweep", "--param ", opt.param, ": value '", v, "' is not a number");
+    // one value twice would be one cell's runs twice (the same folder when spelled alike)
+    if (std::find(seen.begin(), seen.end(), x) != seen.end())
+      ng::fail("sweep", "--values: ", v, " is given twice (", opt.param, " = ", x, ")");
+    seen.push_back(x);
   }
+  const auto once = [](const std::vector<int64_t>& xs, const char* flag) {
+    for (size_t i = 0; i < xs.size(); ++i)
+      if (std::find(xs.begin(), xs.begin() + (long)i, xs[i]) != xs.begin() + (long)i)
+        ng::fail("sweep", flag, ": ", xs[i], " is given twice");
+  };
+  once(opt.widths, "--widths");
+  once(opt.layers, "--layers");
+  for (size_t i = 0; i < opt.variants.size(); ++i)
+    for (size_t k = 0; k < i; ++k)
+      if (slug(opt.variants[k].spec) == slug(opt.variants[i].spec))
+        ng::fail("sweep", "variants `", opt.variants[k].spec, "` and `", opt.variants[i].spec,
+                 "` are the same runs (one folder): give each once");
   ensure_writable_dir(opt.dir, "sweep");
+  if (w.rank == 0) w.lock = FolderLock(opt.dir, "sweep");  // one report folder, one sweep
   w.tok = new_run_tokenizer(base.data, base.tokenizer, base.vocab_size, base.val_data);
   const std::vector<int64_t> ids = load_run_data(base.data, w.tok).ids;
   w.res.unigram =  // --val-data: the whole file is the validation split
@@ -121,6 +142,9 @@ void plan_cells(Sweep& w) {
                     std::to_string(width) + "_l" + std::to_string(layers) + "/seed" +
                     std::to_string(c.seed);
             c.stop_at = 0;
+            // A cell cut before its first checkpoint starts again: the report folder's lock
+            // makes its runs this sweep's, so their partial files are replaced.
+            c.overwrite = true;
             c.validate();
             check_fits_memory(c, tok.size(), "sweep cell " + c.out);
             Planned p{{var.spec + " " + opt.param + "=" + value + " n_embd=" +
@@ -169,6 +193,7 @@ void run_planned(Sweep& w) {
   if (!to_run.empty() || ranks > 1) {
     const JobsResult ran = run_jobs(to_run, parallel, w.caller_quiet, opt.exe, opt.comm);
     res.interrupted = ran.interrupted;
+    res.signal = ran.signal;
     for (size_t k = 0; k < to_run.size(); ++k) {
       Planned& p = plan[to_run_index[k]];
       p.code = ran.codes[k], p.message = ran.messages[k];

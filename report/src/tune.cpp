@@ -145,6 +145,10 @@ Search run_search(const TrainConfig& base, std::vector<Variant>& variants,
                   double unigram, const JobRunner& run) {
   if (seeds < 1) ng::fail("compare", "--tune-seeds must be >= 1, got ", seeds);
   check_tune_axes(base, variants, axes);
+  check_seed_range("compare", base.seed + kHeldOutSeedOffset, (uint64_t)seeds,
+                   "--seed " + std::to_string(base.seed) + " --tune-seeds " +
+                       std::to_string(seeds) + " (held out at seed + " +
+                       std::to_string(kHeldOutSeedOffset) + ")");
   // A searched key the spec also sets would name a value the search's runs did not use (the
   // rows, folders and the chosen variant's name): the search owns it.
   for (auto& v : variants) {
@@ -164,6 +168,7 @@ Search run_search(const TrainConfig& base, std::vector<Variant>& variants,
         c.out = dir + "/search/" + slug(v.spec) + "/" + slug(point_label(p)) + "/seed" +
                 std::to_string(c.seed);
         c.resume = false, c.stop_at = 0;
+        c.overwrite = true;    // the report folder's lock makes its search runs compare's own
         c.probe_interval = 0;  // scored by val loss alone
         jobs.push_back({v.spec, c});
       }
@@ -183,6 +188,7 @@ Search run_search(const TrainConfig& base, std::vector<Variant>& variants,
   const JobsResult ran = run(jobs);
   if (ran.interrupted) {
     s.interrupted = true;
+    s.signal = ran.signal;
     return s;
   }
   size_t i = 0;

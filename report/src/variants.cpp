@@ -26,6 +26,10 @@ Variant parse_variant(const std::string& spec) {
       const std::string key = item.substr(0, eq);
       const std::string value = eq == std::string::npos ? "" : item.substr(eq + 1);
       if (key == "norm") ng::fail("variant", "'", spec, "': the kind comes before ':'");
+      for (const auto& [seen, before] : v.settings)  // the later one would silently win
+        if (seen == key)
+          ng::fail("variant", "'", spec, "': key '", key, "' is given twice (", before, " and ",
+                   value, ")");
       v.settings.push_back({key, value});
     }
   }

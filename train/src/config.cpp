@@ -1,6 +1,7 @@
 #include "normgrad/train/config.h"
 
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -113,35 +114,23 @@ void check_field(const char* name, const T& v, FieldCheck check) {
       fail("config", name, " must be in [0, 1], got ", v);
   }
 }
-// Parses one field's value from text (variant specs): the field's own type, fully consumed.
+// Parses one field's value from text (variant specs): the field's own type, the whole text,
+// strictly (number_from_text: no hex, no spaces around it).
 template <class T>
 bool field_from_text(const std::string& text, T& v) {
-  try {
-    size_t used = 0;
-    if constexpr (std::is_same_v<T, std::string>) {
-      v = text;
-      return true;
-    } else if constexpr (std::is_same_v<T, bool>) {
-      if (text.empty() || text == "true" || text == "1") return v = true, true;
-      if (text == "false" || text == "0") return v = false, true;
-      return false;
-    } else if constexpr (std::is_same_v<T, std::optional<double>>) {
-      if (text == "none") return v.reset(), true;
-      const double x = std::stod(text, &used);
-      if (used != text.size()) return false;
-      return v = x, true;
-    } else if constexpr (std::is_integral_v<T>) {
-      const long long x = std::stoll(text, &used);
-      if (used != text.size() || x < (long long)std::numeric_limits<T>::min() ||
-          (unsigned long long)x > (unsigned long long)std::numeric_limits<T>::max())
-        return false;
-      return v = (T)x, true;
-    } else {
-      const double x = std::stod(text, &used);
-      return used == text.size() ? (v = (T)x, true) : false;
-    }
-  } catch (const std::exception&) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    v = text;
+    return true;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (text.empty() || text == "true" || text == "1") return v = true, true;
+    if (text == "false" || text == "0") return v = false, true;
     return false;
+  } else if constexpr (std::is_same_v<T, std::optional<double>>) {
+    if (text == "none") return v.reset(), true;
+    double x = 0;
+    return number_from_text(text, x) ? (v = x, true) : false;
+  } else {
+    return number_from_text(text, v);
   }
 }
 }  // namespace
@@ -471,8 +460,25 @@ TrainConfig init_from_config(const TrainConfig& cli, const TrainConfig& start) {
   check_given_kind_options(cli, start, "--init-from", "the starting checkpoint's",
                            "the model comes from the checkpoint: drop the flag");
   run.kind_options = start.kind_options;
+  // The tokenizer comes with the weights (its ids index their embedding): a different one
+  // given here would be silently ignored, so it is refused.
+  if (cli.given.count("tokenizer") && cli.tokenizer != start.tokenizer)
+    fail("train", "--init-from: --tokenizer ", field_str(cli.tokenizer),
+         " would be ignored: the starting checkpoint's tokenizer is used (",
+         start.tokenizer.empty() ? std::string("the one saved in it") : start.tokenizer,
+         "); drop the flag");
+  if (cli.given.count("vocab_size") && cli.vocab_size != start.vocab_size)
+    fail("train", "--init-from: --vocab-size ", cli.vocab_size,
+         " would be ignored: the starting checkpoint's tokenizer and vocabulary are used; drop "
+         "the flag");
   run.tokenizer = start.tokenizer, run.vocab_size = start.vocab_size;
   return run;
+}
+
+void check_seed_range(const char* op, uint64_t first, uint64_t count, const std::string& flags) {
+  if (count > 0 && first > std::numeric_limits<uint64_t>::max() - (count - 1))
+    fail(op, flags, ": the seeds ", first, " + 0..", count - 1,
+         " pass 2^64 - 1 = 18446744073709551615 (they would wrap to 0)");
 }
 
 Device parse_device(const std::string& name) {

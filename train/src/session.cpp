@@ -53,8 +53,21 @@ RunSource read_source(const TrainConfig& cfg, std::shared_ptr<dist::Communicator
   if (!run.data.empty()) run.data = absolute(run.data);
   if (!run.val_data.empty()) run.val_data = absolute(run.val_data);
   const std::string ckpt = cfg.out + "/ckpt.safetensors";
+  if (cfg.resume && !fs::exists(ckpt)) fail("train", "--resume: no checkpoint at ", ckpt);
+  if (lead) {
+    ensure_writable_dir(cfg.out, "train");  // before any work: a read-only --out fails now
+    // One folder, one run: the lock before anything in it is read or written, so that two
+    // runs never interleave their checkpoints, metrics or event files.
+    src.lock = FolderLock(cfg.out, "train");
+    if (!cfg.resume && !cfg.overwrite)
+      if (const auto old = run_files(cfg.out); !old.empty()) {
+        std::string names;
+        for (const auto& n : old) names += (names.empty() ? "" : ", ") + n;
+        fail("train", cfg.out, " holds the files of an earlier run (", names,
+             "): --resume continues it, --overwrite replaces it, or choose another --out");
+      }
+  }
   if (cfg.resume) {
-    if (!fs::exists(ckpt)) fail("train", "--resume: no checkpoint at ", ckpt);
     src.saved = read_saved_run(ckpt, true);
     run = resumed_config(cfg, src.saved->cfg);
     if (cfg.given.count("data")) run.data = absolute(cfg.data);
@@ -69,7 +82,6 @@ RunSource read_source(const TrainConfig& cfg, std::shared_ptr<dist::Communicator
     }
     run.validate();
   }
-  if (lead) ensure_writable_dir(run.out, "train");  // before any work: a read-only --out fails now
   if (run.batch % ranks)  // the run's own batch (the saved one on --resume)
     fail("train", "--batch ", run.batch, " (the global batch) must be a multiple of the ", ranks,
          " ranks");
@@ -121,7 +133,10 @@ void restore(Session& s, std::optional<SavedRun>& saved) {
     }
     if (!s.quiet) std::printf("resumed from %s at step %lld\n", s.ckpt.c_str(), (long long)s.step);
   } else if (s.lead) {
-    for (const auto& f : {s.metrics_path, s.probes_path, s.ckpt}) fs::remove(f);
+    // Checked before setup: the folder held no run, or --overwrite said to replace it. Its
+    // files go now, after the new run's settings and data proved usable; old TensorBoard
+    // event files too, or the viewer would draw the old run's curves as this one's.
+    clear_run_files(s.run.out);
   }
 }
 
@@ -167,7 +182,8 @@ Batcher run_batcher(RunSource& src) {
 }  // namespace
 
 Session::Session(RunSource& src)
-    : run(src.run),
+    : lock(std::move(src.lock)),
+      run(src.run),
       comm(src.comm),
       tensor_comm(src.tensor_comm),
       ranks(src.comm->size()),

@@ -12,6 +12,7 @@
 #include "normgrad/optim.h"
 #include "normgrad/train/config.h"
 #include "normgrad/train/data.h"
+#include "normgrad/train/files.h"
 #include "normgrad/train/saved_run.h"
 #include "normgrad/train/tokenizer.h"
 
@@ -27,11 +28,15 @@ struct RunSource {
   Tokenizer tok;
   RunData corpus;
   std::optional<RunData> val_corpus;  // --val-data
+  FolderLock lock;                    // the run's folder is this run's (rank 0 holds it)
 };
 
 struct Session {
-  explicit Session(RunSource& source);  // takes the source's corpus ids
+  explicit Session(RunSource& source);  // takes the source's lock and corpus ids
 
+  // First: released last, after everything below (and the RunLog, which goes before the
+  // session) has written its last byte.
+  FolderLock lock;
   TrainConfig run;
   // Data parallel over comm's ranks: every rank holds the whole model and optimizer, draws
   // the same global batch and computes its own rows of it; gradients are averaged, so every

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -24,14 +25,28 @@ using namespace ng;
 
 namespace {
 
-std::atomic<bool> g_interrupted{false};
-void on_sigint(int) { g_interrupted = true; }
+// The signals that ask a run to stop: Ctrl-C (SIGINT), a service manager or `kill`
+// (SIGTERM), a closed terminal or ssh session (SIGHUP). Each finishes the step, saves a
+// checkpoint and ends the run with 128 + the signal as its exit code.
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
+std::atomic<int> g_stop_signal{0};  // the first stop signal received; 0: none
+void on_stop_signal(int sig) {
+  int none = 0;
+  g_stop_signal.compare_exchange_strong(none, sig);
+}
 
-// Restores the previous SIGINT handler however train() ends (return or exception).
-struct SigintScope {
-  void (*previous)(int);
-  SigintScope() : previous(std::signal(SIGINT, on_sigint)) { g_interrupted = false; }
-  ~SigintScope() { std::signal(SIGINT, previous); }
+// Installs the stop handlers for train()'s lifetime and restores the previous ones however
+// it ends (return or exception).
+struct StopSignalScope {
+  void (*previous[std::size(kStopSignals)])(int);
+  StopSignalScope() {
+    g_stop_signal = 0;
+    for (size_t i = 0; i < std::size(kStopSignals); ++i)
+      previous[i] = std::signal(kStopSignals[i], on_stop_signal);
+  }
+  ~StopSignalScope() {
+    for (size_t i = 0; i < std::size(kStopSignals); ++i) std::signal(kStopSignals[i], previous[i]);
+  }
 };
 
 std::string fmt_loss(double x) {
@@ -224,7 +239,7 @@ bool Loop::step() {
   // Once per step, after the last micro-batch: every rank now holds the global gradient.
   s_.averager.average(s_.model.parameters());
   if (probing) log_.probes_before_update(s_.step + 1);
-  bool stop = g_interrupted;
+  bool stop = g_stop_signal != 0;
   double gnorm = NAN;
   if (defer_readout_ && !probing) {
     // The loss and the gradient norm stay on the device until the next readout.
@@ -324,8 +339,11 @@ bool Loop::after_step(double lr, double gnorm, bool probing, bool stop, Clock::t
   }
   if (stop) {
     res_.interrupted = true;
-    res_.message =
-        "interrupted: checkpoint saved at step " + std::to_string(step) + " in " + s_.ckpt;
+    // another rank's signal stopped this one (MPI): counted as Ctrl-C
+    res_.signal = g_stop_signal != 0 ? g_stop_signal.load() : SIGINT;
+    res_.message = "interrupted" +
+                   (res_.signal == SIGINT ? std::string() : " by " + signal_name(res_.signal)) +
+                   ": checkpoint saved at step " + std::to_string(step) + " in " + s_.ckpt;
     std::printf("\n%s\n", res_.message.c_str());
     return false;
   }
@@ -349,6 +367,18 @@ TrainResult Loop::finish() {
 
 }  // namespace
 
+std::string signal_name(int sig) {
+  switch (sig) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+  }
+  return "signal " + std::to_string(sig);
+}
+
 TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> comm,
                   const StepCallback& on_step) {
   std::unique_ptr<Session> s = open_session(cfg, std::move(comm));
@@ -359,7 +389,7 @@ TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> co
   const TrainConfig& run = s->run;
   const int64_t last = run.stop_at > 0 ? std::min(run.stop_at, run.max_steps) : run.max_steps;
   RunLog log(*s, last);
-  SigintScope sigint;
+  StopSignalScope stop_signals;
   Loop loop(*s, log, last, on_step);
   while (s->step < last && loop.step()) {
   }

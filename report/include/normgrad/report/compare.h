@@ -41,6 +41,7 @@ struct CompareResult {
   // Ctrl-C (SIGINT) stopped it: runs cut short or never started are labelled interrupted,
   // the report is still written, and the command exits with 130.
   bool interrupted = false;
+  int signal = 0;  // the stop signal (SIGINT, SIGTERM, SIGHUP): the command exits 128 + it
 };
 
 // The fair default: each kind with the recipe that trains at this scale (an alpha0 search

@@ -23,12 +23,14 @@ struct Job {
 struct JobsResult {
   std::vector<int> codes;             // exit codes: 0 done, 3 diverged, 130 interrupted/not run
   std::vector<std::string> messages;  // the run's last line (its log, or train()'s message)
-  bool interrupted = false;           // Ctrl-C: running jobs were stopped, no new one started
+  bool interrupted = false;  // a stop signal: running jobs were stopped, no new one started
+  int signal = 0;            // that signal (SIGINT, SIGTERM or SIGHUP)
 };
 
 // parallel > 1: child `exe train ...` processes, `parallel` at a time, output in
-// OUT/train.log; otherwise one after another in this process. On Ctrl-C (SIGINT) every
-// running run gets SIGINT, saves a checkpoint and stops; no new run starts.
+// OUT/train.log; otherwise one after another in this process. On SIGINT (Ctrl-C), SIGTERM
+// or SIGHUP every running run gets that signal, saves a checkpoint and stops; no new run
+// starts.
 //
 // comm with several ranks (mpirun): the jobs are dealt out in a fixed order (job i to rank
 // i mod N), each rank runs its own one after another in this process with cores / ranks-on-

@@ -44,6 +44,7 @@ struct SweepResult {
   double unigram = NAN;
   int ran = 0, reused = 0;  // runs trained (or continued) now, runs found finished
   bool interrupted = false, figures = false;
+  int signal = 0;       // the stop signal when interrupted: the command exits 128 + it
   std::string finding;  // what the best values per width say, one line per variant x depth
 };
 

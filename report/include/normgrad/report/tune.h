@@ -60,7 +60,8 @@ struct Search {
   std::vector<TunePoint> points;
   std::vector<TuneResult> results;  // one per variant, in order
   std::string words;                // the search in words, for reports
-  bool interrupted = false;         // Ctrl-C: results are incomplete, nothing was chosen
+  bool interrupted = false;         // a stop signal: results are incomplete, nothing chosen
+  int signal = 0;                   // that signal
 };
 using JobRunner = std::function<JobsResult(std::vector<Job>&)>;
 Search run_search(const TrainConfig& base, std::vector<Variant>& variants,

@@ -2,11 +2,14 @@
 // derived from it (flags, checkpoint JSON, checks, recipes, --resume, --init-from), plus the
 // device and corpus a run names.
 #pragma once
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "normgrad/dist.h"
@@ -32,6 +35,7 @@ namespace ngcli {
   X(place, int, threads, 0, kNonNegative, "threads for our kernels and OpenBLAS (0: all cores)")   \
   X(place, std::string, device, "cpu", kDevice, "cpu or cuda")                                   \
   X(place, bool, resume, false, kAny, "continue OUT/ckpt.safetensors with its saved settings")   \
+  X(place, bool, overwrite, false, kAny, "a new run replaces the files of an old one in OUT (checkpoint, metrics, probes, TensorBoard events, train.log, outcome.json); without it a new run refuses such a folder") \
   X(place, int64_t, stop_at, 0, kNonNegative, "stop with a checkpoint at this step (schedule unchanged)") \
   X(place, bool, quiet, false, kAny, "no progress output")                                       \
   X(place, bool, tensorboard, true, kAny, "TensorBoard event files in OUT: losses, lr, gradient norm, tokens/s, every probe") \
@@ -140,6 +144,29 @@ std::vector<std::string> recipe_field_names();
 // or a bad value is a one-line error naming it and `context` (the variant spec).
 void set_recipe_field(TrainConfig& c, const std::string& key, const std::string& value,
                       const std::string& context);  // n_layer -> n-layer (the flag's spelling)
+// Number text as people type it and as the flags and variant specs take it: decimal only
+// (a sign where the type has one; a fraction and an exponent for floating types), the whole
+// text with nothing around it, finite and in the type's range. "0x10", " 1", "1 ", "nan",
+// "-1" or "1e23" for an unsigned integer, 2^64 are refused (false).
+template <class T>
+bool number_from_text(const std::string& text, T& v) {
+  static_assert(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>);
+  const char* const end = text.data() + text.size();
+  T x{};
+  std::from_chars_result r{};
+  if constexpr (std::is_floating_point_v<T>)
+    r = std::from_chars(text.data(), end, x, std::chars_format::general);
+  else
+    r = std::from_chars(text.data(), end, x, 10);
+  if (text.empty() || r.ec != std::errc() || r.ptr != end) return false;
+  if constexpr (std::is_floating_point_v<T>)
+    if (!std::isfinite(x)) return false;
+  v = x;
+  return true;
+}
+// The seeds first, first + 1, ..., first + count - 1 (compare, sweep): an error naming `op`
+// and `flags` when the last would pass 2^64 - 1 and wrap to 0.
+void check_seed_range(const char* op, uint64_t first, uint64_t count, const std::string& flags);
 // The text of a run: the file at `path`, or the built-in corpus when empty.
 std::string load_corpus(const std::string& path);
 // FNV-1a hash and length of a corpus: a resumed run checks it trains on the same text.

@@ -18,6 +18,9 @@ struct TrainResult {
   // probes, and of evaluations (all in seconds; seconds is the whole run's wall time)
   double tokens_per_s = 0, train_seconds = 0, probe_seconds = 0, eval_seconds = 0;
   bool diverged = false, interrupted = false;
+  // interrupted: the signal that stopped it (SIGINT, SIGTERM or SIGHUP); the command exits
+  // with 128 + signal (130 for Ctrl-C)
+  int signal = 0;
   std::string message;
 };
 
@@ -31,6 +34,8 @@ struct StepInfo {
   std::string probes;
 };
 using StepCallback = std::function<void(const StepInfo&)>;
+// "SIGINT", "SIGTERM", "SIGHUP", else "signal N".
+std::string signal_name(int sig);
 
 // comm (default: one process): data-parallel training over its ranks (see train.cpp).
 // on_step runs on rank 0 after each step is recorded (on a GPU the loss waits on the device,
