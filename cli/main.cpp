@@ -497,8 +497,8 @@ int main(int argc, char** argv) {
   record_given(sweep_flags, wc);
   if (!wc.given.count("max_steps")) wc.max_steps = kSweepSteps;
   if (!wc.given.count("n_layer")) wc.n_layer = kSweepLayers;
-  // compare's own default lengths: 30 runs (5 variants x 3 seeds x 400 and 1200 steps), about
-  // 13 minutes on 2 cores
+  // compare's own default lengths: 30 runs (5 variants x 3 seeds x 400 and 1200 steps), 17 min
+  // 25 s on the 2-core AMD EPYC VM (docs/numbers/compare.txt)
   if (!cc.given.count("max_steps") && co.steps_ladder.empty()) co.steps_ladder = kCompareLadder;
   try {
     if (*train_cmd) {

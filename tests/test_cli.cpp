@@ -300,6 +300,8 @@ TEST_SUITE("cli") {
       const json j = json::parse(l);
       const double ms = j.at("ms_per_iter").get<double>(), mfu = j.at("mfu").get<double>();
       CHECK((std::isfinite(ms) && ms > 0));
+      // Not < 1: under ctest -j the peak may be timed while another test loads the cores and
+      // the steps later run alone; the bound catches a unit or formula error (x6, x1000).
       CHECK((std::isfinite(mfu) && mfu > 0 && mfu < 1.5));
       // the same training steps as tokens/s: ms per step = tokens per step / tokens per s
       CHECK(ms == doctest::Approx(1000.0 * 4 * 16 / j["tokens_per_s"].get<double>()));
