@@ -217,131 +217,123 @@ static int end_all_ranks(int code) {
 // the signal killed; the run itself saved its checkpoint first.
 static int stopped_code(int signal) { return 128 + (signal > 0 ? signal : SIGINT); }
 
-int main(int argc, char** argv) {
-  // A write past `ulimit -f` then fails with EFBIG, reported as an error naming the file,
-  // instead of SIGXFSZ killing the process without a word (checkpoints are written to a
-  // temporary file and renamed: the previous one survives). Inherited by child runs.
-  std::signal(SIGXFSZ, SIG_IGN);
-  ng::select_blas_core(argv);    // first: may re-run the program with OPENBLAS_CORETYPE set
-  set_command_line(argc, argv);  // for the manifest of checkpoints and reports
-  CLI::App app{"normgrad: train tiny GPTs with a chosen normalization and inspect gradient flow"};
-  const auto unknown_command = [&]() -> std::string {  // "normgrad trian": name it, suggest
-    if (argc < 2 || argv[1][0] == '-') return "";
-    std::string best;
-    size_t best_d = 4;
-    for (const CLI::App* sub : app.get_subcommands({})) {
-      if (sub->get_name() == argv[1]) return "";
-      if (const size_t d = distance(argv[1], sub->get_name()); d < best_d)
-        best_d = d, best = sub->get_name();
-    }
-    return std::string("unknown command ") + argv[1] +
-           (best.empty() ? "" : "; did you mean " + best + "?");
-  };
-  app.require_subcommand(1);
-  TrainConfig tc;
-  auto* train_cmd = app.add_subcommand("train", "train a GPT");
-  const GivenFlags train_flags = add_train_flags(*train_cmd, tc);
-
-  std::string ckpt, data, out = "grads.safetensors", prompt, device = "cpu";
+// Every subcommand's flags as parsed into, and the subcommands (one is given). CLI11 binds
+// the members by reference: a Commands object stays where it was made.
+struct Commands {
+  CLI::App *train_cmd = nullptr, *eval_cmd = nullptr, *sample_cmd = nullptr, *grads_cmd = nullptr,
+           *compare_cmd = nullptr, *sweep_cmd = nullptr, *convert_cmd = nullptr,
+           *import_cmd = nullptr, *export_cmd = nullptr;
+  TrainConfig tc, cc, wc;  // train, compare and sweep
+  GivenFlags train_flags, compare_flags, sweep_flags;
+  std::string ckpt, data, prompt, device = "cpu";  // eval, sample, grads
   int64_t windows = 0, tokens = 200, top_k = 0;
   double temperature = 1.0;
   uint64_t seed = 1337;
-  auto* eval_cmd = app.add_subcommand("eval", "loss of a checkpoint on a text file");
-  eval_cmd->add_option("--ckpt", ckpt, "checkpoint (.safetensors)")
+  GradsOptions go;
+  std::string kinds_csv;  // compare
+  std::vector<std::string> variant_specs, tune_specs;
+  CompareOptions co;
+  SweepOptions so;
+  std::vector<std::string> sweep_variants;
+  ConvertOptions vo;
+  std::string hf_dir, import_out = "gpt2-import", export_ckpt;
+};
+
+// eval, sample and grads: the commands that read a checkpoint.
+static void add_checkpoint_commands(CLI::App& app, Commands& c) {
+  c.eval_cmd = app.add_subcommand("eval", "loss of a checkpoint on a text file");
+  c.eval_cmd->add_option("--ckpt", c.ckpt, "checkpoint (.safetensors)")
       ->required()
       ->check(CLI::ExistingFile);
-  eval_cmd->add_option("--data", data,
-                       "text or token file, all of it (default: the run's validation split: its "
-                       "--val-data file, or the last 10% of its corpus)");
-  eval_cmd->add_option("--max-windows", windows, "evaluate at most this many windows (0: all)")
+  c.eval_cmd->add_option("--data", c.data,
+                         "text or token file, all of it (default: the run's validation split: its "
+                         "--val-data file, or the last 10% of its corpus)");
+  c.eval_cmd->add_option("--max-windows", c.windows, "evaluate at most this many windows (0: all)")
       ->check(typed_number<int64_t>());
-  add_device_option(*eval_cmd, device);
-  auto* sample_cmd = app.add_subcommand("sample", "generate text");
-  sample_cmd->add_option("--ckpt", ckpt, "checkpoint (.safetensors) to sample from")
+  add_device_option(*c.eval_cmd, c.device);
+  c.sample_cmd = app.add_subcommand("sample", "generate text");
+  c.sample_cmd->add_option("--ckpt", c.ckpt, "checkpoint (.safetensors) to sample from")
       ->required()
       ->check(CLI::ExistingFile);
-  sample_cmd->add_option("--prompt", prompt,
-                         "text the sample continues (default: none, the tokenizer's start token)");
-  sample_cmd->add_option("--tokens", tokens, "tokens to generate (characters with a char run)")
+  c.sample_cmd->add_option(
+      "--prompt", c.prompt,
+      "text the sample continues (default: none, the tokenizer's start token)");
+  c.sample_cmd->add_option("--tokens", c.tokens, "tokens to generate (characters with a char run)")
       ->check(typed_number<int64_t>())
       ->check(kPositive & CLI::Range(1, 1000000))
       ->capture_default_str();
-  sample_cmd
-      ->add_option("--temperature", temperature,
+  c.sample_cmd
+      ->add_option("--temperature", c.temperature,
                    "divides the logits before sampling: < 1 sharper, > 1 flatter")
       ->check(kPositive)
       ->capture_default_str();
-  sample_cmd->add_option("--top-k", top_k, "keep the k most likely (0: all)")
+  c.sample_cmd->add_option("--top-k", c.top_k, "keep the k most likely (0: all)")
       ->check(typed_number<int64_t>())
       ->check(kNonNegative);
-  sample_cmd->add_option("--seed", seed, "seed of the sampling draws (same seed, same text)")
+  c.sample_cmd->add_option("--seed", c.seed, "seed of the sampling draws (same seed, same text)")
       ->check(typed_number<uint64_t>())
       ->capture_default_str();
-  add_device_option(*sample_cmd, device);
-  GradsOptions go;
-  auto* grads_cmd = app.add_subcommand(
+  add_device_option(*c.sample_cmd, c.device);
+  c.grads_cmd = app.add_subcommand(
       "grads",
       "loss and every parameter gradient for one batch; by default the batch of the step after "
       "the checkpoint, so the result is exactly that training step's gradient (before clipping)");
-  grads_cmd->add_option("--ckpt", ckpt)->required()->check(CLI::ExistingFile);
-  grads_cmd->add_option("--data", go.data, "text file (default: the checkpoint's corpus)");
-  grads_cmd
-      ->add_option("--batch", go.batch,
+  c.grads_cmd->add_option("--ckpt", c.ckpt)->required()->check(CLI::ExistingFile);
+  c.grads_cmd->add_option("--data", c.go.data, "text file (default: the checkpoint's corpus)");
+  c.grads_cmd
+      ->add_option("--batch", c.go.batch,
                    "sequences (default: the run's sequences per step, batch x grad_accum)")
       ->check(typed_number<int64_t>())
       ->check(kPositive);
-  grads_cmd
-      ->add_option("--step", go.step,
+  c.grads_cmd
+      ->add_option("--step", c.go.step,
                    "the K-th training batch (1-based), replayed from the run's seed (the "
                    "offsets of the K-1 batches before it are drawn: at most 10^8 offsets)")
       ->check(typed_number<int64_t>())
       ->check(kPositive);
-  grads_cmd->add_option("--seed", go.seed, "an independent batch drawn from this seed instead")
+  c.grads_cmd->add_option("--seed", c.go.seed, "an independent batch drawn from this seed instead")
       ->check(typed_number<uint64_t>())
       ->excludes("--step");
-  grads_cmd->add_option("--out", go.out)->capture_default_str();
-  add_device_option(*grads_cmd, go.device);
+  c.grads_cmd->add_option("--out", c.go.out)->capture_default_str();
+  add_device_option(*c.grads_cmd, c.go.device);
+}
 
-  TrainConfig cc;
-  std::string kinds_csv;
-  std::vector<std::string> variant_specs;
-  CompareOptions co;
+static void add_compare_command(CLI::App& app, Commands& c) {
   std::string default_list;
   for (const auto& v : default_variants()) default_list += "\n    " + v.spec;
-  auto* compare_cmd = app.add_subcommand(
+  c.compare_cmd = app.add_subcommand(
       "compare",
       "train every variant (norm kind + recipe) with the same data, batches and seeds, "
       "several seeds each, and write a report with health labels and figures (" +
           std::to_string(kCompareLadder[0]) + " and " + std::to_string(kCompareLadder[1]) +
           " steps unless --max-steps or --steps-ladder is given). Default variants:" +
           default_list);
-  const GivenFlags compare_flags = add_train_flags(*compare_cmd, cc);
-  compare_cmd->add_option("--variant", variant_specs,
-                          "kind[:key=value,...], repeatable, e.g. dyt:alpha0=1,scale=sqrtc or "
-                          "dyt:embed_scale (keys: the model/norm/optim flags' names)");
-  compare_cmd->add_option("--kinds", kinds_csv, "comma-separated plain norm kinds (no recipe)");
-  compare_cmd->add_option("--seeds", co.seeds, "seeds per variant (seed, seed+1, ...)")
+  c.compare_flags = add_train_flags(*c.compare_cmd, c.cc);
+  c.compare_cmd->add_option("--variant", c.variant_specs,
+                            "kind[:key=value,...], repeatable, e.g. dyt:alpha0=1,scale=sqrtc or "
+                            "dyt:embed_scale (keys: the model/norm/optim flags' names)");
+  c.compare_cmd->add_option("--kinds", c.kinds_csv, "comma-separated plain norm kinds (no recipe)");
+  c.compare_cmd->add_option("--seeds", c.co.seeds, "seeds per variant (seed, seed+1, ...)")
       ->check(typed_number<int>())
       ->check(kPositive)
       ->capture_default_str();
-  compare_cmd
-      ->add_option("--jobs", co.jobs, "runs in parallel as separate processes (0: one per core)")
+  c.compare_cmd
+      ->add_option("--jobs", c.co.jobs, "runs in parallel as separate processes (0: one per core)")
       ->check(typed_number<int>())
       ->check(kNonNegative)
       ->capture_default_str();
-  compare_cmd->add_option("--report", co.dir, "report folder")->capture_default_str();
-  std::vector<std::string> tune_specs;
-  compare_cmd->add_option(
-      "--tune", tune_specs,
+  c.compare_cmd->add_option("--report", c.co.dir, "report folder")->capture_default_str();
+  c.compare_cmd->add_option(
+      "--tune", c.tune_specs,
       "KEY=v1,v2,... or KEY=start..endxFACTOR, repeatable: search every variant over the same "
       "grid on held-out seeds first (scored by the whole val split), then run the reported "
       "seeds at each variant's best stable point");
-  compare_cmd->add_option("--tune-seeds", co.tune_seeds, "held-out seeds per search point")
+  c.compare_cmd->add_option("--tune-seeds", c.co.tune_seeds, "held-out seeds per search point")
       ->check(typed_number<int>())
       ->check(kPositive)
       ->capture_default_str();
-  compare_cmd
-      ->add_option("--steps-ladder", co.steps_ladder,
+  c.compare_cmd
+      ->add_option("--steps-ladder", c.co.steps_ladder,
                    "schedule lengths, comma-separated and ascending, e.g. 400,1200: the same "
                    "recipes and seeds trained at each; the report says whether each gap grows "
                    "or closes (--tune searches at the first)")
@@ -349,111 +341,108 @@ int main(int argc, char** argv) {
       ->check(typed_number<int64_t>())
       ->check(kPositive)
       ->excludes("--max-steps");
+}
 
-  TrainConfig wc;
-  SweepOptions so;
-  std::vector<std::string> sweep_variants;
-  auto* sweep_cmd = app.add_subcommand(
+static void add_sweep_command(CLI::App& app, Commands& c) {
+  c.sweep_cmd = app.add_subcommand(
       "sweep",
       "a grid of variants x values of one norm setting x widths (x depths), every cell "
       "trained with the same data, batches and seeds; resumable (rerun the same command); "
       "report with a heatmap, curves and the best value per width (" +
           std::to_string(kSweepLayers) + " layers, " + std::to_string(kSweepSteps) +
           " steps unless --n-layer / --max-steps are given)");
-  const GivenFlags sweep_flags = add_train_flags(*sweep_cmd, wc);
-  sweep_cmd->add_option("--variant", sweep_variants,
-                        "kind[:key=value,...], repeatable (default: dyt:scale=sqrtc)");
-  sweep_cmd->add_option("--param", so.param, "the swept setting (alpha0, beta0, lambda0, ...)")
+  c.sweep_flags = add_train_flags(*c.sweep_cmd, c.wc);
+  c.sweep_cmd->add_option("--variant", c.sweep_variants,
+                          "kind[:key=value,...], repeatable (default: dyt:scale=sqrtc)");
+  c.sweep_cmd->add_option("--param", c.so.param, "the swept setting (alpha0, beta0, lambda0, ...)")
       ->capture_default_str();
-  sweep_cmd
-      ->add_option("--values", so.values, "its values, comma-separated (default 0.5,1,2,4,8,16)")
+  c.sweep_cmd
+      ->add_option("--values", c.so.values, "its values, comma-separated (default 0.5,1,2,4,8,16)")
       ->delimiter(',');
-  sweep_cmd->add_option("--widths", so.widths, "n_embd values (default 64,128,256)")
+  c.sweep_cmd->add_option("--widths", c.so.widths, "n_embd values (default 64,128,256)")
       ->delimiter(',')
       ->check(typed_number<int64_t>())
       ->check(CLI::Range(1, 65536));
-  sweep_cmd->add_option("--layers", so.layers, "n_layer values (default: --n-layer)")
+  c.sweep_cmd->add_option("--layers", c.so.layers, "n_layer values (default: --n-layer)")
       ->delimiter(',')
       ->check(typed_number<int64_t>())
       ->check(CLI::Range(1, 1024));
-  sweep_cmd->add_option("--seeds", so.seeds, "seeds per cell")
+  c.sweep_cmd->add_option("--seeds", c.so.seeds, "seeds per cell")
       ->check(typed_number<int>())
       ->check(kPositive)
       ->capture_default_str();
-  sweep_cmd->add_option("--jobs", so.jobs, "runs in parallel as processes (0: one per core)")
+  c.sweep_cmd->add_option("--jobs", c.so.jobs, "runs in parallel as processes (0: one per core)")
       ->check(typed_number<int>())
       ->check(kNonNegative)
       ->capture_default_str();
-  sweep_cmd->add_option("--report", so.dir, "report folder (rerun to resume)")
+  c.sweep_cmd->add_option("--report", c.so.dir, "report folder (rerun to resume)")
       ->capture_default_str();
+}
 
-  ConvertOptions vo;
-  auto* convert_cmd = app.add_subcommand(
+static void add_convert_command(CLI::App& app, Commands& c) {
+  c.convert_cmd = app.add_subcommand(
       "convert",
       "norm surgery: replace a trained model's LayerNorm/RMSNorm layers by element-wise ones "
       "(defaults or statistics-based init), then report the val loss before, right after and "
       "after fine-tuning; --per-layer replaces one layer at a time");
-  convert_cmd->add_option("--ckpt", vo.ckpt, "checkpoint of a layernorm or rmsnorm run")
+  c.convert_cmd->add_option("--ckpt", c.vo.ckpt, "checkpoint of a layernorm or rmsnorm run")
       ->required()
       ->check(CLI::ExistingFile);
-  convert_cmd->add_option("--to", vo.to, "target kinds, comma-separated (kinds with a stats init)")
+  c.convert_cmd
+      ->add_option("--to", c.vo.to, "target kinds, comma-separated (kinds with a stats init)")
       ->delimiter(',')
       ->capture_default_str();
-  convert_cmd->add_option("--at", vo.at, "positions: all, attn, mlp, final or layer:N")
+  c.convert_cmd->add_option("--at", c.vo.at, "positions: all, attn, mlp, final or layer:N")
       ->capture_default_str();
-  convert_cmd->add_option("--init", vo.inits, "default and/or stats, comma-separated")
+  c.convert_cmd->add_option("--init", c.vo.inits, "default and/or stats, comma-separated")
       ->delimiter(',')
       ->capture_default_str();
-  convert_cmd->add_option("--scale", vo.scale, "new layers' output scale")
+  c.convert_cmd->add_option("--scale", c.vo.scale, "new layers' output scale")
       ->check(CLI::IsMember({"one", "sqrtc"}))
       ->capture_default_str();
-  convert_cmd->add_option("--steps", vo.steps, "fine-tuning steps (0: none)")
+  c.convert_cmd->add_option("--steps", c.vo.steps, "fine-tuning steps (0: none)")
       ->check(typed_number<int64_t>())
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
-  convert_cmd->add_option("--lr", vo.lr, "fine-tuning AdamW lr (constant)")
+  c.convert_cmd->add_option("--lr", c.vo.lr, "fine-tuning AdamW lr (constant)")
       ->check(kPositive)
       ->capture_default_str();
-  convert_cmd->add_option("--eval-batches", vo.eval_batches, "validation batches per loss")
+  c.convert_cmd->add_option("--eval-batches", c.vo.eval_batches, "validation batches per loss")
       ->check(typed_number<int64_t>())
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  convert_cmd->add_flag("--per-layer", vo.per_layer, "also replace one layer at a time");
-  convert_cmd->add_option("--data", vo.data, "text file (default: the run's corpus)");
-  convert_cmd->add_option("--report", vo.dir, "report folder")->capture_default_str();
-  convert_cmd
-      ->add_option("--tensorboard", vo.tensorboard,
+  c.convert_cmd->add_flag("--per-layer", c.vo.per_layer, "also replace one layer at a time");
+  c.convert_cmd->add_option("--data", c.vo.data, "text file (default: the run's corpus)");
+  c.convert_cmd->add_option("--report", c.vo.dir, "report folder")->capture_default_str();
+  c.convert_cmd
+      ->add_option("--tensorboard", c.vo.tensorboard,
                    "TensorBoard runs of every fine-tuning in REPORT/runs/ (true/false)")
       ->capture_default_str();
-  add_device_option(*convert_cmd, vo.device);
+  add_device_option(*c.convert_cmd, c.vo.device);
+}
 
-  std::string hf_dir, import_out = "gpt2-import", export_ckpt;
-  auto* import_cmd = app.add_subcommand(
+// import and export: Hugging Face GPT-2 folders.
+static void add_hf_commands(CLI::App& app, Commands& c) {
+  c.import_cmd = app.add_subcommand(
       "import",
       "a Hugging Face GPT-2 folder (config.json + model.safetensors, with its vocab.json + "
       "merges.txt) as a normgrad checkpoint OUT/ckpt.safetensors: eval, sample, grads, convert "
       "and train --init-from then work on it");
-  import_cmd->add_option("--hf", hf_dir, "the model folder")->required();
-  import_cmd->add_option("--out", import_out, "output folder")->capture_default_str();
-  auto* export_cmd = app.add_subcommand(
+  c.import_cmd->add_option("--hf", c.hf_dir, "the model folder")->required();
+  c.import_cmd->add_option("--out", c.import_out, "output folder")->capture_default_str();
+  c.export_cmd = app.add_subcommand(
       "export",
       "a checkpoint's weights (no optimizer state) and tokenizer as a Hugging Face GPT-2 "
       "folder: GPT2LMHeadModel.from_pretrained loads it when every norm is LayerNorm; other "
       "norms keep GPT-2's layout with their own parameters named in config.json, marked so "
       "that transformers refuses them (normgrad import reads them)");
-  export_cmd->add_option("--ckpt", export_ckpt)->required()->check(CLI::ExistingFile);
-  export_cmd->add_option("--hf", hf_dir, "output folder")->required();
+  c.export_cmd->add_option("--ckpt", c.export_ckpt)->required()->check(CLI::ExistingFile);
+  c.export_cmd->add_option("--hf", c.hf_dir, "output folder")->required();
+}
 
-  bool version_flag = false;  // handled before parsing; declared here for --help
-  app.add_flag("--version", version_flag,
-               std::string("the version and the build's options (CUDA, BLAS, AVX-512)"));
-  app.footer(
-      "normgrad help [command] prints this or a command's help. Exit codes: 0 done; 1 error "
-      "(bad input file, config or I/O, a folder another normgrad process holds: one line on "
-      "stderr); 2 bad command line; 3 training diverged (the message names the step, the first "
-      "non-finite parameter and the last good checkpoint); 128 + the signal when stopped by "
-      "SIGINT (Ctrl-C: 130), SIGTERM (143) or SIGHUP (129): the step finished and its "
-      "checkpoint saved.");
+// --version, `normgrad help [command]` and an unknown command: answered before parsing.
+// Returns the exit code, or -1 when none of them applies.
+static int answer_before_parsing(CLI::App& app, int argc, char** argv) {
   if (argc == 2 && std::string(argv[1]) == "--version") {  // what this build is
 #ifdef NG_HAS_CUDA
     const char* cuda = "built (used with --device cuda when a GPU is present)";
@@ -475,10 +464,96 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: help: unknown command %s (see: normgrad --help)\n", argv[2]);
     return 2;
   }
+  const auto unknown_command = [&]() -> std::string {  // "normgrad trian": name it, suggest
+    if (argc < 2 || argv[1][0] == '-') return "";
+    std::string best;
+    size_t best_d = 4;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      if (sub->get_name() == argv[1]) return "";
+      if (const size_t d = distance(argv[1], sub->get_name()); d < best_d)
+        best_d = d, best = sub->get_name();
+    }
+    return std::string("unknown command ") + argv[1] +
+           (best.empty() ? "" : "; did you mean " + best + "?");
+  };
   if (const std::string bad = unknown_command(); !bad.empty()) {
     std::fprintf(stderr, "error: %s (see: normgrad --help)\n", bad.c_str());
     return 2;
   }
+  return -1;
+}
+
+// The command's work, inside its one error boundary.
+static int run_command(Commands& c) {
+  try {
+    if (*c.train_cmd) {
+      TrainResult r = train(c.tc, ng::dist::world());
+      return r.diverged ? 3 : r.interrupted ? stopped_code(r.signal) : 0;
+    }
+    if (*c.compare_cmd) {
+      std::stringstream ss(c.kinds_csv);
+      for (std::string k; std::getline(ss, k, ',');)
+        if (!k.empty()) c.variant_specs.push_back(k);
+      for (const auto& s : c.variant_specs) c.co.variants.push_back(parse_variant(s));
+      for (const auto& s : c.tune_specs) c.co.tune.push_back(parse_tune_axis(s));
+      c.co.comm = ng::dist::world();
+      if (const CompareResult r = compare(c.cc, c.co); r.interrupted) return stopped_code(r.signal);
+    }
+    if (*c.sweep_cmd) {
+      for (const auto& s : c.sweep_variants) c.so.variants.push_back(parse_variant(s));
+      c.so.comm = ng::dist::world();
+      if (const SweepResult r = sweep(c.wc, c.so); r.interrupted) return stopped_code(r.signal);
+    }
+    if (*c.convert_cmd) convert(c.vo);
+    if (*c.import_cmd) import_hf(c.hf_dir, c.import_out);
+    if (*c.export_cmd) export_hf(c.export_ckpt, c.hf_dir);
+    if (*c.eval_cmd) eval_command(c.ckpt, c.data, c.windows, c.device);
+    if (*c.sample_cmd)
+      std::printf("%s\n", sample_command(c.ckpt, c.prompt, c.tokens, c.temperature, c.top_k, c.seed,
+                                         c.device)
+                              .c_str());
+    if (*c.grads_cmd) grads_command(c.ckpt, c.go);
+  } catch (const ng::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return end_all_ranks(1);
+  } catch (const std::exception& e) {  // the one boundary: no path ends in terminate
+    std::fprintf(stderr, "error: [normgrad] %s\n", e.what());
+    return end_all_ranks(1);
+  } catch (...) {
+    std::fprintf(stderr, "error: [normgrad] unknown exception\n");
+    return end_all_ranks(1);
+  }
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  // A write past `ulimit -f` then fails with EFBIG, reported as an error naming the file,
+  // instead of SIGXFSZ killing the process without a word (checkpoints are written to a
+  // temporary file and renamed: the previous one survives). Inherited by child runs.
+  std::signal(SIGXFSZ, SIG_IGN);
+  ng::select_blas_core(argv);    // first: may re-run the program with OPENBLAS_CORETYPE set
+  set_command_line(argc, argv);  // for the manifest of checkpoints and reports
+  CLI::App app{"normgrad: train tiny GPTs with a chosen normalization and inspect gradient flow"};
+  app.require_subcommand(1);
+  Commands c;
+  c.train_cmd = app.add_subcommand("train", "train a GPT");
+  c.train_flags = add_train_flags(*c.train_cmd, c.tc);
+  add_checkpoint_commands(app, c);
+  add_compare_command(app, c);
+  add_sweep_command(app, c);
+  add_convert_command(app, c);
+  add_hf_commands(app, c);
+  bool version_flag = false;  // handled before parsing; declared here for --help
+  app.add_flag("--version", version_flag,
+               std::string("the version and the build's options (CUDA, BLAS, AVX-512)"));
+  app.footer(
+      "normgrad help [command] prints this or a command's help. Exit codes: 0 done; 1 error "
+      "(bad input file, config or I/O, a folder another normgrad process holds: one line on "
+      "stderr); 2 bad command line; 3 training diverged (the message names the step, the first "
+      "non-finite parameter and the last good checkpoint); 128 + the signal when stopped by "
+      "SIGINT (Ctrl-C: 130), SIGTERM (143) or SIGHUP (129): the step finished and its "
+      "checkpoint saved.");
+  if (const int code = answer_before_parsing(app, argc, argv); code >= 0) return code;
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -492,50 +567,14 @@ int main(int argc, char** argv) {
                  cmd == &app ? "" : (" " + cmd->get_name()).c_str());
     return 2;
   }
-  record_given(train_flags, tc);
-  record_given(compare_flags, cc);
-  record_given(sweep_flags, wc);
-  if (!wc.given.count("max_steps")) wc.max_steps = kSweepSteps;
-  if (!wc.given.count("n_layer")) wc.n_layer = kSweepLayers;
+  record_given(c.train_flags, c.tc);
+  record_given(c.compare_flags, c.cc);
+  record_given(c.sweep_flags, c.wc);
+  if (!c.wc.given.count("max_steps")) c.wc.max_steps = kSweepSteps;
+  if (!c.wc.given.count("n_layer")) c.wc.n_layer = kSweepLayers;
   // compare's own default lengths: 30 runs (5 variants x 3 seeds x 400 and 1200 steps), 17 min
   // 25 s on the 2-core AMD EPYC VM (docs/numbers/compare.txt)
-  if (!cc.given.count("max_steps") && co.steps_ladder.empty()) co.steps_ladder = kCompareLadder;
-  try {
-    if (*train_cmd) {
-      TrainResult r = train(tc, ng::dist::world());
-      return r.diverged ? 3 : r.interrupted ? stopped_code(r.signal) : 0;
-    }
-    if (*compare_cmd) {
-      std::stringstream ss(kinds_csv);
-      for (std::string k; std::getline(ss, k, ',');)
-        if (!k.empty()) variant_specs.push_back(k);
-      for (const auto& s : variant_specs) co.variants.push_back(parse_variant(s));
-      for (const auto& s : tune_specs) co.tune.push_back(parse_tune_axis(s));
-      co.comm = ng::dist::world();
-      if (const CompareResult r = compare(cc, co); r.interrupted) return stopped_code(r.signal);
-    }
-    if (*sweep_cmd) {
-      for (const auto& s : sweep_variants) so.variants.push_back(parse_variant(s));
-      so.comm = ng::dist::world();
-      if (const SweepResult r = sweep(wc, so); r.interrupted) return stopped_code(r.signal);
-    }
-    if (*convert_cmd) convert(vo);
-    if (*import_cmd) import_hf(hf_dir, import_out);
-    if (*export_cmd) export_hf(export_ckpt, hf_dir);
-    if (*eval_cmd) eval_command(ckpt, data, windows, device);
-    if (*sample_cmd)
-      std::printf("%s\n",
-                  sample_command(ckpt, prompt, tokens, temperature, top_k, seed, device).c_str());
-    if (*grads_cmd) grads_command(ckpt, go);
-  } catch (const ng::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return end_all_ranks(1);
-  } catch (const std::exception& e) {  // the one boundary: no path ends in terminate
-    std::fprintf(stderr, "error: [normgrad] %s\n", e.what());
-    return end_all_ranks(1);
-  } catch (...) {
-    std::fprintf(stderr, "error: [normgrad] unknown exception\n");
-    return end_all_ranks(1);
-  }
-  return 0;
+  if (!c.cc.given.count("max_steps") && c.co.steps_ladder.empty())
+    c.co.steps_ladder = kCompareLadder;
+  return run_command(c);
 }
