@@ -477,6 +477,34 @@ TEST_SUITE("hostile") {
     CHECK(fs::exists(report + "/runs/layernorm/seed1337/ckpt.safetensors"));  // saved on SIGINT
   }
 
+  TEST_CASE("compare killed with -9: no old report is left beside its new runs") {
+    const std::string data = corpus_file(), report = "hostile_compare_kill9";
+    fs::create_directories(report);
+    // what an earlier compare left: its report must not pass for the runs that replace its
+    std::ofstream(report + "/report.md") << "# an earlier compare\n";
+    std::ofstream(report + "/summary.json") << "{}";
+    std::fflush(stdout);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      freopen("/dev/null", "w", stdout);
+      execl(NG_CLI_BINARY, NG_CLI_BINARY, "compare", "--data", data.c_str(), "--report",
+            report.c_str(), "--kinds", "layernorm", "--seeds", "1", "--jobs", "1", "--n-layer", "1",
+            "--n-embd", "16", "--block-size", "16", "--max-steps", "1000000", "--ckpt-interval",
+            "1000000", (char*)nullptr);
+      _exit(127);
+    }
+    const std::string first = report + "/runs/layernorm/seed1337/metrics.jsonl";
+    for (int i = 0; i < 400 && !(fs::exists(first) && fs::file_size(first) > 0); ++i) usleep(50000);
+    CHECK(fs::exists(first));
+    kill(pid, SIGKILL);  // no handler runs: only what was on disk before counts
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status));
+    CHECK_FALSE(fs::exists(report + "/report.md"));
+    CHECK_FALSE(fs::exists(report + "/summary.json"));
+  }
+
   TEST_CASE(
       "finite weights that overflow: eval, sample and grads exit 1 naming what is not finite") {
     const Original o = make_original("hostile_overflow");

@@ -673,6 +673,7 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
   prepare(c, base_in);
   if (c.rank > 0) c.base.quiet = true;  // rank 0 speaks and writes the report
   const JobRunner run_all = [&](std::vector<Job>& js) { return c.run_all(js); };
+  if (c.rank == 0) retract_report(opt.dir);  // settings checked: the runs start now
   // --tune: the search, before any reported run, on held-out seeds (tune.h).
   if (!opt.tune.empty()) {
     c.search =

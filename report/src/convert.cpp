@@ -379,6 +379,7 @@ ConvertResult convert(const ConvertOptions& o) {
     std::printf("convert: %s, %s norms at %zu positions (%s); val loss before %.4f\n",
                 o.ckpt.c_str(), res.source_kind.c_str(), positions.size(), o.at.c_str(),
                 res.before);
+  retract_report(o.dir);  // the checkpoint and settings checked: the surgery starts now
   operate_all(s, o, positions, res);
   if (o.per_layer) operate_per_layer(s, o, *model, res);
   write_text(o.dir + "/summary.json", convert_summary(s, o, *model, res).dump(2));

@@ -92,6 +92,12 @@ std::string find_script(const std::string& name) {
   return "";
 }
 
+void retract_report(const std::string& dir) {
+  std::error_code ec;  // a file that is not there is what we want
+  for (const char* f : {"report.md", "summary.json", "figures.json", "sweep.csv"})
+    std::filesystem::remove(dir + "/" + f, ec);
+}
+
 bool run_plot_script(const std::string& script_name, const std::string& dir) {
   const std::string script = find_script(script_name);
   if (script.empty()) {

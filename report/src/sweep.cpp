@@ -350,6 +350,7 @@ SweepResult sweep(const TrainConfig& base_in, const SweepOptions& opt_in) {
   Sweep w;
   prepare(w, base_in, opt_in);
   plan_cells(w);
+  if (w.rank == 0) retract_report(w.opt.dir);  // every cell checked: the runs start now
   run_planned(w);
   if (w.rank > 0) return w.res;  // rank 0 reads the outcomes and writes the report
   summarize_cells(w);

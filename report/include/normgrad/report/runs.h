@@ -76,6 +76,11 @@ void write_text(const std::string& path, const std::string& text);
 // python3-matplotlib installs into), its output in DIR/plot.log; false when python3 or
 // matplotlib is missing or the script fails.
 bool run_plot_script(const std::string& script, const std::string& dir);
+// Before a report's first run: removes the report files an earlier command left in DIR
+// (report.md, summary.json, figures.json, sweep.csv), so a report on disk always describes
+// the runs beside it: a command killed mid-way leaves no report rather than an old one
+// beside replaced runs (the new files are written atomically at the end).
+void retract_report(const std::string& dir);
 // A figure script (plot_report.py, ...) found next to the running program: beside it (the
 // build tree copies them there), in ../share/normgrad (installed), or in ../bin
 // (a test binary in the build tree); "" when none is there.
