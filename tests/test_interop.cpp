@@ -206,6 +206,25 @@ TEST_SUITE("interop") {
     write_bytes("short.bin", header, 100);
     CHECK_THROWS_WITH_AS(read_token_file("short.bin"),
                          doctest::Contains("shorter than its 1024-byte"), ng::Error);
+    // an llm.c file with a damaged magic is not read as raw uint16 tokens
+    header[0] = 20240521, header[1] = 1, header[2] = 4;
+    std::vector<uint8_t> bad_magic = llmc;
+    std::memcpy(bad_magic.data(), header, sizeof header);
+    write_bytes("badmagic.bin", bad_magic.data(), bad_magic.size());
+    CHECK_THROWS_WITH_AS(read_token_file("badmagic.bin"),
+                         doctest::Contains("magic is 20240521, not 20240520"), ng::Error);
+    // one stray id would make the vocabulary its value + 1: refused unless --vocab-size says so
+    header[0] = 20240520, header[1] = 2, header[2] = 3;
+    std::vector<uint8_t> stray((uint8_t*)header, (uint8_t*)header + sizeof header);
+    for (uint32_t v : {5u, 16777215u, 7u})
+      stray.insert(stray.end(), (uint8_t*)&v, (uint8_t*)&v + 4);
+    write_bytes("stray.bin", stray.data(), stray.size());
+    CHECK_THROWS_WITH_AS(new_run_tokenizer("stray.bin", "", 0, ""),
+                         doctest::Contains("token 1 is 16777215, which would make the vocabulary "
+                                           "16777216 tokens"),
+                         ng::Error);
+    CHECK(new_run_tokenizer("stray.bin", "", 16777216, "").size() == 16777216);
+    CHECK(new_run_tokenizer("llmc2.bin", "", 0, "").size() == 100001);  // a real large id
     // a token outside the vocabulary is named with its position
     CHECK_THROWS_WITH_AS(load_run_data("nano.bin", Tokenizer::ids(100)),
                          doctest::Contains("token 3 is 65535, outside the vocabulary of 100"),

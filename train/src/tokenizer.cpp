@@ -91,6 +91,9 @@ Tokenizer Tokenizer::from_metadata(const ng::nn::Metadata& meta) {
   fail("tokenizer", "unknown tokenizer metadata (gpt2-bpe or ids)");
 }
 
+// The largest vocabulary a token file may imply without --vocab-size (see new_run_tokenizer).
+constexpr int64_t kMaxImpliedVocab = int64_t(1) << 20;
+
 bool is_token_file(const std::string& path) {
   return path.size() > 4 && path.compare(path.size() - 4, 4, ".bin") == 0;
 }
@@ -116,6 +119,17 @@ std::vector<int64_t> read_token_file(const std::string& path) {
       fail("data", path, ": llm.c header says ", count, " tokens of ", width,
            " bytes, the file holds ", bytes.size() - offset, " bytes after the header");
   } else {  // nanoGPT: raw uint16
+    // An llm.c file whose magic was damaged would otherwise be read as uint16 tokens, header
+    // included. Decisive, not a guess: its version and token count describe the file's size
+    // to the byte, which raw tokens do by chance only.
+    if (bytes.size() >= sizeof header) {
+      std::memcpy(header, p, sizeof header);
+      const size_t w = header[1] == 1 ? 2 : header[1] == 2 ? 4 : 0;
+      if (w && header[2] >= 0 && bytes.size() == sizeof header + (size_t)header[2] * w)
+        fail("data", path, ": its first 1024 bytes are an llm.c header (version ", header[1], ", ",
+             header[2], " tokens: exactly the file's size) but the magic is ", header[0],
+             ", not 20240520: a damaged llm.c file, not nanoGPT's raw uint16");
+    }
     if (bytes.size() % 2)
       fail("data", path, ": ", bytes.size(),
            " bytes is not a whole number of uint16 tokens "
@@ -174,7 +188,17 @@ Tokenizer new_run_tokenizer(const std::string& data, const std::string& tokenize
     for (const std::string& f : {data, val_data})
       if (!f.empty() && is_token_file(f)) {
         const auto ids = read_token_file(f);
-        top = std::max(top, *std::max_element(ids.begin(), ids.end()));
+        const auto at = std::max_element(ids.begin(), ids.end());
+        // The vocabulary is the largest id + 1: one stray id must not build an embedding of
+        // millions of rows. 2^20 is 8x GPT-2's and Llama 3's vocabularies.
+        if (*at >= kMaxImpliedVocab)
+          fail("data", f, ": token ", at - ids.begin(), " is ", *at,
+               ", which would make the "
+               "vocabulary ",
+               *at + 1,
+               " tokens (the largest id + 1; over 2^20): a stray id? "
+               "Pass --vocab-size if a vocabulary that large is meant");
+        top = std::max(top, *at);
       }
     return Tokenizer::ids(top + 1);
   }
