@@ -35,7 +35,8 @@ int main() {
           else
             MPI_Allreduce(MPI_IN_PLACE, raw.data(), (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
         }
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         (side == 0 ? ours : theirs).push_back((double)bytes * reps / s / 1e9);
       }
       t.fill_(1.0);

@@ -102,12 +102,6 @@ struct LengthResult {
   LengthSummary summary;
 };
 
-std::string count_labels(const std::map<std::string, int>& count) {
-  std::string out;
-  for (auto& [label, n] : count) out += (out.empty() ? "" : ", ") + std::to_string(n) + " " + label;
-  return out;
-}
-
 // The gradient column: this variant's residual-stream gradient over the reference's.
 std::string gradient_words(const std::vector<double>& ratios, const std::string& ref_spec) {
   const int zeros = (int)std::count(ratios.begin(), ratios.end(), 0.0);
@@ -144,7 +138,7 @@ void summarize(LengthResult& l, const std::vector<Variant>& variants, const std:
       ++s.runs;
       s.not_learning += r.label != "learning";
       // means over runs that finished: a diverged or cut run's last evaluation is not its result
-      if (r.label == "learning" || r.label == "collapsed") {
+      if (finished(r.label)) {
         val.push_back(r.val_loss), tr.push_back(r.train_loss), tps.push_back(r.tokens_per_s);
         if (std::isfinite(r.val_loss)) s.finished.push_back({r.seed, r.val_loss});
       }

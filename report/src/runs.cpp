@@ -112,6 +112,13 @@ bool run_plot_script(const std::string& script_name, const std::string& dir) {
          std::system((py + " " + script + " " + dir + " > " + dir + "/plot.log 2>&1").c_str()) == 0;
 }
 
+std::string count_labels(const std::map<std::string, int>& count) {
+  std::string out;
+  for (const auto& [label, n] : count)
+    out += (out.empty() ? "" : ", ") + std::to_string(n) + " " + label;
+  return out;
+}
+
 std::string health_label(bool diverged, bool interrupted, double val_loss, double unigram,
                          double margin) {
   if (diverged) return "diverged";

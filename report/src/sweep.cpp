@@ -214,10 +214,9 @@ void summarize_cells(Sweep& w) {
     std::vector<double> val;
     for (const auto& r : cell.runs) {
       ++count[r.label];
-      if (r.label == "learning" || r.label == "collapsed") val.push_back(r.val_loss);
+      if (finished(r.label)) val.push_back(r.val_loss);
     }
-    for (auto& [label, n] : count)
-      cell.labels += (cell.labels.empty() ? "" : ", ") + std::to_string(n) + " " + label;
+    cell.labels = count_labels(count);
     cell.val = stats(val);
   }
 }

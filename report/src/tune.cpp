@@ -200,13 +200,10 @@ Search run_search(const TrainConfig& base, std::vector<Variant>& variants,
       for (int k = 0; k < seeds; ++k, ++i) {
         const RunOutcome r = read_outcome(jobs[i], ran.codes[i], ran.messages[i], unigram);
         ++count[r.label];
-        if (r.label == "learning" || r.label == "collapsed") vals.push_back(r.val_loss);
+        if (finished(r.label)) vals.push_back(r.val_loss);
       }
-      std::string labels;
-      for (auto& [l, n] : count)
-        labels += (labels.empty() ? "" : ", ") + std::to_string(n) + " " + l;
       t.val.push_back(stats(vals));
-      t.labels.push_back(labels);
+      t.labels.push_back(count_labels(count));
       t.stable.push_back(count["learning"] == seeds);
     }
     // the stable point with the lowest mean val; without one, the lowest finite

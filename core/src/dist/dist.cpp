@@ -1,10 +1,10 @@
 // The local communicator, world(), and bucketed gradient averaging (any communicator).
-#include "normgrad/autograd.h"
 #include "normgrad/dist.h"
 
 #include <cstdlib>
 #include <cstring>
 
+#include "normgrad/autograd.h"
 #include "normgrad/error.h"
 #include "normgrad/ops.h"
 

@@ -17,8 +17,8 @@
 namespace ngcli {
 
 struct CompareOptions {
-  std::vector<Variant> variants;  // empty: the default list (default_variants())
-  int seeds = 3;                  // seed k of every variant is base.seed + k
+  std::vector<Variant> variants;       // empty: the default list (default_variants())
+  int seeds = 3;                       // seed k of every variant is base.seed + k
   std::string dir = "compare-report";  // not "report": the source folder of that name
   int jobs = 0;  // runs in parallel (processes); 0: one per core, each single-threaded
   // The normgrad binary the parallel runs execute (`exe train ...`); jobs = 1 runs in-process.

@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -53,6 +54,13 @@ struct RunOutcome {
   bool val_whole_split = false;
 };
 
+// A run whose last evaluation is its result: it learned or collapsed (a diverged, failed or
+// cut run's last evaluation is not); means, gaps and searches use these runs only.
+inline bool finished(const std::string& label) {
+  return label == "learning" || label == "collapsed";
+}
+// "2 learning, 1 diverged": label -> count, in label order.
+std::string count_labels(const std::map<std::string, int>& count);
 // The label of a run from its numbers: diverged / interrupted from how it ended, collapsed
 // when its final val loss is within `margin` nats of the unigram baseline (or above it).
 std::string health_label(bool diverged, bool interrupted, double val_loss, double unigram,
