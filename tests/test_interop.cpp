@@ -8,7 +8,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "cli_helpers.h"
 #include "helpers.h"
@@ -172,6 +174,49 @@ std::string read_text(const std::string& path) {
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
+// A BPE from its tokens (id order) and merges (rank order), through the checkpoint form.
+Gpt2Bpe bpe_of(const std::vector<std::string>& tokens, const std::vector<std::string>& merges) {
+  return Gpt2Bpe::from_json(
+      json{
+          {"kind", "gpt2-bpe"}, {"tokens", tokens}, {"merges", merges}, {"add_prefix_space", false}}
+          .dump(),
+      "test");
+}
+
+// The definition the heap encoder must equal, the obvious way: find the lowest-ranked
+// adjacent pair, merge its occurrences left to right, repeat. `word` is one piece of
+// printable ASCII (those bytes are their own characters in GPT-2's table).
+std::vector<int64_t> naive_bpe(const std::vector<std::string>& tokens,
+                               const std::vector<std::string>& merges, const std::string& word) {
+  std::map<std::string, int64_t> rank, id;
+  for (size_t r = 0; r < merges.size(); ++r) rank.emplace(merges[r], (int64_t)r);
+  for (size_t i = 0; i < tokens.size(); ++i) id.emplace(tokens[i], (int64_t)i);
+  std::vector<std::string> w;
+  for (char c : word) w.push_back(std::string(1, c));
+  for (;;) {
+    int64_t best = -1;
+    std::string left, right;
+    for (size_t i = 0; i + 1 < w.size(); ++i) {
+      auto r = rank.find(w[i] + " " + w[i + 1]);
+      if (r != rank.end() && (best < 0 || r->second < best))
+        best = r->second, left = w[i], right = w[i + 1];
+    }
+    if (best < 0) break;
+    std::vector<std::string> merged;
+    for (size_t i = 0; i < w.size();)
+      if (i + 1 < w.size() && w[i] == left && w[i + 1] == right)
+        merged.push_back(left + right), i += 2;
+      else
+        merged.push_back(w[i++]);
+    w.swap(merged);
+  }
+  std::vector<int64_t> ids;
+  for (const auto& s : w) {
+    if (!id.count(s)) throw std::runtime_error("not in the vocabulary: " + s);
+    ids.push_back(id.at(s));
+  }
+  return ids;
+}
 }  // namespace
 
 TEST_SUITE("interop") {
@@ -276,6 +321,68 @@ TEST_SUITE("interop") {
         Gpt2Bpe::from_files("vocab.json", "bad_merges.txt"),
         doctest::Contains("merge 2 'q z' makes a token that is not in the vocabulary"), ng::Error);
     CHECK_THROWS_WITH_AS(bpe.encode("caf\xc3"), doctest::Contains("UTF-8"), ng::Error);
+  }
+
+  TEST_CASE("GPT-2 BPE: the heap encoder equals the naive rounds on random merge tables") {
+    // Tables no tokenizer trainer writes: ranks shuffled (a merge may rank below the merge
+    // that makes its part), parts that are not tokens, a letter missing from the vocabulary.
+    std::mt19937 rng(29);
+    const std::string letters = "abcd";
+    int compared = 0, refused = 0;
+    for (int table = 0; table < 150; ++table) {
+      std::vector<std::string> tokens, merges, pool;
+      for (char c : letters)
+        if (table % 10 != 3 || c != 'd') tokens.push_back(std::string(1, c));
+      for (char c : letters) pool.push_back(std::string(1, c));
+      for (int m = 0; m < 24; ++m) {
+        const std::string l = pool[rng() % pool.size()], r = pool[rng() % pool.size()];
+        merges.push_back(l + " " + r);
+        if (std::find(tokens.begin(), tokens.end(), l + r) == tokens.end()) tokens.push_back(l + r);
+        pool.push_back(rng() % 4 ? l + r : std::string(1, letters[rng() % 4]) + r);  // a part
+      }
+      std::shuffle(merges.begin(), merges.end(), rng);
+      const Gpt2Bpe bpe = bpe_of(tokens, merges);
+      for (int t = 0; t < 20; ++t) {
+        std::string word;
+        for (size_t k = 0, n = 1 + rng() % 40; k < n; ++k) word += letters[rng() % 4];
+        CAPTURE(word);
+        std::vector<int64_t> want;
+        try {
+          want = naive_bpe(tokens, merges, word);
+        } catch (const std::runtime_error&) {
+          CHECK_THROWS_WITH_AS(bpe.encode(word), doctest::Contains("is not in the vocabulary"),
+                               ng::Error);
+          ++refused;
+          continue;
+        }
+        CHECK(bpe.encode(word) == want);
+        ++compared;
+      }
+    }
+    MESSAGE(compared, " words equal to the naive rounds, ", refused, " refused by both");
+    CHECK(compared > 1000);
+    CHECK(refused > 10);
+  }
+
+  TEST_CASE("GPT-2 BPE: a merge chain of n steps costs O(n) pair lookups, not O(n^2)") {
+    // "b a a ... a" merges one 'a' at a time from the left (b a -> ba, ba a -> baa, ...):
+    // n rounds. A scan of the piece per round looks up n^2 / 2 pairs (n = 1000 took 5.7 s).
+    auto chain = [](int n) {
+      std::vector<std::string> tokens = {"a", "b"}, merges;
+      for (std::string t = "b"; (int)t.size() <= n; t += 'a') {
+        merges.push_back(t + " a");
+        tokens.push_back(t + "a");
+      }
+      const Gpt2Bpe bpe = bpe_of(tokens, merges);
+      const std::vector<int64_t> ids = bpe.encode("b" + std::string((size_t)n, 'a'));
+      CHECK(ids == std::vector<int64_t>{(int64_t)tokens.size() - 1});  // one token
+      return bpe.pair_lookups();
+    };
+    const int64_t small = chain(500), large = chain(2000);
+    MESSAGE("pair lookups: ", small, " for a chain of 500, ", large, " for 2000");
+    CHECK(small <= 3 * 501);
+    CHECK(large <= 3 * 2001);
+    CHECK((double)large / (double)small < 4.5);
   }
 
   TEST_CASE("export and import round trip every norm kind exactly (GPT-2 layout + extras)") {

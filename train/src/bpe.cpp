@@ -3,8 +3,10 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <algorithm>
 #include <climits>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "normgrad/error.h"
@@ -69,16 +71,36 @@ Gpt2Bpe::Gpt2Bpe(std::vector<std::string> tokens, std::vector<std::string> merge
       fail("bpe", source, ": token '", tokens_[i], "' appears twice");
     if (is_special(tokens_[i])) specials_.push_back(tokens_[i]);
   }
+  if (merges_.size() > (size_t)INT32_MAX) fail("bpe", source, ": more than 2^31 merges");
+  // Number every merge part: a token by its id, any other text after the vocabulary.
+  std::unordered_map<std::string, int32_t> part_symbols;
+  auto symbol_of = [&](const std::string& text) {
+    auto t = ids_.find(text);
+    if (t != ids_.end()) return (int32_t)t->second;
+    auto [p, added] = part_symbols.emplace(text, (int32_t)(tokens_.size() + parts_.size()));
+    if (added) parts_.push_back(text);
+    return p->second;
+  };
   for (size_t r = 0; r < merges_.size(); ++r) {
     const std::string& m = merges_[r];
     const size_t sp = m.find(' ');
     if (sp == std::string::npos || sp == 0 || sp + 1 >= m.size() ||
         m.find(' ', sp + 1) != std::string::npos)
       fail("bpe", source, ": merge ", r + 1, " '", m, "' is not two symbols separated by a space");
-    if (!ids_.count(m.substr(0, sp) + m.substr(sp + 1)))
+    auto merged = ids_.find(m.substr(0, sp) + m.substr(sp + 1));
+    if (merged == ids_.end())
       fail("bpe", source, ": merge ", r + 1, " '", m,
            "' makes a token that is not in the vocabulary");
-    ranks_.emplace(m, (int64_t)r);  // a repeated merge keeps its first (lowest) rank
+    const uint64_t key = (uint64_t)(uint32_t)symbol_of(m.substr(0, sp)) << 32 |
+                         (uint32_t)symbol_of(m.substr(sp + 1));
+    pair_merges_.emplace(key, Merge{(int32_t)r, (int32_t)merged->second});  // first rank kept
+  }
+  for (int b = 0; b < 256; ++b) {
+    auto t = ids_.find(byte_to_text()[b]);
+    auto p = part_symbols.find(byte_to_text()[b]);
+    byte_symbol_[b] = t != ids_.end()           ? (int32_t)t->second
+                      : p != part_symbols.end() ? p->second
+                                                : -1;
   }
   int code = 0;
   PCRE2_SIZE at = 0;
@@ -208,39 +230,83 @@ Gpt2Bpe Gpt2Bpe::from_json(const std::string& text, const std::string& source) {
   return Gpt2Bpe(std::move(tokens), std::move(merges), j["add_prefix_space"].get<bool>(), source);
 }
 
-// One pre-tokenized piece: bytes -> characters -> merges by rank -> ids.
+const Gpt2Bpe::Merge* Gpt2Bpe::find_merge(int32_t left, int32_t right) const {
+  if (left < 0 || right < 0) return nullptr;
+  ++pair_lookups_;
+  auto m = pair_merges_.find((uint64_t)(uint32_t)left << 32 | (uint32_t)right);
+  return m == pair_merges_.end() ? nullptr : &m->second;
+}
+
+namespace {
+struct Symbol {
+  int32_t id, prev, next;  // prev, next: neighbours' indexes in the piece, -1 at the ends
+  bool alive;              // false once merged into its left neighbour
+};
+// An adjacent pair whose merge has `rank`, as it was when found: stale once either side
+// changed (the ids of symbols only grow, so a changed side never looks the same again).
+struct Candidate {
+  int32_t rank, left, right, left_id, right_id, merged;
+  bool operator>(const Candidate& o) const {
+    return rank != o.rank ? rank > o.rank : left > o.left;  // lowest rank, then leftmost
+  }
+};
+}  // namespace
+
+// One pre-tokenized piece: bytes -> characters -> merges by rank -> ids. Every round takes
+// the lowest rank among the adjacent pairs and merges its occurrences left to right (a run
+// "a a a" gives "aa a"); the pairs that round creates wait until it ends.
 void Gpt2Bpe::encode_piece(const std::string& piece, std::vector<int64_t>& out) const {
   auto hit = cache_->find(piece);
   if (hit != cache_->end()) {
     out.insert(out.end(), hit->second.begin(), hit->second.end());
     return;
   }
-  std::vector<std::string> word;
-  for (unsigned char b : piece) word.push_back(byte_to_text()[b]);
-  while (word.size() > 1) {
-    int64_t best = INT64_MAX;
-    size_t at = 0;
-    for (size_t i = 0; i + 1 < word.size(); ++i) {
-      auto r = ranks_.find(word[i] + " " + word[i + 1]);
-      if (r != ranks_.end() && r->second < best) best = r->second, at = i;
+  const int32_t n = (int32_t)piece.size();  // pieces come from a text under 2^31 bytes
+  std::vector<Symbol> sym((size_t)n);
+  for (int32_t i = 0; i < n; ++i)
+    sym[(size_t)i] = {byte_symbol_[(uint8_t)piece[(size_t)i]], i - 1, i + 1 < n ? i + 1 : -1, true};
+  std::vector<Candidate> heap, created;
+  auto consider = [&](int32_t left, std::vector<Candidate>& into) {
+    const int32_t right = sym[(size_t)left].next;
+    if (right < 0) return;
+    const Symbol &l = sym[(size_t)left], &r = sym[(size_t)right];
+    if (const Merge* m = find_merge(l.id, r.id))
+      into.push_back({m->rank, left, right, l.id, r.id, m->merged});
+  };
+  for (int32_t i = 0; i + 1 < n; ++i) consider(i, heap);
+  std::make_heap(heap.begin(), heap.end(), std::greater<>());
+  while (!heap.empty()) {
+    const int32_t rank = heap.front().rank;
+    while (!heap.empty() && heap.front().rank == rank) {
+      std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+      const Candidate c = heap.back();
+      heap.pop_back();
+      Symbol& l = sym[(size_t)c.left];
+      if (!l.alive || l.id != c.left_id || l.next != c.right ||
+          sym[(size_t)c.right].id != c.right_id)
+        continue;
+      l.id = c.merged;
+      sym[(size_t)c.right].alive = false;
+      l.next = sym[(size_t)c.right].next;
+      if (l.next >= 0) sym[(size_t)l.next].prev = c.left;
+      if (l.prev >= 0) consider(l.prev, created);
+      consider(c.left, created);
     }
-    if (best == INT64_MAX) break;
-    const std::string left = word[at], right = word[at + 1];
-    std::vector<std::string> merged;
-    for (size_t i = 0; i < word.size();) {
-      if (i + 1 < word.size() && word[i] == left && word[i + 1] == right)
-        merged.push_back(left + right), i += 2;
-      else
-        merged.push_back(word[i++]);
+    for (const Candidate& c : created) {
+      heap.push_back(c);
+      std::push_heap(heap.begin(), heap.end(), std::greater<>());
     }
-    word.swap(merged);
+    created.clear();
   }
   std::vector<int64_t> ids;
-  for (const auto& s : word) {
-    auto id = ids_.find(s);
-    if (id == ids_.end())
-      fail("bpe", "the symbol '", s, "' of '", piece, "' is not in the vocabulary");
-    ids.push_back(id->second);
+  for (int32_t i = 0; i >= 0 && i < n; i = sym[(size_t)i].next) {
+    const int32_t id = sym[(size_t)i].id;
+    if (id < 0 || id >= size()) {
+      const std::string& text =
+          id < 0 ? byte_to_text()[(uint8_t)piece[(size_t)i]] : parts_[(size_t)id - tokens_.size()];
+      fail("bpe", "the symbol '", text, "' of '", piece, "' is not in the vocabulary");
+    }
+    ids.push_back(id);
   }
   out.insert(out.end(), ids.begin(), ids.end());
   if (cache_->size() < 1000000) cache_->emplace(piece, std::move(ids));

@@ -10,6 +10,9 @@
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 // (PCRE2 with Unicode properties); each piece's bytes become printable characters (GPT-2's
 // byte-to-unicode table), then the merges are applied, lowest rank first, until none applies.
+// Each round merges every occurrence of the lowest-ranked pair, left to right; the rounds run
+// off a heap of candidate pairs over a linked list of symbols, so a piece of n bytes costs
+// O(n log n), not a scan of the piece per merge.
 // Decoding maps the characters back to bytes (the result may end inside a UTF-8 sequence).
 #pragma once
 #include <cstdint>
@@ -36,20 +39,33 @@ class Gpt2Bpe {
   std::string decode(const std::vector<int64_t>& ids) const;
   const std::string& token(int64_t id) const { return tokens_.at((size_t)id); }
   const std::vector<std::string>& merges() const { return merges_; }  // in rank order
+  // Work done so far by this object's encode calls: how many times the rank of an adjacent
+  // pair was looked up (the unit of BPE's work; a piece of n bytes takes at most 3n).
+  int64_t pair_lookups() const { return pair_lookups_; }
 
  private:
   // tokens: id -> token text (byte-mapped characters, UTF-8); merges: "left right" in rank order
   Gpt2Bpe(std::vector<std::string> tokens, std::vector<std::string> merges, bool add_prefix_space,
           const std::string& source);
   void encode_piece(const std::string& piece, std::vector<int64_t>& out) const;
+  struct Merge {
+    int32_t rank, merged;  // merged: the vocabulary id of left + right
+  };
+  const Merge* find_merge(int32_t left, int32_t right) const;
 
   std::vector<std::string> tokens_, merges_;
   std::unordered_map<std::string, int64_t> ids_;
-  std::unordered_map<std::string, int64_t> ranks_;  // "left right" -> rank
-  std::vector<std::string> specials_;               // <|...|> tokens, split off before BPE
+  // Symbols are numbered: the vocabulary's ids, then the merges' parts that are not tokens
+  // (ids from tokens_.size() on, texts in parts_). A byte whose character is neither has
+  // no number (-1 in byte_symbol_) and takes part in no merge.
+  std::vector<std::string> parts_;
+  int32_t byte_symbol_[256] = {};
+  std::unordered_map<uint64_t, Merge> pair_merges_;  // (left << 32 | right) -> first rank
+  std::vector<std::string> specials_;                // <|...|> tokens, split off before BPE
   bool add_prefix_space_ = false;
   std::shared_ptr<void> regex_;  // compiled pattern (pcre2_code), shared by copies
   mutable std::shared_ptr<std::unordered_map<std::string, std::vector<int64_t>>> cache_;
+  mutable int64_t pair_lookups_ = 0;
 };
 
 }  // namespace ngcli
