@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "normgrad/train/data.h"
 #include "normgrad/train/train.h"
 
 namespace ngt {
@@ -27,6 +28,16 @@ inline ngcli::TrainConfig tiny_cfg(const std::string& out) {
   // its own folder more than once; the refusal without it has tests of its own (hostile).
   c.overwrite = true;
   return c;
+}
+// GPT-2's byte table, written out independently of bpe.cpp: printable bytes are their own
+// characters, the other 68 map to U+0100 upwards in byte order.
+inline std::vector<std::string> gpt2_byte_characters() {
+  std::vector<std::string> bytes;
+  for (int b = 0, next = 256; b < 256; ++b) {
+    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+    bytes.push_back(ngcli::utf8_encode({(char32_t)(printable ? b : next++)}));
+  }
+  return bytes;
 }
 inline std::vector<std::string> lines(const std::string& path) {
   std::ifstream f(path);

@@ -9,9 +9,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "cli_helpers.h"
 #include "helpers.h"
@@ -22,6 +24,7 @@
 #include "normgrad/train/files.h"
 #include "normgrad/train/inspect.h"
 #include "normgrad/train/saved_run.h"
+#include "normgrad/train/tokenizer.h"
 #include "normgrad/train/train.h"
 
 using namespace ngt;
@@ -134,6 +137,14 @@ int exit_code(pid_t pid) {
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+// This process's anonymous resident memory (heap, stacks, private buffers; not the pages of
+// mapped files), or -1 where /proc/self/status does not say.
+int64_t rss_anon_bytes() {
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind("RssAnon:", 0) == 0) return std::stoll(line.substr(8)) * 1024;  // kB
+  return -1;
 }
 int event_files(const std::string& dir) {
   int n = 0;
@@ -790,5 +801,84 @@ TEST_SUITE("hostile") {
     CHECK(err.find("would be ignored: the starting checkpoint's tokenizer is used") !=
           std::string::npos);
     CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+  }
+  TEST_CASE("a token file is mapped, not copied: memory grows by a fraction of its size") {
+    // 64 MiB of nanoGPT uint16 tokens. Reading it into memory (what train did: int64 ids,
+    // 4x the file) shows in the process's anonymous memory (RssAnon); a mapping's pages are
+    // the page cache's (RssFile). The sanitizers' shadow of the ids read is < 1/8 of them.
+    const int64_t bytes = 64 << 20;
+    {
+      std::vector<uint16_t> toks((size_t)bytes / 2);
+      for (size_t i = 0; i < toks.size(); ++i) toks[i] = (uint16_t)((i * 2654435761u) % 50000);
+      std::ofstream("hostile_big.bin", std::ios::binary)
+          .write((const char*)toks.data(), (std::streamsize)bytes);
+    }
+    const int64_t before = rss_anon_bytes();
+    if (before < 0) {
+      MESSAGE("skipped: /proc/self/status has no RssAnon (not Linux 4.5+)");
+      return;
+    }
+    const RunData d = load_run_data("hostile_big.bin", new_run_tokenizer("hostile_big.bin", "", 0));
+    const Batcher b(d.ids, 64, 1);
+    const int64_t grown = rss_anon_bytes() - before;
+    MESSAGE("a ", bytes >> 20, " MiB token file: anonymous memory grew by ", grown >> 20, " MiB");
+    CHECK(d.ids.size() == bytes / 2);
+    CHECK(d.ids[12345] == (int64_t)((uint64_t{12345} * 2654435761u) % 50000));
+    CHECK(b.val_tokens() + b.train_tokens() == bytes / 2);
+    CHECK(grown < bytes / 4);
+  }
+
+  TEST_CASE("a text corpus is encoded in one pass into ids of the narrowest width") {
+    // 32 MiB of ASCII text: a character vocabulary under 256 gives 1-byte ids, so the ids
+    // cost the text's size (int64 ids and a decoded copy cost 12x).
+    const int64_t bytes = 32 << 20;
+    {
+      std::string text((size_t)bytes, ' ');
+      for (size_t i = 0; i < text.size(); ++i) text[i] = i % 61 == 60 ? '\n' : "abcdefgh "[i % 9];
+      std::ofstream("hostile_big.txt", std::ios::binary)
+          .write(text.data(), (std::streamsize)text.size());
+    }
+    const int64_t before = rss_anon_bytes();
+    if (before < 0) {
+      MESSAGE("skipped: /proc/self/status has no RssAnon (not Linux 4.5+)");
+      return;
+    }
+    const Tokenizer tok = new_run_tokenizer("hostile_big.txt", "", 0);
+    const RunData d = load_run_data("hostile_big.txt", tok);
+    const int64_t grown = rss_anon_bytes() - before;
+    MESSAGE("a ", bytes >> 20, " MiB text: anonymous memory grew by ", grown >> 20, " MiB");
+    CHECK(tok.size() == 10);
+    CHECK(d.ids.width() == 1);
+    CHECK(d.ids.size() == bytes);
+    CHECK(tok.decode({d.ids[0], d.ids[8], d.ids[60]}) == "a \n");
+    CHECK(grown < bytes * 3 / 2);
+  }
+
+  TEST_CASE("a BPE vocabulary entry outside GPT-2's byte table is refused where it is read") {
+    // Such a token trains (its id is a number) and then cannot be decoded: sample failed
+    // after the whole run. Refused at load, naming the file, the token and the character.
+    fs::create_directories("hostile_bpe");
+    json vocab = json::object();
+    const std::vector<std::string> bytes = gpt2_byte_characters();
+    for (int b = 0; b < 256; ++b) vocab[bytes[b]] = b;
+    vocab["<|endoftext|>"] = 256;  // a special token is itself, not bytes: allowed
+    std::ofstream("hostile_bpe/merges.txt") << "#version: 0.2\n";
+    std::ofstream("hostile_bpe/vocab.json") << vocab.dump();
+    CHECK(Gpt2Bpe::from_folder("hostile_bpe").size() == 257);
+    vocab["a b"] = 257;  // a space, not U+0120
+    std::ofstream("hostile_bpe/vocab.json") << vocab.dump();
+    CHECK_THROWS_WITH_AS(Gpt2Bpe::from_folder("hostile_bpe"),
+                         doctest::Contains("hostile_bpe/vocab.json: token 257 \"a b\" holds \" \" "
+                                           "(U+0020), a character outside GPT-2's byte table"),
+                         Error);
+    vocab.erase("a b");
+    vocab["x\ny"] = 257;  // a newline: escaped, the error stays one line
+    std::ofstream("hostile_bpe/vocab.json") << vocab.dump();
+    auto [rc, err] =
+        run_cli("train --tokenizer hostile_bpe --out hostile_bpe_run --max-steps 1", 60);
+    CHECK(rc == 1);
+    CHECK(err.find("token 257 \"x\\ny\" holds \"\\n\" (U+000A)") != std::string::npos);
+    CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+    CHECK(!fs::exists("hostile_bpe_run/ckpt.safetensors"));
   }
 }

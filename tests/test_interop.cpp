@@ -223,17 +223,17 @@ TEST_SUITE("interop") {
   TEST_CASE("token files: nanoGPT's raw uint16, llm.c's headered uint16 and uint32") {
     const std::vector<uint16_t> raw = {1, 2, 3, 65535, 7};
     write_bytes("nano.bin", raw.data(), raw.size() * 2);
-    CHECK(read_token_file("nano.bin") == std::vector<int64_t>{1, 2, 3, 65535, 7});
+    CHECK(read_token_file("nano.bin").to_vector() == std::vector<int64_t>{1, 2, 3, 65535, 7});
     int32_t header[256] = {20240520, 1, 4};
     std::vector<uint8_t> llmc((uint8_t*)header, (uint8_t*)header + sizeof header);
     for (uint16_t v : {10, 20, 30, 40}) llmc.insert(llmc.end(), (uint8_t*)&v, (uint8_t*)&v + 2);
     write_bytes("llmc.bin", llmc.data(), llmc.size());
-    CHECK(read_token_file("llmc.bin") == std::vector<int64_t>{10, 20, 30, 40});
+    CHECK(read_token_file("llmc.bin").to_vector() == std::vector<int64_t>{10, 20, 30, 40});
     header[1] = 2, header[2] = 2;
     std::vector<uint8_t> v2((uint8_t*)header, (uint8_t*)header + sizeof header);
     for (uint32_t v : {100000u, 5u}) v2.insert(v2.end(), (uint8_t*)&v, (uint8_t*)&v + 4);
     write_bytes("llmc2.bin", v2.data(), v2.size());
-    CHECK(read_token_file("llmc2.bin") == std::vector<int64_t>{100000, 5});
+    CHECK(read_token_file("llmc2.bin").to_vector() == std::vector<int64_t>{100000, 5});
     // hostile headers and sizes
     write_bytes("odd.bin", raw.data(), 9);
     CHECK_THROWS_WITH_AS(read_token_file("odd.bin"),
@@ -296,12 +296,8 @@ TEST_SUITE("interop") {
   TEST_CASE("GPT-2 BPE: byte table, merges applied by rank, specials, decode") {
     json vocab = json::object();
     // GPT-2's byte table: printable bytes map to themselves, the rest to U+0100..
-    std::vector<std::string> bytes;
-    for (int b = 0, next = 256; b < 256; ++b) {
-      const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
-      bytes.push_back(utf8_encode({(char32_t)(printable ? b : next++)}));
-      vocab[bytes.back()] = b;
-    }
+    const std::vector<std::string> bytes = gpt2_byte_characters();
+    for (int b = 0; b < 256; ++b) vocab[bytes[b]] = b;
     int id = 256;
     for (const char* t : {"ll", "he", "hell", "hello", "\xc4\xa0hello", "<|endoftext|>"})
       vocab[t] = id++;

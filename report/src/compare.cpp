@@ -413,15 +413,15 @@ void prepare(Comparison& c, const TrainConfig& base_in) {
   const Tokenizer tok =
       start_tok ? *start_tok
                 : new_run_tokenizer(base.data, base.tokenizer, base.vocab_size, base.val_data);
-  const std::vector<int64_t> corpus_ids = load_run_data(base.data, tok).ids;
-  const std::vector<int64_t> val_ids =  // --val-data: the whole file is the validation split
-      base.val_data.empty() ? std::vector<int64_t>{} : load_run_data(base.val_data, tok).ids;
+  const TokenIds corpus_ids = load_run_data(base.data, tok).ids;
+  const TokenIds val_ids =  // --val-data: the whole file is the validation split
+      base.val_data.empty() ? TokenIds() : load_run_data(base.val_data, tok).ids;
   c.res.unigram = val_ids.empty() ? unigram_val_loss(corpus_ids, tok.size())
                                   : unigram_val_loss(corpus_ids, val_ids, tok.size());
   // What every run's reported val loss covers (train.cpp's full_val_loss, Batcher's split)
-  const int64_t val_tokens =
-      !val_ids.empty() ? (int64_t)val_ids.size()
-                       : (int64_t)corpus_ids.size() - (int64_t)(0.9 * (double)corpus_ids.size());
+  const int64_t val_tokens = !val_ids.empty()
+                                 ? val_ids.size()
+                                 : corpus_ids.size() - (int64_t)(0.9 * (double)corpus_ids.size());
   const int64_t windows = (val_tokens - 1) / base.block_size;
   c.val_windows_text = std::to_string(windows) + " windows of " + std::to_string(base.block_size) +
                        " = " + std::to_string(windows * base.block_size) + " of its " +

@@ -352,8 +352,7 @@ ConvertResult convert(const ConvertOptions& o) {
   const auto ids = load_run_data(o.data.empty() ? s.run.cfg.data : o.data, s.run.tok).ids;
   // The run's own validation file (--val-data) when no --data replaces its corpus.
   const bool own_val = o.data.empty() && !s.run.cfg.val_data.empty();
-  const std::vector<int64_t> val_ids =
-      own_val ? load_run_data(s.run.cfg.val_data, s.run.tok).ids : std::vector<int64_t>{};
+  const TokenIds val_ids = own_val ? load_run_data(s.run.cfg.val_data, s.run.tok).ids : TokenIds();
   s.data = own_val
                ? std::make_unique<Batcher>(ids, val_ids, s.run.cfg.block_size, s.run.cfg.seed + 1)
                : std::make_unique<Batcher>(ids, s.run.cfg.block_size, s.run.cfg.seed + 1);

@@ -113,7 +113,7 @@ void prepare(Sweep& w, const TrainConfig& base_in, const SweepOptions& opt_in) {
   ensure_writable_dir(opt.dir, "sweep");
   if (w.rank == 0) w.lock = FolderLock(opt.dir, "sweep");  // one report folder, one sweep
   w.tok = new_run_tokenizer(base.data, base.tokenizer, base.vocab_size, base.val_data);
-  const std::vector<int64_t> ids = load_run_data(base.data, w.tok).ids;
+  const TokenIds ids = load_run_data(base.data, w.tok).ids;
   w.res.unigram =  // --val-data: the whole file is the validation split
       base.val_data.empty()
           ? unigram_val_loss(ids, w.tok.size())

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@ namespace {
 using json = nlohmann::json;
 using ng::fail;
 constexpr uint64_t kMaxTokenizerBytes = 256ull << 20;
+constexpr size_t kMaxCachedPieces = 1 << 18;  // about 40 MB of pieces and their ids
 constexpr const char* kPattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
@@ -57,21 +59,42 @@ bool is_special(const std::string& t) {
   return t.size() >= 4 && t.rfind("<|", 0) == 0 && t.compare(t.size() - 2, 2, "|>") == 0;
 }
 
+// A byte-level vocabulary spells every byte as one of the 256 characters of byte_to_text
+// (space is U+0120 'Ġ'): a token with any other character could be trained on (its id is
+// just a number) but never decoded back into bytes, so `sample` would fail after training.
+// Refused where the vocabulary is read, naming the file, the token and the character (both
+// JSON-escaped: a newline in them must not split the one-line error).
+void check_byte_level(const std::string& token, size_t id, const std::string& source) {
+  for (char32_t c : utf8_decode(token, source))
+    if (!text_to_byte().count(c)) {
+      char code[16];
+      std::snprintf(code, sizeof code, "U+%04X", (unsigned)c);
+      fail("bpe", source, ": token ", id, " ", json(token).dump(), " holds ",
+           json(utf8_encode({c})).dump(), " (", code,
+           "), a character outside GPT-2's byte table: a byte-level BPE spells every byte as "
+           "one of 256 characters (a space is U+0120), so this token could never be decoded");
+    }
+}
+
 }  // namespace
 
 Gpt2Bpe::Gpt2Bpe(std::vector<std::string> tokens, std::vector<std::string> merges,
-                 bool add_prefix_space, const std::string& source)
+                 bool add_prefix_space, const std::string& vocab_source,
+                 const std::string& merges_source)
     : tokens_(std::move(tokens)), merges_(std::move(merges)), add_prefix_space_(add_prefix_space) {
-  if (tokens_.empty()) fail("bpe", source, ": empty vocabulary");
-  if (tokens_.size() > (1u << 24)) fail("bpe", source, ": more than 2^24 tokens");
+  if (tokens_.empty()) fail("bpe", vocab_source, ": empty vocabulary");
+  if (tokens_.size() > (1u << 24)) fail("bpe", vocab_source, ": more than 2^24 tokens");
   for (size_t i = 0; i < tokens_.size(); ++i) {
-    if (tokens_[i].empty()) fail("bpe", source, ": token ", i, " is empty");
-    utf8_decode(tokens_[i], source + " token " + std::to_string(i));
+    if (tokens_[i].empty()) fail("bpe", vocab_source, ": token ", i, " is empty");
+    utf8_count(tokens_[i], vocab_source + " token " + std::to_string(i));
     if (!ids_.emplace(tokens_[i], (int64_t)i).second)
-      fail("bpe", source, ": token '", tokens_[i], "' appears twice");
-    if (is_special(tokens_[i])) specials_.push_back(tokens_[i]);
+      fail("bpe", vocab_source, ": token '", tokens_[i], "' appears twice");
+    if (is_special(tokens_[i]))
+      specials_.push_back(tokens_[i]);
+    else
+      check_byte_level(tokens_[i], i, vocab_source);
   }
-  if (merges_.size() > (size_t)INT32_MAX) fail("bpe", source, ": more than 2^31 merges");
+  if (merges_.size() > (size_t)INT32_MAX) fail("bpe", merges_source, ": more than 2^31 merges");
   // Number every merge part: a token by its id, any other text after the vocabulary.
   std::unordered_map<std::string, int32_t> part_symbols;
   auto symbol_of = [&](const std::string& text) {
@@ -86,10 +109,11 @@ Gpt2Bpe::Gpt2Bpe(std::vector<std::string> tokens, std::vector<std::string> merge
     const size_t sp = m.find(' ');
     if (sp == std::string::npos || sp == 0 || sp + 1 >= m.size() ||
         m.find(' ', sp + 1) != std::string::npos)
-      fail("bpe", source, ": merge ", r + 1, " '", m, "' is not two symbols separated by a space");
+      fail("bpe", merges_source, ": merge ", r + 1, " '", m,
+           "' is not two symbols separated by a space");
     auto merged = ids_.find(m.substr(0, sp) + m.substr(sp + 1));
     if (merged == ids_.end())
-      fail("bpe", source, ": merge ", r + 1, " '", m,
+      fail("bpe", merges_source, ": merge ", r + 1, " '", m,
            "' makes a token that is not in the vocabulary");
     const uint64_t key = (uint64_t)(uint32_t)symbol_of(m.substr(0, sp)) << 32 |
                          (uint32_t)symbol_of(m.substr(sp + 1));
@@ -138,7 +162,7 @@ Gpt2Bpe Gpt2Bpe::from_files(const std::string& vocab_json, const std::string& me
     if (l.empty() || (line == 1 && l.rfind("#version", 0) == 0)) continue;
     merges.push_back(l);
   }
-  return Gpt2Bpe(std::move(tokens), std::move(merges), false, merges_txt);
+  return Gpt2Bpe(std::move(tokens), std::move(merges), false, vocab_json, merges_txt);
 }
 
 Gpt2Bpe Gpt2Bpe::from_tokenizer_json(const std::string& path) {
@@ -190,7 +214,7 @@ Gpt2Bpe Gpt2Bpe::from_tokenizer_json(const std::string& path) {
       else
         fail("bpe", path, ": a merge is neither \"a b\" nor [\"a\", \"b\"]");
     }
-  return Gpt2Bpe(std::move(tokens), std::move(merges), prefix, path);
+  return Gpt2Bpe(std::move(tokens), std::move(merges), prefix, path, path);
 }
 
 Gpt2Bpe Gpt2Bpe::from_folder(const std::string& dir) {
@@ -227,7 +251,8 @@ Gpt2Bpe Gpt2Bpe::from_json(const std::string& text, const std::string& source) {
     if (!m.is_string()) fail("bpe", source, ": a merge is not a string");
     merges.push_back(m.get<std::string>());
   }
-  return Gpt2Bpe(std::move(tokens), std::move(merges), j["add_prefix_space"].get<bool>(), source);
+  return Gpt2Bpe(std::move(tokens), std::move(merges), j["add_prefix_space"].get<bool>(), source,
+                 source);
 }
 
 const Gpt2Bpe::Merge* Gpt2Bpe::find_merge(int32_t left, int32_t right) const {
@@ -255,10 +280,11 @@ struct Candidate {
 // One pre-tokenized piece: bytes -> characters -> merges by rank -> ids. Every round takes
 // the lowest rank among the adjacent pairs and merges its occurrences left to right (a run
 // "a a a" gives "aa a"); the pairs that round creates wait until it ends.
-void Gpt2Bpe::encode_piece(const std::string& piece, std::vector<int64_t>& out) const {
-  auto hit = cache_->find(piece);
+void Gpt2Bpe::encode_piece(std::string_view piece, const std::function<void(int64_t)>& emit) const {
+  std::string key(piece);
+  auto hit = cache_->find(key);
   if (hit != cache_->end()) {
-    out.insert(out.end(), hit->second.begin(), hit->second.end());
+    for (int64_t id : hit->second) emit(id);
     return;
   }
   const int32_t n = (int32_t)piece.size();  // pieces come from a text under 2^31 bytes
@@ -308,45 +334,78 @@ void Gpt2Bpe::encode_piece(const std::string& piece, std::vector<int64_t>& out) 
     }
     ids.push_back(id);
   }
-  out.insert(out.end(), ids.begin(), ids.end());
-  if (cache_->size() < 1000000) cache_->emplace(piece, std::move(ids));
+  for (int64_t id : ids) emit(id);
+  // Bounded: the frequent pieces come early; a corpus of rare ones must not grow it without end.
+  if (cache_->size() < kMaxCachedPieces) cache_->emplace(std::move(key), std::move(ids));
 }
 
 std::vector<int64_t> Gpt2Bpe::encode(const std::string& utf8) const {
-  utf8_decode(utf8, "bpe input");  // valid UTF-8 only, with the offending offset named
   std::vector<int64_t> out;
+  encode(utf8, [&](int64_t id) { out.push_back(id); });
+  return out;
+}
+
+void Gpt2Bpe::encode(std::string_view utf8, const std::function<void(int64_t)>& emit) const {
+  utf8_count(utf8, "bpe input");  // valid UTF-8 only, with the offending offset named
   auto* re = (pcre2_code*)regex_.get();
   std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> md(
       pcre2_match_data_create_from_pattern(re, nullptr), pcre2_match_data_free);
-  auto split = [&](const std::string& text) {
-    PCRE2_SIZE at = 0;
-    while (at < text.size()) {
-      const int rc = pcre2_match(re, (PCRE2_SPTR)text.data(), text.size(), at, PCRE2_NO_UTF_CHECK,
-                                 md.get(), nullptr);
-      if (rc < 0)
-        fail("bpe", "the pattern matched nothing at byte ", at, " (PCRE2 error ", rc, ")");
-      const PCRE2_SIZE* v = pcre2_get_ovector_pointer(md.get());
-      if (v[1] <= at) fail("bpe", "empty match at byte ", at);
-      encode_piece(text.substr(v[0], v[1] - v[0]), out);
-      at = v[1];
+  // GPT-2's pattern at byte `at` of `text`: the end of the piece that starts there.
+  auto match = [&](std::string_view text, size_t at) {
+    const int rc = pcre2_match(re, (PCRE2_SPTR)text.data(), text.size(), at, PCRE2_NO_UTF_CHECK,
+                               md.get(), nullptr);
+    if (rc < 0) fail("bpe", "the pattern matched nothing at byte ", at, " (PCRE2 error ", rc, ")");
+    const PCRE2_SIZE* v = pcre2_get_ovector_pointer(md.get());
+    if (v[1] <= at) fail("bpe", "empty match at byte ", at);
+    return (size_t)v[1];
+  };
+  auto split = [&](std::string_view text, size_t at) {
+    for (size_t end; at < text.size(); at = end) {
+      end = match(text, at);
+      encode_piece(text.substr(at, end - at), emit);
     }
   };
-  // Special tokens are cut out first and encoded as themselves.
-  std::string text = add_prefix_space_ && !utf8.empty() && utf8[0] != ' ' ? " " + utf8 : utf8;
-  size_t at = 0;
-  while (at < text.size()) {
-    size_t next = std::string::npos;
-    const std::string* which = nullptr;
-    for (const auto& s : specials_) {
-      const size_t p = text.find(s, at);
-      if (p < next || (p == next && which && s.size() > which->size())) next = p, which = &s;
+  // add_prefix_space: the pieces of " " + the first segment, without copying the segment.
+  // The pattern looks back at nothing, so after the first piece (read from a prefixed copy
+  // of the segment's start, long enough that the piece ends 4 bytes, one character, before
+  // the copy does) the pieces are the segment's own from that point on.
+  auto split_prefixed = [&](std::string_view text) {
+    for (size_t take = 256;; take *= 2) {
+      std::string head(1, ' ');  // (GCC 12 warns on " " + a string)
+      head.append(text.substr(0, take));
+      if (take >= text.size()) return split(head, 0);
+      const size_t end = match(head, 0);
+      if (end + 4 <= head.size()) {
+        encode_piece(std::string_view(head).substr(0, end), emit);
+        return split(text, end - 1);
+      }
     }
-    split(text.substr(at, next == std::string::npos ? std::string::npos : next - at));
+  };
+  const bool prefix = add_prefix_space_ && !utf8.empty() && utf8[0] != ' ';
+  // Special tokens are cut out first and encoded as themselves (the longest of those at the
+  // same place); each one's next place is looked for again only once passed.
+  std::vector<size_t> next_of(specials_.size());
+  std::vector<bool> looked(specials_.size());
+  for (size_t at = 0, segment = 0; at < utf8.size(); ++segment) {
+    size_t next = std::string_view::npos;
+    const std::string* which = nullptr;
+    for (size_t k = 0; k < specials_.size(); ++k) {
+      if (!looked[k] || (next_of[k] != std::string_view::npos && next_of[k] < at))
+        next_of[k] = utf8.find(specials_[k], at), looked[k] = true;
+      const size_t p = next_of[k];
+      if (p < next || (p == next && which && specials_[k].size() > which->size()))
+        next = p, which = &specials_[k];
+    }
+    const std::string_view text =
+        utf8.substr(at, next == std::string_view::npos ? std::string_view::npos : next - at);
+    if (prefix && segment == 0)
+      split_prefixed(text);
+    else
+      split(text, 0);
     if (!which) break;
-    out.push_back(ids_.at(*which));
+    emit(ids_.at(*which));
     at = next + which->size();
   }
-  return out;
 }
 
 std::string Gpt2Bpe::decode(const std::vector<int64_t>& ids) const {

@@ -502,7 +502,7 @@ std::string device_summary(Device d) {
   return thread_config();
 }
 
-std::string corpus_fingerprint(const std::string& text) {
+std::string corpus_fingerprint(std::string_view text) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a, 64 bits
   for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
   char b[40];
@@ -510,8 +510,6 @@ std::string corpus_fingerprint(const std::string& text) {
   return b;
 }
 
-std::string load_corpus(const std::string& path) {
-  return path.empty() ? load_default_corpus() : load_text(path);
-}
+std::string load_corpus(const std::string& path) { return std::string(CorpusText(path).text()); }
 
 }  // namespace ngcli

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,8 +19,11 @@ namespace ngcli {
 namespace fs = std::filesystem;
 using ng::fail;
 
-std::string read_regular_file(const std::string& path, uint64_t max_bytes, const char* what) {
-  // open first, then fstat the descriptor: the file checked is the file read
+namespace {
+// Opens `path` for reading if it is a regular file of at most max_bytes; returns the
+// descriptor and sets `size` (open first, then fstat the descriptor: the file checked is
+// the file read).
+int open_regular_file(const std::string& path, uint64_t max_bytes, const char* what, size_t& size) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
     fail(what, errno == ENOENT ? "file not found: " : "cannot open ", path,
@@ -35,7 +39,15 @@ std::string read_regular_file(const std::string& path, uint64_t max_bytes, const
     ::close(fd);
     fail(what, path, " is ", (uint64_t)st.st_size, " bytes, over the limit of ", max_bytes);
   }
-  std::string out((size_t)st.st_size, '\0');
+  size = (size_t)st.st_size;
+  return fd;
+}
+}  // namespace
+
+std::string read_regular_file(const std::string& path, uint64_t max_bytes, const char* what) {
+  size_t size = 0;
+  const int fd = open_regular_file(path, max_bytes, what, size);
+  std::string out(size, '\0');
   size_t done = 0;
   while (done < out.size()) {
     const ssize_t r = ::read(fd, out.data() + done, out.size() - done);
@@ -49,6 +61,21 @@ std::string read_regular_file(const std::string& path, uint64_t max_bytes, const
   }
   ::close(fd);
   return out;
+}
+
+MappedFile::MappedFile(const std::string& path, uint64_t max_bytes, const char* what) {
+  const int fd = open_regular_file(path, max_bytes, what, size_);
+  if (size_ == 0) {  // nothing to map (mmap refuses a length of 0)
+    ::close(fd);
+    return;
+  }
+  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  const int err = errno;
+  ::close(fd);  // the mapping keeps the file
+  if (p == MAP_FAILED) fail(what, "cannot map ", path, ": ", std::strerror(err));
+  const size_t n = size_;
+  map_ = std::shared_ptr<const void>(p, [n](const void* q) { ::munmap((void*)q, n); });
+  data_ = (const char*)p;
 }
 
 void ensure_writable_dir(const std::string& dir, const char* what) {

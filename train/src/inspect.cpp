@@ -106,17 +106,16 @@ double eval_command(const std::string& ckpt, const std::string& data, int64_t ma
   // Without --data: the run's own validation split (its --val-data file, or the last 10% of
   // its corpus, never trained on), not the whole text, which would mix in the training split.
   const bool own_val = data.empty() && !l.cfg.val_data.empty();
-  std::vector<int64_t> ids = load_run_data(!data.empty() ? data
-                                           : own_val     ? l.cfg.val_data
-                                                         : l.cfg.data,
-                                           l.tok)
-                                 .ids;
+  TokenIds ids = load_run_data(!data.empty() ? data
+                               : own_val     ? l.cfg.val_data
+                                             : l.cfg.data,
+                               l.tok)
+                     .ids;
   const std::string source =
       !data.empty() ? data + " (all of it)"
       : own_val     ? "the run's validation file " + l.cfg.val_data + " (--val-data, all of it)"
                     : "the validation split of the run's corpus (last 10%, held out from training)";
-  if (data.empty() && !own_val)
-    ids.erase(ids.begin(), ids.begin() + (int64_t)(0.9 * (double)ids.size()));
+  if (data.empty() && !own_val) ids = ids.slice((int64_t)(0.9 * (double)ids.size()), ids.size());
   const int64_t T = l.cfg.block_size, n = ((int64_t)ids.size() - 1) / T;
   if (n < 1) fail("eval", "text has ", ids.size(), " tokens, fewer than block_size + 1 = ", T + 1);
   // Windows per forward pass: up to 32, fewer when the logits (B x T x vocab floats) would

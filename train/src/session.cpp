@@ -175,8 +175,8 @@ void print_model(const Session& s) {
 Batcher run_batcher(RunSource& src) {
   const TrainConfig& run = src.run;
   if (src.val_corpus)
-    return Batcher(std::move(src.corpus.ids), src.val_corpus->ids, run.block_size, run.seed + 1);
-  return Batcher(std::move(src.corpus.ids), run.block_size, run.seed + 1);
+    return Batcher(src.corpus.ids, src.val_corpus->ids, run.block_size, run.seed + 1);
+  return Batcher(src.corpus.ids, run.block_size, run.seed + 1);
 }
 
 }  // namespace

@@ -44,6 +44,19 @@ std::vector<int64_t> Tokenizer::encode(const std::string& utf8) const {
        "train with --tokenizer (a GPT-2 vocab.json + merges.txt folder)");
 }
 
+TokenIds Tokenizer::encode_corpus(std::string_view utf8) const {
+  if (kind_ != "chars" && kind_ != "gpt2-bpe") encode(std::string());  // its error
+  // At most one id per byte (a character or a BPE piece is at least one byte; the one space
+  // add_prefix_space puts in front merges into the first piece).
+  TokenIdsBuilder ids(size(), (int64_t)utf8.size() + 1);
+  const auto push = [&](int64_t id) { ids.push(id); };
+  if (kind_ == "chars")
+    chars_.encode(utf8, push);
+  else
+    bpe_->encode(utf8, push);
+  return ids.finish();
+}
+
 std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
   if (kind_ == "chars") return chars_.decode(ids);
   if (kind_ == "gpt2-bpe") return bpe_->decode(ids);
@@ -98,9 +111,16 @@ bool is_token_file(const std::string& path) {
   return path.size() > 4 && path.compare(path.size() - 4, 4, ".bin") == 0;
 }
 
-std::vector<int64_t> read_token_file(const std::string& path) {
-  // 8 bytes of id per token in memory: the file limit keeps that within 8 GiB.
-  const std::string bytes = read_regular_file(path, kMaxCorpusBytes, "token file");
+namespace {
+// A token file mapped, and its ids within the mapping.
+struct TokenFile {
+  MappedFile file;
+  TokenIds ids;
+};
+
+TokenFile map_token_file(const std::string& path) {
+  TokenFile f{MappedFile(path, kMaxCorpusBytes, "token file"), {}};
+  const std::string_view bytes = f.file.bytes();
   const uint8_t* p = (const uint8_t*)bytes.data();
   int32_t header[256] = {};
   if (bytes.size() >= 4) std::memcpy(header, p, 4);
@@ -137,14 +157,12 @@ std::vector<int64_t> read_token_file(const std::string& path) {
     count = bytes.size() / 2;
   }
   if (count < 2) fail("data", path, ": ", count, " tokens, too few to train or evaluate on");
-  std::vector<int64_t> ids(count);
-  for (size_t i = 0; i < count; ++i) {
-    uint32_t v = 0;
-    std::memcpy(&v, p + offset + i * width, width);  // little-endian host
-    ids[i] = v;
-  }
-  return ids;
+  f.ids = TokenIds(f.file.owner(), p + offset, (int)width, (int64_t)count);
+  return f;
 }
+}  // namespace
+
+TokenIds read_token_file(const std::string& path) { return map_token_file(path).ids; }
 
 RunData load_run_data(const std::string& path, const Tokenizer& tok,
                       const std::string& resumed_fingerprint, const std::string& flag) {
@@ -156,21 +174,22 @@ RunData load_run_data(const std::string& path, const Tokenizer& tok,
            resumed_fingerprint, "); pass ", flag, " with the original file");
   };
   if (!path.empty() && is_token_file(path)) {
-    d.ids = read_token_file(path);
-    d.fingerprint = corpus_fingerprint(read_regular_file(path, kMaxCorpusBytes, "token file"));
+    const TokenFile f = map_token_file(path);
+    d.ids = f.ids;
+    d.fingerprint = corpus_fingerprint(f.file.bytes());
     d.source = path;
     check_same();
-    for (size_t i = 0; i < d.ids.size(); ++i)
+    for (int64_t i = 0; i < d.ids.size(); ++i)
       if (d.ids[i] >= tok.size())
         fail("data", path, ": token ", i, " is ", d.ids[i], ", outside the vocabulary of ",
              tok.size(), " (", tok.kind(), ")");
     return d;
   }
-  const std::string text = load_corpus(path);
-  d.fingerprint = corpus_fingerprint(text);
+  const CorpusText text(path);
+  d.fingerprint = corpus_fingerprint(text.text());
   d.source = path.empty() ? default_corpus_path_description() : path;
   check_same();
-  d.ids = tok.encode(text);
+  d.ids = tok.encode_corpus(text.text());
   return d;
 }
 
@@ -187,25 +206,28 @@ Tokenizer new_run_tokenizer(const std::string& data, const std::string& tokenize
     int64_t top = 0;
     for (const std::string& f : {data, val_data})
       if (!f.empty() && is_token_file(f)) {
-        const auto ids = read_token_file(f);
-        const auto at = std::max_element(ids.begin(), ids.end());
+        const TokenIds ids = read_token_file(f);
+        int64_t at = 0;
+        for (int64_t i = 1; i < ids.size(); ++i)
+          if (ids[i] > ids[at]) at = i;
         // The vocabulary is the largest id + 1: one stray id must not build an embedding of
         // millions of rows. 2^20 is 8x GPT-2's and Llama 3's vocabularies.
-        if (*at >= kMaxImpliedVocab)
-          fail("data", f, ": token ", at - ids.begin(), " is ", *at,
+        if (ids[at] >= kMaxImpliedVocab)
+          fail("data", f, ": token ", at, " is ", ids[at],
                ", which would make the "
                "vocabulary ",
-               *at + 1,
+               ids[at] + 1,
                " tokens (the largest id + 1; over 2^20): a stray id? "
                "Pass --vocab-size if a vocabulary that large is meant");
-        top = std::max(top, *at);
+        top = std::max(top, ids[at]);
       }
     return Tokenizer::ids(top + 1);
   }
   if (vocab_size > 0)
     fail("config", "vocab_size is for token files; text gets its characters' count");
-  return Tokenizer::chars(CharTokenizer::from_text(
-      load_corpus(data) + (val_data.empty() ? std::string() : load_corpus(val_data))));
+  const CorpusText text(data);
+  if (val_data.empty()) return Tokenizer::chars(CharTokenizer::from_text(text.text()));
+  return Tokenizer::chars(CharTokenizer::from_texts({text.text(), CorpusText(val_data).text()}));
 }
 
 }  // namespace ngcli

@@ -16,8 +16,10 @@
 // Decoding maps the characters back to bytes (the result may end inside a UTF-8 sequence).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -36,6 +38,9 @@ class Gpt2Bpe {
 
   int64_t size() const { return (int64_t)tokens_.size(); }
   std::vector<int64_t> encode(const std::string& utf8) const;
+  // The same ids handed to `emit` one by one: a corpus is read where it lies (a mapped
+  // file) and encoded without a copy of it or a vector of its ids.
+  void encode(std::string_view utf8, const std::function<void(int64_t)>& emit) const;
   std::string decode(const std::vector<int64_t>& ids) const;
   const std::string& token(int64_t id) const { return tokens_.at((size_t)id); }
   const std::vector<std::string>& merges() const { return merges_; }  // in rank order
@@ -45,9 +50,10 @@ class Gpt2Bpe {
 
  private:
   // tokens: id -> token text (byte-mapped characters, UTF-8); merges: "left right" in rank order
+  // vocab_source, merges_source: where they were read (named in errors).
   Gpt2Bpe(std::vector<std::string> tokens, std::vector<std::string> merges, bool add_prefix_space,
-          const std::string& source);
-  void encode_piece(const std::string& piece, std::vector<int64_t>& out) const;
+          const std::string& vocab_source, const std::string& merges_source);
+  void encode_piece(std::string_view piece, const std::function<void(int64_t)>& emit) const;
   struct Merge {
     int32_t rank, merged;  // merged: the vocabulary id of left + right
   };

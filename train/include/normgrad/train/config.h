@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -170,7 +171,7 @@ void check_seed_range(const char* op, uint64_t first, uint64_t count, const std:
 // The text of a run: the file at `path`, or the built-in corpus when empty.
 std::string load_corpus(const std::string& path);
 // FNV-1a hash and length of a corpus: a resumed run checks it trains on the same text.
-std::string corpus_fingerprint(const std::string& text);
+std::string corpus_fingerprint(std::string_view text);
 
 // "cpu" or "cuda"; a clear error when CUDA was not built in or no GPU is usable.
 ng::Device parse_device(const std::string& name);

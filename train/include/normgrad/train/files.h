@@ -1,17 +1,37 @@
 // Files the normgrad command reads and folders it writes, checked before they are used.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ngcli {
 
-// The largest text corpus read (bytes): the token ids take 8x this in memory.
+// The largest corpus (text or token file) read, in bytes.
 constexpr uint64_t kMaxCorpusBytes = 1ull << 30;
 
 // The whole file at `path`, which must be a regular file (not a device, FIFO or folder) of
 // at most max_bytes; `what` names it in errors ("data", "checkpoint").
 std::string read_regular_file(const std::string& path, uint64_t max_bytes, const char* what);
+
+// The same file, checked alike, mapped read-only instead of read: its pages are the page
+// cache's, loaded as they are touched and dropped by the kernel when memory is short, so a
+// corpus of 1 GB costs no 1 GB of this process's own memory. Copies share the mapping,
+// which lives while one of them does.
+class MappedFile {
+ public:
+  MappedFile() = default;
+  MappedFile(const std::string& path, uint64_t max_bytes, const char* what);
+  std::string_view bytes() const { return {data_, size_}; }
+  // Keeps the mapping alive (for views into it that outlive this object).
+  const std::shared_ptr<const void>& owner() const { return map_; }
+
+ private:
+  std::shared_ptr<const void> map_;
+  const char* data_ = "";
+  size_t size_ = 0;
+};
 
 // Creates `dir` (and parents) if needed and proves it writable by creating and removing a
 // file in it: a read-only or full place fails here, before any training step, not later.

@@ -11,11 +11,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "normgrad/nn/safetensors.h"
 #include "normgrad/train/bpe.h"
 #include "normgrad/train/data.h"
+#include "normgrad/train/token_ids.h"
 
 namespace ngcli {
 
@@ -30,6 +32,8 @@ class Tokenizer {
   const std::string& kind() const { return kind_; }  // chars, gpt2-bpe, ids
   int64_t size() const;
   std::vector<int64_t> encode(const std::string& utf8) const;
+  // A whole corpus in one pass, each id in the narrowest width the vocabulary allows.
+  TokenIds encode_corpus(std::string_view utf8) const;
   std::string decode(const std::vector<int64_t>& ids) const;
   // The vocabulary text (chars: "abc", gpt2-bpe: its JSON, ids: the size) as it goes into a
   // checkpoint's metadata, and back: chars under "vocab", the others under "tokenizer".
@@ -47,11 +51,13 @@ class Tokenizer {
 };
 
 bool is_token_file(const std::string& path);  // ends in .bin
-std::vector<int64_t> read_token_file(const std::string& path);
+// The file's ids as they lie in it: mapped, not read into memory, after every header field
+// is checked against the file's size.
+TokenIds read_token_file(const std::string& path);
 
 // A run's data as token ids, with a fingerprint of the file (or built-in corpus) it came from.
 struct RunData {
-  std::vector<int64_t> ids;
+  TokenIds ids;
   std::string fingerprint;
   std::string source;  // the file, or the built-in corpus's description
 };
