@@ -19,6 +19,7 @@
 #include "helpers.h"
 #include "normgrad/nn.h"
 #include "normgrad/report/compare.h"
+#include "normgrad/report/convert.h"
 #include "normgrad/report/variants.h"
 #include "normgrad/train/data.h"
 #include "normgrad/train/files.h"
@@ -880,5 +881,22 @@ TEST_SUITE("hostile") {
     CHECK(err.find("token 257 \"x\\ny\" holds \"\\n\" (U+000A)") != std::string::npos);
     CHECK(std::count(err.begin(), err.end(), '\n') == 1);
     CHECK(!fs::exists("hostile_bpe_run/ckpt.safetensors"));
+  }
+  TEST_CASE("convert's fine-tuning runs replace an earlier convert's TensorBoard event files") {
+    const Original o = make_original("hostile_convert_src");
+    ConvertOptions c;
+    c.ckpt = o.ckpt, c.to = {"dyt"}, c.inits = {"default"}, c.steps = 2, c.eval_batches = 1;
+    c.stats_batches = 1, c.dir = "hostile_convert", c.quiet = true;
+    convert(c);
+    const std::string run = c.dir + "/runs/dyt-default-norms";
+    REQUIRE(event_files(run) == 1);
+    // as an earlier convert (another second, host and pid) would have left it
+    for (const auto& e : fs::directory_iterator(run))
+      if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0)
+        fs::rename(e.path(), run + "/events.out.tfevents.1000000000.elsewhere.1");
+    convert(c);
+    CHECK(event_files(run) == 1);
+    CHECK(!fs::exists(run + "/events.out.tfevents.1000000000.elsewhere.1"));
+    CHECK(event_files(c.dir + "/runs/dyt-default-all") == 1);
   }
 }

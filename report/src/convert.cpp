@@ -153,6 +153,9 @@ struct Surgeon {
     std::unique_ptr<TensorBoardWriter> tb;
     if (!tb_dir.empty()) {
       fs::create_directories(tb_dir);
+      // An earlier convert's event files go, as a new train run's do (clear_run_files):
+      // TensorBoard would draw them as this fine-tuning's curves.
+      clear_run_files(tb_dir);
       tb = std::make_unique<TensorBoardWriter>(tb_dir);
       tb->scalar("loss/val", after, 0);
     }
