@@ -139,6 +139,70 @@ int exit_code(pid_t pid) {
   waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
+// A fuzz loop's tally: every mutant ends in a clean ng::Error (one line) or is accepted and
+// used. Anything else (another exception, a crash, a hang, a sanitizer report) fails the
+// test: other exceptions propagate out of the loop.
+struct FuzzTally {
+  int refused = 0, accepted = 0;
+  template <class F>
+  void run(F&& use) {
+    try {
+      use();
+      ++accepted;
+    } catch (const Error& e) {
+      ++refused;
+      CHECK_MESSAGE(std::string(e.what()).find('\n') == std::string::npos, e.what());
+    }
+  }
+};
+
+// Random edits of `text`: characters replaced, inserted, deleted, or the text cut, drawn
+// from `alphabet` (which should hold the syntax's own characters, to reach deep).
+std::string mutate_text(std::string text, std::mt19937_64& rng, const std::string& alphabet) {
+  for (int n = 1 + (int)(rng() % 3); n > 0; --n) {
+    const size_t at = text.empty() ? 0 : rng() % (text.size() + 1);
+    const char c = alphabet[rng() % alphabet.size()];
+    switch (rng() % 4) {
+      case 0:
+        if (at < text.size()) text[at] = c;
+        break;
+      case 1:
+        text.insert(at, 1, c);
+        break;
+      case 2:
+        if (at < text.size()) text.erase(at, 1 + rng() % 3);
+        break;
+      default:
+        text.resize(at);
+    }
+  }
+  return text;
+}
+
+// A JSON value a hostile file might hold where another was expected.
+json hostile_json(std::mt19937_64& rng) {
+  static const json values[] = {-1,
+                                0,
+                                1,
+                                2.5,
+                                1e308,
+                                -1e308,
+                                9223372036854775807LL,
+                                (int64_t)(-9223372036854775807LL - 1),
+                                18446744073709551615ULL,
+                                "",
+                                "nan",
+                                "1e23",
+                                "\xc3\xa9",
+                                true,
+                                nullptr,
+                                json::array(),
+                                json::array({1, -2}),
+                                json::object(),
+                                json::object({{"a", 1}})};
+  return values[rng() % (sizeof values / sizeof values[0])];
+}
+
 // This process's anonymous resident memory (heap, stacks, private buffers; not the pages of
 // mapped files), or -1 where /proc/self/status does not say.
 int64_t rss_anon_bytes() {
@@ -898,5 +962,133 @@ TEST_SUITE("hostile") {
     CHECK(event_files(run) == 1);
     CHECK(!fs::exists(run + "/events.out.tfevents.1000000000.elsewhere.1"));
     CHECK(event_files(c.dir + "/runs/dyt-default-all") == 1);
+  }
+  TEST_CASE("fuzz: checkpoint metadata and the safetensors header, every mutant refused cleanly") {
+    const Original o = make_original("hostile_fuzz_meta");
+    std::mt19937_64 rng(2029);
+    FuzzTally tally;
+    const std::string json_chars = "{}[]\":,0123456789-+.eEtrufalsn \\x\xc3\xa9";
+    auto load_and_use = [&] {
+      read_saved_run(o.ckpt, true);
+      eval_command(o.ckpt, o.cfg.data, 1);
+    };
+    for (int k = 0; k < 160; ++k) {  // the metadata's values: config fields, states, vocabulary
+      nn::Safetensors f = o.file;
+      auto key = f.metadata.begin();
+      std::advance(key, (long)(rng() % f.metadata.size()));
+      if (key->first == "config" && k % 2 == 0) {
+        json cfg = json::parse(key->second);
+        auto field = cfg.begin();
+        std::advance(field, (long)(rng() % cfg.size()));
+        if (k % 8 == 0)
+          cfg.erase(field);
+        else
+          *field = hostile_json(rng);
+        key->second = cfg.dump();
+      } else if (k % 7 == 0) {
+        f.metadata.erase(key);
+      } else {
+        key->second = mutate_text(key->second, rng, json_chars);
+      }
+      CAPTURE(k);
+      tally.run([&] {
+        nn::save_safetensors(o.ckpt, f.tensors, f.metadata);  // refuses ill-formed UTF-8
+        load_and_use();
+      });
+    }
+    // The header itself: a tensor entry's dtype, shape or offsets, or the header's text.
+    const std::vector<uint8_t> good = nn::serialize_safetensors(o.file.tensors, o.file.metadata);
+    uint64_t n = 0;
+    std::memcpy(&n, good.data(), 8);
+    const json header = json::parse(good.begin() + 8, good.begin() + 8 + (long)n);
+    const std::vector<uint8_t> data(good.begin() + 8 + (long)n, good.end());
+    for (int k = 0; k < 160; ++k) {
+      std::string text;
+      if (k % 4 == 3) {
+        text = mutate_text(header.dump(), rng, json_chars);
+      } else {
+        json h = header;
+        auto entry = h.begin();
+        std::advance(entry, (long)(rng() % h.size()));
+        if (entry.key() != "__metadata__") {
+          const char* fields[] = {"dtype", "shape", "data_offsets"};
+          json& field = (*entry)[fields[rng() % 3]];
+          if (field.is_array() && !field.empty() && k % 2)
+            field[rng() % field.size()] = hostile_json(rng);
+          else
+            field = k % 3 ? hostile_json(rng) : json("BF16");
+        } else {
+          *entry = hostile_json(rng);
+        }
+        text = h.dump();
+      }
+      std::vector<uint8_t> b(8);
+      const uint64_t len = text.size();
+      std::memcpy(b.data(), &len, 8);
+      b.insert(b.end(), text.begin(), text.end());
+      b.insert(b.end(), data.begin(), data.end());
+      write_bytes(o.ckpt, b);
+      CAPTURE(text.substr(0, 200));
+      tally.run(load_and_use);
+    }
+    MESSAGE("checkpoint fuzz: ", tally.refused, " refused cleanly, ", tally.accepted, " accepted");
+    CHECK(tally.refused + tally.accepted == 320);
+    CHECK(tally.refused > 160);
+  }
+
+  TEST_CASE("fuzz: variant and recipe strings, every mutant refused cleanly or applied") {
+    const std::string seeds[] = {"dyt",
+                                 "dyt:alpha0=0.5",
+                                 "dyisru:beta0=2,lr=0.001",
+                                 "bhyt:lambda0=2,n_layer=2",
+                                 "rmsnorm:eps=1e-6,warmup=0",
+                                 "dyt:alpha0_attn=1,alpha0_other=0.5,seed=3"};
+    const std::string chars = "=,:.-+e0123456789 xabdilnrtyw_\xc3\xa9\xff";
+    std::mt19937_64 rng(2030);
+    FuzzTally tally;
+    for (int k = 0; k < 3000; ++k) {
+      const std::string spec = mutate_text(seeds[k % 6], rng, chars);
+      CAPTURE(spec);
+      tally.run([&] {
+        TrainConfig c = apply_variant(TrainConfig{}, parse_variant(spec));
+        c.validate();
+      });
+    }
+    MESSAGE("variant fuzz: ", tally.refused, " refused cleanly, ", tally.accepted, " accepted");
+    CHECK(tally.refused + tally.accepted == 3000);
+    CHECK(tally.refused > 1000);
+    CHECK(tally.accepted > 100);
+  }
+
+  TEST_CASE("fuzz: token-file headers and sizes, every mutant refused cleanly or read whole") {
+    std::mt19937_64 rng(2031);
+    FuzzTally tally;
+    for (int k = 0; k < 400; ++k) {
+      int32_t header[256] = {20240520, 1 + (int32_t)(rng() % 2), 8};
+      const int32_t magic[] = {20240520, 20240521, 0, -1, (int32_t)rng()};
+      const int32_t version[] = {1, 2, 0, 3, -1, INT32_MAX, (int32_t)rng()};
+      const int32_t count[] = {8, 7, 9, 0, 1, -1, INT32_MAX, INT32_MIN, (int32_t)(rng() % 64)};
+      if (rng() % 2) header[0] = magic[rng() % 5];
+      if (rng() % 2) header[1] = version[rng() % 7];
+      if (rng() % 2) header[2] = count[rng() % 9];
+      std::vector<uint8_t> b;
+      if (k % 5)  // a header, else raw ids only
+        b.assign((uint8_t*)header, (uint8_t*)header + (rng() % 8 ? sizeof header : rng() % 1024));
+      const size_t payload = rng() % 5 ? 8 * (header[1] == 2 ? 4 : 2) : rng() % 80;
+      for (size_t i = 0; i < payload; ++i) b.push_back((uint8_t)(rng() % 4 ? i % 7 : rng()));
+      write_bytes("hostile_fuzz.bin", b);
+      CAPTURE(k);
+      tally.run([&] {
+        const Tokenizer tok = new_run_tokenizer("hostile_fuzz.bin", "", 0);
+        const RunData d = load_run_data("hostile_fuzz.bin", tok);
+        int64_t top = 0;
+        for (int64_t i = 0; i < d.ids.size(); ++i) top = std::max(top, d.ids[i]);
+        CHECK(top < tok.size());
+      });
+    }
+    MESSAGE("token-file fuzz: ", tally.refused, " refused cleanly, ", tally.accepted, " read");
+    CHECK(tally.refused + tally.accepted == 400);
+    CHECK(tally.refused > 100);
+    CHECK(tally.accepted > 50);
   }
 }
