@@ -604,6 +604,11 @@ TEST_SUITE("hostile") {
     }
     CHECK(last == steps);
     CHECK(summary_val_losses(kill9) == whole);
+    for (const char* v : {"layernorm", "rmsnorm"}) {  // --jobs 2: recorded as each one ended
+      const json o = json::parse(text_of(kill9 + "/runs/" + v + "/seed1337/outcome.json"));
+      CHECK(o["code"] == 0);
+      CHECK(o["config"]["max_steps"] == steps);
+    }
   }
 
   TEST_CASE("compare killed while drawing its figures leaves no report; a rerun writes all of it") {
