@@ -2,12 +2,14 @@
 // (report/include/normgrad/report/conclusions.h): each verdict on hand-made numbers, and the text
 // naming exactly what the numbers support.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "normgrad/report/conclusions.h"
 #include "normgrad/report/figures.h"
+#include "normgrad/report/staging.h"
 #include "normgrad/report/tune.h"
 
 using namespace ngcli;
@@ -193,6 +195,54 @@ TEST_SUITE("cli") {
     CHECK_FALSE(s.drawn);
     CHECK(s.markdown.find("Figures skipped") != std::string::npos);
     CHECK_FALSE(fs::exists(dir + "/figures.json"));  // an earlier list never passes for a new one
+  }
+
+  TEST_CASE("a staged report: unseen until published, report.md last; retract clears it all") {
+    namespace fs = std::filesystem;
+    const std::string dir = "staged_report";
+    fs::remove_all(dir);
+    fs::create_directories(dir + "/runs");
+    std::string staging;
+    {
+      StagedReport staged(dir);
+      staging = staged.folder();
+      CHECK(staging == dir + "/.report-staging-" + std::to_string(getpid()));
+      for (const char* f : {"summary.json", "figures.json", "curves.png", "report.md"})
+        std::ofstream(staged.file(f)) << f;
+      std::ofstream(staged.file("figures.json.tmp")) << "a writer's leftover";
+      for (const char* f : {"summary.json", "figures.json", "curves.png", "report.md"})
+        CHECK_FALSE(fs::exists(dir + "/" + f));  // nothing of it in DIR before publish()
+      staged.publish();
+      for (const char* f : {"summary.json", "figures.json", "curves.png", "report.md"}) {
+        CAPTURE(f);
+        std::ifstream in(dir + "/" + f);
+        std::string text;
+        std::getline(in, text);
+        CHECK(text == f);
+      }
+      CHECK_FALSE(fs::exists(dir + "/figures.json.tmp"));
+    }
+    CHECK_FALSE(fs::exists(staging));  // removed when it goes out of scope
+    {
+      StagedReport unfinished(dir);  // as if the command stopped before publish()
+      std::ofstream(unfinished.file("report.md")) << "half";
+    }
+    CHECK(fs::exists(dir + "/report.md"));
+    CHECK_FALSE(fs::exists(staging));
+    // a killed command's staging folder, and the whole earlier report, go when runs start
+    fs::create_directories(dir + "/.report-staging-999999");
+    std::ofstream(dir + "/figures.json") << R"(["curves", "../outside"])";
+    std::ofstream(dir + "/mine.png") << "not the report's";
+    std::ofstream("outside.png") << "not in DIR";
+    retract_report(dir);
+    for (const char* f :
+         {"report.md", "summary.json", "figures.json", "curves.png", ".report-staging-999999"}) {
+      CAPTURE(f);
+      CHECK_FALSE(fs::exists(dir + "/" + f));
+    }
+    CHECK(fs::exists("outside.png"));      // not a plain figure name: never removed
+    CHECK(fs::exists(dir + "/mine.png"));  // not listed: not the report's
+    CHECK(fs::exists(dir + "/runs"));
   }
 
   TEST_CASE("compare --tune: a searched key the spec sets is the search's (names say what ran)") {

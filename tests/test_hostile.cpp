@@ -14,6 +14,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 
 #include "cli_helpers.h"
 #include "helpers.h"
@@ -216,6 +217,52 @@ int event_files(const std::string& dir) {
   for (const auto& e : fs::directory_iterator(dir))
     n += e.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
   return n;
+}
+// Starts the normgrad binary like start_cli, in a process group of its own (its id is the
+// pid): kill(-pid, ...) reaches its training processes and figure scripts too.
+pid_t start_cli_group(const std::vector<std::string>& args) {
+  std::fflush(stdout);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    std::vector<char*> argv = {(char*)NG_CLI_BINARY};
+    for (const auto& a : args) argv.push_back((char*)a.c_str());
+    argv.push_back(nullptr);
+    execv(NG_CLI_BINARY, argv.data());
+    _exit(127);
+  }
+  if (pid > 0) setpgid(pid, pid);  // also here: no kill(-pid) before the child has done it
+  return pid;
+}
+// A small compare to cut and rerun: 2 variants, 1 seed, tiny runs of `steps` steps (one
+// thread each: on a busy machine more threads only contend).
+std::string small_compare(const std::string& report, int jobs, int steps) {
+  return "compare --data " + corpus_file() + " --report " + report +
+         " --kinds layernorm,rmsnorm --seeds 1 --jobs " + std::to_string(jobs) +
+         " --n-layer 1 --n-embd 16 --block-size 16 --max-steps " + std::to_string(steps) +
+         " --ckpt-interval 20 --eval-interval 1000000 --eval-iters 2 --threads 1";
+}
+std::vector<std::string> split_words(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+std::string text_of(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+// Every val loss a compare's summary.json reports: each variant's mean and each run's.
+std::vector<double> summary_val_losses(const std::string& report) {
+  const json s = json::parse(text_of(report + "/summary.json"));
+  std::vector<double> out;
+  for (const auto& v : s["variants"]) {
+    out.push_back(v["val_loss_mean"].get<double>());
+    for (const auto& r : v["runs"]) out.push_back(r["val_loss"].get<double>());
+  }
+  return out;
 }
 }  // namespace
 
@@ -581,6 +628,111 @@ TEST_SUITE("hostile") {
     CHECK_FALSE(fs::exists(report + "/summary.json"));
   }
 
+  TEST_CASE("compare rerun after SIGTERM or kill -9: cut runs continue, the report bit-exact") {
+    const int steps = 600;  // the first checkpoint (step 20) comes long before the end
+    for (const char* r : {"hostile_rerun_whole", "hostile_rerun_term", "hostile_rerun_kill9"})
+      fs::remove_all(r);
+    auto [rc, err] = run_cli(small_compare("hostile_rerun_whole", 1, steps));
+    REQUIRE_MESSAGE(rc == 0, err);
+    const std::vector<double> whole = summary_val_losses("hostile_rerun_whole");
+    REQUIRE(whole.size() == 4);  // 2 variants: a mean and one run each
+
+    // SIGTERM to compare (in-process runs): the run saves a checkpoint, compare exits 143
+    const std::string term = "hostile_rerun_term", cut_run = term + "/runs/layernorm/seed1337";
+    pid_t pid = start_cli(split_words(small_compare(term, 1, steps)));
+    wait_for_file(cut_run + "/ckpt.safetensors");
+    kill(pid, SIGTERM);
+    CHECK(exit_code(pid) == 143);
+    int64_t cut = read_saved_run(cut_run + "/ckpt.safetensors", true).step;
+    REQUIRE(cut > 0);
+    REQUIRE(cut < steps);
+    std::tie(rc, err) = run_cli(small_compare(term, 1, steps));
+    REQUIRE_MESSAGE(rc == 0, err);
+    CHECK(text_of("cli_out.txt")
+              .find("resumed from " + cut_run + "/ckpt.safetensors at step " +
+                    std::to_string(cut)) != std::string::npos);
+    CHECK(summary_val_losses(term) == whole);  // exactly: the same summary numbers
+    CHECK(text_of(term + "/report.md").find("Interrupted") == std::string::npos);
+
+    // kill -9 of compare and its training processes (--jobs 2): no handler runs, the runs
+    // continue from their last periodic checkpoint
+    const std::string kill9 = "hostile_rerun_kill9",
+                      killed_run = kill9 + "/runs/layernorm/seed1337";
+    pid = start_cli_group(split_words(small_compare(kill9, 2, steps)));
+    REQUIRE(pid > 0);
+    wait_for_file(killed_run + "/ckpt.safetensors");
+    kill(-pid, SIGKILL);
+    CHECK(exit_code(pid) == -SIGKILL);
+    cut = read_saved_run(killed_run + "/ckpt.safetensors", true).step;
+    REQUIRE(cut > 0);
+    REQUIRE(cut < steps);
+    CHECK_FALSE(fs::exists(kill9 + "/report.md"));
+    std::tie(rc, err) = run_cli(small_compare(kill9, 2, steps));
+    REQUIRE_MESSAGE(rc == 0, err);
+    // continued, not restarted: a new run would have removed the killed one's event file
+    // (its runs are quiet, so no "resumed from" line); its metrics have no step twice
+    CHECK(event_files(killed_run) == 2);
+    int64_t last = 0;
+    for (const auto& l : lines(killed_run + "/metrics.jsonl")) {
+      const int64_t step = json::parse(l)["step"].get<int64_t>();
+      CHECK(step > last);
+      last = step;
+    }
+    CHECK(last == steps);
+    CHECK(summary_val_losses(kill9) == whole);
+    for (const char* v : {"layernorm", "rmsnorm"}) {  // --jobs 2: recorded as each one ended
+      const json o = json::parse(text_of(kill9 + "/runs/" + v + "/seed1337/outcome.json"));
+      CHECK(o["code"] == 0);
+      CHECK(o["config"]["max_steps"] == steps);
+    }
+  }
+
+  TEST_CASE("compare killed while drawing its figures leaves no report; a rerun writes all of it") {
+    if (std::system("/usr/bin/python3 -c 'import matplotlib' > /dev/null 2>&1") != 0) {
+      MESSAGE("skipped: /usr/bin/python3 with matplotlib is needed to draw figures");
+      return;
+    }
+    const std::string report = "hostile_staged";
+    fs::remove_all(report);
+    const pid_t pid = start_cli_group(split_words(small_compare(report, 1, 20)));
+    REQUIRE(pid > 0);
+    // the figure script's log opens in the staging folder as the script starts
+    std::string staging;
+    for (int i = 0; i < 6000 && staging.empty(); ++i) {
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(report, ec))
+        if (e.path().filename().string().rfind(".report-staging-", 0) == 0 &&
+            fs::exists(e.path() / "plot.log"))
+          staging = e.path().string();
+      if (staging.empty()) usleep(10000);
+    }
+    REQUIRE_MESSAGE(!staging.empty(), "the figure script never started");
+    kill(-pid, SIGSTOP);  // frozen while drawing (matplotlib takes seconds; this, milliseconds)
+    CHECK(fs::exists(staging + "/summary.json"));  // the summary is written, but staged
+    CHECK_FALSE(fs::exists(report + "/summary.json"));
+    CHECK_FALSE(fs::exists(report + "/report.md"));
+    kill(-pid, SIGKILL);
+    CHECK(exit_code(pid) == -SIGKILL);
+    for (const auto& e : fs::directory_iterator(report)) {
+      CAPTURE(e.path());  // nothing of the report in the folder: only runs and the staging
+      const std::string name = e.path().filename().string();
+      CHECK((name == "runs" || name == kLockFile || name.rfind(".report-staging-", 0) == 0));
+    }
+    // the rerun keeps both runs and writes the whole report, and no staging folder is left
+    auto [rc, err] = run_cli(small_compare(report, 1, 20));
+    REQUIRE_MESSAGE(rc == 0, err);
+    CHECK(text_of("cli_out.txt").find("2 runs finished before (kept)") != std::string::npos);
+    CHECK(fs::exists(report + "/summary.json"));
+    const std::string md = text_of(report + "/report.md");
+    CHECK(md.find("![loss_curves](loss_curves.png)") != std::string::npos);
+    for (const auto& e : fs::directory_iterator(report)) {
+      CAPTURE(e.path());
+      CHECK(e.path().filename().string().rfind(".report-staging-", 0) != 0);
+      if (e.path().extension() == ".png")  // every figure in the folder is the report's
+        CHECK(md.find("(" + e.path().filename().string() + ")") != std::string::npos);
+    }
+  }
+
   TEST_CASE(
       "finite weights that overflow: eval, sample and grads exit 1 naming what is not finite") {
     const Original o = make_original("hostile_overflow");
@@ -712,7 +864,7 @@ TEST_SUITE("hostile") {
     CHECK(fs::exists(dir + "/notes.txt"));
   }
 
-  TEST_CASE("compare owns the runs in its report folder: an earlier run's files are replaced") {
+  TEST_CASE("a run of other settings in compare's folder: refused, or replaced with --overwrite") {
     TrainConfig base = tiny_cfg("");
     base.max_steps = 2, base.overwrite = false;
     const std::string report = "hostile_recompare", run = run_dir(report, "layernorm", base.seed);
@@ -720,7 +872,16 @@ TEST_SUITE("hostile") {
     TrainConfig old = base;  // an earlier compare's run (3 steps)
     old.out = run, old.max_steps = 3;
     train(old);
+    std::ofstream(report + "/report.md") << "# the earlier compare's report\n";
+    // neither continued as if it were this compare's run nor silently thrown away
+    const std::string refusal =
+        run + " holds a run with other settings (max_steps 2 here, 3 there)";
+    CHECK_THROWS_WITH_AS(compare(base, {"layernorm"}, report), doctest::Contains(refusal.c_str()),
+                         Error);
+    CHECK(fs::exists(report + "/report.md"));  // refused before anything changed
+    CHECK(lines(run + "/metrics.jsonl").size() == 3);
     sleep(1);  // event file names carry the second they were made
+    base.overwrite = true;
     compare(base, {"layernorm"}, report);
     CHECK(event_files(run) == 1);
     CHECK(lines(run + "/metrics.jsonl").size() == 2);

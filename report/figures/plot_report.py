@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Draws the figures of a `normgrad compare` report folder from its JSON Lines files.
 
-usage: plot_report.py REPORT_DIR
-Reads REPORT_DIR/summary.json and each run's metrics.jsonl / probes.jsonl (paths in the
-summary); writes PNGs next to summary.json. Needs only matplotlib (python3-matplotlib).
+usage: plot_report.py FOLDER [RUNS_DIR]
+Reads FOLDER/summary.json and each run's metrics.jsonl / probes.jsonl (paths in the summary,
+relative to RUNS_DIR, by default FOLDER); writes PNGs next to summary.json (compare writes
+its report into a staging folder inside the report folder, then moves it into place). Needs only matplotlib (python3-matplotlib).
 Every figure gives each variant the same colour, in the summary's order. Per-run figures
 (gradients, scalars, saturation, scatter) show each variant's first seed.
 """
@@ -75,7 +76,8 @@ def short(name):
     return name.replace("transformer.", "").replace(".h.", "h.")
 
 
-def main(d):
+def main(d, runs_dir=None):
+    runs_dir = runs_dir or d
     with open(os.path.join(d, "summary.json")) as f:
         summary = json.load(f)
     global FOOTER, FIGURES
@@ -86,8 +88,9 @@ def main(d):
     specs = [v["spec"] for v in variants]
     colors = {s: plt.cm.tab10(i % 10) for i, s in enumerate(specs)}
     runs = {v["spec"]: v["runs"] for v in variants}
-    metrics = {s: [read_jsonl(os.path.join(d, r["dir"], "metrics.jsonl")) for r in runs[s]] for s in specs}
-    first_probes = {s: read_jsonl(os.path.join(d, runs[s][0]["dir"], "probes.jsonl")) if runs[s] else []
+    metrics = {s: [read_jsonl(os.path.join(runs_dir, r["dir"], "metrics.jsonl")) for r in runs[s]]
+               for s in specs}
+    first_probes = {s: read_jsonl(os.path.join(runs_dir, runs[s][0]["dir"], "probes.jsonl")) if runs[s] else []
                     for s in specs}
 
     # 0. with a schedule ladder: each variant's whole-split val loss and its paired gap to the
@@ -338,6 +341,6 @@ def correlation(xs, ys):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
-    main(sys.argv[1])
+    main(*sys.argv[1:])

@@ -19,6 +19,7 @@
 #include "normgrad/report/conclusions.h"
 #include "normgrad/report/figures.h"
 #include "normgrad/report/runs.h"
+#include "normgrad/report/staging.h"
 #include "normgrad/train/data.h"
 #include "normgrad/train/files.h"
 #include "normgrad/train/manifest.h"
@@ -349,13 +350,25 @@ struct Comparison {
   std::set<std::string> overridden;  // the keys some variant sets itself
   CompareResult res;
 
-  JobsResult run_all(std::vector<Job>& js) const {
-    const int par =
-        ranks > 1 ? ranks : std::min<int>(opt.jobs > 0 ? opt.jobs : cores, (int)js.size());
-    if (par > 1 && ranks == 1)
-      for (auto& j : js) j.cfg.threads = std::max(1, cores / par), j.cfg.quiet = true;
-    return run_jobs(js, par, caller_quiet, opt.exe, opt.comm);
+  std::vector<EarlierRun> earlier;  // what an earlier compare left in each job's folder
+
+  // A rerun keeps the runs an earlier compare finished and continues the ones it cut; a run
+  // of other settings is refused, or replaced with --overwrite (plan_rerun).
+  std::vector<EarlierRun> plan(std::vector<Job>& js) const {
+    std::vector<EarlierRun> e;
+    for (auto& j : js) e.push_back(plan_rerun(j, base.overwrite, "compare"));
+    return e;
   }
+  JobsResult run_planned(const std::vector<Job>& js, const std::vector<EarlierRun>& e) const {
+    return run_unfinished(js, e, [&](std::vector<Job>& todo) {
+      const int par =
+          ranks > 1 ? ranks : std::min<int>(opt.jobs > 0 ? opt.jobs : cores, (int)todo.size());
+      if (par > 1 && ranks == 1)
+        for (auto& j : todo) j.cfg.threads = std::max(1, cores / par), j.cfg.quiet = true;
+      return run_jobs(todo, std::max(1, par), caller_quiet, opt.exe, opt.comm);
+    });
+  }
+  JobsResult run_all(std::vector<Job>& js) const { return run_planned(js, plan(js)); }
 };
 
 // Settings checked, the data loaded once for the unigram baseline and the val split's size.
@@ -429,7 +442,8 @@ void prepare(Comparison& c, const TrainConfig& base_in) {
 }
 
 // The reported runs: every variant x seed at every length, the longest first (a pool of
-// processes finishes sooner when the long runs start early).
+// processes finishes sooner when the long runs start early); each planned from what an
+// earlier compare left in its folder (kept, continued, or started).
 void make_jobs(Comparison& c) {
   for (size_t li = c.lengths.size(); li-- > 0;)
     for (const auto& v : c.variants)
@@ -439,17 +453,24 @@ void make_jobs(Comparison& c) {
         if (!c.probe_interval_given) cfg.probe_interval = std::max<int64_t>(1, cfg.max_steps / 20);
         cfg.seed = c.base.seed + (uint64_t)k;
         cfg.out = run_dir(c.opt.dir, v.spec, cfg.seed, li == 0 ? 0 : c.lengths[li]);
-        cfg.resume = false, cfg.stop_at = 0;
-        // Every reported run is new: the report folder's lock says its runs are this
-        // compare's, so the files of an earlier compare in them are replaced.
-        cfg.overwrite = true;
+        cfg.stop_at = 0;
         c.jobs.push_back({v.spec, cfg});
         c.job_length.push_back(li);
       }
+  c.earlier = c.plan(c.jobs);
+  const auto kept = std::count_if(c.earlier.begin(), c.earlier.end(),
+                                  [](const EarlierRun& e) { return e.finished; });
+  const auto resumed =
+      std::count_if(c.jobs.begin(), c.jobs.end(), [](const Job& j) { return j.cfg.resume; });
   c.parallel = c.ranks > 1
                    ? c.ranks
                    : std::min<int>(c.opt.jobs > 0 ? c.opt.jobs : c.cores, (int)c.jobs.size());
   if (c.base.quiet) return;
+  if (kept + resumed > 0)
+    std::printf(
+        "compare: rerun in %s: %ld runs finished before (kept), %ld continue from their "
+        "checkpoints\n",
+        c.opt.dir.c_str(), (long)kept, (long)resumed);
   std::printf(
       "compare: %zu variants x %d seeds x %zu schedule length%s (%s steps) = %zu runs, %d at a "
       "time%s; unigram val loss %.4f\n",
@@ -667,6 +688,9 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
   prepare(c, base_in);
   if (c.rank > 0) c.base.quiet = true;  // rank 0 speaks and writes the report
   const JobRunner run_all = [&](std::vector<Job>& js) { return c.run_all(js); };
+  // Without a search the runs are known now: an earlier run of other settings is refused
+  // before the earlier report is retracted.
+  if (opt.tune.empty()) make_jobs(c);
   if (c.rank == 0) retract_report(opt.dir);  // settings checked: the runs start now
   // --tune: the search, before any reported run, on held-out seeds (tune.h).
   if (!opt.tune.empty()) {
@@ -679,8 +703,8 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
       return c.res;
     }
   }
-  make_jobs(c);
-  const JobsResult ran = c.run_all(c.jobs);
+  if (!opt.tune.empty()) make_jobs(c);  // each variant at its chosen point
+  const JobsResult ran = c.run_planned(c.jobs, c.earlier);
   c.res.interrupted = ran.interrupted;
   c.res.signal = ran.signal;
   if (c.rank > 0) return c.res;  // rank 0 reads the outcomes and writes the report
@@ -690,15 +714,18 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
   for (const auto& l : c.by_length) summaries.push_back(l.summary);
   const std::string shows =
       what_this_shows(summaries, tuning_note(c.base, c.as_given, c.search, c.overridden));
-  write_text(opt.dir + "/summary.json", summary_json(c, shows).dump(2));
+  StagedReport staged(opt.dir);  // no half report in opt.dir at any point (staging.h)
+  write_text(staged.file("summary.json"), summary_json(c, shows).dump(2));
   const FigureSection figures = draw_figures(
-      "plot_report.py", opt.dir,
+      "plot_report.py", staged.folder(),
       c.lengths.size() > 1
           ? "Per-run figures show the " + std::to_string(c.lengths.back()) + "-step runs.\n\n"
-          : "");
+          : "",
+      opt.dir);
   c.res.figures = figures.drawn;
-  write_text(opt.dir + "/report.md",
+  write_text(staged.file("report.md"),
              intro_markdown(c) + results_markdown(c, shows) + runs_markdown(c) + figures.markdown);
+  staged.publish();
   if (!c.base.quiet) {
     std::printf("\n");
     for (const auto& l : c.by_length)

@@ -11,6 +11,7 @@
 #include "normgrad/optim.h"
 #include "normgrad/report/figures.h"
 #include "normgrad/report/runs.h"
+#include "normgrad/report/staging.h"
 #include "normgrad/train/data.h"
 #include "normgrad/train/files.h"
 #include "normgrad/train/saved_run.h"
@@ -384,10 +385,12 @@ ConvertResult convert(const ConvertOptions& o) {
   retract_report(o.dir);  // the checkpoint and settings checked: the surgery starts now
   operate_all(s, o, positions, res);
   if (o.per_layer) operate_per_layer(s, o, *model, res);
-  write_text(o.dir + "/summary.json", convert_summary(s, o, *model, res).dump(2));
-  const FigureSection figures = draw_figures("plot_surgery.py", o.dir);
+  StagedReport staged(o.dir);  // no half report in o.dir at any point (staging.h)
+  write_text(staged.file("summary.json"), convert_summary(s, o, *model, res).dump(2));
+  const FigureSection figures = draw_figures("plot_surgery.py", staged.folder());
   res.figures = figures.drawn;
-  write_text(o.dir + "/report.md", convert_markdown(s, o, positions, res) + figures.markdown);
+  write_text(staged.file("report.md"), convert_markdown(s, o, positions, res) + figures.markdown);
+  staged.publish();
   if (!o.quiet) std::printf("report: %s/report.md\n", o.dir.c_str());
   return res;
 }

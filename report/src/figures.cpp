@@ -32,11 +32,11 @@ std::vector<std::string> listed_figures(const std::string& dir) {
 }  // namespace
 
 FigureSection draw_figures(const std::string& script, const std::string& dir,
-                           const std::string& intro) {
+                           const std::string& intro, const std::string& runs_dir) {
   FigureSection s;
   std::error_code ec;
   fs::remove(dir + "/figures.json", ec);  // an earlier run's list must not pass for this one's
-  s.drawn = run_plot_script(script, dir);
+  s.drawn = run_plot_script(script, dir, runs_dir);
   if (!s.drawn) {
     s.markdown = "\n(Figures skipped: python3 with matplotlib is needed; see plot.log.)\n";
     return s;

@@ -12,16 +12,20 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "normgrad/error.h"
 #include "normgrad/nn/safetensors.h"
 #include "normgrad/train/files.h"
+#include "normgrad/train/saved_run.h"
 
 namespace ngcli {
+namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 std::vector<json> read_jsonl(const std::string& path) {
@@ -92,13 +96,17 @@ std::string find_script(const std::string& name) {
   return "";
 }
 
-void retract_report(const std::string& dir) {
-  std::error_code ec;  // a file that is not there is what we want
-  for (const char* f : {"report.md", "summary.json", "figures.json", "sweep.csv"})
-    std::filesystem::remove(dir + "/" + f, ec);
+namespace {
+// `text` as one word of a POSIX shell command line.
+std::string shell_word(const std::string& text) {
+  std::string quoted = "'";
+  for (char ch : text) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return quoted + "'";
 }
+}  // namespace
 
-bool run_plot_script(const std::string& script_name, const std::string& dir) {
+bool run_plot_script(const std::string& script_name, const std::string& dir,
+                     const std::string& runs_dir) {
   const std::string script = find_script(script_name);
   if (script.empty()) {
     write_text(dir + "/plot.log", script_name +
@@ -109,7 +117,10 @@ bool run_plot_script(const std::string& script_name, const std::string& dir) {
   const std::string py =
       std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
   return std::system((py + " -c 'import matplotlib' > /dev/null 2>&1").c_str()) == 0 &&
-         std::system((py + " " + script + " " + dir + " > " + dir + "/plot.log 2>&1").c_str()) == 0;
+         std::system((py + " " + shell_word(script) + " " + shell_word(dir) + " " +
+                      shell_word(runs_dir.empty() ? dir : runs_dir) + " > " +
+                      shell_word(dir + "/plot.log") + " 2>&1")
+                         .c_str()) == 0;
 }
 
 std::string count_labels(const std::map<std::string, int>& count) {
@@ -171,6 +182,16 @@ std::string probe_evidence(const std::vector<json>& probes) {
       }
   }
   return o.str();
+}
+
+// A run that ended (done or diverged) records how, and with which settings, the moment it
+// ends: a rerun of a killed compare or sweep keeps it rather than training it again.
+void write_outcome(const Job& j, int code, const std::string& message) {
+  if (!j.outcome_file.empty() && (code == 0 || code == 3))
+    write_text(j.outcome_file,
+               json{{"code", code}, {"message", message}, {"config", json::parse(j.cfg.to_json())}}
+                       .dump() +
+                   "\n");
 }
 
 // The signals that stop compare and sweep, as they stop train (train.cpp): SIGINT (Ctrl-C),
@@ -257,6 +278,8 @@ std::vector<int> run_processes(const std::vector<Job>& all, int jobs, bool quiet
     codes[it->second] = WIFEXITED(status)     ? WEXITSTATUS(status)
                         : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
                                               : -1;
+    const Job& j = all[it->second];
+    write_outcome(j, codes[it->second], last_line(j.cfg.out + "/train.log"));
     running.erase(it);
     ++done;
   }
@@ -266,11 +289,6 @@ std::vector<int> run_processes(const std::vector<Job>& all, int jobs, bool quiet
 }  // namespace
 
 namespace {
-void write_outcome(const Job& j, int code, const std::string& message) {
-  if (!j.outcome_file.empty() && (code == 0 || code == 3))
-    write_text(j.outcome_file, nlohmann::json{{"code", code}, {"message", message}}.dump() + "\n");
-}
-
 // One rank's share of the jobs, then every rank's results merged and shared.
 JobsResult run_distributed(const std::vector<Job>& jobs, bool quiet, ng::dist::Communicator& comm) {
   comm.barrier();  // every rank has planned from the same files before any run writes one
@@ -357,6 +375,76 @@ JobsResult run_jobs(const std::vector<Job>& jobs, int parallel, bool quiet, cons
   if (g_runs_signal != 0 && r.signal == 0) r.signal = g_runs_signal;
   r.interrupted = r.interrupted || r.signal != 0;
   return r;
+}
+
+namespace {
+// The first setting in which two configs (TrainConfig::to_json) differ, in words.
+std::string first_difference(const json& recorded, const json& wanted) {
+  for (const auto& [key, value] : wanted.items())
+    if (!recorded.contains(key) || recorded[key] != value)
+      return key + " " + value.dump() + " here, " +
+             (recorded.contains(key) ? recorded[key].dump() : std::string("unset")) + " there";
+  for (const auto& [key, value] : recorded.items())
+    if (!wanted.contains(key)) return key + " unset here, " + value.dump() + " there";
+  return "";
+}
+}  // namespace
+
+EarlierRun plan_rerun(Job& job, bool replace, const char* command) {
+  TrainConfig& c = job.cfg;
+  job.outcome_file = c.out + "/outcome.json";
+  const std::string ckpt = c.out + "/ckpt.safetensors";
+  EarlierRun earlier;
+  std::optional<json> recorded;  // the settings the run in the folder was trained with
+  if (fs::exists(job.outcome_file)) {
+    const json o = json::parse(read_regular_file(job.outcome_file, 1 << 20, command), nullptr,
+                               /*allow_exceptions=*/false);
+    if (o.is_object() && o.contains("code") && o["code"].is_number_integer() &&
+        o.contains("message") && o["message"].is_string()) {
+      earlier.code = o["code"].get<int>();
+      earlier.message = o["message"].get<std::string>();
+      earlier.finished = earlier.code == 0 || earlier.code == 3;
+      if (o.contains("config"))  // through the parser: a field's older spelling reads as now
+        recorded = json::parse(TrainConfig::from_json(o["config"].dump()).to_json());
+    }
+  }
+  const bool has_ckpt = fs::exists(ckpt);
+  if (!recorded && has_ckpt) recorded = json::parse(read_saved_run(ckpt, false).cfg.to_json());
+  if (recorded) {
+    const std::string diff = first_difference(*recorded, json::parse(c.to_json()));
+    if (!diff.empty()) {
+      if (!replace)
+        ng::fail(command, c.out, " holds a run with other settings (", diff,
+                 "): rerun with that run's settings to continue it, pass --overwrite to "
+                 "replace it, or choose another --report");
+      earlier = EarlierRun{};  // replaced: trained anew
+      c.resume = false;
+      c.overwrite = true;
+      return earlier;
+    }
+  }
+  // A run cut before its first checkpoint starts again: the report folder's lock makes the
+  // runs in it this command's, so their partial files are replaced.
+  c.resume = !earlier.finished && has_ckpt;
+  c.overwrite = true;
+  return earlier;
+}
+
+JobsResult run_unfinished(const std::vector<Job>& jobs, const std::vector<EarlierRun>& earlier,
+                          const std::function<JobsResult(std::vector<Job>&)>& run) {
+  std::vector<Job> todo;
+  std::vector<size_t> index;  // todo[k] is jobs[index[k]]
+  for (size_t i = 0; i < jobs.size(); ++i)
+    if (!earlier[i].finished) todo.push_back(jobs[i]), index.push_back(i);
+  const JobsResult ran = run(todo);  // also when empty: every MPI rank takes part
+  JobsResult all = ran;
+  all.codes.assign(jobs.size(), 130);
+  all.messages.assign(jobs.size(), "");
+  for (size_t i = 0; i < jobs.size(); ++i)
+    if (earlier[i].finished) all.codes[i] = earlier[i].code, all.messages[i] = earlier[i].message;
+  for (size_t k = 0; k < index.size(); ++k)
+    all.codes[index[k]] = ran.codes[k], all.messages[index[k]] = ran.messages[k];
+  return all;
 }
 
 RunOutcome read_outcome(const Job& j, int code, const std::string& message, double unigram) {

@@ -11,6 +11,7 @@
 #include "normgrad/error.h"
 #include "normgrad/nn/safetensors.h"
 #include "normgrad/report/figures.h"
+#include "normgrad/report/staging.h"
 #include "normgrad/train/data.h"
 #include "normgrad/train/files.h"
 #include "normgrad/train/manifest.h"
@@ -35,13 +36,10 @@ std::string trend(const std::vector<double>& best) {
 
 namespace {
 
-// How a run ended, kept next to it: a finished or diverged run is never trained again.
-const char* kOutcomeFile = "/outcome.json";
-
 struct Planned {
   Job job;
   size_t cell;
-  bool finished = false;  // outcome.json says it ended (code 0 or 3)
+  EarlierRun earlier;  // what an earlier sweep left in its folder (plan_rerun)
   int code = 130;
   std::string message;
 };
@@ -142,23 +140,13 @@ void plan_cells(Sweep& w) {
                     std::to_string(width) + "_l" + std::to_string(layers) + "/seed" +
                     std::to_string(c.seed);
             c.stop_at = 0;
-            // A cell cut before its first checkpoint starts again: the report folder's lock
-            // makes its runs this sweep's, so their partial files are replaced.
-            c.overwrite = true;
             c.validate();
             check_fits_memory(c, tok.size(), "sweep cell " + c.out);
             Planned p{{var.spec + " " + opt.param + "=" + value + " n_embd=" +
                            std::to_string(width) + " n_layer=" + std::to_string(layers),
                        c},
                       res.cells.size()};
-            try {  // a run that ended before: its outcome, not a new run
-              const json o = json::parse(read_regular_file(c.out + kOutcomeFile, 1 << 20, "sweep"));
-              p.code = o.at("code").get<int>();
-              p.message = o.at("message").get<std::string>();
-              p.finished = p.code == 0 || p.code == 3;
-            } catch (const std::exception&) {
-            }
-            p.job.cfg.resume = !p.finished && fs::exists(c.out + "/ckpt.safetensors");
+            p.earlier = plan_rerun(p.job, base.overwrite, "sweep");
             plan.push_back(p);
           }
           res.cells.push_back(cell);
@@ -172,36 +160,29 @@ void run_planned(Sweep& w) {
   const int ranks = w.ranks;
   SweepResult& res = w.res;
   std::vector<Planned>& plan = w.plan;
-  std::vector<Job> to_run;
-  std::vector<size_t> to_run_index;
-  for (size_t i = 0; i < plan.size(); ++i)
-    if (!plan[i].finished) to_run.push_back(plan[i].job), to_run_index.push_back(i);
-  res.reused = (int)(plan.size() - to_run.size());
-  res.ran = (int)to_run.size();
+  std::vector<Job> jobs;
+  std::vector<EarlierRun> earlier;
+  for (const Planned& p : plan) jobs.push_back(p.job), earlier.push_back(p.earlier);
+  res.reused = (int)std::count_if(earlier.begin(), earlier.end(),
+                                  [](const EarlierRun& e) { return e.finished; });
+  res.ran = (int)plan.size() - res.reused;
   const int cores = std::max(1, (int)sysconf(_SC_NPROCESSORS_ONLN));
   const int parallel =
-      ranks > 1 ? ranks
-                : std::max(1, std::min<int>(opt.jobs > 0 ? opt.jobs : cores, (int)to_run.size()));
+      ranks > 1 ? ranks : std::max(1, std::min<int>(opt.jobs > 0 ? opt.jobs : cores, res.ran));
   if (!base.quiet)
     std::printf(
         "sweep: %zu cells x %d seeds = %zu runs (%d finished before, %d to train, %d at a "
         "time); unigram val loss %.4f\n",
         res.cells.size(), opt.seeds, plan.size(), res.reused, res.ran, parallel, res.unigram);
-  if (parallel > 1 && ranks == 1)
-    for (auto& j : to_run) j.cfg.threads = std::max(1, cores / parallel), j.cfg.quiet = true;
-  for (auto& j : to_run) j.outcome_file = j.cfg.out + kOutcomeFile;
-  if (!to_run.empty() || ranks > 1) {
-    const JobsResult ran = run_jobs(to_run, parallel, w.caller_quiet, opt.exe, opt.comm);
-    res.interrupted = ran.interrupted;
-    res.signal = ran.signal;
-    for (size_t k = 0; k < to_run.size(); ++k) {
-      Planned& p = plan[to_run_index[k]];
-      p.code = ran.codes[k], p.message = ran.messages[k];
-      if (ranks == 1 && (p.code == 0 || p.code == 3))  // processes: written here, after all
-        write_text(p.job.cfg.out + kOutcomeFile,
-                   json{{"code", p.code}, {"message", p.message}}.dump() + "\n");
-    }
-  }
+  const JobsResult ran = run_unfinished(jobs, earlier, [&](std::vector<Job>& to_run) {
+    if (parallel > 1 && ranks == 1)
+      for (auto& j : to_run) j.cfg.threads = std::max(1, cores / parallel), j.cfg.quiet = true;
+    return run_jobs(to_run, parallel, w.caller_quiet, opt.exe, opt.comm);
+  });
+  res.interrupted = ran.interrupted;
+  res.signal = ran.signal;
+  for (size_t k = 0; k < plan.size(); ++k)
+    plan[k].code = ran.codes[k], plan[k].message = ran.messages[k];
 }
 
 // Cells: outcomes, mean over finished seeds, labels.
@@ -263,8 +244,8 @@ void find_best(Sweep& w) {
   res.finding = finding.str();
 }
 
-// One CSV line per run and summary.json (for the figures).
-void write_files(const Sweep& w) {
+// One CSV line per run and summary.json (for the figures), into the staged report.
+void write_files(const Sweep& w, const StagedReport& staged) {
   const SweepOptions& opt = w.opt;
   const SweepResult& res = w.res;
   const TrainConfig& base = w.base;
@@ -285,7 +266,7 @@ void write_files(const Sweep& w) {
                      {"labels", c.labels},
                      {"best", c.best}});
   }
-  write_text(opt.dir + "/sweep.csv", csv.str());
+  write_text(staged.file("sweep.csv"), csv.str());
   const json summary = {{"param", opt.param},
                         {"unigram_val_loss", res.unigram},
                         {"seeds", opt.seeds},
@@ -293,7 +274,7 @@ void write_files(const Sweep& w) {
                         {"interrupted", res.interrupted},
                         {"cells", cells},
                         {"manifest", reproducibility_manifest(parse_device(base.device))}};
-  write_text(opt.dir + "/summary.json", summary.dump(2));
+  write_text(staged.file("summary.json"), summary.dump(2));
 }
 
 std::string sweep_markdown(const Sweep& w) {
@@ -354,10 +335,12 @@ SweepResult sweep(const TrainConfig& base_in, const SweepOptions& opt_in) {
   if (w.rank > 0) return w.res;  // rank 0 reads the outcomes and writes the report
   summarize_cells(w);
   find_best(w);
-  write_files(w);
-  const FigureSection figures = draw_figures("plot_sweep.py", w.opt.dir);
+  StagedReport staged(w.opt.dir);  // no half report in the folder at any point (staging.h)
+  write_files(w, staged);
+  const FigureSection figures = draw_figures("plot_sweep.py", staged.folder());
   w.res.figures = figures.drawn;
-  write_text(w.opt.dir + "/report.md", sweep_markdown(w) + figures.markdown);
+  write_text(staged.file("report.md"), sweep_markdown(w) + figures.markdown);
+  staged.publish();
   if (!w.base.quiet)
     std::printf("\n%s\nreport: %s/report.md%s\n", w.res.finding.c_str(), w.opt.dir.c_str(),
                 w.res.figures ? " (with figures)" : "");

@@ -167,8 +167,7 @@ Search run_search(const TrainConfig& base, std::vector<Variant>& variants,
         c.seed = base.seed + kHeldOutSeedOffset + (uint64_t)k;
         c.out = dir + "/search/" + slug(v.spec) + "/" + slug(point_label(p)) + "/seed" +
                 std::to_string(c.seed);
-        c.resume = false, c.stop_at = 0;
-        c.overwrite = true;    // the report folder's lock makes its search runs compare's own
+        c.stop_at = 0;         // resume and overwrite: compare's runner plans them (plan_rerun)
         c.probe_interval = 0;  // scored by val loss alone
         jobs.push_back({v.spec, c});
       }

@@ -12,9 +12,11 @@ struct FigureSection {
 };
 
 // `script`: plot_report.py, plot_sweep.py or plot_surgery.py (found by find_script);
-// `intro`: a paragraph put before the figures.
+// `dir`: the folder with summary.json that receives the figures (a report's staging folder,
+// staging.h); `intro`: a paragraph put before the figures; `runs_dir`: what the summary's
+// run folders are relative to ("": dir).
 FigureSection draw_figures(const std::string& script, const std::string& dir,
-                           const std::string& intro = "");
+                           const std::string& intro = "", const std::string& runs_dir = "");
 // The section from DIR/figures.json as it is: each listed plain name whose PNG exists, in
 // order; "" when none is (a path, a missing file or a malformed list is never linked).
 std::string figures_markdown(const std::string& dir, const std::string& intro = "");

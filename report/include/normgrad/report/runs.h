@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -16,8 +17,8 @@ namespace ngcli {
 struct Job {
   std::string variant;  // what the report calls it
   TrainConfig cfg;      // cfg.resume: continue the run in cfg.out
-  // When set, {"code", "message"} is written there as soon as the run finishes or diverges
-  // (in-process and distributed runs), so a killed sweep knows which runs are done.
+  // When set, {"code", "message", "config"} is written there as soon as the run finishes or
+  // diverges, so a rerun of a killed compare or sweep knows which runs are done.
   std::string outcome_file;
 };
 
@@ -39,6 +40,24 @@ struct JobsResult {
 // a file system all ranks see (one host, or a shared one on a cluster).
 JobsResult run_jobs(const std::vector<Job>& jobs, int parallel, bool quiet, const std::string& exe,
                     std::shared_ptr<ng::dist::Communicator> comm = nullptr);
+
+// ---- a rerun of compare or sweep: finished runs kept, cut runs continued ----
+// What an earlier compare or sweep left in a job's folder.
+struct EarlierRun {
+  bool finished = false;  // its outcome.json says it ended (done or diverged): kept as it is
+  int code = 130;
+  std::string message;
+};
+// Plans `job` (job.cfg.resume, job.cfg.overwrite, job.outcome_file) from its folder: a
+// finished run is kept, a cut one continues from its checkpoint (train --resume: bit for
+// bit), anything else starts anew over partial files. A run whose recorded settings
+// (outcome.json's, else its checkpoint's) differ from job.cfg is an error naming the folder
+// and the first setting that differs, unless `replace` (--overwrite): then it starts anew.
+EarlierRun plan_rerun(Job& job, bool replace, const char* command);
+// Runs the jobs not finished earlier with `run` (a run_jobs call; also with none, so that
+// every MPI rank takes part); every job's code and message, a finished one's as recorded.
+JobsResult run_unfinished(const std::vector<Job>& jobs, const std::vector<EarlierRun>& earlier,
+                          const std::function<JobsResult(std::vector<Job>&)>& run);
 
 // One run's outcome and its label, computed from its metrics and probes.
 struct RunOutcome {
@@ -80,15 +99,12 @@ Stats stats(const std::vector<double>& v);  // over the finite values; sd is the
 std::string pm(const Stats& s, const char* format = "%.4f");  // "mean ± sd" or "n/a"
 // Writes a report file atomically.
 void write_text(const std::string& path, const std::string& text);
-// Runs a figure script on a report folder with Debian's python3 (the one
-// python3-matplotlib installs into), its output in DIR/plot.log; false when python3 or
-// matplotlib is missing or the script fails.
-bool run_plot_script(const std::string& script, const std::string& dir);
-// Before a report's first run: removes the report files an earlier command left in DIR
-// (report.md, summary.json, figures.json, sweep.csv), so a report on disk always describes
-// the runs beside it: a command killed mid-way leaves no report rather than an old one
-// beside replaced runs (the new files are written atomically at the end).
-void retract_report(const std::string& dir);
+// Runs a figure script with Debian's python3 (the one python3-matplotlib installs into):
+// it reads DIR/summary.json, whose run folders are relative to RUNS_DIR ("": DIR), and
+// writes its figures and DIR/plot.log; false when python3 or matplotlib is missing or the
+// script fails.
+bool run_plot_script(const std::string& script, const std::string& dir,
+                     const std::string& runs_dir = "");
 // A figure script (plot_report.py, ...) found next to the running program: beside it (the
 // build tree copies them there), in ../share/normgrad (installed), or in ../bin
 // (a test binary in the build tree); "" when none is there.
