@@ -124,7 +124,7 @@ void RunLog::sample(int64_t step) {
   const TrainConfig& run = session_.run;
   if (run.sample_interval <= 0 || step % run.sample_interval != 0 || !session_.lead) return;
   Generator g(run.seed + 1000003 * (uint64_t)step);  // its own draws: training is unchanged
-  const std::string text = sample_text(session_.model, session_.tok, "", 200, 1.0, 0, g);
+  const std::string text = sample_text(session_.model, session_.tok, {.tokens = 200}, g).text;
   if (!session_.quiet) std::printf("sample at step %lld:\n%s\n", (long long)step, text.c_str());
   if (tb_) tb_->text("sample", text, step);
 }
