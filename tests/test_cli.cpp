@@ -1109,7 +1109,17 @@ TEST_SUITE("tensorboard") {
     CHECK(histograms.count("probe/norms/transformer.h.0.ln_1/input_sample") == 1);
     CHECK(histograms.count("probe/norms/transformer.ln_f/output_sample") == 1);
     CHECK(histograms.count("grad/transformer.h.0.attn.c_attn.weight") == 1);
+    {  // beside every gradient histogram, one of the parameter's values
+      nn::GPT model(c.gpt(65, false));
+      for (const auto& [name, p] : model.named_parameters()) {
+        CAPTURE(name);
+        CHECK(histograms.count("grad/" + name) == 1);
+        CHECK(histograms.count("param/" + name) == 1);
+      }
+    }
     CHECK(texts["sample"] == std::vector<int64_t>{6, 12});
+    CHECK(texts["_hparams_/session_start_info"] == std::vector<int64_t>{0});
+    CHECK(texts["_hparams_/session_end_info"] == std::vector<int64_t>{0});
 
     // The real reader: tools/test.sh installs the tensorboard package from PyPI into a venv
     // and exports NG_TB_PYTHON; without it this part says why it is skipped.
@@ -1136,7 +1146,65 @@ TEST_SUITE("tensorboard") {
     }
     for (const auto& h : histograms) CHECK(r["histograms"].contains(h));
     CHECK(r["tensors"].contains("sample"));
+    CHECK(r["plugins"]["hparams"] ==
+          json::array({"_hparams_/session_end_info", "_hparams_/session_start_info"}));
     MESSAGE("the tensorboard package read ", r["scalars"].size(), " scalar tags and ",
             r["histograms"].size(), " histogram tags, all equal to what normgrad wrote");
+  }
+
+  TEST_CASE("hparams: TensorBoard's own backend lists every run's recipe and filters by it") {
+    // Three runs in one folder, as compare writes them: LayerNorm (finished), DyT with its
+    // own alpha0 and lr (finished), LayerNorm stopped at step 6 (no end yet).
+    const std::string dir = "tb_hparams";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    TrainConfig ln = tiny_cfg(dir + "/ln"), dyt = tiny_cfg(dir + "/dyt"),
+                stopped = tiny_cfg(dir + "/ln_stopped");
+    ln.probe_interval = 6;  // parameter histograms too
+    dyt.norm = "dyt", dyt.alpha0 = 2.0, dyt.lr = 3e-3;
+    stopped.stop_at = 6;
+    for (const TrainConfig* c : {&ln, &dyt, &stopped}) train(*c);
+    const char* env = std::getenv("NG_TB_PYTHON");
+    const std::string py = env ? env : "";
+    if (py.empty() ||
+        std::system((py + " -c 'import tensorboard' > /dev/null 2>&1").c_str()) != 0) {
+      MESSAGE("skipped: NG_TB_PYTHON ",
+              py.empty() ? "is not set" : "'" + py + "' cannot import tensorboard",
+              " (tools/test.sh installs it from PyPI)");
+      return;
+    }
+    const std::string cmd =
+        py + " " + NG_TEST_DIR + "/tensorboard_hparams.py " + dir + " norm=dyt > tb_hparams.json";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    const json r = json::parse(std::ifstream("tb_hparams.json"));
+    CAPTURE(r.dump());
+    const json& hp = r["hparams"];  // the experiment TensorBoard inferred from the runs
+    CHECK(hp["norm"]["type"] == "DATA_TYPE_STRING");
+    CHECK(hp["norm"]["domain"] == json::array({"dyt", "layernorm"}));
+    for (const char* name : {"lr", "alpha0", "n_layer", "n_embd", "seed", "warmup", "eps"}) {
+      CAPTURE(name);
+      CHECK(hp[name]["type"] == "DATA_TYPE_FLOAT64");
+    }
+    CHECK(hp["bias"]["type"] == "DATA_TYPE_BOOL");
+    for (const char* book : {"eval_interval", "log_interval", "out", "device", "quiet"}) {
+      CAPTURE(book);  // bookkeeping and place: not the recipe
+      CHECK(!hp.contains(book));
+    }
+    CHECK(std::find(r["metrics"].begin(), r["metrics"].end(), "loss/val") != r["metrics"].end());
+    const json& sessions = r["sessions"];
+    CHECK(sessions["dyt"]["hparams"]["norm"] == "dyt");
+    CHECK(sessions["dyt"]["hparams"]["alpha0"] == 2.0);
+    CHECK(sessions["dyt"]["hparams"]["lr"] == 3e-3);
+    CHECK(sessions["ln"]["hparams"]["norm"] == "layernorm");
+    CHECK(sessions["ln"]["hparams"]["lr"] == ln.lr);
+    CHECK(sessions["ln"]["status"] == "STATUS_SUCCESS");
+    CHECK(sessions["dyt"]["status"] == "STATUS_SUCCESS");
+    CHECK(sessions["ln_stopped"].contains("hparams"));
+    CHECK(!sessions["ln_stopped"].contains("status"));  // ends when resumed to max_steps
+    CHECK(r["filtered"] == json::array({"dyt"}));       // the HPARAMS tab with norm = dyt ticked
+    MESSAGE("TensorBoard's hparams backend: ", hp.size(), " hyperparameters and ",
+            r["metrics"].size(), " metrics over ", sessions.size(), " runs; norm=dyt keeps ",
+            r["filtered"].dump());
+    fs::remove_all(dir);
   }
 }
