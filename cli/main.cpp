@@ -225,10 +225,10 @@ struct Commands {
            *import_cmd = nullptr, *export_cmd = nullptr;
   TrainConfig tc, cc, wc;  // train, compare and sweep
   GivenFlags train_flags, compare_flags, sweep_flags;
-  std::string ckpt, data, prompt, device = "cpu";  // eval, sample, grads
-  int64_t windows = 0, tokens = 200, top_k = 0;
-  double temperature = 1.0;
-  uint64_t seed = 1337;
+  std::string ckpt, data, device = "cpu";  // eval, sample, grads
+  int64_t windows = 0;
+  SampleOptions sample;
+  bool no_kv_cache = false;
   GradsOptions go;
   std::string kinds_csv;  // compare
   std::vector<std::string> variant_specs, tune_specs;
@@ -238,6 +238,43 @@ struct Commands {
   ConvertOptions vo;
   std::string hf_dir, import_out = "gpt2-import", export_ckpt;
 };
+
+// sample's drawing flags (SampleOptions).
+static void add_sample_options(CLI::App& c, SampleOptions& o, bool& no_kv_cache) {
+  c.add_option("--prompt", o.prompt,
+               "text the sample continues (default: none, the tokenizer's start token)");
+  c.add_option("--tokens", o.tokens, "tokens to generate (characters with a char run)")
+      ->check(typed_number<int64_t>())
+      ->check(kPositive & CLI::Range(1, 1000000))
+      ->capture_default_str();
+  c.add_option("--temperature", o.temperature,
+               "divides the logits before sampling: < 1 sharper, > 1 flatter")
+      ->check(kPositive)
+      ->capture_default_str();
+  c.add_option("--top-k", o.top_k, "keep the k most likely (0: all)")
+      ->check(typed_number<int64_t>())
+      ->check(kNonNegative);
+  c.add_option("--top-p", o.top_p,
+               "nucleus sampling: keep the most likely tokens until their probability reaches p "
+               "(after --temperature and --top-k; 1: all)")
+      ->check(bound("in (0, 1]", [](double v) { return v > 0 && v <= 1; }))
+      ->capture_default_str();
+  c.add_option("--num-samples", o.num_samples,
+               "samples to draw, sample i from seed + i; more than one: each followed by a "
+               "line of dashes, as nanoGPT prints them")
+      ->check(typed_number<int64_t>())
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  c.add_option("--stop", o.stop,
+               "stop once the generated text contains this text, which then ends the sample "
+               "(\\n, \\t: newline, tab; GPT-2: '<|endoftext|>')");
+  c.add_option("--seed", o.seed, "seed of the sampling draws (same seed, same text)")
+      ->check(typed_number<uint64_t>())
+      ->capture_default_str();
+  c.add_flag("--no-kv-cache", no_kv_cache,
+             "recompute the whole context for every token (the same text, slower; by default "
+             "keys and values are kept until the text reaches block_size)");
+}
 
 // eval, sample and grads: the commands that read a checkpoint.
 static void add_checkpoint_commands(CLI::App& app, Commands& c) {
@@ -255,24 +292,7 @@ static void add_checkpoint_commands(CLI::App& app, Commands& c) {
   c.sample_cmd->add_option("--ckpt", c.ckpt, "checkpoint (.safetensors) to sample from")
       ->required()
       ->check(CLI::ExistingFile);
-  c.sample_cmd->add_option(
-      "--prompt", c.prompt,
-      "text the sample continues (default: none, the tokenizer's start token)");
-  c.sample_cmd->add_option("--tokens", c.tokens, "tokens to generate (characters with a char run)")
-      ->check(typed_number<int64_t>())
-      ->check(kPositive & CLI::Range(1, 1000000))
-      ->capture_default_str();
-  c.sample_cmd
-      ->add_option("--temperature", c.temperature,
-                   "divides the logits before sampling: < 1 sharper, > 1 flatter")
-      ->check(kPositive)
-      ->capture_default_str();
-  c.sample_cmd->add_option("--top-k", c.top_k, "keep the k most likely (0: all)")
-      ->check(typed_number<int64_t>())
-      ->check(kNonNegative);
-  c.sample_cmd->add_option("--seed", c.seed, "seed of the sampling draws (same seed, same text)")
-      ->check(typed_number<uint64_t>())
-      ->capture_default_str();
+  add_sample_options(*c.sample_cmd, c.sample, c.no_kv_cache);
   add_device_option(*c.sample_cmd, c.device);
   c.grads_cmd = app.add_subcommand(
       "grads",
@@ -508,10 +528,14 @@ static int run_command(Commands& c) {
     if (*c.import_cmd) import_hf(c.hf_dir, c.import_out);
     if (*c.export_cmd) export_hf(c.export_ckpt, c.hf_dir);
     if (*c.eval_cmd) eval_command(c.ckpt, c.data, c.windows, c.device);
-    if (*c.sample_cmd)
-      std::printf("%s\n", sample_command(c.ckpt, c.prompt, c.tokens, c.temperature, c.top_k, c.seed,
-                                         c.device)
-                              .c_str());
+    if (*c.sample_cmd) {
+      c.sample.stop = unescape_stop(c.sample.stop);
+      c.sample.kv_cache = !c.no_kv_cache;
+      c.sample.device = c.device;
+      const std::vector<Sample> samples = sample_command(c.ckpt, c.sample);
+      for (const Sample& s : samples)  // nanoGPT's separator when there are several
+        std::printf("%s\n%s", s.text.c_str(), samples.size() > 1 ? "---------------\n" : "");
+    }
     if (*c.grads_cmd) grads_command(c.ckpt, c.go);
   } catch (const ng::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -100,8 +100,10 @@ TEST_SUITE("cli") {
     CHECK(m[4].find("\"val_loss\"") != std::string::npos);
     const double loss = eval_command(c.out + "/ckpt.safetensors", c.data, 0);
     CHECK(std::isfinite(loss));
-    const std::string s1 = sample_command(c.out + "/ckpt.safetensors", "the ", 20, 0.8, 5, 1);
-    const std::string s2 = sample_command(c.out + "/ckpt.safetensors", "the ", 20, 0.8, 5, 1);
+    const SampleOptions so{
+        .prompt = "the ", .tokens = 20, .temperature = 0.8, .top_k = 5, .seed = 1};
+    const std::string s1 = sample_command(c.out + "/ckpt.safetensors", so)[0].text;
+    const std::string s2 = sample_command(c.out + "/ckpt.safetensors", so)[0].text;
     CHECK(s1 == s2);  // seeded
     CHECK(s1.rfind("the ", 0) == 0);
     grads_command(c.out + "/ckpt.safetensors",
@@ -110,6 +112,119 @@ TEST_SUITE("cli") {
     CHECK(g.tensors.count("loss") == 1);
     CHECK(g.tensors.count("grad.transformer.h.1.ln_2.weight") == 1);
     fs::remove_all(c.out);
+  }
+
+  TEST_CASE("sample: KV cache, --top-p, --num-samples, --stop") {
+    TrainConfig c = tiny_cfg("cli_test_sample");  // block_size 16
+    train(c);
+    const std::string ckpt = c.out + "/ckpt.safetensors";
+    const SampleOptions base{.prompt = "the ", .tokens = 40, .temperature = 0.9, .seed = 3};
+    const auto one = [&](SampleOptions o) { return sample_command(ckpt, o).at(0); };
+    // The cache: the same text as recomputing every context; 12 tokens (the prompt's 4 up to
+    // block_size 16) took one row each, the first and the 27 past block_size a whole pass.
+    SampleOptions no_cache = base;
+    no_cache.kv_cache = false;
+    const Sample cached = one(base), recomputed = one(no_cache);
+    CHECK(cached.text == recomputed.text);
+    CHECK(cached.tokens == 40);
+    CHECK(cached.from_cache == 12);
+    CHECK(recomputed.from_cache == 0);
+    // top-p: 1 is no cut; a tiny p keeps only the most likely token, as --top-k 1 does.
+    SampleOptions p1 = base, tiny_p = base, k1 = base;
+    p1.top_p = 1.0, tiny_p.top_p = 1e-9, k1.top_k = 1;
+    CHECK(one(p1).text == cached.text);
+    CHECK(one(tiny_p).text == one(k1).text);
+    SampleOptions mid_p = base;
+    mid_p.top_p = 0.5;
+    CHECK(one(mid_p).text != cached.text);
+    // --num-samples: sample i is the single sample of seed + i.
+    SampleOptions three = base;
+    three.num_samples = 3;
+    const std::vector<Sample> all = sample_command(ckpt, three);
+    REQUIRE(all.size() == 3);
+    for (int i = 0; i < 3; ++i) {
+      SampleOptions single = base;
+      single.seed = base.seed + (uint64_t)i;
+      CHECK(all[(size_t)i].text == one(single).text);
+    }
+    CHECK(all[0].text != all[1].text);
+    // --stop: two characters the free text generates; the stopped text is the free text up to
+    // their first occurrence after the prompt, and ends there.
+    size_t at = 14;  // two ASCII characters (one token each) past the prompt
+    while (at + 2 < cached.text.size() && ((cached.text[at] | cached.text[at + 1]) & 0x80)) ++at;
+    const std::string stop = cached.text.substr(at, 2);
+    const auto stopped_at = [&](const std::string& text) {
+      const size_t first = cached.text.find(text, 4);
+      return first == std::string::npos ? cached.text : cached.text.substr(0, first + text.size());
+    };
+    SampleOptions stopping = base;
+    stopping.stop = stop;
+    const Sample stopped = one(stopping);
+    CHECK(stopped.stopped);
+    CHECK(stopped.text == stopped_at(stop));
+    CHECK(stopped.tokens < 40);
+    SampleOptions never = base;
+    never.stop = "\xc3\xa9\xc3\xa9\xc3\xa9 never";
+    CHECK(!one(never).stopped);
+    CHECK(one(never).text == cached.text);
+    // The stop counts in the generated text only: the prompt's own "the" stops nothing.
+    SampleOptions in_prompt = base;
+    in_prompt.stop = "the";
+    CHECK(one(in_prompt).text == stopped_at("the"));
+    // The command: samples each followed by nanoGPT's line of dashes, the same text without
+    // the cache, and the cache's use on stderr.
+    const auto run = [&](const std::string& args) {
+      const std::string cmd = std::string(NG_CLI_BINARY) + " sample --ckpt " + ckpt +
+                              " --prompt 'the ' --tokens 40 --seed 3 --num-samples 2 " + args +
+                              " > cli_sample.txt 2> cli_sample_err.txt";
+      REQUIRE(std::system(cmd.c_str()) == 0);
+      std::ifstream f("cli_sample.txt"), e("cli_sample_err.txt");
+      return std::make_pair(
+          std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>()),
+          std::string((std::istreambuf_iterator<char>(e)), std::istreambuf_iterator<char>()));
+    };
+    const auto [out, err] = run("");
+    const auto [out_nc, err_nc] = run("--no-kv-cache");
+    CHECK(out == out_nc);
+    SampleOptions two = base;
+    two.temperature = 1.0, two.num_samples = 2;
+    const std::vector<Sample> lib = sample_command(ckpt, two);
+    CHECK(out == lib[0].text + "\n---------------\n" + lib[1].text + "\n---------------\n");
+    CHECK(err.find("80 tokens in") != std::string::npos);
+    CHECK(err.find("KV cache: 24 tokens took one row each") != std::string::npos);
+    CHECK(err_nc.find("no KV cache") != std::string::npos);
+    fs::remove_all(c.out);
+  }
+
+  TEST_CASE("sampling weights: temperature, then top-k, then top-p") {
+    const std::vector<double> logits = {std::log(0.5), std::log(0.3), std::log(0.15),
+                                        std::log(0.05)};
+    const auto probs = [&](double temperature, int64_t top_k, double top_p) {
+      std::vector<double> w = sampling_weights(logits, temperature, top_k, top_p);
+      double total = 0;
+      for (double v : w) total += v;
+      for (double& v : w) v /= total;
+      return w;
+    };
+    const auto near = [](const std::vector<double>& a, const std::vector<double>& b) {
+      for (size_t i = 0; i < a.size(); ++i)
+        if (std::abs(a[i] - b[i]) > 1e-12) return false;
+      return a.size() == b.size();
+    };
+    CHECK(near(probs(1, 0, 1), {0.5, 0.3, 0.15, 0.05}));
+    CHECK(near(probs(1, 0, 0.7), {0.625, 0.375, 0, 0}));  // 0.5 + 0.3 reaches 0.7
+    CHECK(near(probs(1, 0, 0.85), {0.5 / 0.95, 0.3 / 0.95, 0.15 / 0.95, 0}));
+    CHECK(near(probs(1, 0, 1e-9), {1, 0, 0, 0}));
+    CHECK(near(probs(1, 2, 0.5), {1, 0, 0, 0}));  // top-k first: 0.625 alone reaches 0.5
+    CHECK(near(probs(1, 3, 0.9), {0.5 / 0.95, 0.3 / 0.95, 0.15 / 0.95, 0}));
+    // Temperature first: at 2 the two largest hold 0.673 < 0.7, so a third is kept.
+    const std::vector<double> hot = probs(2, 0, 0.7);
+    CHECK(hot[2] > 0);
+    CHECK(hot[3] == 0);
+    CHECK(unescape_stop("a\\nb\\t\\\\") == "a\nb\t\\");
+    CHECK_THROWS_WITH_AS(unescape_stop("x\\q"), doctest::Contains("unknown escape at character 2"),
+                         Error);
+    CHECK_THROWS_WITH_AS(unescape_stop("x\\"), doctest::Contains("unknown escape"), Error);
   }
 
   TEST_CASE("resume continues bit for bit and rewrites metrics without duplicates") {
@@ -682,7 +797,8 @@ TEST_SUITE("cli") {
     CHECK(all.find("did you mean") == std::string::npos);
     const std::string sample = run("help sample", 0);
     CHECK(sample == run("sample --help", 0));
-    for (const char* flag : {"--ckpt", "--prompt", "--tokens", "--temperature", "--seed"}) {
+    for (const char* flag : {"--ckpt", "--prompt", "--tokens", "--temperature", "--seed", "--top-p",
+                             "--num-samples", "--stop", "--no-kv-cache"}) {
       CAPTURE(flag);  // each flag's line says more than its name and type
       const size_t at = sample.find(flag);
       REQUIRE(at != std::string::npos);
@@ -694,6 +810,15 @@ TEST_SUITE("cli") {
     CHECK(run("train --help", 0).find("200-token sample") != std::string::npos);
     CHECK(run("train --lr abc", 2).find("must be a number, got 'abc'") != std::string::npos);
     CHECK(run("train --lr -1", 2).find("must be > 0, got '-1'") != std::string::npos);
+    const std::string sample_cmd = "sample --ckpt " + corpus_file();  // parsing fails first
+    CHECK(run(sample_cmd + " --top-p 0", 2).find("must be in (0, 1], got '0'") !=
+          std::string::npos);
+    CHECK(run(sample_cmd + " --top-p 1.5", 2).find("--top-p") != std::string::npos);
+    CHECK(run(sample_cmd + " --top-p x", 2).find("must be a number, got 'x'") != std::string::npos);
+    CHECK(run(sample_cmd + " --num-samples 0", 2).find("--num-samples") != std::string::npos);
+    CHECK(run(sample_cmd + " --num-samples 2.5", 2).find("must be an integer") !=
+          std::string::npos);
+    CHECK(run(sample_cmd + " --stop 'a\\q'", 1).find("unknown escape") != std::string::npos);
   }
 
   TEST_CASE("Ctrl-C: the normgrad process saves a checkpoint and exits with 130") {
@@ -984,7 +1109,17 @@ TEST_SUITE("tensorboard") {
     CHECK(histograms.count("probe/norms/transformer.h.0.ln_1/input_sample") == 1);
     CHECK(histograms.count("probe/norms/transformer.ln_f/output_sample") == 1);
     CHECK(histograms.count("grad/transformer.h.0.attn.c_attn.weight") == 1);
+    {  // beside every gradient histogram, one of the parameter's values
+      nn::GPT model(c.gpt(65, false));
+      for (const auto& [name, p] : model.named_parameters()) {
+        CAPTURE(name);
+        CHECK(histograms.count("grad/" + name) == 1);
+        CHECK(histograms.count("param/" + name) == 1);
+      }
+    }
     CHECK(texts["sample"] == std::vector<int64_t>{6, 12});
+    CHECK(texts["_hparams_/session_start_info"] == std::vector<int64_t>{0});
+    CHECK(texts["_hparams_/session_end_info"] == std::vector<int64_t>{0});
 
     // The real reader: tools/test.sh installs the tensorboard package from PyPI into a venv
     // and exports NG_TB_PYTHON; without it this part says why it is skipped.
@@ -1011,7 +1146,65 @@ TEST_SUITE("tensorboard") {
     }
     for (const auto& h : histograms) CHECK(r["histograms"].contains(h));
     CHECK(r["tensors"].contains("sample"));
+    CHECK(r["plugins"]["hparams"] ==
+          json::array({"_hparams_/session_end_info", "_hparams_/session_start_info"}));
     MESSAGE("the tensorboard package read ", r["scalars"].size(), " scalar tags and ",
             r["histograms"].size(), " histogram tags, all equal to what normgrad wrote");
+  }
+
+  TEST_CASE("hparams: TensorBoard's own backend lists every run's recipe and filters by it") {
+    // Three runs in one folder, as compare writes them: LayerNorm (finished), DyT with its
+    // own alpha0 and lr (finished), LayerNorm stopped at step 6 (no end yet).
+    const std::string dir = "tb_hparams";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    TrainConfig ln = tiny_cfg(dir + "/ln"), dyt = tiny_cfg(dir + "/dyt"),
+                stopped = tiny_cfg(dir + "/ln_stopped");
+    ln.probe_interval = 6;  // parameter histograms too
+    dyt.norm = "dyt", dyt.alpha0 = 2.0, dyt.lr = 3e-3;
+    stopped.stop_at = 6;
+    for (const TrainConfig* c : {&ln, &dyt, &stopped}) train(*c);
+    const char* env = std::getenv("NG_TB_PYTHON");
+    const std::string py = env ? env : "";
+    if (py.empty() ||
+        std::system((py + " -c 'import tensorboard' > /dev/null 2>&1").c_str()) != 0) {
+      MESSAGE("skipped: NG_TB_PYTHON ",
+              py.empty() ? "is not set" : "'" + py + "' cannot import tensorboard",
+              " (tools/test.sh installs it from PyPI)");
+      return;
+    }
+    const std::string cmd =
+        py + " " + NG_TEST_DIR + "/tensorboard_hparams.py " + dir + " norm=dyt > tb_hparams.json";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    const json r = json::parse(std::ifstream("tb_hparams.json"));
+    CAPTURE(r.dump());
+    const json& hp = r["hparams"];  // the experiment TensorBoard inferred from the runs
+    CHECK(hp["norm"]["type"] == "DATA_TYPE_STRING");
+    CHECK(hp["norm"]["domain"] == json::array({"dyt", "layernorm"}));
+    for (const char* name : {"lr", "alpha0", "n_layer", "n_embd", "seed", "warmup", "eps"}) {
+      CAPTURE(name);
+      CHECK(hp[name]["type"] == "DATA_TYPE_FLOAT64");
+    }
+    CHECK(hp["bias"]["type"] == "DATA_TYPE_BOOL");
+    for (const char* book : {"eval_interval", "log_interval", "out", "device", "quiet"}) {
+      CAPTURE(book);  // bookkeeping and place: not the recipe
+      CHECK(!hp.contains(book));
+    }
+    CHECK(std::find(r["metrics"].begin(), r["metrics"].end(), "loss/val") != r["metrics"].end());
+    const json& sessions = r["sessions"];
+    CHECK(sessions["dyt"]["hparams"]["norm"] == "dyt");
+    CHECK(sessions["dyt"]["hparams"]["alpha0"] == 2.0);
+    CHECK(sessions["dyt"]["hparams"]["lr"] == 3e-3);
+    CHECK(sessions["ln"]["hparams"]["norm"] == "layernorm");
+    CHECK(sessions["ln"]["hparams"]["lr"] == ln.lr);
+    CHECK(sessions["ln"]["status"] == "STATUS_SUCCESS");
+    CHECK(sessions["dyt"]["status"] == "STATUS_SUCCESS");
+    CHECK(sessions["ln_stopped"].contains("hparams"));
+    CHECK(!sessions["ln_stopped"].contains("status"));  // ends when resumed to max_steps
+    CHECK(r["filtered"] == json::array({"dyt"}));       // the HPARAMS tab with norm = dyt ticked
+    MESSAGE("TensorBoard's hparams backend: ", hp.size(), " hyperparameters and ",
+            r["metrics"].size(), " metrics over ", sessions.size(), " runs; norm=dyt keeps ",
+            r["filtered"].dump());
+    fs::remove_all(dir);
   }
 }

@@ -166,7 +166,10 @@ void write_tiny_bpe(const std::string& dir) {
 
 // What a round trip must keep exactly: the loss on the test corpus and a sampled text.
 std::pair<double, std::string> eval_and_sample(const std::string& ckpt) {
-  return {eval_command(ckpt, corpus_file(), 0), sample_command(ckpt, "the ", 24, 0.8, 5, 7)};
+  return {eval_command(ckpt, corpus_file(), 0),
+          sample_command(
+              ckpt, {.prompt = "the ", .tokens = 24, .temperature = 0.8, .top_k = 5, .seed = 7})[0]
+              .text};
 }
 
 std::string read_text(const std::string& path) {
@@ -516,7 +519,7 @@ TEST_SUITE("interop") {
     const double before = eval_command(r.ckpt, corpus_file(), 0);
     CHECK(std::isfinite(before));
     ng::Generator gen(1);
-    CHECK(!sample_command(r.ckpt, "the quick", 5, 1.0, 0, 1).empty());
+    CHECK(!sample_command(r.ckpt, {.prompt = "the quick", .tokens = 5, .seed = 1})[0].text.empty());
     GradsOptions go;
     go.data = corpus_file(), go.seed = 3, go.out = "imported_grads.safetensors";
     grads_command(r.ckpt, go);

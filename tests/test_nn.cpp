@@ -291,6 +291,61 @@ TEST_SUITE("nn") {
     CHECK(shared > 10);
   }
 
+  TEST_CASE("KV cache: forward_cached's logits are forward()'s at every position, every kind") {
+    // A prompt in one call, then one token, two at once (the mask over cached and new
+    // positions), one, one: up to block_size, for every kind. A whole text into an empty
+    // cache is forward() bit for bit (the same kernels).
+    double worst = 0;
+    for (const auto& kind : kKinds) {
+      CAPTURE(kind);
+      GPTConfig c = tiny(kind);
+      c.dropout = 0.1;
+      GPT m(c);
+      {  // weights away from their init, so every norm parameter matters
+        NoGradGuard no_grad;
+        Generator g(5);
+        for (auto& [n, p] : m.named_parameters())
+          Tensor(p).copy_(p + randn(p.shape(), {}, &g) * 0.3);
+      }
+      const Tensor idx = tokens({2, 8}, 11, 4);
+      CHECK_THROWS_WITH_AS(
+          [&] {
+            KVCache cache;
+            m.forward_cached(idx, cache);
+          }(),
+          doctest::Contains("forward_cached is inference only: call eval() first"), Error);
+      m.eval();
+      const Tensor full = m(idx);  // [2, 8, 11]
+      KVCache cache;
+      int64_t at = 0;
+      for (int64_t n : {3, 1, 2, 1, 1}) {
+        const Tensor got = m.forward_cached(idx.narrow(1, at, n), cache);
+        const Tensor want = full.narrow(1, at, n);
+        CHECK(!got.requires_grad());
+        REQUIRE(got.shape() == want.shape());
+        // relative to the logits' scale (a logit near 0 has no relative error of its own)
+        const double err = max(abs(got - want)).item() / max(abs(want)).item();
+        CHECK(err < 1e-5);
+        worst = std::max(worst, err);
+        at += n;
+        CHECK(cache.length() == at);
+      }
+      CHECK_THROWS_WITH_AS(m.forward_cached(idx.narrow(1, 0, 1), cache),
+                           doctest::Contains("sequence length 9 (8 cached + 1 new tokens) exceeds "
+                                             "block_size 8"),
+                           Error);
+      cache.clear();  // a new text from position 0
+      CHECK(m.forward_cached(idx.narrow(1, 0, 6), cache).shape() == Shape{2, 6, 11});
+      cache.clear();
+      CHECK(m.forward_cached(idx, cache).to_vector() == full.to_vector());
+      cache.clear();
+      m.forward_cached(idx.narrow(1, 0, 1), cache);
+      CHECK_THROWS_WITH_AS(m.forward_cached(tokens({3, 1}, 11, 1), cache),
+                           doctest::Contains("the new tokens 3 sequences"), Error);
+    }
+    MESSAGE("KV cache: largest |cached - full| / max |full| logit over every kind: ", worst);
+  }
+
   TEST_CASE("unknown norm kinds and bad GPT configs are clear errors") {
     CHECK_THROWS_WITH_AS(make_norm("batchnorm", 4),
                          doctest::Contains("unknown norm kind 'batchnorm'"), Error);

@@ -30,12 +30,14 @@ std::shared_ptr<Norm> position_norm(const GPTConfig& c, const std::string& kind,
   return make_norm(kind.empty() ? c.norm : kind, c.n_embd, o);
 }
 
-// 1 above the diagonal (the future positions that masked_fill hides), 0 elsewhere.
-Tensor causal_mask(int64_t T, DType dt, Device dev) {
-  std::vector<double> m(T * T, 0.0);
+// [T, past + T]: row i is the token at position past + i; 1 where a key is in its future
+// (what masked_fill hides), 0 elsewhere. past 0: the square mask of a whole sequence.
+Tensor causal_mask(int64_t T, DType dt, Device dev, int64_t past = 0) {
+  const int64_t S = past + T;
+  std::vector<double> m(T * S, 0.0);
   for (int64_t i = 0; i < T; ++i)
-    for (int64_t j = i + 1; j < T; ++j) m[i * T + j] = 1.0;
-  return from_vector(m, {T, T}, {.dtype = dt, .device = dev});
+    for (int64_t j = past + i + 1; j < S; ++j) m[i * S + j] = 1.0;
+  return from_vector(m, {T, S}, {.dtype = dt, .device = dev});
 }
 }  // namespace
 
@@ -71,6 +73,28 @@ Tensor CausalSelfAttention::forward(const Tensor& x) {
   return (*resid_drop_)((*c_proj)(y));
 }
 
+Tensor CausalSelfAttention::forward_cached(const Tensor& x, Tensor& k_all, Tensor& v_all,
+                                           int64_t past, int64_t capacity) {
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2), H = n_head_, D = C / H;
+  const Tensor qkv = (*c_attn)(x);
+  const TensorList parts = split(qkv, C, 2);
+  auto heads = [&](const Tensor& t) { return t.view({B, T, H, D}).transpose(1, 2); };  // [B,H,T,D]
+  if (!k_all.defined()) {
+    const TensorOptions o{.dtype = qkv.dtype(), .device = qkv.device()};
+    k_all = zeros({B, H, capacity, D}, o);
+    v_all = zeros({B, H, capacity, D}, o);
+  }
+  k_all.narrow(2, past, T).copy_(heads(parts[1]));
+  v_all.narrow(2, past, T).copy_(heads(parts[2]));
+  // Nothing cached before: the whole-sequence kernel, so a prompt's logits are forward()'s.
+  if (past == 0) return (*c_proj)(causal_self_attention(qkv, H));
+  const Tensor k = k_all.narrow(2, 0, past + T), v = v_all.narrow(2, 0, past + T);
+  Tensor att = matmul(heads(parts[0]), k.transpose(-2, -1)) * (1.0 / std::sqrt((double)D));
+  if (T > 1) att = masked_fill(att, causal_mask(T, x.dtype(), x.device(), past), -INFINITY);
+  const Tensor y = matmul(softmax(att, -1), v).transpose(1, 2).reshape({B, T, C});
+  return (*c_proj)(y);
+}
+
 MLP::MLP(const GPTConfig& c, Generator& gen, std::shared_ptr<Generator> drop) {
   c_fc = register_module(
       "c_fc", std::make_shared<Linear>(c.n_embd, 4 * c.n_embd, c.bias, gen, std_of(c, 0.02)));
@@ -98,6 +122,12 @@ Tensor Block::forward(const Tensor& x) {
   return h + (*mlp)((*ln_2)(h));
 }
 
+Tensor Block::forward_cached(const Tensor& x, Tensor& k_all, Tensor& v_all, int64_t past,
+                             int64_t capacity) {
+  Tensor h = x + attn->forward_cached((*ln_1)(x), k_all, v_all, past, capacity);
+  return h + (*mlp)((*ln_2)(h));
+}
+
 GPT::GPT(GPTConfig c) : cfg_(std::move(c)) {
   if (cfg_.vocab <= 0 || cfg_.n_layer <= 0 || cfg_.n_head <= 0 || cfg_.n_embd <= 0 ||
       cfg_.block_size <= 0)
@@ -119,19 +149,53 @@ GPT::GPT(GPTConfig c) : cfg_(std::move(c)) {
     embed_scale_ = register_parameter("embed_scale", full({}, std::sqrt((double)cfg_.n_embd)));
 }
 
-Tensor GPT::forward(const Tensor& idx) {
+namespace {
+void check_token_ids(const Tensor& idx, int64_t past, int64_t block_size) {
   if (idx.dtype() != DType::I64 || idx.dim() != 2)
     fail("GPT", "expects int64 token ids of shape [B, T], got ", dtype_name(idx.dtype()), " ",
          shape_str(idx.shape()));
+  if (past + idx.size(1) > block_size)
+    fail("GPT", "sequence length ", past + idx.size(1),
+         past > 0 ? " (" + std::to_string(past) + " cached + " + std::to_string(idx.size(1)) +
+                        " new tokens)"
+                  : std::string(),
+         " exceeds block_size ", block_size);
+}
+}  // namespace
+
+Tensor GPT::forward(const Tensor& idx) {
+  check_token_ids(idx, 0, cfg_.block_size);
   const int64_t T = idx.size(1);
-  if (T > cfg_.block_size)
-    fail("GPT", "sequence length ", T, " exceeds block_size ", cfg_.block_size);
   Tensor tok = (*wte_)(idx);  // [B, T, C]
   if (embed_scale_.defined()) tok = tok * embed_scale_;
   Tensor x = (*drop_)(tok + (*wpe_)(arange(T, {.dtype = DType::I64, .device = idx.device()})));
   for (auto& b : blocks_) x = (*b)(x);
   x = (*ln_f)(x);
   return matmul(x, wte_->weight.t());  // tied LM head
+}
+
+Tensor GPT::forward_cached(const Tensor& idx, KVCache& cache) {
+  const int64_t past = cache.length_;
+  check_token_ids(idx, past, cfg_.block_size);
+  if (is_training() && cfg_.dropout > 0)
+    fail("GPT", "forward_cached is inference only: call eval() first (dropout ", cfg_.dropout,
+         " would draw)");
+  if (past > 0 && (cache.k_.size() != blocks_.size() || cache.k_[0].size(0) != idx.size(0)))
+    fail("GPT", "forward_cached: the cache holds ", cache.k_.size(), " blocks of ",
+         cache.k_.empty() ? 0 : cache.k_[0].size(0), " sequences; this model has ", blocks_.size(),
+         " blocks and the new tokens ", idx.size(0), " sequences");
+  NoGradGuard no_grad;
+  cache.k_.resize(blocks_.size());
+  cache.v_.resize(blocks_.size());
+  const int64_t T = idx.size(1);
+  Tensor x = (*wte_)(idx);
+  if (embed_scale_.defined()) x = x * embed_scale_;
+  const TensorOptions positions{.dtype = DType::I64, .device = idx.device()};
+  x = x + (*wpe_)(arange((double)past, (double)(past + T), 1.0, positions));
+  for (size_t i = 0; i < blocks_.size(); ++i)
+    x = blocks_[i]->forward_cached(x, cache.k_[i], cache.v_[i], past, cfg_.block_size);
+  cache.length_ = past + T;
+  return matmul((*ln_f)(x), wte_->weight.t());
 }
 
 Tensor GPT::loss(const Tensor& idx, const Tensor& targets) {

@@ -161,70 +161,157 @@ double eval_command(const std::string& ckpt, const std::string& data, int64_t ma
   return loss;
 }
 
-std::string sample_text(nn::GPT& model, const Tokenizer& tok, const std::string& prompt,
-                        int64_t tokens, double temperature, int64_t top_k, Generator& gen) {
-  if (!(temperature > 0) || !std::isfinite(temperature))
-    fail("sample", "--temperature must be finite and > 0, got ", temperature);
-  if (tokens < 1 || tokens > 1000000) fail("sample", "--tokens must be in [1, 10^6], got ", tokens);
+std::vector<double> sampling_weights(std::vector<double> z, double temperature, int64_t top_k,
+                                     double top_p) {
+  // Scaled in double after subtracting the largest: <= 0 at any temperature (a float32
+  // logits / temperature overflowed to inf, and inf - inf to NaN, for small temperatures).
+  const double top = *std::max_element(z.begin(), z.end());
+  for (auto& v : z) v = (v - top) / temperature;
+  if (top_k > 0 && top_k < (int64_t)z.size()) {
+    std::vector<double> sorted = z;
+    std::nth_element(sorted.begin(), sorted.begin() + (top_k - 1), sorted.end(), std::greater<>());
+    const double kth = sorted[top_k - 1];
+    for (auto& v : z)
+      if (v < kth) v = -INFINITY;
+  }
+  const double m = *std::max_element(z.begin(), z.end());
+  double total = 0;
+  for (auto& v : z) total += (v = std::exp(v - m));
+  if (top_p < 1) {  // the most likely tokens until their share reaches top_p; ties by id
+    std::vector<size_t> order(z.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return z[a] > z[b]; });
+    double kept = 0;
+    size_t n = 0;
+    while (n < order.size() && kept < top_p * total) kept += z[order[n++]];
+    for (; n < order.size(); ++n) z[order[n]] = 0;
+  }
+  return z;
+}
+
+std::string unescape_stop(const std::string& typed) {
+  std::string out;
+  for (size_t i = 0; i < typed.size(); ++i) {
+    if (typed[i] != '\\') {
+      out += typed[i];
+      continue;
+    }
+    const char next = i + 1 < typed.size() ? typed[i + 1] : '\0';
+    const std::string known = "ntr\\";
+    if (next == '\0' || known.find(next) == std::string::npos)
+      fail("sample", "--stop '", typed, "': unknown escape at character ", i + 1,
+           " (known: \\n, \\t, \\r, \\\\)");
+    out += next == 'n' ? '\n' : next == 't' ? '\t' : next == 'r' ? '\r' : '\\';
+    ++i;
+  }
+  return out;
+}
+
+namespace {
+void check_sample_options(const SampleOptions& o) {
+  if (!(o.temperature > 0) || !std::isfinite(o.temperature))
+    fail("sample", "--temperature must be finite and > 0, got ", o.temperature);
+  if (o.tokens < 1 || o.tokens > 1000000)
+    fail("sample", "--tokens must be in [1, 10^6], got ", o.tokens);
+  if (o.top_k < 0) fail("sample", "--top-k must be >= 0, got ", o.top_k);
+  if (!(o.top_p > 0 && o.top_p <= 1)) fail("sample", "--top-p must be in (0, 1], got ", o.top_p);
+}
+
+// The logits of the token after `ids`. With a cache and while the text fits block_size: the
+// rows of the tokens the cache has not seen (the newest, or the whole prompt at first).
+// Otherwise one forward pass of the last block_size tokens: the position embeddings are
+// absolute, so a cropped window shares no keys or values with the previous one.
+Tensor next_logits(nn::GPT& model, const std::vector<int64_t>& ids, nn::KVCache* cache, Sample& s) {
+  const Device dev = model.parameters().front().device();
+  const int64_t n = (int64_t)ids.size(), T = model.config().block_size;
+  if (cache && n <= T) {
+    const int64_t past = cache->length(), fresh = n - past;
+    const std::vector<int64_t> rows(ids.begin() + past, ids.end());
+    if (past > 0) ++s.from_cache;
+    return model.forward_cached(from_vector(rows, {1, fresh}).to(dev), *cache)
+        .select(1, fresh - 1)
+        .reshape({-1});
+  }
+  const int64_t len = std::min(T, n);
+  std::vector<int64_t> ctx(ids.end() - len, ids.end());
+  return model(from_vector(ctx, {1, len}).to(dev)).select(1, len - 1).reshape({-1});
+}
+
+// Whether the newest token completed `stop`: every token decodes to at least one byte, so a
+// stop of n bytes that ends in the newest token starts within the last n tokens.
+bool ends_at_stop(const Tokenizer& tok, const std::vector<int64_t>& ids, size_t generated_from,
+                  const std::string& stop) {
+  const size_t tail = std::min(stop.size(), ids.size() - generated_from);
+  return tok.decode(std::vector<int64_t>(ids.end() - (int64_t)tail, ids.end())).find(stop) !=
+         std::string::npos;
+}
+}  // namespace
+
+Sample sample_text(nn::GPT& model, const Tokenizer& tok, const SampleOptions& o, Generator& gen) {
+  check_sample_options(o);
   std::vector<int64_t> ids =
-      prompt.empty() ? std::vector<int64_t>{tok.start_token()} : tok.encode(prompt);
-  const size_t start = prompt.empty() ? 1 : 0;
+      o.prompt.empty() ? std::vector<int64_t>{tok.start_token()} : tok.encode(o.prompt);
+  const size_t start = o.prompt.empty() ? 1 : 0, generated_from = ids.size();
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();  // no dropout, and no draws from the run's dropout generator
-  const Device dev = model.parameters().front().device();
-  const int64_t T = model.config().block_size;
-  for (int64_t i = 0; i < tokens; ++i) {
-    const int64_t len = std::min<int64_t>(T, (int64_t)ids.size());
-    std::vector<int64_t> ctx(ids.end() - len, ids.end());
-    Tensor logits = model(from_vector(ctx, {1, len}).to(dev)).select(1, len - 1).reshape({-1});
-    std::vector<double> z = logits.to_vector();
+  nn::KVCache cache;
+  Sample s;
+  for (int64_t i = 0; i < o.tokens && !s.stopped; ++i) {
+    const std::vector<double> z =
+        next_logits(model, ids, o.kv_cache ? &cache : nullptr, s).to_vector();
     const auto bad = std::find_if(z.begin(), z.end(), [](double v) { return !std::isfinite(v); });
     if (bad != z.end())
       fail("sample", "the logits of generated token ", i + 1, " are not finite (token id ",
            bad - z.begin(), ": ", non_finite_text(*bad), "; ", largest_parameter(model),
            "): no token can be drawn from them");
-    // Scaled in double after subtracting the largest: <= 0 at any temperature (a float32
-    // logits / temperature overflowed to inf, and inf - inf to NaN, for small temperatures).
-    const double top = *std::max_element(z.begin(), z.end());
-    for (auto& v : z) v = (v - top) / temperature;
-    if (top_k > 0 && top_k < (int64_t)z.size()) {
-      std::vector<double> sorted = z;
-      std::nth_element(sorted.begin(), sorted.begin() + (top_k - 1), sorted.end(),
-                       std::greater<>());
-      const double kth = sorted[top_k - 1];
-      for (auto& v : z)
-        if (v < kth) v = -INFINITY;
-    }
-    const double m = *std::max_element(z.begin(), z.end());
-    double s = 0;
-    for (auto& v : z) s += (v = std::exp(v - m));
-    double u = gen.uniform() * s, acc = 0;
-    int64_t pick = (int64_t)z.size() - 1;
-    for (size_t k = 0; k < z.size(); ++k)
-      if ((acc += z[k]) > u) {
+    const std::vector<double> w = sampling_weights(z, o.temperature, o.top_k, o.top_p);
+    double total = 0;
+    for (double v : w) total += v;
+    double u = gen.uniform() * total, acc = 0;
+    int64_t pick = (int64_t)w.size() - 1;
+    for (size_t k = 0; k < w.size(); ++k)
+      if ((acc += w[k]) > u) {
         pick = (int64_t)k;
         break;
       }
     ids.push_back(pick);
+    ++s.tokens;
+    s.stopped = !o.stop.empty() && ends_at_stop(tok, ids, generated_from, o.stop);
   }
   if (was_training) model.train();
-  return tok.decode(std::vector<int64_t>(ids.begin() + start, ids.end()));
+  const std::string prompt_text =
+      tok.decode(std::vector<int64_t>(ids.begin() + start, ids.begin() + generated_from));
+  s.text = tok.decode(std::vector<int64_t>(ids.begin() + start, ids.end()));
+  if (s.stopped)  // the text ends with the stop (the last token may run past it)
+    s.text.resize(s.text.find(o.stop, prompt_text.size()) + o.stop.size());
+  return s;
 }
 
-std::string sample_command(const std::string& ckpt, const std::string& prompt, int64_t tokens,
-                           double temperature, int64_t top_k, uint64_t seed,
-                           const std::string& device) {
-  Loaded l = load(ckpt, device);
-  Generator gen(seed);
+std::vector<Sample> sample_command(const std::string& ckpt, const SampleOptions& o) {
+  check_sample_options(o);
+  if (o.num_samples < 1 || o.num_samples > 100000)
+    fail("sample", "--num-samples must be in [1, 10^5], got ", o.num_samples);
+  Loaded l = load(ckpt, o.device);
+  std::vector<Sample> out;
   const auto t0 = std::chrono::steady_clock::now();
-  std::string text = sample_text(*l.model, l.tok, prompt, tokens, temperature, top_k, gen);
+  int64_t tokens = 0, cached = 0;
+  for (int64_t i = 0; i < o.num_samples; ++i) {
+    Generator gen(o.seed + (uint64_t)i);
+    out.push_back(sample_text(*l.model, l.tok, o, gen));
+    tokens += out.back().tokens, cached += out.back().from_cache;
+  }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr,
-               "sample: %lld tokens in %.2f s (%.1f tokens/s, no KV cache: every token "
-               "runs the whole context)\n",
-               (long long)tokens, s, (double)tokens / s);
-  return text;
+  std::fprintf(stderr, "sample: %lld tokens in %.2f s (%.1f tokens/s; ", (long long)tokens, s,
+               (double)tokens / s);
+  if (o.kv_cache)
+    std::fprintf(stderr,
+                 "KV cache: %lld tokens took one row each, %lld a pass over their context: "
+                 "the prompt, and those past block_size %lld)\n",
+                 (long long)cached, (long long)(tokens - cached), (long long)l.cfg.block_size);
+  else
+    std::fprintf(stderr, "no KV cache: every token ran its whole context)\n");
+  return out;
 }
 
 void grads_command(const std::string& ckpt, const GradsOptions& o) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <string_view>
 
 #include "normgrad/train/inspect.h"
 
@@ -54,6 +55,27 @@ void log_probe_record(TensorBoardWriter& tb, const json& record, int64_t step) {
   tb.flush();
 }
 
+// The run's recipe as TensorBoard hyperparameters: every field a checkpoint saves (not the
+// place group: where and how it runs), less the bookkeeping ones, which change no number of
+// the run; with the kind options set. An unset optional (null) is left out.
+TensorBoardWriter::HParams run_hparams(const TrainConfig& run) {
+  json recipe = json::parse(run.to_json());
+#define NG_DROP_BOOK(group, type, name, def, check, help) \
+  if (std::string_view(#group) == "book") recipe.erase(#name);
+  NG_TRAIN_FIELDS(NG_DROP_BOOK)
+#undef NG_DROP_BOOK
+  TensorBoardWriter::HParams out;
+  for (const auto& [name, v] : recipe.items()) {
+    if (v.is_boolean())
+      out.push_back({name, v.get<bool>()});
+    else if (v.is_number())
+      out.push_back({name, v.get<double>()});
+    else if (v.is_string())
+      out.push_back({name, v.get<std::string>()});
+  }
+  return out;
+}
+
 }  // namespace
 
 RunLog::RunLog(Session& s, int64_t last) : session_(s), last_(last), tty_(isatty(fileno(stdout))) {
@@ -63,7 +85,15 @@ RunLog::RunLog(Session& s, int64_t last) : session_(s), last_(last), tty_(isatty
     probes_ = std::make_unique<nn::Probes>(s.model);
     probes_log_.open(s.probes_path, std::ios::app);
   }
-  if (s.run.tensorboard) tb_ = std::make_unique<TensorBoardWriter>(s.run.out);
+  if (!s.run.tensorboard) return;
+  tb_ = std::make_unique<TensorBoardWriter>(s.run.out);
+  tb_->hparams_session_start(run_hparams(s.run));  // each segment: the same values
+}
+
+void RunLog::end(bool diverged, bool complete) {
+  if (!tb_ || !(diverged || complete)) return;
+  tb_->hparams_session_end(diverged ? TensorBoardWriter::SessionStatus::kFailure
+                                    : TensorBoardWriter::SessionStatus::kSuccess);
 }
 
 void RunLog::append(std::ofstream& f, const std::string& line, const std::string& path) {
@@ -82,7 +112,11 @@ void RunLog::probes_before_update(int64_t step) {
 std::string RunLog::probes_after_update(int64_t step) {
   std::string record = probes_->after_update(step);
   append(probes_log_, record, session_.probes_path);
-  if (tb_) log_probe_record(*tb_, json::parse(record), step);
+  if (!tb_) return record;
+  // Every parameter's values after this step's update (the checkpoint of this step's).
+  for (auto& [n, p] : session_.model.named_parameters())
+    tb_->histogram("param/" + n, p.detach().to_vector(), step);
+  log_probe_record(*tb_, json::parse(record), step);
   return record;
 }
 
@@ -124,7 +158,7 @@ void RunLog::sample(int64_t step) {
   const TrainConfig& run = session_.run;
   if (run.sample_interval <= 0 || step % run.sample_interval != 0 || !session_.lead) return;
   Generator g(run.seed + 1000003 * (uint64_t)step);  // its own draws: training is unchanged
-  const std::string text = sample_text(session_.model, session_.tok, "", 200, 1.0, 0, g);
+  const std::string text = sample_text(session_.model, session_.tok, {.tokens = 200}, g).text;
   if (!session_.quiet) std::printf("sample at step %lld:\n%s\n", (long long)step, text.c_str());
   if (tb_) tb_->text("sample", text, step);
 }

@@ -1,6 +1,7 @@
 // What a run writes besides its checkpoint, step by step: metrics.jsonl with the TensorBoard
-// scalars, probes.jsonl (every probe record also as TensorBoard scalars, and gradient
-// histograms at probe steps), samples, and the console's progress line. Rank 0 writes.
+// scalars, probes.jsonl (every probe record also as TensorBoard scalars, and gradient and
+// parameter histograms at probe steps), samples, the run's hyperparameters (TensorBoard's
+// hparams plugin), and the console's progress line. Rank 0 writes.
 #pragma once
 #include <cstdint>
 #include <fstream>
@@ -36,6 +37,9 @@ class RunLog {
   void progress(const nlohmann::json& m, int64_t first_step, double seconds);
   // Every sample_interval steps: 200 tokens from the model, on its own random stream.
   void sample(int64_t step);
+  // The segment ended: a run that reached max_steps or diverged ends its TensorBoard
+  // hparams session (an interrupted or --stop-at segment leaves it open for the resume).
+  void end(bool diverged, bool complete);
 
  private:
   void append(std::ofstream& f, const std::string& line, const std::string& path);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <variant>
 
 #include "normgrad/error.h"
 
@@ -70,6 +71,28 @@ void packed_doubles(std::string& out, int field, const std::vector<double>& v) {
 }
 double now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+// A Summary.Value of a plugin: tag = 1, metadata = 9 (SummaryMetadata{plugin_data = 1:
+// PluginData{plugin_name = 1, content = 2}}), tensor = 8.
+std::string plugin_value(const std::string& tag, const std::string& plugin,
+                         const std::string& content, const std::string& tensor) {
+  std::string plugin_data, metadata, value;
+  bytes(plugin_data, 1, plugin);
+  if (!content.empty()) bytes(plugin_data, 2, content);
+  bytes(metadata, 1, plugin_data);
+  bytes(value, 1, tag);
+  bytes(value, 9, metadata);
+  bytes(value, 8, tensor);
+  return value;
+}
+// The hparams plugin's placeholder tensor: float32 of shape [0] (its data is the metadata).
+std::string null_tensor() {
+  std::string dim, shape, tensor;
+  bytes(shape, 2, dim);  // TensorShapeProto.dim: one dimension of size 0 (the default)
+  key(tensor, 1, 0);     // TensorProto.dtype
+  varint(tensor, 1);     // DT_FLOAT
+  bytes(tensor, 2, shape);
+  return tensor;
 }
 // Event{wall_time = 1, step = 2, summary = 5} around one Summary.Value.
 std::string event_with_value(const std::string& value, int64_t step) {
@@ -144,17 +167,47 @@ void TensorBoardWriter::histogram(const std::string& tag, const std::vector<doub
 }
 
 void TensorBoardWriter::text(const std::string& tag, const std::string& text, int64_t step) {
-  std::string plugin, metadata, shape, tensor, value;
-  bytes(plugin, 1, "text");                    // PluginData.plugin_name
-  bytes(metadata, 1, plugin);                  // SummaryMetadata.plugin_data
+  std::string shape, tensor;
   key(tensor, 1, 0);                           // TensorProto.dtype
   varint(tensor, 7);                           // DT_STRING
   bytes(tensor, 2, shape);                     // TensorProto.tensor_shape: a scalar
   bytes(tensor, 8, "```\n" + text + "\n```");  // TensorProto.string_val, as markdown code
-  bytes(value, 1, tag);
-  bytes(value, 9, metadata);  // Value.metadata
-  bytes(value, 8, tensor);    // Value.tensor
-  write_event(event_with_value(value, step));
+  write_event(event_with_value(plugin_value(tag, "text", "", tensor), step));
+}
+
+void TensorBoardWriter::hparams_session_start(const HParams& hparams) {
+  std::string start;  // SessionStartInfo
+  for (const auto& [name, v] : hparams) {
+    std::string value, entry;  // google.protobuf.Value; an entry of the map<string, Value>
+    if (const double* d = std::get_if<double>(&v)) {
+      fixed64(value, 2, *d);  // number_value
+    } else if (const bool* b = std::get_if<bool>(&v)) {
+      key(value, 4, 0);  // bool_value (a oneof member: written even when false)
+      varint(value, *b ? 1 : 0);
+    } else {
+      bytes(value, 3, std::get<std::string>(v));  // string_value
+    }
+    bytes(entry, 1, name);
+    bytes(entry, 2, value);
+    bytes(start, 1, entry);  // SessionStartInfo.hparams
+  }
+  fixed64(start, 5, now());  // start_time_secs
+  std::string data;          // HParamsPluginData, version 0 (the default: not written)
+  bytes(data, 3, start);     // session_start_info
+  write_event(event_with_value(
+      plugin_value("_hparams_/session_start_info", "hparams", data, null_tensor()), 0));
+  flush();
+}
+
+void TensorBoardWriter::hparams_session_end(SessionStatus status) {
+  std::string end, data;  // SessionEndInfo{status = 1, end_time_secs = 2}
+  key(end, 1, 0);
+  varint(end, (uint64_t)status);
+  fixed64(end, 2, now());
+  bytes(data, 4, end);  // HParamsPluginData.session_end_info
+  write_event(event_with_value(
+      plugin_value("_hparams_/session_end_info", "hparams", data, null_tensor()), 0));
+  flush();
 }
 
 void TensorBoardWriter::flush() { std::fflush(file_); }

@@ -393,7 +393,9 @@ TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> co
   Loop loop(*s, log, last, on_step);
   while (s->step < last && loop.step()) {
   }
-  return loop.finish();
+  const TrainResult r = loop.finish();
+  log.end(r.diverged, s->step == run.max_steps);
+  return r;
 }
 
 }  // namespace ngcli

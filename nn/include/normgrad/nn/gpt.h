@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "normgrad/nn/layers.h"
 #include "normgrad/nn/norm.h"
@@ -34,11 +35,32 @@ struct GPTConfig {
   bool init_weights = true;
 };
 
+// Keys and values of every block for the tokens a generation has seen so far, so that
+// GPT::forward_cached computes only the new tokens' rows. Each block's k and v are
+// [B, n_head, block_size, head_dim], filled up to length(); allocated at the first call.
+// The position embeddings are absolute: a text longer than block_size has no cache that
+// holds (cropping the window moves every token's position), so it ends at block_size.
+class KVCache {
+ public:
+  int64_t length() const { return length_; }
+  void clear() { *this = KVCache(); }
+
+ private:
+  friend class GPT;
+  std::vector<Tensor> k_, v_;  // one per block
+  int64_t length_ = 0;
+};
+
 // Multi-head causal self-attention: c_attn (q, k, v), fused attention, c_proj.
 class CausalSelfAttention : public Module {
  public:
   CausalSelfAttention(const GPTConfig& c, Generator& gen, std::shared_ptr<Generator> drop);
   Tensor forward(const Tensor& x) override;
+  // x [B, T, C] holds the tokens at positions past .. past + T - 1: their keys and values go
+  // into k_all, v_all ([B, H, capacity, D], allocated when undefined) and they attend to
+  // every cached position before them. Inference only (no dropout; no graph is kept).
+  Tensor forward_cached(const Tensor& x, Tensor& k_all, Tensor& v_all, int64_t past,
+                        int64_t capacity);
   std::shared_ptr<Linear> c_attn, c_proj;
 
  private:
@@ -64,6 +86,9 @@ class Block : public Module {
  public:
   Block(const GPTConfig& c, Generator& gen, std::shared_ptr<Generator> drop);
   Tensor forward(const Tensor& x) override;  // pre-norm residual block
+  // The same with the attention over cached keys and values (CausalSelfAttention's).
+  Tensor forward_cached(const Tensor& x, Tensor& k_all, Tensor& v_all, int64_t past,
+                        int64_t capacity);
   std::shared_ptr<Norm> ln_1, ln_2;
   std::shared_ptr<CausalSelfAttention> attn;
   std::shared_ptr<MLP> mlp;
@@ -75,6 +100,12 @@ class GPT : public Module {
   explicit GPT(GPTConfig c);
   Tensor forward(const Tensor& idx) override;             // [B, T] int64 -> [B, T, vocab]
   Tensor loss(const Tensor& idx, const Tensor& targets);  // mean cross-entropy
+  // Logits [B, T, vocab] of the T new tokens `idx` [B, T] that follow the cache's tokens,
+  // whose keys and values it reuses; theirs are added to it. The same function as forward()
+  // of the whole text (to float rounding; bit for bit when the cache starts empty), for
+  // every norm kind: norms act on each token alone. Inference: no autograd graph, and the
+  // model must not be training with dropout. The cache's tokens plus T must fit block_size.
+  Tensor forward_cached(const Tensor& idx, KVCache& cache);
   const GPTConfig& config() const { return cfg_; }
   const std::vector<std::shared_ptr<Block>>& blocks() const { return blocks_; }
   // The generator behind every dropout: save its state() to resume bit for bit.

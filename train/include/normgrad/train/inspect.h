@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "normgrad/nn/gpt.h"
 #include "normgrad/random.h"
@@ -16,15 +17,46 @@ namespace ngcli {
 // validation split of the run's own corpus), in non-overlapping windows; prints and returns it.
 double eval_command(const std::string& ckpt, const std::string& data, int64_t max_windows,
                     const std::string& device = "cpu");
-// `tokens` tokens sampled from `model` after `prompt` (empty: from <|endoftext|> or token 0),
+// What `sample` draws and how. The logits are divided by the temperature, then only the
+// top_k largest are kept (0: all), then only the smallest set of the most likely tokens
+// whose probability reaches top_p (1: all): nanoGPT's and Hugging Face's order.
+struct SampleOptions {
+  std::string prompt;  // "": start from <|endoftext|> or token 0
+  int64_t tokens = 200;
+  double temperature = 1.0;
+  int64_t top_k = 0;
+  double top_p = 1.0;
+  // Generation ends as soon as the generated text (not the prompt) contains `stop`; the
+  // text then ends with it ("": never, all `tokens` are drawn).
+  std::string stop;
+  int64_t num_samples = 1;  // sample i is drawn from seed + i
+  uint64_t seed = 1337;
+  // Keys and values of the generated prefix kept (GPT::forward_cached): one token's rows
+  // per step until the text reaches block_size, then the cropped window is recomputed.
+  bool kv_cache = true;
+  std::string device = "cpu";
+};
+struct Sample {
+  std::string text;        // the prompt and what followed it
+  int64_t tokens = 0;      // tokens generated (fewer than asked when `stop` came)
+  int64_t from_cache = 0;  // of which computed from the KV cache (one row each)
+  bool stopped = false;    // `stop` ended it
+};
+// One sample from `model` after o.prompt (o.seed, o.num_samples and o.device are not read),
 // drawing from `gen` only; the model is in eval mode meanwhile (no dropout) and restored after.
-std::string sample_text(ng::nn::GPT& model, const Tokenizer& tok, const std::string& prompt,
-                        int64_t tokens, double temperature, int64_t top_k, ng::Generator& gen);
-// Generates `tokens` characters after `prompt` from a checkpoint. The draws are made on the
-// host from `seed`, so both devices give the same text up to float rounding of the logits.
-std::string sample_command(const std::string& ckpt, const std::string& prompt, int64_t tokens,
-                           double temperature, int64_t top_k, uint64_t seed,
-                           const std::string& device = "cpu");
+Sample sample_text(ng::nn::GPT& model, const Tokenizer& tok, const SampleOptions& o,
+                   ng::Generator& gen);
+// The weights a token is drawn with, in proportion to its probability (not normalized):
+// `logits` scaled, cut to top_k and to top_p as SampleOptions says. Exposed for the tests.
+std::vector<double> sampling_weights(std::vector<double> logits, double temperature, int64_t top_k,
+                                     double top_p);
+// o.num_samples samples from a checkpoint (the draws on the host from seed + i, so both
+// devices give the same text up to float rounding of the logits); prints the speed on stderr.
+std::vector<Sample> sample_command(const std::string& ckpt, const SampleOptions& o);
+// `--stop` as typed: \n, \t, \r and \\ stand for a newline, a tab, a carriage return and a
+// backslash (a shell passes them unexpanded); any other backslash is an error.
+std::string unescape_stop(const std::string& typed);
+
 // Which batch `grads` differentiates. Default: the batch training would draw next from this
 // checkpoint (its saved data and dropout generator states), so the gradient is exactly the
 // one training step S+1 computes (before clipping) for a checkpoint at step S. step K: the

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 namespace ngcli {
@@ -30,6 +32,18 @@ class TensorBoardWriter {
                  int buckets = 30);
   // Text (the text plugin: markdown shown per step), e.g. samples from the model.
   void text(const std::string& tag, const std::string& text, int64_t step);
+
+  // The hparams plugin (TensorBoard's HPARAMS tab): this folder is one session with these
+  // hyperparameters; the tab lists the sessions of a log folder with their values and
+  // metrics (the scalars), and filters and sorts them by any of them. No experiment summary
+  // is written: TensorBoard infers it from every session's values (a string's choices are
+  // the values seen).
+  using HParam = std::variant<double, bool, std::string>;
+  using HParams = std::vector<std::pair<std::string, HParam>>;
+  void hparams_session_start(const HParams& hparams);
+  // The session's end, as TensorBoard's Status: finished or failed (diverged).
+  enum class SessionStatus { kSuccess = 1, kFailure = 2 };
+  void hparams_session_end(SessionStatus status);
   void flush();
   const std::string& path() const { return path_; }
 
