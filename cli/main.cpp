@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <type_traits>
 
@@ -152,9 +153,18 @@ static GivenFlags add_train_flags(CLI::App& c, TrainConfig& t) {
 // rerunning and set some fields per cell: train's flags for those fields are removed, so
 // that --help shows no text of train's that means nothing here and no value is silently
 // ignored; --seed is described as the first seed.
+// Why a removed flag is not a command's, for its error: (command, --flag) -> reason.
+static std::map<std::pair<const CLI::App*, std::string>, std::string>& not_this_commands() {
+  static std::map<std::pair<const CLI::App*, std::string>, std::string> why;
+  return why;
+}
+
 static void adapt_train_flags(CLI::App& cmd, GivenFlags& flags,
-                              const std::vector<std::string>& set_per_run) {
+                              const std::vector<std::string>& set_per_run,
+                              const std::string& runs_are) {
   for (const auto& name : set_per_run) {
+    not_this_commands()[{&cmd, "--" + dashed(name)}] =
+        name == "n_embd" ? "--widths sets each cell's n_embd" : runs_are;
     const auto it =
         std::find_if(flags.begin(), flags.end(), [&](const auto& f) { return f.first == name; });
     if (it == flags.end()) continue;
@@ -197,6 +207,9 @@ static std::string explain_parse_error(const CLI::ParseError& e, const CLI::App&
   } else {
     for (const CLI::App* sub : cmd.get_subcommands({})) valid.push_back(sub->get_name());
   }
+  const std::string flag = word.substr(0, word.find('='));
+  if (const auto why = not_this_commands().find({&cmd, flag}); why != not_this_commands().end())
+    return flag + " is train's, not " + cmd.get_name() + "'s: " + why->second;
   std::string best;
   size_t best_d = 4;  // suggest only near misses
   for (const auto& v : valid)
@@ -326,7 +339,8 @@ static void add_compare_command(CLI::App& app, Commands& c) {
           " steps unless --max-steps or --steps-ladder is given). Default variants:" +
           default_list);
   c.compare_flags = add_train_flags(*c.compare_cmd, c.cc);
-  adapt_train_flags(*c.compare_cmd, c.compare_flags, {"out", "resume", "overwrite", "stop_at"});
+  adapt_train_flags(*c.compare_cmd, c.compare_flags, {"out", "resume", "overwrite", "stop_at"},
+                    "compare trains every run in full under --report DIR/runs/");
   c.compare_cmd->add_option("--variant", c.variant_specs,
                             "kind[:key=value,...], repeatable, e.g. dyt:alpha0=1,scale=sqrtc or "
                             "dyt:embed_scale (keys: the model/norm/optim flags' names)");
@@ -371,7 +385,9 @@ static void add_sweep_command(CLI::App& app, Commands& c) {
           " steps unless --n-layer / --max-steps are given)");
   c.sweep_flags = add_train_flags(*c.sweep_cmd, c.wc);
   adapt_train_flags(*c.sweep_cmd, c.sweep_flags,
-                    {"out", "resume", "overwrite", "stop_at", "n_embd"});  // n_embd: --widths
+                    {"out", "resume", "overwrite", "stop_at", "n_embd"},
+                    "sweep trains every run in full under --report DIR/runs/ and continues cut "
+                    "runs when the same command is run again");
   c.sweep_cmd->add_option("--variant", c.sweep_variants,
                           "kind[:key=value,...], repeatable (default: dyt:scale=sqrtc)");
   c.sweep_cmd->add_option("--param", c.so.param, "the swept setting (alpha0, beta0, lambda0, ...)")
