@@ -900,6 +900,8 @@ TEST_SUITE("sweep") {
       CHECK(settings.find(std::string(" ") + unused) == std::string::npos);
     }
     CHECK(settings.find("norm=dyt") != std::string::npos);  // every cell's own kind
+    const auto summary = json::parse(std::ifstream("sweep_test/summary.json"));
+    CHECK(settings.find("`" + summary["config"].get<std::string>() + "`") != std::string::npos);
     if (r.figures) {
       CHECK(fs::exists("sweep_test/heatmap.png"));
       CHECK(fs::exists("sweep_test/curves.png"));

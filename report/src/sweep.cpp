@@ -327,6 +327,8 @@ void write_files(const Sweep& w) {
   const SweepOptions& opt = w.opt;
   const SweepResult& res = w.res;
   const TrainConfig& base = w.base;
+  std::vector<std::string> described;
+  for (const auto& p : w.plan) described.push_back(p.job.cfg.describe());
   std::ostringstream csv;
   csv << "variant," << opt.param << ",n_embd,n_layer,seed,label,steps,val_loss,train_loss\n";
   json cells = json::array();
@@ -348,7 +350,7 @@ void write_files(const Sweep& w) {
   const json summary = {{"param", opt.param},
                         {"unigram_val_loss", res.unigram},
                         {"seeds", opt.seeds},
-                        {"config", base.describe()},
+                        {"config", common_settings(described)},  // what every run uses
                         {"interrupted", res.interrupted},
                         {"cells", cells},
                         {"manifest", reproducibility_manifest(parse_device(base.device))}};
