@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <type_traits>
 
@@ -148,6 +149,32 @@ static GivenFlags add_train_flags(CLI::App& c, TrainConfig& t) {
   return given;
 }
 
+// For compare and sweep, which place each run themselves (REPORT/runs/...), resume by
+// rerunning and set some fields per cell: train's flags for those fields are removed, so
+// that --help shows no text of train's that means nothing here and no value is silently
+// ignored; --seed is described as the first seed.
+// Why a removed flag is not a command's, for its error: (command, --flag) -> reason.
+static std::map<std::pair<const CLI::App*, std::string>, std::string>& not_this_commands() {
+  static std::map<std::pair<const CLI::App*, std::string>, std::string> why;
+  return why;
+}
+
+static void adapt_train_flags(CLI::App& cmd, GivenFlags& flags,
+                              const std::vector<std::string>& set_per_run,
+                              const std::string& runs_are) {
+  for (const auto& name : set_per_run) {
+    not_this_commands()[{&cmd, "--" + dashed(name)}] =
+        name == "n_embd" ? "--widths sets each cell's n_embd" : runs_are;
+    const auto it =
+        std::find_if(flags.begin(), flags.end(), [&](const auto& f) { return f.first == name; });
+    if (it == flags.end()) continue;
+    cmd.remove_option(it->second);
+    flags.erase(it);
+  }
+  cmd.get_option("--seed")->description(
+      "the first seed: the runs use seed, seed+1, ... (--seeds of them per variant or cell)");
+}
+
 // Edit distance, for "did you mean".
 static size_t distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
@@ -180,6 +207,9 @@ static std::string explain_parse_error(const CLI::ParseError& e, const CLI::App&
   } else {
     for (const CLI::App* sub : cmd.get_subcommands({})) valid.push_back(sub->get_name());
   }
+  const std::string flag = word.substr(0, word.find('='));
+  if (const auto why = not_this_commands().find({&cmd, flag}); why != not_this_commands().end())
+    return flag + " is train's, not " + cmd.get_name() + "'s: " + why->second;
   std::string best;
   size_t best_d = 4;  // suggest only near misses
   for (const auto& v : valid)
@@ -329,6 +359,8 @@ static void add_compare_command(CLI::App& app, Commands& c) {
           " steps unless --max-steps or --steps-ladder is given). Default variants:" +
           default_list);
   c.compare_flags = add_train_flags(*c.compare_cmd, c.cc);
+  adapt_train_flags(*c.compare_cmd, c.compare_flags, {"out", "resume", "overwrite", "stop_at"},
+                    "compare trains every run in full under --report DIR/runs/");
   c.compare_cmd->add_option("--variant", c.variant_specs,
                             "kind[:key=value,...], repeatable, e.g. dyt:alpha0=1,scale=sqrtc or "
                             "dyt:embed_scale (keys: the model/norm/optim flags' names)");
@@ -372,6 +404,10 @@ static void add_sweep_command(CLI::App& app, Commands& c) {
           std::to_string(kSweepLayers) + " layers, " + std::to_string(kSweepSteps) +
           " steps unless --n-layer / --max-steps are given)");
   c.sweep_flags = add_train_flags(*c.sweep_cmd, c.wc);
+  adapt_train_flags(*c.sweep_cmd, c.sweep_flags,
+                    {"out", "resume", "overwrite", "stop_at", "n_embd"},
+                    "sweep trains every run in full under --report DIR/runs/ and continues cut "
+                    "runs when the same command is run again");
   c.sweep_cmd->add_option("--variant", c.sweep_variants,
                           "kind[:key=value,...], repeatable (default: dyt:scale=sqrtc)");
   c.sweep_cmd->add_option("--param", c.so.param, "the swept setting (alpha0, beta0, lambda0, ...)")
@@ -423,6 +459,13 @@ static void add_convert_command(CLI::App& app, Commands& c) {
   c.convert_cmd->add_option("--steps", c.vo.steps, "fine-tuning steps (0: none)")
       ->check(typed_number<int64_t>())
       ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  c.convert_cmd
+      ->add_option("--seeds", c.vo.seeds,
+                   "fine-tunings per model, each on its own batch order; the converted models "
+                   "and the unconverted control are compared by paired difference per seed")
+      ->check(typed_number<int>())
+      ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   c.convert_cmd->add_option("--lr", c.vo.lr, "fine-tuning AdamW lr (constant)")
       ->check(kPositive)
@@ -596,8 +639,8 @@ int main(int argc, char** argv) {
   record_given(c.sweep_flags, c.wc);
   if (!c.wc.given.count("max_steps")) c.wc.max_steps = kSweepSteps;
   if (!c.wc.given.count("n_layer")) c.wc.n_layer = kSweepLayers;
-  // compare's own default lengths: 30 runs (5 variants x 3 seeds x 400 and 1200 steps), 17 min
-  // 25 s on the 2-core AMD EPYC VM (docs/numbers/compare.txt)
+  // compare's own default lengths: 30 runs (5 variants x 3 seeds x 400 and 1200 steps); their
+  // wall time is kept in docs/numbers/compare.txt
   if (!c.cc.given.count("max_steps") && c.co.steps_ladder.empty())
     c.co.steps_ladder = kCompareLadder;
   return run_command(c);

@@ -637,14 +637,61 @@ TEST_SUITE("cli") {
   }
 
   TEST_CASE("health labels from measurements") {
-    CHECK(health_label(false, false, 2.3, 3.3) == "learning");
-    CHECK(health_label(false, false, 3.25, 3.3) == "collapsed");  // within 0.1 nats
-    CHECK(health_label(false, false, 3.9, 3.3) == "collapsed");   // above the baseline
-    CHECK(health_label(true, false, NAN, 3.3) == "diverged");
-    CHECK(health_label(false, true, 2.0, 3.3) == "interrupted");
+    // synthetic training-loss curves: step -> loss, with a deterministic wiggle as noise
+    const auto curve = [](int64_t steps, int64_t warmup, auto loss_at) {
+      RunCurve c{{}, warmup, steps};
+      for (int64_t s = 1; s <= steps; ++s)
+        c.loss[s] = loss_at((double)s) + 0.03 * std::sin(1.7 * s);
+      return c;
+    };
+    // stopped at the baseline: falls during warmup, then flat at 3.37
+    const RunCurve stopped =
+        curve(300, 50, [](double s) { return s < 60 ? 4.2 - 0.014 * s : 3.37; });
+    // warmup 50 of 80 steps, the loss still falling at the end
+    const RunCurve falling = curve(80, 50, [](double s) { return 4.2 - 0.011 * s; });
+    const RunCurve in_warmup = curve(40, 50, [](double) { return 3.4; });  // flat, but in warmup
+    const RunCurve drifting = curve(400, 50, [](double s) { return 3.4 - 0.00002 * s; });
+    // a 0.05 drop in the last quarter, with +-0.4 noise: the standard error is ~0.19
+    const RunCurve noisy =
+        curve(40, 2, [](double s) { return (s > 30 ? 3.35 : 3.4) + (int(s) % 2 ? 0.4 : -0.4); });
+    CHECK(health_label(false, false, 2.3, 3.3, stopped) == "learning");
+    CHECK(health_label(false, false, 2.3, 3.3, falling) == "learning");    // below: learning
+    CHECK(health_label(false, false, 3.25, 3.3, stopped) == "collapsed");  // within 0.1 nats
+    CHECK(health_label(false, false, 3.9, 3.3, stopped) == "collapsed");   // above the baseline
+    CHECK(health_label(false, false, 3.25, 3.3, falling) == "under-trained");
+    CHECK(health_label(false, false, 3.25, 3.3, in_warmup) == "under-trained");
+    CHECK(health_label(false, false, 3.25, 3.3, drifting) == "collapsed");  // 0.002 per quarter
+    // too noisy to show that it stopped: a fall of 0.1 is within two standard errors
+    CHECK(health_label(false, false, 3.25, 3.3, noisy) == "under-trained");
+    CHECK(health_label(false, false, 3.25, 3.3, curve(7, 2, [](double) { return 3.4; })) ==
+          "under-trained");  // under 8 steps: too short to say it stopped
+    CHECK(health_label(true, false, NAN, 3.3, stopped) == "diverged");
+    CHECK(health_label(false, true, 2.0, 3.3, stopped) == "interrupted");
+    // the late drop: a line falling 0.011 per step, 20-step quarters: 0.22 nats
+    const LateDrop d = late_drop(falling.loss);
+    CHECK(d.drop == doctest::Approx(0.22).epsilon(0.05));
+    CHECK(d.from == 41);
+    CHECK(d.to == 80);
+    CHECK_FALSE(stopped_improving(d));
+    CHECK(stopped_improving(late_drop(stopped.loss)));
+    CHECK(stopped_improving({0.05, 0.02}));        // 0.09 < 0.1
+    CHECK_FALSE(stopped_improving({0.05, 0.03}));  // 0.11: a fall of 0.1 is not ruled out
+    CHECK_FALSE(stopped_improving({}));            // n/a: too short to tell
+    CHECK(health_rules().find("under-trained") != std::string::npos);
     const std::vector<int64_t> ids = {0, 0, 1, 0, 0, 1, 0, 0, 1, 2};  // val split: {2}
     // add-one: train counts {6, 3, 0} + 1 over 9 + 3
     CHECK(unigram_val_loss(ids, 3) == doctest::Approx(-std::log(1.0 / 12.0)));
+  }
+
+  TEST_CASE("read_outcome: a run near the baseline that never left warmup is under-trained") {
+    TrainConfig c = tiny_cfg("health_in_warmup");
+    c.max_steps = 12, c.warmup = 20, c.dropout = 0;
+    train(c);
+    // unigram 0: its val loss is above the baseline, where the curve decides
+    const RunOutcome r = read_outcome(Job{"layernorm", c}, 0, "", 0.0);
+    CHECK(r.label == "under-trained");
+    CHECK(r.evidence.find("never left warmup (12 steps, warmup 20)") != std::string::npos);
+    CHECK(finished(r.label));  // its last evaluation is its result: means and gaps use it
   }
 
   TEST_CASE("compare: seeds, a learning, a collapsing and a diverging variant, report") {
@@ -681,6 +728,7 @@ TEST_SUITE("cli") {
     std::ifstream md(o.dir + "/report.md");
     const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
     CHECK(text.find("Unigram baseline") != std::string::npos);
+    CHECK(text.find(health_rules()) != std::string::npos);  // the labels' rule, as applied
     CHECK(text.find("| `layernorm:lr=0.01` | 2 learning |") != std::string::npos);
     CHECK(text.find(" ± ") != std::string::npos);
     CHECK(text.find("y = weight * pf * tanh(alpha * x) + bias") != std::string::npos);
@@ -806,6 +854,23 @@ TEST_SUITE("cli") {
       CHECK(line.find_first_of("abcdefghijklmnopqrstuvwxyz", line.find(' ')) != std::string::npos);
       CHECK(line.size() > 40);
     }
+    // compare and sweep place, resume and size their runs themselves: train's flags for
+    // those are not theirs, and --seed is the first seed
+    for (const char* cmd : {"sweep", "compare"}) {
+      CAPTURE(cmd);
+      const std::string help = run(std::string("help ") + cmd, 0);
+      CHECK(help == run(std::string(cmd) + " --help", 0));
+      for (const char* flag : {"--out ", "--resume", "--stop-at", "--overwrite"})
+        CHECK(help.find(flag) == std::string::npos);
+      CHECK(help.find("--report") != std::string::npos);
+      CHECK(help.find("the first seed") != std::string::npos);
+      CHECK(help.find("seed for init, batches and dropout") == std::string::npos);
+      CHECK(run(std::string(cmd) + " --stop-at 5", 2)
+                .find(std::string("--stop-at is train's, not ") + cmd + "'s") != std::string::npos);
+    }
+    CHECK(run("help sweep", 0).find("--n-embd") == std::string::npos);  // --widths sets it
+    CHECK(run("help sweep", 0).find("--widths") != std::string::npos);
+    CHECK(run("help convert", 0).find("--seeds") != std::string::npos);
     CHECK(run("help trian", 2).find("unknown command trian") != std::string::npos);
     CHECK(run("train --help", 0).find("200-token sample") != std::string::npos);
     CHECK(run("train --lr abc", 2).find("must be a number, got 'abc'") != std::string::npos);
@@ -882,7 +947,41 @@ TEST_SUITE("sweep") {
     CHECK(trend({1, 2}) == "grows");
     CHECK(trend({1, 1}) == "stays");
     CHECK(trend({1, 2, 1}) == "no monotone trend");
-    CHECK(trend({1}).rfind("cannot be judged", 0) == 0);
+    CHECK(trend({1}) == "cannot be judged");
+  }
+
+  TEST_CASE("the finding: one readable sentence per row, derived from the bests and ties") {
+    const std::vector<WidthBest> shrinking = {
+        {64, "8", 2.5770, {"4"}}, {128, "4", 2.4267, {}}, {256, "1", 2.4478, {"2"}}};
+    CHECK(best_value_finding("alpha0", shrinking) ==
+          "the best alpha0 shrinks as the width grows: 8 at width 64 (val 2.5770), 4 at width 128 "
+          "(val 2.4267) and 1 at width 256 (val 2.4478). Within the seeds' spread of the best: 4 "
+          "at width 64 and 2 at width 256.");
+    // one value tied with the best at every width: the seeds do not show the best moving
+    const std::vector<WidthBest> unresolved = {{64, "2", 2.6, {"1"}}, {128, "1", 2.5, {}}};
+    const std::string u = best_value_finding("alpha0", unresolved);
+    CHECK(u.rfind("the best alpha0 shrinks as the width grows", 0) == 0);
+    CHECK(u.find("But alpha0 1 is within the seeds' spread of the best at every width") !=
+          std::string::npos);
+    const std::string none = best_value_finding("beta0", {{64, "", NAN, {}}, {128, "4", 2.5, {}}});
+    CHECK(none ==
+          "fewer than 2 widths have a cell that learned, so no trend is stated: 4 at width 128 "
+          "(val 2.5000). No cell learned at width 64.");
+    CHECK(best_value_finding("alpha0", {{64, "2", 2.6, {}}, {128, "2", 2.5, {}}})
+              .rfind("the best alpha0 is the same at every width: ", 0) == 0);
+    CHECK(
+        best_value_finding("alpha0", {{64, "2", 2.6, {}}, {128, "4", 2.5, {}}, {256, "1", 2.4, {}}})
+            .find("moves up and down as the width grows (no monotone trend)") != std::string::npos);
+    for (const char* garbled : {"((", "))", "; tied"}) CHECK(u.find(garbled) == std::string::npos);
+  }
+
+  TEST_CASE("shared settings: only the items every run's description has") {
+    CHECK(common_settings({"a=1 b=2 n_embd=64 norm=dyt", "a=1 b=3 n_embd=128 norm=dyt"}) ==
+          "a=1 norm=dyt");
+    CHECK(common_settings({"a=1 b=2"}) == "a=1 b=2");
+    CHECK(common_settings({}).empty());
+    CHECK(differing_keys({"a=1 b=2 n_embd=64", "a=1 b=3 n_embd=128 x=1"}, "a=1") == "b, n_embd, x");
+    CHECK(differing_keys({"a=1"}, "a=1") == "none");
   }
 
   TEST_CASE("a tiny grid: table, best per width, figures, and a rerun trains nothing") {
@@ -912,7 +1011,22 @@ TEST_SUITE("sweep") {
     std::ifstream md("sweep_test/report.md");
     const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
     CHECK(text.find("## What the numbers say") != std::string::npos);
-    CHECK(text.find("as the width grows") != std::string::npos);
+    CHECK(text.find("- `dyt:scale=sqrtc`, 1 layers: ") != std::string::npos);
+    CHECK((text.find("as the width grows") != std::string::npos ||
+           text.find("so no trend is stated") != std::string::npos));
+    CHECK(text.find(sweep_finding_rules()) != std::string::npos);
+    // the settings line names only what every run uses: not base's n_embd or norm
+    const size_t at = text.find("The settings every run uses");
+    REQUIRE(at != std::string::npos);
+    const std::string settings = text.substr(at, text.find('\n', at) - at);
+    CHECK(settings.find("n_head=2") != std::string::npos);
+    for (const char* unused : {"n_embd=", "norm=layernorm", "seed=", "alpha0="}) {
+      CAPTURE(unused);
+      CHECK(settings.find(std::string(" ") + unused) == std::string::npos);
+    }
+    CHECK(settings.find("norm=dyt") != std::string::npos);  // every cell's own kind
+    const auto summary = json::parse(std::ifstream("sweep_test/summary.json"));
+    CHECK(settings.find("`" + summary["config"].get<std::string>() + "`") != std::string::npos);
     if (r.figures) {
       CHECK(fs::exists("sweep_test/heatmap.png"));
       CHECK(fs::exists("sweep_test/curves.png"));
@@ -1028,17 +1142,35 @@ TEST_SUITE("convert") {
     ConvertOptions o;
     o.ckpt = c.out + "/ckpt.safetensors";
     o.to = {"dyisru", "dyt"}, o.steps = 10, o.eval_batches = 4, o.per_layer = true;
-    o.dir = "surgery_report", o.quiet = true;
+    o.dir = "surgery_report", o.quiet = true, o.seeds = 2;
     const ConvertResult r = convert(o);
     CHECK(r.source_kind == "rmsnorm");
     REQUIRE(r.rows.size() == 4);
     CHECK(r.per_layer.size() == 2 * 5 * 2);
+    // the control: the unconverted model fine-tuned the same way, on the same seeds
+    CHECK(r.control.target == "rmsnorm");
+    CHECK(r.control.init == "unconverted");
+    CHECK(r.control.after == r.before);
+    REQUIRE(r.control.all_ft.size() == 2);
+    CHECK(r.control.all_ft[0].seed == c.seed + 1);
+    CHECK(r.control.all_ft[1].seed == c.seed + 2);
+    CHECK(r.control.all_ft[0].val != r.control.all_ft[1].val);  // another batch order
     for (const auto& row : r.rows) {
       CAPTURE(row.target);
       CAPTURE(row.init);
       CHECK(std::isfinite(row.after));
       CHECK(row.curve_all_ft.size() == 5);
-      CHECK(row.after_all_ft < row.after);  // fine-tuning all parameters helps
+      REQUIRE(row.all_ft.size() == 2);
+      REQUIRE(row.norm_ft.size() == 2);
+      CHECK(row.after_all_ft == doctest::Approx((row.all_ft[0].val + row.all_ft[1].val) / 2));
+      CHECK(row.all_ft[0].val == row.curve_all_ft.back());  // the curve is the first seed's
+      CHECK(row.after_all_ft < row.after);                  // fine-tuning all parameters helps
+      // the paired gap to the control: per seed, d = converted - control
+      const double d0 = row.all_ft[0].val - r.control.all_ft[0].val,
+                   d1 = row.all_ft[1].val - r.control.all_ft[1].val;
+      CHECK(row.vs_control_all.d.n == 2);
+      CHECK(row.vs_control_all.d.mean == doctest::Approx((d0 + d1) / 2));
+      CHECK(row.vs_control_all.d.sd == doctest::Approx(std::fabs(d0 - d1) / std::sqrt(2.0)));
     }
     MESSAGE("before ", r.before, "; dyisru default ", r.rows[0].after, ", stats ", r.rows[1].after);
     // the exact counterpart, initialised from measured statistics, nearly keeps the model
@@ -1047,6 +1179,12 @@ TEST_SUITE("convert") {
     std::ifstream md(o.dir + "/report.md");
     const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
     CHECK(text.find("One layer at a time") != std::string::npos);
+    CHECK(text.find("| `rmsnorm` (control) | unconverted | ") != std::string::npos);
+    CHECK(text.find("## Converted vs the control, paired by seed") != std::string::npos);
+    CHECK(text.find("| `dyisru` | stats | " + versus_control(r.rows[1].vs_control_norm) + " | " +
+                    versus_control(r.rows[1].vs_control_all) + " |") != std::string::npos);
+    CHECK(fs::exists(o.dir + "/runs/rmsnorm-unconverted-all"));
+    CHECK(fs::exists(o.dir + "/runs/dyt-stats-norms-seed" + std::to_string(c.seed + 2)));
     // one TensorBoard run per fine-tuning: val loss from step 0 (right after) to the end
     for (const auto& row : r.rows)
       for (const std::string what : {"norms", "all"}) {
@@ -1064,6 +1202,25 @@ TEST_SUITE("convert") {
       }
     CHECK_THROWS_WITH_AS(convert({.ckpt = o.ckpt, .at = "layer:9", .dir = "x"}),
                          doctest::Contains("block index must be in [0, 2)"), Error);
+    CHECK_THROWS_WITH_AS(convert({.ckpt = o.ckpt, .seeds = 0, .dir = "x"}),
+                         doctest::Contains("--seeds must be in [1, 1000], got 0"), Error);
+  }
+
+  TEST_CASE("versus the control: compare's paired-gap verdicts, signed") {
+    const auto vals = [](std::vector<double> v) {
+      std::vector<SeedVal> out;
+      for (size_t i = 0; i < v.size(); ++i) out.push_back({100 + i, v[i]});
+      return out;
+    };
+    const auto control = vals({2.50, 2.52, 2.51});
+    CHECK(versus_control(paired_gap(vals({2.40, 2.43, 2.41}), control, false)) ==
+          "better by -0.0967 ± 0.0058");
+    CHECK(versus_control(paired_gap(vals({2.60, 2.61, 2.62}), control, false)) ==
+          "worse by +0.1000 ± 0.0100");
+    CHECK(versus_control(paired_gap(vals({2.51, 2.51, 2.52}), control, false))
+              .rfind("no difference (", 0) == 0);
+    CHECK(versus_control(paired_gap(vals({2.40}), control, false)) ==
+          "one seed: no claim (-0.1000)");
   }
 }
 

@@ -20,6 +20,11 @@ every marked value is extracted from that file, so the docs never hold a hand co
       kept values (wall times aside): a change to the code that moves a quoted number fails
       until --update is run. The slow sources (training runs, minutes each) are checked
       for consistency only; the check says which commit each comes from.
+      Stated times: every duration the docs state ("~7 min", "1 min 46 s", "25 s") outside
+      code blocks must be a marker's value, SOURCE.took (one source's kept wall time),
+      A+B+C.took (their sum) or all.took (every source's), so that no time can disagree
+      with the kept measurement. A duration that is no kept measurement (a setting, a
+      GPU-only time) is waived by a comment right before it: <!-- unkept time: why -->.
 Options: --build DIR (default build/release), --source DIR (default: this repository).
 """
 import argparse
@@ -32,7 +37,7 @@ import tempfile
 import time
 
 DOCS = ["README.md", "docs/cli.md", "docs/library.md", "docs/reproducing.md",
-        "docs/paper_numbers.md"] + ["docs/tutorial/%s" % f for f in (
+        "docs/paper_numbers.md", "docs/recipes.md", "docs/python.md"] + ["docs/tutorial/%s" % f for f in (
             "01-tensors.md", "02-autograd.md", "03-transformer-block.md",
             "04-training-and-probes.md", "05-your-own-norm.md", "06-the-papers.md")]
 MARK = re.compile(r"<!-- numbers (\S+) -->(.*?)<!-- /numbers -->", re.S)
@@ -249,8 +254,55 @@ def update(ctx, root, names):
         print("doc_numbers: %s took %s" % (name, minutes(took)), flush=True)
 
 
+def kept_took(root, names, cache):
+    """The kept wall times of these sources, summed, in words."""
+    total = 0.0
+    for name in names:
+        if name not in SOURCES:
+            raise SystemExit("doc_numbers: unknown source %r in a .took sum (sources: %s)"
+                             % (name, ", ".join(SOURCES)))
+        if name not in cache:
+            kept = read_kept(root, name)
+            if kept is None:
+                raise SystemExit("doc_numbers: docs/numbers/%s.txt does not exist: run python3 "
+                                 "tools/doc_numbers.py --update %s" % (name, name))
+            cache[name] = kept
+        total += float(cache[name][0]["took"].split()[0])
+    return minutes(total)
+
+
+# A duration as prose states it: "~7 min", "1 min 46 s", "about 0.1 s", "25 s", "5 minutes".
+DURATION = re.compile(r"(?:~\s?)?\b\d+(?:\.\d+)?\s?(?:min|minutes|seconds|hours|h|s)\b"
+                      r"(?:\s\d+(?:\.\d+)?\s?s\b)?")
+WAIVER = re.compile(r"<!-- unkept time: [^>]+-->\s*$")
+
+
+def stated_times(text):
+    """(line, duration) of every duration outside numbers markers, fenced code, inline code
+    and waived ones: what the docs state by hand."""
+    out = []
+    prose = strip_code(MARK.sub(blank, text))
+    for m in DURATION.finditer(prose):  # "5\nminutes": a time may wrap a line
+        if not WAIVER.search(prose[max(0, m.start() - 300):m.start()]):
+            out.append((prose.count("\n", 0, m.start()) + 1, m.group(0)))
+    return out
+
+
+def blank(m):
+    """A match's text as spaces, its line breaks kept."""
+    return re.sub(r"[^\n]", " ", m.group(0))
+
+
+def strip_code(text):
+    """text with fenced blocks and `inline code` (which may wrap a line) blanked."""
+    text = re.sub(r"^```.*?^```", blank, text, flags=re.M | re.S)
+    return re.sub(r"`[^`]*`", blank, text)
+
+
 def value(root, key, cache):
     name, _, field = key.partition(".")
+    if field == "took" and (name == "all" or "+" in name):
+        return kept_took(root, list(SOURCES) if name == "all" else name.split("+"), cache)
     if name not in SOURCES:
         raise SystemExit("doc_numbers: unknown source in marker %r (sources: %s)"
                          % (key, ", ".join(SOURCES)))
@@ -301,7 +353,7 @@ def main():
     for doc in DOCS:
         path = os.path.join(root, doc)
         text = open(path, encoding="utf-8").read()
-        used |= {m.group(1).split(".")[0] for m in MARK.finditer(text)}
+        used |= {n for m in MARK.finditer(text) for n in m.group(1).split(".")[0].split("+")}
         new = rendered(root, text, cache)
         if new != text:
             if a.check:
@@ -311,6 +363,12 @@ def main():
                 write_atomic(path, new)
                 print("doc_numbers: rewrote %s" % doc)
     if a.check:
+        for doc in DOCS:
+            for line, t in stated_times(open(os.path.join(root, doc), encoding="utf-8").read()):
+                errors.append("%s:%d: the time %r is stated by hand: quote the kept measurement "
+                              "(<!-- numbers SOURCE.took -->, A+B.took, all.took) or, if it is "
+                              "no measurement of a source, waive it with <!-- unkept time: why "
+                              "-->" % (doc, line, t))
         for name in SOURCES:
             kept = read_kept(root, name)
             if kept is None:

@@ -102,7 +102,7 @@ def main(d, runs_dir=None):
         best = ladder[-1]["best"]
         def finished(runs):  # seed -> whole-split val of the runs that finished
             return {r["seed"]: r["val_loss"] for r in runs
-                    if r["label"] in ("learning", "collapsed") and r["val_loss"] is not None}
+                    if r["label"] in ("learning", "under-trained", "collapsed") and r["val_loss"] is not None}
         for i, s in enumerate(specs):
             # JSON null (no finished run at a length) is left out, not plotted as a value
             pts = [(l["steps"], l["variants"][i]["val_loss_mean"], l["variants"][i]["val_loss_sd"] or 0)

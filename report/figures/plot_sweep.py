@@ -2,8 +2,8 @@
 """Figures of a `normgrad sweep` report folder, from its summary.json.
 
 heatmap.png: per variant and depth, the mean final val loss over (swept value, width),
-  each cell annotated with its mean and its non-learning runs, the best value per width
-  boxed; cells without a finished run are grey.
+  each cell annotated with its mean and its non-learning runs (white text on dark cells),
+  the best value per width boxed; cells without a finished run are grey.
 curves.png:  per variant and depth, val loss vs the swept value (log axis), one line per
   width with the seeds' sd as error bars and the best value per width marked; the unigram
   baseline dashed.
@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from figure_list import FigureList  # noqa: E402
+from plot_style import text_colour  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -57,8 +58,10 @@ def main(folder):
             bad = [p for p in c["labels"].split(", ") if "learning" not in p]
             if bad:
                 text += "\n" + "\n".join(bad)
+            under = "#cccccc" if c["val_mean"] is None else im.cmap(im.norm(c["val_mean"]))
             ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                    color="black", fontweight="bold" if c["best"] else "normal")
+                    color=text_colour(matplotlib.colors.to_rgba(under)),
+                    fontweight="bold" if c["best"] else "normal")
             if c["best"]:
                 ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
                                            edgecolor="red", linewidth=2.5))

@@ -607,9 +607,8 @@ std::string intro_markdown(const Comparison& c) {
      << "), the same text for every seed; the loss curves' evaluations use fixed batches.\n\n"
      << "**Unigram baseline: " << fmt("%.4f", c.res.unigram)
      << " nats/char** (the val split scored by the train split's character frequencies, "
-        "add-one smoothed). A run is labelled *collapsed* when its final val loss is within 0.1 "
-        "nats of it (it learned character frequencies only), *diverged* when its loss or a "
-        "gradient went non-finite (the step is named), *learning* otherwise.\n\n";
+        "add-one smoothed). "
+     << health_rules() << "\n\n";
   return md.str();
 }
 
@@ -620,8 +619,9 @@ std::string results_markdown(const Comparison& c, const std::string& shows) {
     if (c.lengths.size() > 1) md << "### " << l.steps << " steps\n\n";
     md << length_table(l, c.ref_spec) << "\n";
   }
-  md << "Mean ± sample standard deviation over the seeds whose runs finished (learning or "
-        "collapsed; a diverged, failed or interrupted run is counted in the runs column only). "
+  md << "Mean ± sample standard deviation over the seeds whose runs finished (learning, "
+        "under-trained or collapsed; a diverged, failed or interrupted run is counted in the runs "
+        "column only). "
         "Val loss: the whole validation split; train loss: the fixed evaluation batches of the "
         "training split. \"vs best\": the paired gap to the variant with the lowest mean val "
         "loss"

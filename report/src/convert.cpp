@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -60,6 +61,14 @@ std::vector<std::string> surgery_positions(const nn::GPT& model, const std::stri
   }
   if (out.empty()) fail("convert", "--at '", at, "': use all, attn, mlp, final or layer:N");
   return out;
+}
+
+std::string versus_control(const PairedGap& g) {
+  const std::string gap = fmt("%+.4f", g.d.mean) + (g.d.n > 1 ? " ± " + fmt("%.4f", g.d.sd) : "");
+  if (g.verdict == "not comparable") return "not comparable (no seed where both finished)";
+  if (g.verdict == "one seed") return "one seed: no claim (" + gap + ")";
+  if (g.verdict == "no difference") return "no difference (" + gap + ")";
+  return std::string(g.d.mean < 0 ? "better" : "worse") + " by " + gap;
 }
 
 namespace {
@@ -150,7 +159,7 @@ struct Surgeon {
   // run there: loss/val at step 0 (right after surgery) and at every evaluation,
   // loss/train_step and optim/grad_norm (before clipping) at every step.
   std::vector<double> finetune(nn::GPT& m, const nn::NamedTensors& params, double after,
-                               const std::string& tb_dir) {
+                               uint64_t seed, const std::string& tb_dir) {
     std::unique_ptr<TensorBoardWriter> tb;
     if (!tb_dir.empty()) {
       fs::create_directories(tb_dir);
@@ -162,7 +171,7 @@ struct Surgeon {
     }
     std::vector<double> curve;
     optim::AdamW opt(optim::single_group(params, 0.0), o.lr);
-    Generator batches(run.cfg.seed + 1);  // the run's own first training batches
+    Generator batches(seed);  // seed run.cfg.seed + 1: the run's own first training batches
     const int64_t every = std::max<int64_t>(1, o.steps / 5);
     for (int64_t k = 1; k <= o.steps; ++k) {
       m.train();
@@ -196,9 +205,54 @@ nn::NamedTensors params_of(nn::GPT& m, const std::vector<std::string>& positions
 
 namespace {
 
-// Every target kind x init: operate on a fresh copy of the model, evaluate, fine-tune.
+// The fine-tuning seeds: seed k's batches come from Generator(run seed + 1 + k).
+uint64_t finetune_seed(const Surgeon& s, int k) { return s.run.cfg.seed + 1 + (uint64_t)k; }
+
+double mean_of(const std::vector<SeedVal>& v) {
+  std::vector<double> x;
+  for (const SeedVal& s : v) x.push_back(s.val);
+  return stats(x).mean;
+}
+
+// Fine-tunes copies of one model, norm parameters only and all parameters, on every seed:
+// `make` gives a fresh copy (converted or not). The first seed's curves are kept.
+void finetune_row(Surgeon& s, const ConvertOptions& o, const std::vector<std::string>& positions,
+                  const std::function<std::unique_ptr<nn::GPT>()>& make, SurgeryRow& row) {
+  for (int k = 0; k < o.seeds; ++k) {
+    const uint64_t seed = finetune_seed(s, k);
+    auto tb_dir = [&](const char* what) {
+      if (!o.tensorboard) return std::string();
+      return o.dir + "/runs/" + row.target + "-" + row.init + "-" + what +
+             (k == 0 ? "" : "-seed" + std::to_string(seed));
+    };
+    auto norms = make();
+    const auto curve_norms =
+        s.finetune(*norms, params_of(*norms, positions), row.after, seed, tb_dir("norms"));
+    auto all = make();
+    const auto curve_all =
+        s.finetune(*all, all->named_parameters(), row.after, seed, tb_dir("all"));
+    row.norm_ft.push_back({seed, curve_norms.back()});
+    row.all_ft.push_back({seed, curve_all.back()});
+    if (k == 0) row.curve_norm_ft = curve_norms, row.curve_all_ft = curve_all;
+  }
+  row.after_norm_ft = mean_of(row.norm_ft);
+  row.after_all_ft = mean_of(row.all_ft);
+}
+
+// Every target kind x init: operate on a fresh copy of the model, evaluate, fine-tune; then
+// the control (the unconverted model, fine-tuned the same way) and each row's paired gap to it.
 void operate_all(Surgeon& s, const ConvertOptions& o, const std::vector<std::string>& positions,
                  ConvertResult& res) {
+  if (o.steps > 0) {
+    res.control = {res.source_kind, "unconverted", res.before};
+    finetune_row(
+        s, o, positions, [&] { return s.fresh(); }, res.control);
+    if (!o.quiet)
+      std::printf(
+          "  control (%s, unconverted): +%lld steps norms only %.4f, all %.4f (mean of %d)\n",
+          res.source_kind.c_str(), (long long)o.steps, res.control.after_norm_ft,
+          res.control.after_all_ft, o.seeds);
+  }
   for (const auto& target : o.to)
     for (const auto& init : o.inits) {
       SurgeryRow row{target, init};
@@ -206,15 +260,16 @@ void operate_all(Surgeon& s, const ConvertOptions& o, const std::vector<std::str
       row.scalars = s.operate(*m, positions, target, init, res.stats);
       row.after = s.eval(*m);
       if (o.steps > 0) {
-        auto tb_dir = [&](const char* what) {
-          return o.tensorboard ? o.dir + "/runs/" + target + "-" + init + "-" + what : "";
-        };
-        row.curve_norm_ft = s.finetune(*m, params_of(*m, positions), row.after, tb_dir("norms"));
-        row.after_norm_ft = row.curve_norm_ft.back();
-        auto all = s.fresh();
-        s.operate(*all, positions, target, init, res.stats);
-        row.curve_all_ft = s.finetune(*all, all->named_parameters(), row.after, tb_dir("all"));
-        row.after_all_ft = row.curve_all_ft.back();
+        finetune_row(
+            s, o, positions,
+            [&] {
+              auto c = s.fresh();
+              s.operate(*c, positions, target, init, res.stats);
+              return c;
+            },
+            row);
+        row.vs_control_norm = paired_gap(row.norm_ft, res.control.norm_ft, false);
+        row.vs_control_all = paired_gap(row.all_ft, res.control.all_ft, false);
       }
       if (!o.quiet)
         std::printf(
@@ -240,14 +295,34 @@ json convert_summary(const Surgeon& s, const ConvertOptions& o, nn::GPT& model,
                      const ConvertResult& res) {
   json rows = json::array(), per = json::array(), st = json::object();
   auto num = [](double x) { return std::isfinite(x) ? json(x) : json(); };
-  for (const auto& r : res.rows)
-    rows.push_back({{"target", r.target},
-                    {"init", r.init},
-                    {"after", num(r.after)},
-                    {"norm_ft", num(r.after_norm_ft)},
-                    {"all_ft", num(r.after_all_ft)},
-                    {"curve_norm_ft", r.curve_norm_ft},
-                    {"curve_all_ft", r.curve_all_ft}});
+  auto by_seed = [&](const std::vector<SeedVal>& v) {
+    json out = json::array();
+    for (const SeedVal& x : v) out.push_back({{"seed", x.seed}, {"val", num(x.val)}});
+    return out;
+  };
+  auto gap = [&](const PairedGap& g) {
+    return json{{"mean", num(g.d.mean)},
+                {"sd", num(g.d.sd)},
+                {"seeds", g.d.n},
+                {"verdict", versus_control(g)}};
+  };
+  auto row_json = [&](const SurgeryRow& r) {
+    return json{{"target", r.target},
+                {"init", r.init},
+                {"after", num(r.after)},
+                {"norm_ft", num(r.after_norm_ft)},
+                {"all_ft", num(r.after_all_ft)},
+                {"norm_ft_by_seed", by_seed(r.norm_ft)},
+                {"all_ft_by_seed", by_seed(r.all_ft)},
+                {"curve_norm_ft", r.curve_norm_ft},
+                {"curve_all_ft", r.curve_all_ft}};
+  };
+  for (const auto& r : res.rows) {
+    json j = row_json(r);
+    if (o.steps > 0)
+      j["vs_control"] = {{"norm_ft", gap(r.vs_control_norm)}, {"all_ft", gap(r.vs_control_all)}};
+    rows.push_back(j);
+  }
   for (const auto& r : res.per_layer)
     per.push_back({{"target", r.target},
                    {"position", r.position},
@@ -259,7 +334,9 @@ json convert_summary(const Surgeon& s, const ConvertOptions& o, nn::GPT& model,
           {"unigram", res.unigram},
           {"steps", o.steps},
           {"source", res.source_kind},
+          {"seeds", o.seeds},
           {"rows", rows},
+          {"control", o.steps > 0 ? row_json(res.control) : json()},
           {"per_layer", per},
           {"stats", st},
           {"positions", nn::norm_positions(model)},
@@ -267,8 +344,15 @@ json convert_summary(const Surgeon& s, const ConvertOptions& o, nn::GPT& model,
                          "); replaced: " + o.at + "; scale " + o.scale +
                          "; stats init: slope at 0 = 1/std of the layer input; "
                          "fine-tuning: AdamW lr " +
-                         fmt("%g", o.lr) + ", " + std::to_string(o.steps) +
-                         " steps; val: " + std::to_string(o.eval_batches) + " batches"}};
+                         fmt("%g", o.lr) + ", " + std::to_string(o.steps) + " steps, " +
+                         std::to_string(o.seeds) + (o.seeds == 1 ? " seed" : " seeds") +
+                         "; val: " + std::to_string(o.eval_batches) + " batches"}};
+}
+
+std::string finetune_seeds_text(const Surgeon& s, const ConvertOptions& o) {
+  const uint64_t first = finetune_seed(s, 0), last = finetune_seed(s, o.seeds - 1);
+  return o.seeds == 1 ? "seed " + std::to_string(first)
+                      : "seeds " + std::to_string(first) + ".." + std::to_string(last);
 }
 
 std::string convert_markdown(const Surgeon& s, const ConvertOptions& o,
@@ -294,9 +378,35 @@ std::string convert_markdown(const Surgeon& s, const ConvertOptions& o,
      << "**Before surgery: " << fmt("%.4f", res.before) << "**\n\n"
      << "| to | init | right after (no training) | +" << o.steps << " steps, norm params only | +"
      << o.steps << " steps, all params |\n|---|---|---|---|---|\n";
+  auto over_seeds = [](const std::vector<SeedVal>& v) {
+    std::vector<double> x;
+    for (const SeedVal& s : v) x.push_back(s.val);
+    return pm(stats(x));
+  };
+  if (o.steps > 0)
+    md << "| `" << res.source_kind << "` (control) | unconverted | " << fmt("%.4f", res.before)
+       << " | " << over_seeds(res.control.norm_ft) << " | " << over_seeds(res.control.all_ft)
+       << " |\n";
   for (const auto& r : res.rows)
     md << "| `" << r.target << "` | " << r.init << " | " << fmt("%.4f", r.after) << " | "
-       << fmt("%.4f", r.after_norm_ft) << " | " << fmt("%.4f", r.after_all_ft) << " |\n";
+       << over_seeds(r.norm_ft) << " | " << over_seeds(r.all_ft) << " |\n";
+  if (o.steps > 0) {
+    md << "\nFine-tuned values: mean ± sample sd over " << o.seeds
+       << (o.seeds == 1 ? " seed" : " seeds") << " (" << finetune_seeds_text(s, o)
+       << "; a seed is the fine-tuning's batch order). The control is the unconverted model "
+          "fine-tuned the same way: its own norm parameters at the same positions, or all "
+          "parameters.\n\n## Converted vs the control, paired by seed\n\n"
+       << "| to | init | norm params only | all params |\n|---|---|---|---|\n";
+    for (const auto& r : res.rows)
+      md << "| `" << r.target << "` | " << r.init << " | " << versus_control(r.vs_control_norm)
+         << " | " << versus_control(r.vs_control_all) << " |\n";
+    md << "\nRule (compare's paired gaps, report/include/normgrad/report/conclusions.h rules "
+          "1-3): d = val(converted) - val(control) after the same fine-tuning on the same seed, "
+          "mean ± sample sd of d over the seeds; |mean d| <= sd d is *no difference* (inside "
+          "the paired spread; a description, not a significance test); one seed gives no "
+          "spread and no claim; otherwise the converted model is *better* (mean d < 0) or "
+          "*worse* (mean d > 0) by mean d.\n";
+  }
   md << "\nThe values set (stats init), per position:\n\n| position | input mean square | "
         "input variance |";
   for (const auto& r : res.rows)
@@ -334,7 +444,10 @@ std::string convert_markdown(const Surgeon& s, const ConvertOptions& o,
   }
   if (o.tensorboard && o.steps > 0)
     md << "\nEvery fine-tuning is a TensorBoard run in `runs/<kind>-<init>-<norms|all>/` "
-          "(loss/val from step 0 = right after surgery, loss/train_step, optim/grad_norm "
+          "(the first seed; `...-seed<N>` the others; the control: `"
+       << res.source_kind
+       << "-unconverted-...`; loss/val from step 0 = right after surgery, loss/train_step, "
+          "optim/grad_norm "
           "before clipping): `tensorboard --logdir "
        << o.dir << "/runs` overlays them.\n";
   return md.str();
@@ -344,6 +457,7 @@ std::string convert_markdown(const Surgeon& s, const ConvertOptions& o,
 
 ConvertResult convert(const ConvertOptions& o) {
   if (o.steps < 0 || o.steps > 1000000) fail("convert", "--steps must be in [0, 10^6]");
+  if (o.seeds < 1 || o.seeds > 1000) fail("convert", "--seeds must be in [1, 1000], got ", o.seeds);
   if (o.eval_batches < 1 || o.stats_batches < 1) fail("convert", "batch counts must be >= 1");
   if (!(o.lr > 0) || !std::isfinite(o.lr)) fail("convert", "--lr must be finite and > 0");
   if (o.scale != "one" && o.scale != "sqrtc") fail("convert", "--scale must be one or sqrtc");

@@ -16,6 +16,7 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -81,6 +82,40 @@ std::string pm(const Stats& s, const char* f) {
   return fmt(f, s.mean) + (s.n > 1 ? " ± " + fmt(f, s.sd) : "");
 }
 
+std::string common_settings(const std::vector<std::string>& described) {
+  if (described.empty()) return "";
+  std::map<std::string, size_t> seen;  // item -> in how many descriptions
+  for (const auto& d : described) {
+    std::istringstream in(d);
+    std::set<std::string> once;  // an item twice in one description counts once
+    for (std::string item; in >> item;)
+      if (once.insert(item).second) ++seen[item];
+  }
+  std::istringstream first(described.front());
+  std::string out;
+  for (std::string item; first >> item;)
+    if (seen[item] == described.size()) out += (out.empty() ? "" : " ") + item, seen[item] = 0;
+  return out;
+}
+
+std::string differing_keys(const std::vector<std::string>& described, const std::string& common) {
+  std::set<std::string> shared;
+  std::istringstream c(common);
+  for (std::string item; c >> item;) shared.insert(item);
+  std::vector<std::string> keys;
+  for (const auto& d : described) {
+    std::istringstream in(d);
+    for (std::string item; in >> item;) {
+      const std::string key = item.substr(0, item.find('='));
+      if (!shared.count(item) && std::find(keys.begin(), keys.end(), key) == keys.end())
+        keys.push_back(key);
+    }
+  }
+  std::string out;
+  for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;
+  return out.empty() ? "none" : out;
+}
+
 void write_text(const std::string& path, const std::string& text) {
   ng::nn::write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()));
 }
@@ -130,13 +165,48 @@ std::string count_labels(const std::map<std::string, int>& count) {
   return out;
 }
 
+LateDrop late_drop(const std::map<int64_t, double>& loss) {
+  LateDrop d;
+  const size_t q = loss.size() / 4;
+  if (q < 2) return d;
+  std::vector<double> third, last;
+  size_t i = 0;
+  for (const auto& [step, l] : loss) {
+    if (i == loss.size() - 2 * q) d.from = step;
+    if (i >= loss.size() - 2 * q) (i < loss.size() - q ? third : last).push_back(l);
+    d.to = step, ++i;
+  }
+  const Stats a = stats(third), b = stats(last);
+  if (a.n < 2 || b.n < 2) return d;  // non-finite losses: nothing to judge
+  d.drop = a.mean - b.mean;
+  d.se = std::sqrt(a.sd * a.sd / a.n + b.sd * b.sd / b.n);
+  return d;
+}
+
+bool stopped_improving(const LateDrop& d, double margin) {
+  return std::isfinite(d.drop) && d.drop + 2 * d.se < margin;
+}
+
 std::string health_label(bool diverged, bool interrupted, double val_loss, double unigram,
-                         double margin) {
+                         const RunCurve& curve, double margin) {
   if (diverged) return "diverged";
   if (interrupted) return "interrupted";
   if (!std::isfinite(val_loss)) return "failed";
-  if (val_loss > unigram - margin) return "collapsed";
-  return "learning";
+  if (val_loss <= unigram - margin) return "learning";
+  if (curve.max_steps > curve.warmup && stopped_improving(late_drop(curve.loss), margin))
+    return "collapsed";
+  return "under-trained";
+}
+
+std::string health_rules() {
+  return "A run whose final val loss is more than 0.1 nats below the unigram baseline is "
+         "*learning*. One within 0.1 nats of it (or above) is *collapsed* when it stopped "
+         "improving there, having learned character frequencies only: its schedule left warmup "
+         "and its mean training loss over the last quarter of its steps is less than 0.1 nats "
+         "below the mean over the quarter before, even at two standard errors (drop + 2 SE < "
+         "0.1). Otherwise it is *under-trained*: still in warmup, or its loss was still falling "
+         "or too noisy (or its run too short: under 8 steps) to show that it stopped. "
+         "*Diverged*: its loss or a gradient went non-finite (the step is named).";
 }
 
 namespace {
@@ -447,10 +517,29 @@ JobsResult run_unfinished(const std::vector<Job>& jobs, const std::vector<Earlie
   return all;
 }
 
+namespace {
+// Why a run near the baseline is under-trained or collapsed, from its curve.
+std::string curve_evidence(const RunCurve& c) {
+  if (c.max_steps <= c.warmup)
+    return "its schedule never left warmup (" + std::to_string(c.max_steps) + " steps, warmup " +
+           std::to_string(c.warmup) + ")";
+  const LateDrop d = late_drop(c.loss);
+  if (!std::isfinite(d.drop))
+    return "too few steps (" + std::to_string(c.loss.size()) + ") to tell whether it stopped";
+  return "its training loss fell " + fmt("%.3f", d.drop) + " ± " + fmt("%.3f", d.se) +
+         " (standard error) nats from the third to the last quarter of steps " +
+         std::to_string(d.from) + ".." + std::to_string(d.to) +
+         (stopped_improving(d) ? " (stopped: under 0.1 even at two standard errors)"
+                               : " (not shown to have stopped: drop + 2 SE >= 0.1)");
+}
+}  // namespace
+
 RunOutcome read_outcome(const Job& j, int code, const std::string& message, double unigram) {
   RunOutcome r{j.variant, j.cfg.out, j.cfg.seed};
+  RunCurve curve{{}, j.cfg.warmup, j.cfg.max_steps};
   for (const auto& m : read_jsonl(j.cfg.out + "/metrics.jsonl")) {
     r.steps = m.value("step", r.steps);
+    if (m.contains("loss") && m["loss"].is_number()) curve.loss[r.steps] = m["loss"].get<double>();
     if (m.contains("tokens_per_s")) r.tokens_per_s = m["tokens_per_s"].get<double>();
     r.train_s = m.value("train_s", r.train_s);
     r.probe_s = m.value("probe_s", r.probe_s);
@@ -467,8 +556,10 @@ RunOutcome read_outcome(const Job& j, int code, const std::string& message, doub
   }
   const bool diverged = code == 3,
              interrupted = code == 128 + SIGINT || code == 128 + SIGTERM || code == 128 + SIGHUP;
-  r.label = health_label(diverged, interrupted, r.val_loss, unigram);
+  r.label = health_label(diverged, interrupted, r.val_loss, unigram, curve);
   if (code != 0 && !diverged && !interrupted) r.label = "failed";
+  const std::string vs_unigram =
+      "val " + fmt("%.4f", r.val_loss) + " vs unigram baseline " + fmt("%.4f", unigram);
   if (r.label == "diverged")
     r.evidence = message.substr(0, message.find("; checkpoint:"));
   else if (r.label == "failed")
@@ -476,8 +567,11 @@ RunOutcome read_outcome(const Job& j, int code, const std::string& message, doub
   else if (r.label == "interrupted")
     r.evidence = r.steps > 0 ? "stopped by Ctrl-C at step " + std::to_string(r.steps)
                              : "not started: interrupted before it began";
+  else if (r.label == "under-trained")
+    r.evidence = vs_unigram + ", but " + curve_evidence(curve) +
+                 ": train it longer before calling it collapsed";
   else if (r.label == "collapsed")
-    r.evidence = "val " + fmt("%.4f", r.val_loss) + " vs unigram baseline " + fmt("%.4f", unigram) +
+    r.evidence = vs_unigram + " and " + curve_evidence(curve) +
                  ": it learned character frequencies only; " +
                  probe_evidence(read_jsonl(j.cfg.out + "/probes.jsonl"));
   else

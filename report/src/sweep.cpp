@@ -27,11 +27,77 @@ std::string trend(const std::vector<double>& best) {
     up |= best[i] > best[i - 1];
     down |= best[i] < best[i - 1];
   }
-  if (best.size() < 2) return "cannot be judged (fewer than 2 widths have a learning cell)";
+  if (best.size() < 2) return "cannot be judged";
   if (!up && !down) return "stays";
   if (down && !up) return "shrinks";
   if (up && !down) return "grows";
   return "no monotone trend";
+}
+
+std::string best_value_finding(const std::string& param, const std::vector<WidthBest>& by_width) {
+  std::vector<double> values;
+  std::vector<std::string> bests, none, tied;
+  for (const WidthBest& b : by_width) {
+    if (b.value.empty()) {
+      none.push_back(std::to_string(b.width));
+      continue;
+    }
+    values.push_back(std::strtod(b.value.c_str(), nullptr));
+    bests.push_back(b.value + " at width " + std::to_string(b.width) + " (val " +
+                    fmt("%.4f", b.val) + ")");
+    std::string t;
+    for (const auto& v : b.tied) t += (t.empty() ? "" : " and ") + v;
+    if (!t.empty()) tied.push_back(t + " at width " + std::to_string(b.width));
+  }
+  const auto list = [](const std::vector<std::string>& items) {
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i)
+      out += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + items[i];
+    return out;
+  };
+  const std::string t = trend(values);
+  std::string out =
+      t == "cannot be judged"
+          ? "fewer than 2 widths have a cell that learned, so no trend is stated"
+      : t == "stays" ? "the best " + param + " is the same at every width"
+      : t == "no monotone trend"
+          ? "the best " + param + " moves up and down as the width grows (no monotone trend)"
+          : "the best " + param + " " + t + " as the width grows";
+  if (!bests.empty()) out += ": " + list(bests);
+  out += ".";
+  if (!none.empty())
+    out +=
+        " No cell learned at width" + std::string(none.size() > 1 ? "s " : " ") + list(none) + ".";
+  if (!tied.empty()) out += " Within the seeds' spread of the best: " + list(tied) + ".";
+  // a value that is the best or tied with it at every width: the seeds do not separate a
+  // moving best from a fixed one
+  if ((t == "shrinks" || t == "grows" || t == "no monotone trend") && none.empty()) {
+    const auto near_best = [](const WidthBest& b, const std::string& v) {
+      return b.value == v || std::find(b.tied.begin(), b.tied.end(), v) != b.tied.end();
+    };
+    std::vector<std::string> candidates = by_width.front().tied;
+    candidates.push_back(by_width.front().value);
+    for (const auto& v : candidates)
+      if (std::all_of(by_width.begin(), by_width.end(),
+                      [&](const WidthBest& b) { return near_best(b, v); })) {
+        out += " But " + param + " " + v +
+               " is within the seeds' spread of the best at every width, so these seeds do not "
+               "show the best value moving.";
+        break;
+      }
+  }
+  return out;
+}
+
+std::string sweep_finding_rules() {
+  return "Rules behind this section: per width, the best value is the cell with the lowest mean "
+         "val loss among cells with a learning run; a value is *within the seeds' spread of the "
+         "best* when its mean exceeds the best's by at most sqrt(sd^2 + sd_best^2) (a "
+         "description, not a significance test). The trend compares the best values in order "
+         "of width: *shrinks* when none is larger than the one before and one is smaller, "
+         "*grows* the reverse, *the same* when all are equal, *no monotone trend* otherwise; "
+         "fewer than 2 widths with a best: no trend. When one value is the best or within the "
+         "spread at every width, the report says the seeds do not show the best moving.";
 }
 
 namespace {
@@ -209,37 +275,30 @@ void find_best(Sweep& w) {
   std::ostringstream finding;
   for (const auto& var : opt.variants)
     for (int64_t layers : opt.layers) {
-      std::vector<double> bests;
-      std::string per_width;
+      std::vector<WidthBest> bests;
       for (int64_t width : opt.widths) {
+        WidthBest b{width};
         SweepCell* best = nullptr;
         for (auto& c : res.cells)
           if (c.variant == var.spec && c.width == width && c.layers == layers &&
               std::isfinite(c.val.mean) && c.labels.find("learning") != std::string::npos &&
               (!best || c.val.mean < best->val.mean))
             best = &c;
-        if (!best) {
-          per_width += (per_width.empty() ? "" : ", ") + std::string("width ") +
-                       std::to_string(width) + ": none learned";
-          continue;
+        if (best) {
+          best->best = true;
+          b.value = best->value, b.val = best->val.mean;
+          // values whose mean is within the combined spread of the best: not distinguishable
+          for (const auto& c : res.cells)
+            if (&c != best && c.variant == var.spec && c.width == width && c.layers == layers &&
+                std::isfinite(c.val.mean) &&
+                c.val.mean - best->val.mean <=
+                    std::sqrt(c.val.sd * c.val.sd + best->val.sd * best->val.sd))
+              b.tied.push_back(c.value);
         }
-        best->best = true;
-        // values whose mean is within the combined spread of the best: not distinguishable
-        std::string tied;
-        for (const auto& c : res.cells)
-          if (&c != best && c.variant == var.spec && c.width == width && c.layers == layers &&
-              std::isfinite(c.val.mean) &&
-              c.val.mean - best->val.mean <=
-                  std::sqrt(c.val.sd * c.val.sd + best->val.sd * best->val.sd))
-            tied += (tied.empty() ? "" : "/") + c.value;
-        bests.push_back(std::strtod(best->value.c_str(), nullptr));
-        per_width += (per_width.empty() ? "" : ", ") + std::string("width ") +
-                     std::to_string(width) + ": " + best->value + " (val " +
-                     fmt("%.4f", best->val.mean) + (tied.empty() ? "" : "; tied with " + tied) +
-                     ")";
+        bests.push_back(b);
       }
-      finding << "- `" << var.spec << "`, " << layers << " layers: the best " << opt.param << " "
-              << trend(bests) << " as the width grows (" << per_width << ").\n";
+      finding << "- `" << var.spec << "`, " << layers
+              << " layers: " << best_value_finding(opt.param, bests) << "\n";
     }
   res.finding = finding.str();
 }
@@ -249,6 +308,8 @@ void write_files(const Sweep& w, const StagedReport& staged) {
   const SweepOptions& opt = w.opt;
   const SweepResult& res = w.res;
   const TrainConfig& base = w.base;
+  std::vector<std::string> described;
+  for (const auto& p : w.plan) described.push_back(p.job.cfg.describe());
   std::ostringstream csv;
   csv << "variant," << opt.param << ",n_embd,n_layer,seed,label,steps,val_loss,train_loss\n";
   json cells = json::array();
@@ -270,7 +331,7 @@ void write_files(const Sweep& w, const StagedReport& staged) {
   const json summary = {{"param", opt.param},
                         {"unigram_val_loss", res.unigram},
                         {"seeds", opt.seeds},
-                        {"config", base.describe()},
+                        {"config", common_settings(described)},  // what every run uses
                         {"interrupted", res.interrupted},
                         {"cells", cells},
                         {"manifest", reproducibility_manifest(parse_device(base.device))}};
@@ -290,11 +351,11 @@ std::string sweep_markdown(const Sweep& w) {
      << ", warmup " << base.warmup << ", cosine to " << base.min_lr
      << "); n_embd and n_layer as in each table. **Unigram baseline: " << fmt("%.4f", res.unigram)
      << "** nats/char. A cell shows the mean ± sd of the final val loss over the seeds whose "
-        "runs finished, and the runs' labels (*collapsed*: within 0.1 of the unigram baseline; "
-        "*diverged*: loss or gradient non-finite). **Bold**: the lowest mean of its row.\n\n"
+        "runs finished, and the runs' labels. **Bold**: the lowest mean of its row. "
+     << health_rules() << "\n\n"
      << "## What the numbers say\n\n"
-     << res.finding
-     << "\n\"Tied\": values whose mean is within the combined seed spread of the best.\n";
+     << res.finding << "\n"
+     << sweep_finding_rules() << "\n";
   for (const auto& var : opt.variants)
     for (int64_t layers : opt.layers) {
       md << "\n## `" << var.spec << "`, " << layers << " layers\n\n| n_embd |";
@@ -317,10 +378,13 @@ std::string sweep_markdown(const Sweep& w) {
          << opt.widths.front() << "; each cell uses its own):\n\n"
          << describe_variant(shown);
     }
-  md << "\nThe shared settings, as `normgrad train` fields: `" << base.describe()
-     << "` (each cell sets its variant's keys, " << opt.param
-     << ", n_embd and n_layer). One line per run: `sweep.csv`. Runs: `" << opt.dir
-     << "/runs/<variant>/<" << opt.param << "=value>/w<n_embd>_l<n_layer>/seed<N>/`.\n";
+  std::vector<std::string> described;
+  for (const auto& p : w.plan) described.push_back(p.job.cfg.describe());
+  const std::string common = common_settings(described);
+  md << "\nThe settings every run uses, as `normgrad train` fields: `" << common
+     << "`; the others differ between runs: " << differing_keys(described, common)
+     << ". One line per run: `sweep.csv`. Runs: `" << opt.dir << "/runs/<variant>/<" << opt.param
+     << "=value>/w<n_embd>_l<n_layer>/seed<N>/`.\n";
   return md.str();
 }
 

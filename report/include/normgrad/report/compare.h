@@ -1,8 +1,9 @@
 // `normgrad compare`: every variant (a norm kind and a recipe, variants.h) trained with the
 // same data, batches and seeds, several seeds each, then a report folder: report.md,
 // summary.json and PNG figures drawn by plot_report.py. Every run is labelled from its own
-// measurements: learning, collapsed to the unigram baseline, diverged (step named), or
-// interrupted; a difference smaller than the seeds' spread is marked as such.
+// measurements: learning, collapsed to the unigram baseline, under-trained (near it and still
+// improving), diverged (step named), or interrupted; a difference smaller than the seeds'
+// spread is marked as such.
 #pragma once
 #include <cmath>
 #include <cstdint>

@@ -2,12 +2,14 @@
 // of a report can outlive the data it interprets.
 //
 // The rules (conclusion_rules() prints them into each report):
-//  1. Gaps are paired: for every seed on which both runs finished (learning or collapsed),
+//  1. Gaps are paired: for every seed on which both runs finished (learning, under-trained or
+//     collapsed),
 //     d = val(variant) - val(best); the gap is mean(d) +- the sample sd of d.
 //  2. A gap inside its paired spread (|mean d| <= sd d) is "no difference". One paired
 //     seed has no spread: no claim. No paired seed: not comparable.
 //  3. Otherwise the variant is "worse by mean d" (the best has the lowest mean val loss).
-//  4. A variant with a run that collapsed, diverged or failed is named with its counts.
+//  4. A variant with a run that collapsed, was under-trained, diverged or failed is named with
+//     its counts.
 //  5. Tuning: the ranking compares each norm at its best only if every variant's
 //     hyper-parameters came from the same search; otherwise the text says which settings
 //     were shared or set by hand.
@@ -45,7 +47,7 @@ PairedGap paired_gap(const std::vector<SeedVal>& variant, const std::vector<Seed
 struct VariantSummary {
   std::string spec;
   std::vector<SeedVal> finished;
-  int runs = 0, not_learning = 0;  // not_learning: collapsed, diverged, failed or interrupted
+  int runs = 0, not_learning = 0;  // not_learning: any label but learning
   std::string labels;              // "2 learning, 1 collapsed"
   PairedGap gap;
 };

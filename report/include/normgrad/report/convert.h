@@ -5,7 +5,8 @@
 // slope at 0 equals the old layer's 1/std (DyISRU with scale sqrtc: Stollenwerk's exact
 // element-wise counterpart of RMSNorm, beta = (C - 1) mean(x^2)). The report gives the
 // validation loss before, right after (no training), and after K fine-tuning steps of the
-// norm parameters only and of all parameters; --per-layer replaces one layer at a time.
+// norm parameters only and of all parameters, on several seeds, against a control: the
+// unconverted model fine-tuned the same way; --per-layer replaces one layer at a time.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "normgrad/nn/gpt.h"
+#include "normgrad/report/conclusions.h"
 
 namespace ngcli {
 
@@ -24,9 +26,12 @@ struct ConvertOptions {
   std::vector<std::string> inits = {"default", "stats"};
   std::string scale = "sqrtc";  // the new layers' output scale (NormOptions::scale)
   int64_t steps = 100;          // fine-tuning steps
-  double lr = 1e-3;             // AdamW, constant, grad clip 1
-  int64_t eval_batches = 40;    // validation batches of the run's batch size
-  int64_t stats_batches = 8;    // training batches the input statistics are measured on
+  // Fine-tunings per model, each on its own batch order (seed = the run's seed + 1 + k): the
+  // converted models and the unconverted control are compared by paired difference per seed.
+  int seeds = 3;
+  double lr = 1e-3;           // AdamW, constant, grad clip 1
+  int64_t eval_batches = 40;  // validation batches of the run's batch size
+  int64_t stats_batches = 8;  // training batches the input statistics are measured on
   bool per_layer = false;
   std::string data;  // default: the run's corpus
   std::string dir = "surgery";
@@ -52,11 +57,20 @@ std::map<std::string, double> stats_init(const std::string& target, const std::s
                                          const std::string& scale);
 
 struct SurgeryRow {
-  std::string target, init;
-  double after = NAN, after_norm_ft = NAN, after_all_ft = NAN;
-  std::vector<double> curve_norm_ft, curve_all_ft;  // val loss every steps/5 while tuning
+  std::string target, init;  // the control: the source kind, init "unconverted"
+  double after = NAN;        // right after the surgery (the control: before it)
+  // Val loss after fine-tuning, per seed (ConvertOptions::seeds), and their means.
+  std::vector<SeedVal> norm_ft, all_ft;
+  double after_norm_ft = NAN, after_all_ft = NAN;
+  std::vector<double> curve_norm_ft, curve_all_ft;  // the first seed's val loss every steps/5
   std::map<std::string, std::map<std::string, double>> scalars;  // position -> values set
+  // Against the control, paired by seed: d = val(this) - val(control) (conclusions.h rule
+  // 1-3; verdict "worse" with a negative mean d reads as better, see versus_control()).
+  PairedGap vs_control_norm, vs_control_all;
 };
+// A paired gap to the control in words: "no difference (+0.0012 ± 0.0030)", "better by
+// -0.0210 ± 0.0040", "worse by ...", "one seed: no claim (...)".
+std::string versus_control(const PairedGap& g);
 struct PerLayerRow {
   std::string target, position, init;
   double after = NAN;  // val loss with only this layer replaced, no training
@@ -65,6 +79,7 @@ struct ConvertResult {
   std::string source_kind;
   double before = NAN, unigram = NAN;
   std::vector<SurgeryRow> rows;
+  SurgeryRow control;  // the unconverted model fine-tuned the same way (with --steps > 0)
   std::vector<PerLayerRow> per_layer;
   std::map<std::string, InputStats> stats;  // position -> statistics
   bool figures = false;

@@ -66,24 +66,47 @@ struct RunOutcome {
   int64_t steps = 0;
   double train_loss = NAN, val_loss = NAN, tokens_per_s = NAN;
   double train_s = NAN, probe_s = NAN, eval_s = NAN;  // time in plain steps, probe steps, evals
-  std::string label;     // learning | collapsed | diverged | interrupted | failed
+  std::string label;     // learning | collapsed | under-trained | diverged | interrupted | failed
   std::string evidence;  // the measurements behind the label
   // val_loss is the whole validation split's (the run's last evaluation) rather than the
   // loss curve's sampled batches (a run cut before its last step has only those).
   bool val_whole_split = false;
 };
 
-// A run whose last evaluation is its result: it learned or collapsed (a diverged, failed or
-// cut run's last evaluation is not); means, gaps and searches use these runs only.
+// A run whose last evaluation is its result: it learned, collapsed or was under-trained (a
+// diverged, failed or cut run's last evaluation is not); means, gaps and searches use these
+// runs only.
 inline bool finished(const std::string& label) {
-  return label == "learning" || label == "collapsed";
+  return label == "learning" || label == "collapsed" || label == "under-trained";
 }
 // "2 learning, 1 diverged": label -> count, in label order.
 std::string count_labels(const std::map<std::string, int>& count);
-// The label of a run from its numbers: diverged / interrupted from how it ended, collapsed
-// when its final val loss is within `margin` nats of the unigram baseline (or above it).
+
+// How much a run's training loss still fell at its end: the mean over the last quarter of
+// its recorded steps minus the mean over the quarter before, and that difference's standard
+// error (from the two windows' sample sds). n/a (drop NAN) under 8 recorded steps.
+struct LateDrop {
+  double drop = NAN, se = NAN;  // drop > 0: the loss fell
+  int64_t from = 0, to = 0;     // the steps the two windows span
+};
+// loss: step -> training loss of that step.
+LateDrop late_drop(const std::map<int64_t, double>& loss);
+// Stopped improving: the late drop is under `margin` nats even at two standard errors
+// (drop + 2 se < margin). A curve too short (n/a) or too noisy to show it has not stopped.
+bool stopped_improving(const LateDrop& d, double margin = 0.1);
+// What the health label sees of a run besides how it ended.
+struct RunCurve {
+  std::map<int64_t, double> loss;  // step -> training loss
+  int64_t warmup = 0, max_steps = 0;
+};
+// The label of a run from its numbers: diverged / interrupted from how it ended; a final val
+// loss within `margin` nats of the unigram baseline (or above it) is *collapsed* when the run
+// left its warmup (max_steps > warmup) and its training loss stopped improving
+// (stopped_improving with the same margin), *under-trained* otherwise; *learning* below.
 std::string health_label(bool diverged, bool interrupted, double val_loss, double unigram,
-                         double margin = 0.1);
+                         const RunCurve& curve, double margin = 0.1);
+// The rule above in words, for the reports.
+std::string health_rules();
 // A finished job's outcome from its files, exit code and last message.
 RunOutcome read_outcome(const Job& job, int code, const std::string& message, double unigram);
 
@@ -97,6 +120,12 @@ struct Stats {
 };
 Stats stats(const std::vector<double>& v);  // over the finite values; sd is the sample sd
 std::string pm(const Stats& s, const char* format = "%.4f");  // "mean ± sd" or "n/a"
+// The `key=value` items (as TrainConfig::describe() writes them) that every description
+// has, in the first one's order: the settings every run of a report actually uses.
+std::string common_settings(const std::vector<std::string>& described);
+// The keys of the items not in `common` (from common_settings), in first-seen order:
+// "n_embd, alpha0, seed".
+std::string differing_keys(const std::vector<std::string>& described, const std::string& common);
 // Writes a report file atomically.
 void write_text(const std::string& path, const std::string& text);
 // Runs a figure script with Debian's python3 (the one python3-matplotlib installs into):

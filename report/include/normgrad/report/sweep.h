@@ -34,7 +34,7 @@ struct SweepCell {
   std::string variant, value;
   int64_t width = 0, layers = 0;
   std::vector<RunOutcome> runs;
-  Stats val;           // over the seeds whose runs finished (learning or collapsed)
+  Stats val;           // over the seeds whose runs finished (see finished())
   std::string labels;  // "2 learning", "1 learning, 1 diverged", ...
   bool best = false;   // the lowest mean val loss of its (variant, width, layers) row
 };
@@ -50,8 +50,20 @@ struct SweepResult {
 
 SweepResult sweep(const TrainConfig& base, const SweepOptions& options);
 
-// "shrinks", "grows", "stays" or "no monotone trend": how the best value moves as the width
-// grows (bests in order of increasing width).
+// "shrinks", "grows", "stays", "no monotone trend" or (under 2 values) "cannot be judged":
+// how the best value moves as the width grows (bests in order of increasing width).
 std::string trend(const std::vector<double>& best_by_width);
+
+// One width's best cell of a (variant, depth) row and the values tied with it.
+struct WidthBest {
+  int64_t width = 0;
+  std::string value;              // "" when no cell of this width learned
+  double val = NAN;               // its mean val loss
+  std::vector<std::string> tied;  // values within the seeds' spread of it
+};
+// The finding for one row, derived from the bests by sweep_finding_rules(): one or two plain
+// sentences, e.g. "the best alpha0 shrinks as the width grows: 8 at width 64 (val 2.5770), ...".
+std::string best_value_finding(const std::string& param, const std::vector<WidthBest>& by_width);
+std::string sweep_finding_rules();
 
 }  // namespace ngcli
