@@ -4,6 +4,9 @@ headers, with the comment that documents it, written to docs/reference.md. A pub
 without a comment is a warning naming its file and line; --check exits non-zero on any
 (the `reference` test), so the reference always builds with no warning.
 
+The Python package follows, from its committed type stubs (python/normgrad/*.pyi; the
+`python` test checks they name what the built module has).
+
   python3 tools/api_reference.py [--check] [--out docs/reference.md]
 --check also fails when docs/reference.md differs from what the headers say now.
 
@@ -185,6 +188,58 @@ def parse(path):
     return items, warnings
 
 
+PYTHON_STUBS = [("normgrad", "python/normgrad/_core.pyi"), ("normgrad.nn", "python/normgrad/nn.pyi"),
+                ("normgrad.optim", "python/normgrad/optim.pyi")]
+
+
+def python_section(module, path):
+    """The Python package from its type stub (nanobind's stubgen output, committed; the
+    `python` test fails when it differs from the built module's): every class with its
+    methods and properties, every function, with the first line of its docstring. Read with
+    ast, so the reference builds without the module. An undocumented name is listed bare."""
+    import ast
+
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    out = ["## Python: `%s` (`%s`)" % (module, path), ""]
+    if module == "normgrad":
+        out += ["`import normgrad as ng`: the names of `normgrad._core`, re-exported; its "
+                "submodules `normgrad.nn` and `normgrad.optim` follow (docs/python.md).", ""]
+
+    def doc(node):
+        d = ast.get_docstring(node)
+        return ": " + d.strip().split("\n")[0] if d else ""
+
+    def signature(f):
+        args = [a.arg for a in f.args.posonlyargs + f.args.args if a.arg != "self"]
+        if f.args.vararg:
+            args.append("*" + f.args.vararg.arg)
+        args += [a.arg for a in f.args.kwonlyargs]
+        if f.args.kwarg:
+            args.append("**" + f.args.kwarg.arg)
+        return "%s(%s)" % (f.name, ", ".join(args))
+
+    def entries(body, prefix, depth):
+        seen = set()
+        for node in body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                out.append("%s- `class %s%s`%s" % ("  " * depth, prefix, node.name, doc(node)))
+                entries(node.body, "", depth + 1)
+            elif isinstance(node, ast.FunctionDef):
+                name = node.name
+                if (name.startswith("_") and not name.startswith("__")) or name in seen:
+                    continue  # overloads: listed once, with the first's arguments
+                if name.startswith("__") and name not in ("__init__", "__call__", "__getitem__"):
+                    continue
+                seen.add(name)
+                prop = any(isinstance(d, ast.Name) and d.id == "property" for d in node.decorator_list)
+                sig = name if prop else signature(node)
+                out.append("%s- `%s%s`%s" % ("  " * depth, prefix, sig, doc(node)))
+
+    entries(tree.body, "", 0)
+    out.append("")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--check", action="store_true", help="only report; exit 1 on a warning")
@@ -212,6 +267,9 @@ def main():
             count += 1
             out.append("- `%s` ([line %d](../%s#L%d))%s" % (sig, no, path, no, ": " + doc if doc else ""))
         out.append("")
+    for module, stub in PYTHON_STUBS:
+        if os.path.exists(stub):
+            out += python_section(module, stub)
     for w in all_warnings:
         print("warning: " + w)
     print("%d public declarations in %d headers, %d undocumented" % (count, len(files), len(all_warnings)))

@@ -5,15 +5,21 @@ through the nanobind module normgrad._core, re-exported here.
     x = ng.from_numpy(np.ones((2, 3), np.float32))   # zero-copy view of the array
     model = ng.nn.GPT(n_layer=2, n_embd=64, norm="dyt", alpha0=0.5)
 """
+import pathlib as _pathlib
 import sys as _sys
 
 from . import _core
 from ._core import *  # noqa: F401,F403 (the public API is the C++ one, under its names)
 from ._core import Error, Tensor, nn, optim  # noqa: F401
 
-# `import normgrad.nn` / `from normgrad.optim import AdamW` find the submodules.
+# `import normgrad.nn` / `from normgrad.optim import AdamW` find the submodules; imported
+# again through the package so that type checkers read their stubs (nn.pyi, optim.pyi).
 _sys.modules[__name__ + ".nn"] = nn
 _sys.modules[__name__ + ".optim"] = optim
+from . import nn, optim  # noqa: E402,F811
+
+# compare, sweep and convert draw their figures with the scripts shipped in the package.
+_core.set_script_dir(str(_pathlib.Path(__file__).resolve().parent / "figures"))
 
 _NUMPY_DTYPES = {"float32": "float32", "float64": "float64", "int64": "int64"}
 

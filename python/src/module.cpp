@@ -2,6 +2,7 @@
 #include "common.h"
 #include "normgrad/autograd.h"
 #include "normgrad/error.h"
+#include "normgrad/threading.h"
 
 namespace ngpy {
 
@@ -48,10 +49,15 @@ NB_MODULE(_core, m) {
           [](NoGrad& g, nb::handle, nb::handle, nb::handle) { ng::GradMode::set_enabled(g.prev); },
           nb::arg("exc_type").none(), nb::arg("exc").none(), nb::arg("traceback").none());
   m.def("is_grad_enabled", &ng::GradMode::enabled);
+  m.def("set_num_threads", &ng::set_num_threads, nb::arg("n"),
+        "threads for normgrad's kernels and OpenBLAS together");
+  m.def("num_threads", &ng::num_threads);
 
   nb::module_ nn = m.def_submodule("nn", "Modules: GPT and the norm layers of the registry");
   nb::module_ optim = m.def_submodule("optim", "Optimizers: AdamW");
   bind_tensor(m);
   bind_nn(m, nn, optim);
   bind_train(m);
+  bind_checkpoint(m);
+  bind_report(m);
 }

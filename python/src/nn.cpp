@@ -78,6 +78,15 @@ void bind_nn(nb::module_& m, nb::module_& nn, nb::module_& optim) {
       },
       "The options kinds declare themselves (set them as keyword arguments).");
 
+  using LoadReport = nnn::Module::LoadReport;
+  nb::class_<LoadReport>(nn, "LoadReport")
+      .def_ro("missing", &LoadReport::missing)
+      .def_ro("unexpected", &LoadReport::unexpected)
+      .def_ro("mismatched", &LoadReport::mismatched)
+      .def("ok", &LoadReport::ok)
+      .def("__bool__", &LoadReport::ok)
+      .def("__repr__", [](const LoadReport& r) { return "LoadReport(" + r.str() + ")"; });
+
   nb::class_<nnn::Module>(nn, "Module")
       .def(
           "forward",
@@ -96,6 +105,17 @@ void bind_nn(nb::module_& m, nb::module_& nn, nb::module_& optim) {
       .def("named_parameters",
            [](const nnn::Module& mod) { return as_dict(mod.named_parameters()); })
       .def("named_buffers", [](const nnn::Module& mod) { return as_dict(mod.named_buffers()); })
+      .def("state_dict", &nnn::Module::state_dict,
+           "name -> Tensor (parameters and buffers), detached, sharing their storage")
+      .def(
+          "load_state_dict",
+          [](nnn::Module& mod, const ng::nn::StateDict& sd, bool strict) {
+            nb::gil_scoped_release nogil;
+            return mod.load_state_dict(sd, strict);
+          },
+          "state_dict"_a, "strict"_a = true,
+          "Copies values in (handles stay valid). strict: any missing, unexpected or mis-shaped "
+          "name is an error naming them all; otherwise the returned LoadReport lists them.")
       .def("parameters", &nnn::Module::parameters)
       .def("num_parameters", &nnn::Module::num_parameters)
       .def("zero_grad", &nnn::Module::zero_grad)

@@ -176,6 +176,10 @@ void bind_tensor(nb::module_& m) {
       .def("permute", &Tensor::permute, "dims"_a)
       .def("narrow", &Tensor::narrow, "dim"_a, "start"_a, "length"_a)
       .def("select", &Tensor::select, "dim"_a, "index"_a)
+      .def("slice", &Tensor::slice, "dim"_a, "start"_a, "end"_a, "step"_a = 1)
+      .def("__getitem__", &tensor_getitem, "key"_a,
+           "numpy's basic indexing (ints, slices, None, ...): a view sharing storage, except "
+           "along a negative step (a copy: strides are non-negative)")
       .def(
           "expand", [](const Tensor& t, Dims s) { return t.expand(s); }, "shape"_a)
       .def("squeeze", &Tensor::squeeze, "dim"_a = nb::none())

@@ -1,5 +1,5 @@
-// TrainConfig (every NG_TRAIN_FIELDS field, from the X-macro), train() with a per-step
-// callback, and compare() with the command's variant specs.
+// TrainConfig (every NG_TRAIN_FIELDS field, from the X-macro) and train() with a per-step
+// callback.
 #include "normgrad/train/train.h"
 
 #include <nanobind/stl/map.h>
@@ -9,7 +9,6 @@
 #include <nanobind/stl/vector.h>
 
 #include "common.h"
-#include "normgrad/report/compare.h"
 #include "normgrad/train/config.h"
 
 namespace ngpy {
@@ -93,6 +92,7 @@ void bind_train(nb::module_& m) {
       .def_ro("eval_seconds", &TrainResult::eval_seconds)
       .def_ro("diverged", &TrainResult::diverged)
       .def_ro("interrupted", &TrainResult::interrupted)
+      .def_ro("signal", &TrainResult::signal)
       .def_ro("message", &TrainResult::message)
       .def("__repr__", [](const TrainResult& r) {
         return "TrainResult(steps=" + std::to_string(r.steps) +
@@ -114,56 +114,21 @@ void bind_train(nb::module_& m) {
             (*on_step)(s.step, s.loss, probes);
           };
         }
-        nb::gil_scoped_release nogil;
-        return ngcli::train(cfg, nullptr, cb);
+        TrainResult r;
+        {
+          nb::gil_scoped_release nogil;
+          r = ngcli::train(cfg, nullptr, cb);
+        }
+        const int sig = r.signal;
+        const std::string why = r.message;
+        return result_or_keyboard_interrupt(std::move(r), sig, why);
       },
       "cfg"_a, "on_step"_a = nb::none(),
       "Trains as `normgrad train` does (checkpoint and metrics in cfg.out). on_step(step, loss, "
       "probes) runs after each step; probes is the probe record (a dict) at probe steps, else "
-      "None.");
-
-  using ngcli::RunOutcome;
-  nb::class_<RunOutcome>(m, "RunOutcome")
-      .def_ro("variant", &RunOutcome::variant)
-      .def_ro("out", &RunOutcome::out)
-      .def_ro("seed", &RunOutcome::seed)
-      .def_ro("steps", &RunOutcome::steps)
-      .def_ro("train_loss", &RunOutcome::train_loss)
-      .def_ro("val_loss", &RunOutcome::val_loss)
-      .def_ro("tokens_per_s", &RunOutcome::tokens_per_s)
-      .def_ro("label", &RunOutcome::label)
-      .def_ro("evidence", &RunOutcome::evidence)
-      .def("__repr__", [](const RunOutcome& r) {
-        return "RunOutcome(" + r.variant + ", seed=" + std::to_string(r.seed) +
-               ", val_loss=" + std::to_string(r.val_loss) + ", " + r.label + ")";
-      });
-  using ngcli::CompareResult;
-  nb::class_<CompareResult>(m, "CompareResult")
-      .def_ro("runs", &CompareResult::runs)
-      .def_ro("unigram", &CompareResult::unigram)
-      .def_ro("figures", &CompareResult::figures)
-      .def_ro("interrupted", &CompareResult::interrupted);
-
-  m.def(
-      "compare",
-      [](const TrainConfig& base, std::optional<std::vector<std::string>> variants, int seeds,
-         const std::string& dir) {
-        ngcli::CompareOptions o;
-        if (variants)
-          for (const auto& spec : *variants) o.variants.push_back(ngcli::parse_variant(spec));
-        o.seeds = seeds;
-        o.dir = dir;
-        // In this process, one run after another: the parallel path re-executes the running
-        // program as the normgrad command, and here that program is Python.
-        o.jobs = 1;
-        nb::gil_scoped_release nogil;
-        return ngcli::compare(base, o);
-      },
-      "base"_a, "variants"_a = nb::none(), "seeds"_a = 3, "dir"_a = "report",
-      "`normgrad compare`: each variant spec (as on the command line: 'dyt', "
-      "'dyt:alpha0=0.2,lr=3e-3', ...; None: the default list) trained with seeds base.seed + k, "
-      "then the report in dir. Figures need the plot scripts beside the normgrad command, so "
-      "from Python the report has none.");
+      "None. Returns a TrainResult. Ctrl-C (SIGINT) finishes the step, saves the checkpoint "
+      "(resume with cfg.resume = True) and raises KeyboardInterrupt (its .result: the "
+      "TrainResult); SIGTERM or SIGHUP do the same but return the result (interrupted).");
 }
 
 }  // namespace ngpy

@@ -8,14 +8,7 @@ import pytest
 
 import normgrad as ng
 
-
-def small_config(out, **kw):
-    # threads=1: the C++ run and this one reduce in the same order.
-    c = dict(out=str(out), threads=1, quiet=True, tensorboard=False, n_layer=1, n_head=2,
-             n_embd=32, block_size=16, batch=4, max_steps=12, warmup=2, eval_interval=6,
-             eval_iters=2, ckpt_interval=12, norm="dyt", alpha0=0.5)
-    c.update(kw)
-    return ng.TrainConfig(**c)
+from helpers import small_config, without_figures
 
 
 def test_config_fields_come_from_the_x_macro():
@@ -68,9 +61,11 @@ def test_callback_exception_ends_the_run(tmp_path):
 
 def test_compare_with_variant_specs(tmp_path):
     base = small_config(tmp_path / "unused", max_steps=6, eval_interval=6, ckpt_interval=6)
-    r = ng.compare(base, variants=["rmsnorm", "dyt:alpha0=0.2"], seeds=1, dir=str(tmp_path / "rep"))
+    with without_figures(tmp_path):
+        r = ng.compare(base, variants=["rmsnorm", "dyt:alpha0=0.2"], seeds=1,
+                       dir=str(tmp_path / "rep"))
     assert [o.variant for o in r.runs] == ["rmsnorm", "dyt:alpha0=0.2"]
     assert all(o.steps == 6 and o.val_loss > 0 for o in r.runs)
-    assert (tmp_path / "rep" / "report.md").exists()
+    assert (tmp_path / "rep" / "report.md").exists() and not r.figures
     with pytest.raises(ng.Error):
         ng.compare(base, variants=["dyt:no_such_field=1"], seeds=1, dir=str(tmp_path / "bad"))

@@ -120,9 +120,22 @@ void write_text(const std::string& path, const std::string& text) {
   ng::nn::write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()));
 }
 
+namespace {
+std::string& script_dir() {
+  static std::string dir;
+  return dir;
+}
+}  // namespace
+
+void set_script_dir(const std::string& dir) { script_dir() = dir; }
+
 std::string find_script(const std::string& name) {
   namespace fs = std::filesystem;
   std::error_code ec;
+  if (!script_dir().empty()) {
+    const fs::path p = fs::path(script_dir()) / name;
+    if (fs::is_regular_file(p, ec)) return p.lexically_normal().string();
+  }
   const fs::path exe_dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
   if (ec) return "";
   for (const fs::path& p : {exe_dir / name, exe_dir / ".." / "share" / "normgrad" / name,
@@ -144,9 +157,9 @@ bool run_plot_script(const std::string& script_name, const std::string& dir,
                      const std::string& runs_dir) {
   const std::string script = find_script(script_name);
   if (script.empty()) {
-    write_text(dir + "/plot.log", script_name +
-                                      " not found beside the program, in "
-                                      "../share/normgrad or ../bin\n");
+    write_text(dir + "/plot.log", script_name + " not found" +
+                                      (script_dir().empty() ? "" : " in " + script_dir() + ",") +
+                                      " beside the program, in ../share/normgrad or ../bin\n");
     return false;
   }
   const std::string py =

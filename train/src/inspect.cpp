@@ -32,16 +32,11 @@ Loaded load(const std::string& ckpt, const std::string& device) {
   SavedRun r = read_saved_run(ckpt, false);  // every field and tensor checked
   Loaded l{.cfg = r.cfg,
            .tok = r.tok,
-           .model = std::make_unique<nn::GPT>(r.cfg.gpt(r.tok.size(), false)),
+           .model = saved_model(r),
            .meta = r.file.metadata,
            .step = r.step,
            .dev = dev};
-  nn::StateDict sd;
-  for (auto& [k, v] : r.file.tensors)
-    if (k.rfind("optim.", 0) != 0) sd[k] = v;
-  l.model->load_state_dict(sd);
   l.model->to(dev);
-  l.model->eval();
   return l;
 }
 

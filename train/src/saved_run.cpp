@@ -98,4 +98,14 @@ SavedRun read_saved_run(const std::string& path, bool training) {
   return r;
 }
 
+std::unique_ptr<ng::nn::GPT> saved_model(const SavedRun& r) {
+  auto model = std::make_unique<ng::nn::GPT>(r.cfg.gpt(r.tok.size(), false));
+  ng::nn::StateDict sd;
+  for (const auto& [k, v] : r.file.tensors)
+    if (k.rfind("optim.", 0) != 0) sd[k] = v;
+  model->load_state_dict(sd);
+  model->eval();
+  return model;
+}
+
 }  // namespace ngcli

@@ -134,9 +134,12 @@ void write_text(const std::string& path, const std::string& text);
 // script fails.
 bool run_plot_script(const std::string& script, const std::string& dir,
                      const std::string& runs_dir = "");
-// A figure script (plot_report.py, ...) found next to the running program: beside it (the
-// build tree copies them there), in ../share/normgrad (installed), or in ../bin
-// (a test binary in the build tree); "" when none is there.
+// A figure script (plot_report.py, ...): in the folder set_script_dir named, else next to
+// the running program: beside it (the build tree copies them there), in ../share/normgrad
+// (installed), or in ../bin (a test binary in the build tree); "" when none is there.
 std::string find_script(const std::string& name);
+// Where find_script looks first: for a program that is not the normgrad command (the Python
+// package, whose running program is python, ships the scripts in its own folder). "": none.
+void set_script_dir(const std::string& dir);
 
 }  // namespace ngcli

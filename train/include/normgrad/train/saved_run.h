@@ -2,8 +2,10 @@
 // tensor is checked before the model is built from it, and errors name the file and field.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "normgrad/nn/gpt.h"
 #include "normgrad/nn/safetensors.h"
 #include "normgrad/train/tokenizer.h"
 #include "normgrad/train/train.h"
@@ -22,6 +24,9 @@ struct SavedRun {
 // `training`: also require what --resume needs (step, both generator states). Any problem
 // is one ng::Error: "[checkpoint] PATH: metadata 'config': [config] n_layer ... ".
 SavedRun read_saved_run(const std::string& path, bool training);
+// The saved model on the host, in eval mode: its config's GPT (no initialisation) with every
+// non-"optim." tensor loaded, strictly.
+std::unique_ptr<ng::nn::GPT> saved_model(const SavedRun& r);
 
 // The approximate memory (bytes) training this config needs with a vocabulary of `vocab`:
 // parameters with gradients and AdamW's two moments, plus the activations of one step.

@@ -1,0 +1,206 @@
+// compare, sweep and convert with the command's specs, each run in this process (one run
+// after another: the parallel path re-executes the running program as the normgrad command,
+// and here that program is Python). Figures come from the scripts the package ships, found
+// through set_script_dir (normgrad/__init__.py passes the package's figures folder).
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include "common.h"
+#include "normgrad/report/compare.h"
+#include "normgrad/report/convert.h"
+#include "normgrad/report/runs.h"
+#include "normgrad/report/sweep.h"
+
+namespace ngpy {
+namespace {
+using namespace nb::literals;
+using ngcli::TrainConfig;
+
+std::vector<ngcli::Variant> parse_variants(const std::optional<std::vector<std::string>>& specs) {
+  std::vector<ngcli::Variant> out;
+  if (specs)
+    for (const auto& spec : *specs) out.push_back(ngcli::parse_variant(spec));
+  return out;
+}
+
+std::string interrupted_message(const std::string& what, const std::string& dir) {
+  return what + " interrupted: the run cut short saved its checkpoint; the report in " + dir +
+         " labels the runs that did not finish";
+}
+
+void bind_results(nb::module_& m) {
+  using ngcli::RunOutcome;
+  nb::class_<RunOutcome>(m, "RunOutcome")
+      .def_ro("variant", &RunOutcome::variant)
+      .def_ro("out", &RunOutcome::out)
+      .def_ro("seed", &RunOutcome::seed)
+      .def_ro("steps", &RunOutcome::steps)
+      .def_ro("train_loss", &RunOutcome::train_loss)
+      .def_ro("val_loss", &RunOutcome::val_loss)
+      .def_ro("tokens_per_s", &RunOutcome::tokens_per_s)
+      .def_ro("label", &RunOutcome::label)
+      .def_ro("evidence", &RunOutcome::evidence)
+      .def("__repr__", [](const RunOutcome& r) {
+        return "RunOutcome(" + r.variant + ", seed=" + std::to_string(r.seed) +
+               ", val_loss=" + std::to_string(r.val_loss) + ", " + r.label + ")";
+      });
+  using ngcli::CompareResult;
+  nb::class_<CompareResult>(m, "CompareResult")
+      .def_ro("runs", &CompareResult::runs)
+      .def_ro("unigram", &CompareResult::unigram)
+      .def_ro("figures", &CompareResult::figures)
+      .def_ro("interrupted", &CompareResult::interrupted);
+
+  nb::class_<ngcli::Stats>(m, "Stats")
+      .def_ro("mean", &ngcli::Stats::mean)
+      .def_ro("sd", &ngcli::Stats::sd)
+      .def_ro("n", &ngcli::Stats::n);
+  using ngcli::SweepCell;
+  nb::class_<SweepCell>(m, "SweepCell")
+      .def_ro("variant", &SweepCell::variant)
+      .def_ro("value", &SweepCell::value)
+      .def_ro("width", &SweepCell::width)
+      .def_ro("layers", &SweepCell::layers)
+      .def_ro("runs", &SweepCell::runs)
+      .def_ro("val", &SweepCell::val)
+      .def_ro("labels", &SweepCell::labels)
+      .def_ro("best", &SweepCell::best);
+  using ngcli::SweepResult;
+  nb::class_<SweepResult>(m, "SweepResult")
+      .def_ro("cells", &SweepResult::cells)
+      .def_ro("unigram", &SweepResult::unigram)
+      .def_ro("ran", &SweepResult::ran)
+      .def_ro("reused", &SweepResult::reused)
+      .def_ro("interrupted", &SweepResult::interrupted)
+      .def_ro("figures", &SweepResult::figures)
+      .def_ro("finding", &SweepResult::finding);
+
+  using ngcli::SurgeryRow;
+  nb::class_<SurgeryRow>(m, "SurgeryRow")
+      .def_ro("target", &SurgeryRow::target)
+      .def_ro("init", &SurgeryRow::init)
+      .def_ro("after", &SurgeryRow::after)
+      .def_ro("after_norm_ft", &SurgeryRow::after_norm_ft)
+      .def_ro("after_all_ft", &SurgeryRow::after_all_ft)
+      .def_ro("scalars", &SurgeryRow::scalars);
+  using ngcli::PerLayerRow;
+  nb::class_<PerLayerRow>(m, "PerLayerRow")
+      .def_ro("target", &PerLayerRow::target)
+      .def_ro("position", &PerLayerRow::position)
+      .def_ro("init", &PerLayerRow::init)
+      .def_ro("after", &PerLayerRow::after);
+  using ngcli::ConvertResult;
+  nb::class_<ConvertResult>(m, "ConvertResult")
+      .def_ro("source_kind", &ConvertResult::source_kind)
+      .def_ro("before", &ConvertResult::before)
+      .def_ro("unigram", &ConvertResult::unigram)
+      .def_ro("rows", &ConvertResult::rows)
+      .def_ro("per_layer", &ConvertResult::per_layer)
+      .def_ro("figures", &ConvertResult::figures);
+}
+
+}  // namespace
+
+void bind_report(nb::module_& m) {
+  bind_results(m);
+  m.def("set_script_dir", &ngcli::set_script_dir, "dir"_a,
+        "Where compare, sweep and convert find their figure scripts first (plot_report.py, "
+        "...); the package sets its own folder on import.");
+
+  m.def(
+      "compare",
+      [](const TrainConfig& base, std::optional<std::vector<std::string>> variants, int seeds,
+         const std::string& dir) {
+        ngcli::CompareOptions o;
+        o.variants = parse_variants(variants);
+        o.seeds = seeds;
+        o.dir = dir;
+        o.jobs = 1;
+        ngcli::CompareResult r;
+        {
+          nb::gil_scoped_release nogil;
+          r = ngcli::compare(base, o);
+        }
+        const int sig = r.signal;
+        return result_or_keyboard_interrupt(std::move(r), sig, interrupted_message("compare", dir));
+      },
+      "base"_a, "variants"_a = nb::none(), "seeds"_a = 3, "dir"_a = "report",
+      "`normgrad compare`: each variant spec (as on the command line: 'dyt', "
+      "'dyt:alpha0=0.2,lr=3e-3', ...; None: the default list) trained with seeds base.seed + k, "
+      "then the report (and figures, where matplotlib is there) in dir. Ctrl-C: "
+      "KeyboardInterrupt once the report is written.");
+
+  m.def(
+      "sweep",
+      [](const TrainConfig& base, std::optional<std::vector<std::string>> variants,
+         const std::string& param, std::vector<std::string> values, std::vector<int64_t> widths,
+         std::vector<int64_t> layers, int seeds, const std::string& dir) {
+        ngcli::SweepOptions o;
+        o.variants = parse_variants(variants);
+        o.param = param;
+        o.values = std::move(values);
+        o.widths = std::move(widths);
+        o.layers = std::move(layers);
+        o.seeds = seeds;
+        o.dir = dir;
+        o.jobs = 1;
+        ngcli::SweepResult r;
+        {
+          nb::gil_scoped_release nogil;
+          r = ngcli::sweep(base, o);
+        }
+        const int sig = r.signal;
+        return result_or_keyboard_interrupt(
+            std::move(r), sig, interrupted_message("sweep", dir) + " (call again to resume)");
+      },
+      "base"_a, "variants"_a = nb::none(), "param"_a = "alpha0",
+      "values"_a = std::vector<std::string>{}, "widths"_a = std::vector<int64_t>{},
+      "layers"_a = std::vector<int64_t>{}, "seeds"_a = 2, "dir"_a = "sweep",
+      "`normgrad sweep`: variants (specs as on the command line; None: dyt:scale=sqrtc) x "
+      "values of param x widths (n_embd) x layers (n_layer), seeds each; empty lists take the "
+      "command's defaults (0.5 .. 16; 64, 128, 256; base.n_layer). Resumable like the command.");
+
+  auto CO = nb::class_<ngcli::ConvertOptions>(m, "ConvertOptions",
+                                              "`normgrad convert`'s flags, one attribute each.");
+  CO.def(nb::init<>())
+      .def_rw("ckpt", &ngcli::ConvertOptions::ckpt)
+      .def_rw("to", &ngcli::ConvertOptions::to)
+      .def_rw("at", &ngcli::ConvertOptions::at)
+      .def_rw("inits", &ngcli::ConvertOptions::inits)
+      .def_rw("scale", &ngcli::ConvertOptions::scale)
+      .def_rw("steps", &ngcli::ConvertOptions::steps)
+      .def_rw("lr", &ngcli::ConvertOptions::lr)
+      .def_rw("eval_batches", &ngcli::ConvertOptions::eval_batches)
+      .def_rw("stats_batches", &ngcli::ConvertOptions::stats_batches)
+      .def_rw("per_layer", &ngcli::ConvertOptions::per_layer)
+      .def_rw("data", &ngcli::ConvertOptions::data)
+      .def_rw("dir", &ngcli::ConvertOptions::dir)
+      .def_rw("tensorboard", &ngcli::ConvertOptions::tensorboard)
+      .def_rw("quiet", &ngcli::ConvertOptions::quiet)
+      .def_rw("device", &ngcli::ConvertOptions::device);
+  m.def(
+      "convert",
+      [](const std::string& ckpt, nb::kwargs kw) {
+        ngcli::ConvertOptions o;
+        o.ckpt = ckpt;
+        {
+          nb::object po = nb::cast(&o, nb::rv_policy::reference);
+          for (auto [k, v] : kw) {
+            const std::string key = nb::cast<std::string>(k);
+            if (key == "ckpt" || !nb::hasattr(po, key.c_str()))
+              throw nb::type_error(("convert: unknown option '" + key + "'").c_str());
+            nb::setattr(po, key.c_str(), v);
+          }
+        }
+        nb::gil_scoped_release nogil;
+        return ngcli::convert(o);
+      },
+      "ckpt"_a, "kwargs"_a,
+      "`normgrad convert`: norm surgery on a layernorm or rmsnorm checkpoint; keyword "
+      "arguments are ConvertOptions fields (to=['dyt'], at='all', inits=['stats'], steps=20, "
+      "dir='surgery', ...). The report (and figures, where matplotlib is there) goes in dir.");
+}
+
+}  // namespace ngpy
