@@ -173,6 +173,12 @@ static void adapt_train_flags(CLI::App& cmd, GivenFlags& flags,
   }
   cmd.get_option("--seed")->description(
       "the first seed: the runs use seed, seed+1, ... (--seeds of them per variant or cell)");
+  // Kept, with the meaning it has for a report folder: a rerun continues its own runs, and a
+  // run trained with other settings is refused unless this replaces it (plan_rerun).
+  cmd.get_option("--overwrite")
+      ->description(
+          "replace runs in the report folder that were trained with other settings (without "
+          "it they are refused; runs with these settings are kept or continued either way)");
 }
 
 // Edit distance, for "did you mean".
@@ -359,7 +365,7 @@ static void add_compare_command(CLI::App& app, Commands& c) {
           " steps unless --max-steps or --steps-ladder is given). Default variants:" +
           default_list);
   c.compare_flags = add_train_flags(*c.compare_cmd, c.cc);
-  adapt_train_flags(*c.compare_cmd, c.compare_flags, {"out", "resume", "overwrite", "stop_at"},
+  adapt_train_flags(*c.compare_cmd, c.compare_flags, {"out", "resume", "stop_at"},
                     "compare trains every run in full under --report DIR/runs/");
   c.compare_cmd->add_option("--variant", c.variant_specs,
                             "kind[:key=value,...], repeatable, e.g. dyt:alpha0=1,scale=sqrtc or "
@@ -405,7 +411,7 @@ static void add_sweep_command(CLI::App& app, Commands& c) {
           " steps unless --n-layer / --max-steps are given)");
   c.sweep_flags = add_train_flags(*c.sweep_cmd, c.wc);
   adapt_train_flags(*c.sweep_cmd, c.sweep_flags,
-                    {"out", "resume", "overwrite", "stop_at", "n_embd"},
+                    {"out", "resume", "stop_at", "n_embd"},
                     "sweep trains every run in full under --report DIR/runs/ and continues cut "
                     "runs when the same command is run again");
   c.sweep_cmd->add_option("--variant", c.sweep_variants,

@@ -860,8 +860,10 @@ TEST_SUITE("cli") {
       CAPTURE(cmd);
       const std::string help = run(std::string("help ") + cmd, 0);
       CHECK(help == run(std::string(cmd) + " --help", 0));
-      for (const char* flag : {"--out ", "--resume", "--stop-at", "--overwrite"})
+      for (const char* flag : {"--out ", "--resume", "--stop-at"})
         CHECK(help.find(flag) == std::string::npos);
+      CHECK(help.find("replace runs in the report folder that were trained with other") !=
+            std::string::npos);
       CHECK(help.find("--report") != std::string::npos);
       CHECK(help.find("the first seed") != std::string::npos);
       CHECK(help.find("seed for init, batches and dropout") == std::string::npos);

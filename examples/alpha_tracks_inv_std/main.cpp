@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   ngcli::TrainConfig c;
   c.max_steps = steps, c.eval_interval = steps, c.probe_interval = std::max<int64_t>(1, steps / 40);
   c.scale = "sqrtc", c.alpha0 = 1.0, c.quiet = true;
+  c.overwrite = true;  // a rerun with other --steps replaces the example's runs
   try {
     ngcli::compare(c, {"dyt"}, dir);
   } catch (const ng::Error& e) {

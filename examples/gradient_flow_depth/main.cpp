@@ -106,6 +106,7 @@ int main(int argc, char** argv) {
   c.max_steps = steps, c.warmup = steps / 5, c.eval_interval = steps, c.eval_iters = 4;
   c.probe_interval = std::max<int64_t>(1, steps / 6);
   c.scale = "sqrtc", c.alpha0 = 1.0, c.quiet = true;  // the element-wise norms' trainable form
+  c.overwrite = true;  // a rerun with other --steps replaces the example's runs
   try {
     ngcli::compare(c, {"layernorm", "rmsnorm", "dyt", "dyisru", "none"}, dir);
   } catch (const ng::Error& e) {

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
       c.max_steps = steps, c.eval_interval = steps,
       c.probe_interval = std::max<int64_t>(1, steps / 20);
       c.scale = "sqrtc", c.alpha0 = 1.0, c.quiet = true;
+      c.overwrite = true;  // a rerun with other --steps replaces the example's runs
       ngcli::compare(c, {"layernorm", "dyt"}, dir + "/" + regime);
       const auto summary =
           nlohmann::json::parse(std::ifstream(dir + "/" + regime + "/summary.json"));
