@@ -21,6 +21,7 @@
 #include "normgrad/report/sweep.h"
 #include "normgrad/train/data.h"
 #include "normgrad/train/inspect.h"
+#include "normgrad/train/model_graph.h"
 #include "normgrad/train/tensorboard.h"
 #include "normgrad/train/train.h"
 #ifdef NG_HAS_CUDA
@@ -1195,6 +1196,9 @@ TEST_SUITE("convert") {
         CAPTURE(log.path);
         REQUIRE(!log.path.empty());
         CHECK(log.framing_ok);
+        REQUIRE(log.graphs.size() == 1);  // the model graph after the surgery: the new kind
+        for (const GraphNode& n : parse_graph(log.graphs[0]))
+          if (n.name == "block0/ln_1" || n.name == "ln_f") CHECK(n.op == row.target);
         const auto& val = log.scalars.at("loss/val");
         const auto& curve = what == "norms" ? row.curve_norm_ft : row.curve_all_ft;
         REQUIRE(val.size() == curve.size() + 1);
@@ -1231,6 +1235,28 @@ TEST_SUITE("tensorboard") {
     const std::string a = "123456789";
     CHECK(crc32c((const uint8_t*)a.data(), a.size()) == 0xe3069283u);  // the standard check value
     CHECK(crc32c(nullptr, 0) == 0u);
+  }
+
+  TEST_CASE("event files: a second writer in the same second gets a file of its own") {
+    // As a run stopped and resumed by one process does: the first segment's file (and the
+    // graph only it holds) must not be truncated by the second's.
+    const std::string dir = "tb_two_writers";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::string first_path;
+    {
+      TensorBoardWriter first(dir);
+      first.graph("");  // an empty GraphDef
+      first_path = first.path();
+    }
+    TensorBoardWriter second(dir);
+    second.flush();
+    CHECK(second.path() != first_path);
+    const auto files = event_files(dir);
+    REQUIRE(files.size() == 2);
+    CHECK(files[0] == first_path);  // name order is creation order
+    CHECK(read_event_file(files[0]).graphs.size() == 1);
+    fs::remove_all(dir);
   }
 
   TEST_CASE("event files: TFRecord framing, CRCs, every scalar and probe of a run") {
@@ -1309,6 +1335,152 @@ TEST_SUITE("tensorboard") {
           json::array({"_hparams_/session_end_info", "_hparams_/session_start_info"}));
     MESSAGE("the tensorboard package read ", r["scalars"].size(), " scalar tags and ",
             r["histograms"].size(), " histogram tags, all equal to what normgrad wrote");
+  }
+
+  TEST_CASE("model graph: a GPT's layers as GraphDef nodes, wired as the data flows") {
+    nn::GPTConfig gc;
+    gc.vocab = 11, gc.n_layer = 2, gc.n_head = 2, gc.n_embd = 8, gc.block_size = 6;
+    gc.norm = "dyt", gc.norm_final = "rmsnorm", gc.embed_scale = true;  // dropout 0: no nodes
+    nn::GPT m(gc);
+    // A norm put in by surgery shows its own kind: the graph names no kind itself.
+    nn::replace_norm(m, "transformer.h.1.ln_2",
+                     std::make_shared<nn::Norm>("derf", 8, NormOptions{}));
+    const std::vector<GraphNode> nodes = parse_graph(gpt_graph_def(m, 3));
+    std::map<std::string, const GraphNode*> by_name;
+    for (const GraphNode& n : nodes) {
+      CAPTURE(n.name);
+      CHECK(by_name.count(n.name) == 0);
+      by_name[n.name] = &n;
+    }
+    // idx, wte, embed_scale, positions, wpe, add_embeddings; per block ln_1, c_attn,
+    // attention, c_proj, add_attn, ln_2, c_fc, gelu, c_proj, add_mlp; ln_f, lm_head,
+    // targets, loss
+    CHECK(nodes.size() == 6 + 2 * 10 + 4);
+    const auto node = [&](const std::string& name) -> const GraphNode& {
+      CAPTURE(name);
+      REQUIRE(by_name.count(name) == 1);
+      return *by_name.at(name);
+    };
+    using Names = std::vector<std::string>;
+    for (const char* n : {"block0/ln_1", "block0/ln_2", "block1/ln_1"}) CHECK(node(n).op == "dyt");
+    CHECK(node("block1/ln_2").op == "derf");
+    CHECK(node("ln_f").op == "rmsnorm");
+    CHECK(node("wte").op == "Embedding");
+    CHECK(node("block0/attn/c_attn").op == "Linear");
+    CHECK(node("block0/attn/attention").op == "Attention");
+    CHECK(node("block0/mlp/gelu").op == "GELU");
+    CHECK(node("block1/add_mlp").op == "Add");
+    CHECK(node("loss").op == "CrossEntropy");
+    // the data flow: each block reads the one before, the residual adds their branches
+    CHECK(node("block0/ln_1").inputs == Names{"add_embeddings"});
+    CHECK(node("add_embeddings").inputs == Names{"embed_scale", "wpe"});
+    CHECK(node("block1/add_attn").inputs == Names{"block0/add_mlp", "block1/attn/c_proj"});
+    CHECK(node("block1/ln_2").inputs == Names{"block1/add_attn"});
+    CHECK(node("block1/add_mlp").inputs == Names{"block1/add_attn", "block1/mlp/c_proj"});
+    CHECK(node("ln_f").inputs == Names{"block1/add_mlp"});
+    CHECK(node("loss").inputs == Names{"lm_head", "targets"});
+    // output shapes: [batch, block_size, width]
+    CHECK(output_shape(node("block0/ln_1")) == Shape{3, 6, 8});
+    CHECK(output_shape(node("block0/attn/c_attn")) == Shape{3, 6, 24});
+    CHECK(output_shape(node("block0/attn/attention")) == Shape{3, 6, 8});
+    CHECK(output_shape(node("block0/mlp/c_fc")) == Shape{3, 6, 32});
+    CHECK(output_shape(node("wpe")) == Shape{6, 8});
+    CHECK(output_shape(node("lm_head")) == Shape{3, 6, 11});
+    CHECK(output_shape(node("loss")) == Shape{});
+    std::set<std::string> made;  // every input names a node made before it
+    for (const GraphNode& n : nodes) {
+      for (const std::string& in : n.inputs) {
+        CAPTURE(n.name);
+        CHECK(made.count(in) == 1);
+      }
+      made.insert(n.name);
+    }
+    // every parameter once, with its shape, at the node of its module
+    for (const auto& [name, p] : m.named_parameters()) {
+      CAPTURE(name);
+      int found = 0;
+      for (const GraphNode& n : nodes)
+        for (const auto& [k, v] : n.attrs) {
+          if (k.rfind("param/", 0) != 0) continue;
+          const std::string module = n.attrs.count("module")
+                                         ? attr_fields(n.attrs.at("module"))[2].bytes + "."
+                                         : std::string();
+          if (module + k.substr(6) != name) continue;
+          ++found;
+          CHECK(parse_shape(attr_fields(v)[7].bytes) == p.shape());
+        }
+      CHECK(found == 1);
+    }
+    CHECK(attr_fields(node("block0/attn/attention").attrs.at("n_head"))[3].varint == 2);
+  }
+
+  TEST_CASE("model graph: written once per run, drawn by TensorBoard's own GRAPHS backend") {
+    const std::string dir = "tb_graph";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    TrainConfig c = tiny_cfg(dir + "/dyt");  // dropout 0.1: the dropouts are nodes too
+    c.norm = "dyt", c.norm_final = "rmsnorm", c.stop_at = 6;
+    train(c);
+    c.stop_at = 0, c.resume = true;
+    train(c);
+    const auto files = event_files(c.out);
+    REQUIRE(files.size() == 2);  // one per segment
+    size_t graphs = 0;
+    for (const auto& f : files) graphs += read_event_file(f).graphs.size();
+    CHECK(graphs == 1);  // the first segment's: a resume adds no second graph
+    REQUIRE(!read_event_file(files[0]).graphs.empty());
+    const auto nodes = parse_graph(read_event_file(files[0]).graphs[0]);
+    // 10 outside the blocks (idx, wte, positions, wpe, add_embeddings, drop, ln_f, lm_head,
+    // targets, loss) and 12 per block (with attn/resid_dropout and mlp/dropout)
+    CHECK(nodes.size() == 10 + (size_t)c.n_layer * 12);
+
+    const char* env = std::getenv("NG_TB_PYTHON");
+    const std::string py = env ? env : "";
+    if (py.empty() ||
+        std::system((py + " -c 'import tensorboard' > /dev/null 2>&1").c_str()) != 0) {
+      MESSAGE("skipped the check with TensorBoard's graphs backend: NG_TB_PYTHON ",
+              py.empty() ? "is not set" : "'" + py + "' cannot import tensorboard",
+              " (tools/test.sh installs it from PyPI)");
+      return;
+    }
+    const std::string cmd =
+        py + " " + NG_TEST_DIR + "/tensorboard_graph.py " + dir + " > tb_graph.json";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    const json r = json::parse(std::ifstream("tb_graph.json"));
+    CHECK(r["runs"]["dyt"]["run_graph"] == true);  // the GRAPHS tab offers the run's graph
+    const json& g = r["graphs"]["dyt"];
+    REQUIRE(g.size() == nodes.size());
+    std::map<std::string, json> by_name;
+    for (const json& n : g) by_name[n["name"].get<std::string>()] = n;
+    CHECK(by_name.size() == g.size());
+    int norms = 0;
+    for (const json& n : g) {
+      const std::string name = n["name"];
+      CAPTURE(name);
+      for (const auto& in : n["input"]) CHECK(by_name.count(in.get<std::string>()) == 1);
+      REQUIRE(n["output_shapes"].is_array());
+      CHECK(n["output_shapes"].size() == 1);
+      if (name.size() >= 5 &&
+          (name.substr(name.size() - 5) == "/ln_1" || name.substr(name.size() - 5) == "/ln_2")) {
+        CHECK(n["op"] == "dyt");
+        CHECK(n["params"]["alpha"] == json::array());  // DyT's scalar alpha
+        CHECK(n["params"]["weight"] == json::array({c.n_embd}));
+        ++norms;
+      }
+    }
+    CHECK(norms == 2 * c.n_layer);
+    CHECK(by_name["ln_f"]["op"] == "rmsnorm");
+    CHECK(by_name["block1/attn/c_attn"]["output_shapes"][0] ==
+          json::array({c.batch, c.block_size, 3 * c.n_embd}));
+    CHECK(by_name["block1/attn/c_attn"]["params"]["weight"] ==
+          json::array({3 * c.n_embd, c.n_embd}));
+    CHECK(by_name["block1/attn/c_attn"]["module"] == "transformer.h.1.attn.c_attn");
+    CHECK(by_name["block1/mlp/dropout"]["op"] == "Dropout");
+    CHECK(by_name["block1/add_mlp"]["input"] ==
+          json::array({"block1/add_attn", "block1/mlp/dropout"}));
+    MESSAGE("TensorBoard's graphs backend: ", g.size(), " nodes, ", norms,
+            " dyt norms in the blocks, every input a node");
+    fs::remove_all(dir);
   }
 
   TEST_CASE("hparams: TensorBoard's own backend lists every run's recipe and filters by it") {

@@ -15,6 +15,7 @@
 #include "normgrad/report/staging.h"
 #include "normgrad/train/data.h"
 #include "normgrad/train/files.h"
+#include "normgrad/train/model_graph.h"
 #include "normgrad/train/saved_run.h"
 #include "normgrad/train/tensorboard.h"
 #include "normgrad/train/train.h"
@@ -167,6 +168,7 @@ struct Surgeon {
       // TensorBoard would draw them as this fine-tuning's curves.
       clear_run_files(tb_dir);
       tb = std::make_unique<TensorBoardWriter>(tb_dir);
+      tb->graph(gpt_graph_def(m, run.cfg.batch));  // the norms after the surgery
       tb->scalar("loss/val", after, 0);
     }
     std::vector<double> curve;

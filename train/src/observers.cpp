@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string_view>
 
+#include "normgrad/train/files.h"
 #include "normgrad/train/inspect.h"
+#include "normgrad/train/model_graph.h"
 
 namespace ngcli {
 using json = nlohmann::json;
@@ -86,8 +89,19 @@ RunLog::RunLog(Session& s, int64_t last) : session_(s), last_(last), tty_(isatty
     probes_log_.open(s.probes_path, std::ios::app);
   }
   if (!s.run.tensorboard) return;
+  // The model graph once per run folder: TensorBoard keeps one graph per run and warns when a
+  // later event file brings another. An event file already there is an earlier segment's (a
+  // new run's --overwrite has removed an old run's), and the first segment that wrote event
+  // files wrote the graph; a resume cannot change the model, so that graph holds. A resume of
+  // segments run with --tensorboard false finds none and writes it.
+  const auto files = run_files(s.run.out);
+  const bool graph_written = std::any_of(files.begin(), files.end(), [](const std::string& f) {
+    return f.rfind("events.out.tfevents.", 0) == 0;
+  });
   tb_ = std::make_unique<TensorBoardWriter>(s.run.out);
   tb_->hparams_session_start(run_hparams(s.run));  // each segment: the same values
+  // Each rank's forward pass sees its rows of the global batch.
+  if (!graph_written) tb_->graph(gpt_graph_def(s.model, s.run.batch / s.ranks));
 }
 
 void RunLog::end(bool diverged, bool complete) {

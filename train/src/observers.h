@@ -1,7 +1,8 @@
 // What a run writes besides its checkpoint, step by step: metrics.jsonl with the TensorBoard
 // scalars, probes.jsonl (every probe record also as TensorBoard scalars, and gradient and
 // parameter histograms at probe steps), samples, the run's hyperparameters (TensorBoard's
-// hparams plugin), and the console's progress line. Rank 0 writes.
+// hparams plugin), the model graph (its GRAPHS tab), and the console's progress line.
+// Rank 0 writes.
 #pragma once
 #include <cstdint>
 #include <fstream>

@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <variant>
 
 #include "normgrad/error.h"
+#include "protobuf_wire.h"
 
 namespace ngcli {
 
@@ -33,42 +35,8 @@ uint32_t masked_crc32c(const uint8_t* data, size_t n) {
 }
 
 namespace {
-// Protocol buffer wire format: key = field << 3 | wire type (0 varint, 1 fixed64,
-// 2 length-delimited, 5 fixed32).
-void varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out += (char)(uint8_t)(v | 0x80);
-    v >>= 7;
-  }
-  out += (char)(uint8_t)v;
-}
-void key(std::string& out, int field, int wire) { varint(out, (uint64_t)(field << 3 | wire)); }
-void fixed64(std::string& out, int field, double v) {
-  key(out, field, 1);
-  char b[8];
-  std::memcpy(b, &v, 8);
-  out.append(b, 8);
-}
-void fixed32(std::string& out, int field, float v) {
-  key(out, field, 5);
-  char b[4];
-  std::memcpy(b, &v, 4);
-  out.append(b, 4);
-}
-void bytes(std::string& out, int field, const std::string& v) {
-  key(out, field, 2);
-  varint(out, v.size());
-  out += v;
-}
-void packed_doubles(std::string& out, int field, const std::vector<double>& v) {
-  std::string body;
-  for (double x : v) {
-    char b[8];
-    std::memcpy(b, &x, 8);
-    body.append(b, 8);
-  }
-  bytes(out, field, body);
-}
+using pb::bytes, pb::fixed32, pb::fixed64, pb::key, pb::packed_doubles, pb::varint;
+
 double now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -109,9 +77,15 @@ std::string event_with_value(const std::string& value, int64_t step) {
 TensorBoardWriter::TensorBoardWriter(const std::string& dir) {
   char host[256] = "localhost";
   gethostname(host, sizeof host - 1);
-  path_ = dir + "/events.out.tfevents." + std::to_string((long long)now()) + "." + host + "." +
-          std::to_string(getpid());
-  file_ = std::fopen(path_.c_str(), "wb");
+  const std::string base = dir + "/events.out.tfevents." + std::to_string((long long)now()) + "." +
+                           host + "." + std::to_string(getpid());
+  // Created exclusively: a second writer of this process in the same second (a run stopped
+  // and resumed by one program, as the tests do) takes the name with ".1", ".2", ... rather
+  // than truncating the first segment's file; the suffix sorts after it, and TensorBoard
+  // reads a folder's event files in name order.
+  path_ = base;
+  for (int n = 1; !(file_ = std::fopen(path_.c_str(), "wbx")) && errno == EEXIST && n < 1000; ++n)
+    path_ = base + "." + std::to_string(n);
   if (!file_) ng::fail("tensorboard", "cannot create ", path_);
   std::string first;
   fixed64(first, 1, now());
@@ -207,6 +181,14 @@ void TensorBoardWriter::hparams_session_end(SessionStatus status) {
   bytes(data, 4, end);  // HParamsPluginData.session_end_info
   write_event(event_with_value(
       plugin_value("_hparams_/session_end_info", "hparams", data, null_tensor()), 0));
+  flush();
+}
+
+void TensorBoardWriter::graph(const std::string& graph_def) {
+  std::string event;
+  fixed64(event, 1, now());
+  bytes(event, 4, graph_def);  // Event.graph_def: the serialized GraphDef
+  write_event(event);
   flush();
 }
 

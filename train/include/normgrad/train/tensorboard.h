@@ -1,7 +1,8 @@
 // TensorBoard event files, written directly: TFRecord framing (length, masked CRC32C of
 // the length, payload, masked CRC32C of the payload) around Event protocol buffers
-// (wall_time, step, and a Summary of scalar values or histograms). No protobuf or
-// TensorFlow dependency: the few message fields are encoded by hand below.
+// (wall_time, step, and a Summary of scalar values, histograms or plugin data; or a model
+// graph). No protobuf or TensorFlow dependency: the few message fields are encoded by hand
+// (src/protobuf_wire.h).
 //   TensorBoardWriter tb("runs/dyt");           // runs/dyt/events.out.tfevents.<time>.<host>
 //   tb.scalar("loss/train", 3.21, step);
 #pragma once
@@ -32,6 +33,10 @@ class TensorBoardWriter {
                  int buckets = 30);
   // Text (the text plugin: markdown shown per step), e.g. samples from the model.
   void text(const std::string& tag, const std::string& text, int64_t step);
+  // The GRAPHS tab's run graph: `graph_def` is a serialized tensorflow GraphDef
+  // (model_graph.h builds a GPT's). Once per run: TensorBoard keeps one graph per run folder
+  // and warns when a later event file brings another.
+  void graph(const std::string& graph_def);
 
   // The hparams plugin (TensorBoard's HPARAMS tab): this folder is one session with these
   // hyperparameters; the tab lists the sessions of a log folder with their values and
