@@ -8,6 +8,7 @@
 
 #include "../cuda/src/offsets.h"
 #include "cli_helpers.h"
+#include "gpu_ready.h"
 #include "helpers.h"
 #include "kind_table.h"
 #include "normgrad/nn/gpt.h"
@@ -23,20 +24,6 @@ using namespace ngt;
 
 namespace {
 
-// True when the GPU tests can run; otherwise prints the reason once per test case.
-bool gpu_ready() {
-#ifndef NG_HAS_CUDA
-  MESSAGE("skipped: normgrad was built without the CUDA backend (NG_CUDA=OFF or no nvcc)");
-  return false;
-#else
-  if (!cuda::is_available()) {
-    MESSAGE("skipped: CUDA backend built, but no usable GPU here (" << cuda::unavailable_reason()
-                                                                    << ")");
-    return false;
-  }
-  return true;
-#endif
-}
 
 Tensor to_gpu_leaf(const Tensor& t) {
   Tensor g = t.detach().to(Device::CUDA);

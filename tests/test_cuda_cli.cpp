@@ -20,6 +20,7 @@
 
 #include "../core/src/cpu/cpu_backend.h"
 #include "cli_helpers.h"
+#include "gpu_ready.h"
 #include "normgrad/backend.h"
 #include "normgrad/nn/gpt.h"
 #include "normgrad/nn/hf_gpt2.h"
@@ -42,20 +43,6 @@ using json = nlohmann::json;
 
 namespace {
 
-// True when the GPU tests can run; otherwise prints the reason once per test case.
-bool gpu_ready() {
-#ifndef NG_HAS_CUDA
-  MESSAGE("skipped: normgrad was built without the CUDA backend (NG_CUDA=OFF or no nvcc)");
-  return false;
-#else
-  if (!ng::cuda::is_available()) {
-    MESSAGE("skipped: CUDA backend built, but no usable GPU here ("
-            << ng::cuda::unavailable_reason() << ")");
-    return false;
-  }
-  return true;
-#endif
-}
 
 std::string slurp(const std::string& path) {
   std::ifstream f(path);

@@ -1,21 +1,39 @@
 // The fused GPU attention kernels (cuda/src/flash_kernels.cuh), the exact source, run on the
-// CPU: each GPU block is 256 std::threads, __syncthreads a std::barrier, a warp shuffle an
+// CPU: each GPU block is 256 fibers (ucontext) on one OS thread, __syncthreads a switch back
+// to a scheduler that resumes every fiber once all have arrived (in a shuffled order each
+// round, so no kernel can lean on one thread running before another), a warp shuffle an
 // exchange through a slot array between two barriers, shared memory a buffer of NaN bytes,
-// and every output starts as NaN. Values and gradients must equal the float64 specification
+// and every output starts as NaN. A barrier that some threads skip while others wait fails
+// the test. Values and gradients must equal the float64 specification
 // (composed::causal_self_attention) to the GPU parity tests' tolerances, for every kernel
 // instantiation (head sizes up to 16, 32, 64, 128), ragged tiles, float and double, large
 // scores whose row maximum sits in a late key tile. It
 // checks the thread map, the shared-memory layout, padding, shuffles and barriers -- what
 // the tile replay (test_flash_plan.cpp) cannot -- on any machine; it does not model warp
 // scheduling or the GPU's memory model, which the GPU run's racecheck covers.
-#include <barrier>
+// Fibers, not OS threads: 256 threads meeting at a barrier cost the kernel (and ctest -j's
+// other tests) more in context switches than the kernels' arithmetic (34.7 s wall, 18 CPU-s
+// mostly system time with std::thread + std::barrier on the 2-core CI machine).
+#include <ucontext.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
-#include <thread>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "helpers.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define NG_ASAN_FIBERS 1
+#endif
 
 // ---- the CUDA names the kernels use, on the host ----
 #define __global__
@@ -30,23 +48,123 @@ namespace emu {
 struct Dim3 {
   unsigned x = 1, y = 1, z = 1;
 };
-thread_local Dim3 threadIdx, blockIdx, gridDim, blockDim;
-thread_local unsigned char* smem;
-thread_local std::barrier<>* bar;
-thread_local double* slots;
+// One OS thread runs every fiber, so these are plain globals; the scheduler sets threadIdx
+// before it resumes a fiber.
+inline Dim3 threadIdx, blockIdx, gridDim, blockDim;
+inline unsigned char* smem;
+inline double* slots;
+
+// n fibers that run body(t), t in [0, n), up to each barrier() in turn. Stacks are kept
+// between runs (a fresh page costs ~10 us on this VM).
+class Fibers {
+ public:
+  void run(unsigned n, std::function<void(unsigned)> body) {
+    constexpr size_t kStackBytes = 256 * 1024;
+    while (fibers_.size() < n) fibers_.push_back({{}, std::make_unique<char[]>(kStackBytes), State::done});
+    body_ = std::move(body);
+    for (unsigned t = 0; t < n; ++t) {
+      Fiber& f = fibers_[t];
+      getcontext(&f.context);
+      f.context.uc_stack = {f.stack.get(), 0, kStackBytes};
+      f.context.uc_link = &scheduler_;
+      makecontext(&f.context, &Fibers::entry, 0);
+      f.state = State::ready;
+    }
+    std::vector<unsigned> order(n);
+    std::iota(order.begin(), order.end(), 0u);
+    for (;;) {
+      std::shuffle(order.begin(), order.end(), rng_);
+      for (unsigned t : order) resume(t, kStackBytes);
+      const auto waiting = (unsigned)std::count_if(fibers_.begin(), fibers_.begin() + n,
+                                                   [](const Fiber& f) { return f.state == State::at_barrier; });
+      if (waiting == 0) return;  // every thread returned
+      if (waiting != n)
+        throw std::logic_error("flash emulation: divergent __syncthreads: " + std::to_string(waiting) + " of " +
+                               std::to_string(n) + " threads wait at a barrier that the others never reach");
+      for (unsigned t = 0; t < n; ++t) fibers_[t].state = State::ready;
+    }
+  }
+
+  // __syncthreads from inside a fiber: back to the scheduler until every thread arrived.
+  void barrier() {
+    Fiber& f = fibers_[running_];
+    f.state = State::at_barrier;
+    switch_out(&f.context, false);
+  }
+
+ private:
+  enum class State { ready, at_barrier, done };
+  struct Fiber {
+    ucontext_t context;
+    std::unique_ptr<char[]> stack;
+    State state;
+  };
+
+  void resume(unsigned t, size_t stack_bytes) {
+    running_ = t;
+    threadIdx = {t, 0, 0};
+#ifdef NG_ASAN_FIBERS
+    void* fake_stack = nullptr;
+    __sanitizer_start_switch_fiber(&fake_stack, fibers_[t].stack.get(), stack_bytes);
+    swapcontext(&scheduler_, &fibers_[t].context);
+    __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+#else
+    swapcontext(&scheduler_, &fibers_[t].context);
+#endif
+  }
+  void switch_out(ucontext_t* from, bool exiting) {
+#ifdef NG_ASAN_FIBERS
+    void* fake_stack = nullptr;
+    __sanitizer_start_switch_fiber(exiting ? nullptr : &fake_stack, scheduler_bottom_, scheduler_size_);
+    if (exiting) return;  // entry() returns; uc_link resumes the scheduler
+    swapcontext(from, &scheduler_);
+    __sanitizer_finish_switch_fiber(fake_stack, &scheduler_bottom_, &scheduler_size_);
+#else
+    if (!exiting) swapcontext(from, &scheduler_);
+#endif
+  }
+  static void entry();
+
+  std::vector<Fiber> fibers_;
+  std::function<void(unsigned)> body_;
+  ucontext_t scheduler_{};
+  unsigned running_ = 0;
+  std::mt19937 rng_{20261205};
+#ifdef NG_ASAN_FIBERS
+  const void* scheduler_bottom_ = nullptr;
+  size_t scheduler_size_ = 0;
+#endif
+  friend Fibers& fibers();
+};
+
+inline Fibers& fibers() {
+  static Fibers instance;
+  return instance;
+}
+
+inline void Fibers::entry() {
+  Fibers& self = fibers();
+#ifdef NG_ASAN_FIBERS
+  __sanitizer_finish_switch_fiber(nullptr, &self.scheduler_bottom_, &self.scheduler_size_);
+#endif
+  const unsigned t = self.running_;
+  self.body_(t);
+  self.fibers_[t].state = State::done;
+  self.switch_out(nullptr, true);
+}
 }  // namespace emu
 using emu::blockDim;
 using emu::blockIdx;
 using emu::gridDim;
 using emu::threadIdx;
 
-inline void __syncthreads() { emu::bar->arrive_and_wait(); }
+inline void __syncthreads() { emu::fibers().barrier(); }
 template <class T>
 T __shfl_xor_sync(unsigned, T v, int lane_mask) {
   emu::slots[threadIdx.x] = (double)v;
-  emu::bar->arrive_and_wait();
+  __syncthreads();
   const T other = (T)emu::slots[threadIdx.x ^ lane_mask];
-  emu::bar->arrive_and_wait();
+  __syncthreads();
   return other;
 }
 namespace ng::cuda {
@@ -67,27 +185,20 @@ namespace fl = ng::cuda::flash;
 
 namespace {
 
-// Runs f once per block of `grid`, `threads` host threads per block.
+// Runs f once per block of `grid`, `threads` fibers per block.
 template <class F>
 void launch(emu::Dim3 grid, unsigned threads, size_t shared_bytes, F f) {
+  std::vector<unsigned char> shared;
+  std::vector<double> slots(threads);
   for (unsigned by = 0; by < grid.y; ++by)
     for (unsigned bx = 0; bx < grid.x; ++bx) {
-      std::vector<unsigned char> shared(shared_bytes ? shared_bytes : 1, 0xFF);  // NaN bytes
-      std::barrier<> barrier(threads);
-      std::vector<double> slots(threads);
-      std::vector<std::thread> pool;
-      for (unsigned t = 0; t < threads; ++t)
-        pool.emplace_back([&, t] {
-          emu::threadIdx = {t, 0, 0};
-          emu::blockIdx = {bx, by, 0};
-          emu::gridDim = grid;
-          emu::blockDim = {threads, 1, 1};
-          emu::smem = shared.data();
-          emu::bar = &barrier;
-          emu::slots = slots.data();
-          f();
-        });
-      for (auto& th : pool) th.join();
+      shared.assign(shared_bytes ? shared_bytes : 1, 0xFF);  // NaN bytes
+      emu::blockIdx = {bx, by, 0};
+      emu::gridDim = grid;
+      emu::blockDim = {threads, 1, 1};
+      emu::smem = shared.data();
+      emu::slots = slots.data();
+      emu::fibers().run(threads, [&](unsigned) { f(); });
     }
 }
 
@@ -211,5 +322,25 @@ TEST_SUITE("cuda") {
     // overflow or lose the early tiles. T = 150 spans three float tiles and five double ones.
     check_case<double>({1, 150, 32, 2, 4});
     check_case<float>({1, 150, 32, 2, 2.5});
+  }
+}
+
+TEST_SUITE("cuda") {
+  TEST_CASE("flash emulation: a barrier that some threads skip fails, every thread sees each barrier") {
+    // The harness itself: what the kernels' checks above rely on.
+    std::vector<int> before(8, 0), seen(8, -1);
+    launch({1, 1, 1}, 8, 0, [&] {
+      before[threadIdx.x] = 1;
+      __syncthreads();
+      int sum = 0;  // every thread's write before the barrier is visible after it
+      for (int v : before) sum += v;
+      seen[threadIdx.x] = sum;
+    });
+    CHECK(seen == std::vector<int>(8, 8));
+    CHECK_THROWS_WITH_AS(launch({1, 1, 1}, 4, 0,
+                                [&] {
+                                  if (threadIdx.x != 2) __syncthreads();
+                                }),
+                         doctest::Contains("divergent __syncthreads: 3 of 4 threads"), std::logic_error);
   }
 }
