@@ -8,13 +8,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 t_start=$SECONDS
 summary=()
-cpu_seconds() {  # user + system CPU seconds of this shell's finished children so far
-  times | tail -1 | awk '{ split($1, u, "m"); split($2, s, "m"); printf "%.0f", u[1]*60 + u[2] + s[1]*60 + s[2] }'
+mkdir -p build
+times_file=build/.test-times
+# user + system CPU seconds of this shell's finished children so far. `times` runs in this
+# shell and writes a file: inside $(...) it would see a subshell, which has no children.
+children_cpu() {
+  times > "$times_file"
+  children_cpu_s=$(tail -1 "$times_file" |
+    awk '{ split($1, u, "m"); split($2, s, "m"); printf "%.0f", u[1]*60 + u[2] + s[1]*60 + s[2] }')
 }
 phase_wall=0 phase_cpu=0 phase_name=""
-begin_phase() { phase_name=$1 phase_wall=$SECONDS phase_cpu=$(cpu_seconds); echo "== $1 =="; }
+begin_phase() { phase_name=$1 phase_wall=$SECONDS; children_cpu; phase_cpu=$children_cpu_s; echo "== $1 =="; }
 end_phase() {
-  local wall=$((SECONDS - phase_wall)) cpu=$(($(cpu_seconds) - phase_cpu))
+  children_cpu
+  local wall=$((SECONDS - phase_wall)) cpu=$((children_cpu_s - phase_cpu))
   echo "== $phase_name: ${wall} s wall, ${cpu} s CPU =="
   summary+=("$phase_name ${wall} s")
 }
