@@ -757,6 +757,9 @@ TEST_SUITE("cli") {
   TEST_CASE("compare --steps-ladder: the same recipes and seeds at each length, gaps across") {
     TrainConfig c = tiny_cfg("unused");
     c.eval_interval = 10, c.dropout = 0, c.ckpt_interval = 20;
+    // compare's default probes every max_steps / 20 steps: every step of these short runs,
+    // the suite's costliest part under the sanitizers (the Jacobian's power iteration)
+    c.probe_interval = 5;
     CompareOptions o{.seeds = 2, .dir = "cli_test_ladder", .jobs = 1};
     o.steps_ladder = {15, 30};
     for (const char* s : {"layernorm:lr=0.01", "rmsnorm:lr=0.01", "dyt:lr=1e-9,min_lr=1e-9"})

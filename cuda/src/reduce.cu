@@ -82,7 +82,7 @@ __global__ void reduce_kernel(Plan plan, const T* x, O* out, int64_t chunk, bool
   if (k >= plan.K) return;  // whole warps leave together, so later shuffles stay full
   int64_t base;
   plan.kept.get(k, &base);
-  const int64_t r0 = blockIdx.y * chunk, r1 = min(plan.R, r0 + chunk);
+  const int64_t r0 = blockIdx.y * chunk, r1 = ::min(plan.R, r0 + chunk);
   auto at = [&](int64_t r) {
     if (plan.red_flat) return x[base + r];
     int64_t o;
@@ -146,7 +146,7 @@ constexpr int kColumnLanes = 8;
 template <class T>
 __global__ void column_sum_kernel(Plan plan, const T* x, T* out, int64_t chunk, double* part) {
   const int64_t k = blockIdx.x * (int64_t)32 + threadIdx.x;
-  const int64_t r0 = blockIdx.y * chunk, r1 = min(plan.R, r0 + chunk);
+  const int64_t r0 = blockIdx.y * chunk, r1 = ::min(plan.R, r0 + chunk);
   double acc = 0;  // float64 like every other sum
   if (k < plan.K)
     for (int64_t r = r0 + threadIdx.y; r < r1; r += kColumnLanes) {
