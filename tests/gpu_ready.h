@@ -15,7 +15,8 @@ inline bool gpu_ready() {
   return false;
 #else
   if (!ng::cuda::is_available()) {
-    MESSAGE("skipped: CUDA backend built, but no usable GPU here (" << ng::cuda::unavailable_reason() << ")");
+    MESSAGE("skipped: CUDA backend built, but no usable GPU here ("
+            << ng::cuda::unavailable_reason() << ")");
     return false;
   }
   return true;

@@ -24,7 +24,6 @@ using namespace ngt;
 
 namespace {
 
-
 Tensor to_gpu_leaf(const Tensor& t) {
   Tensor g = t.detach().to(Device::CUDA);
   if (t.requires_grad()) g.requires_grad_();

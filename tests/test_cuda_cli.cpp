@@ -43,7 +43,6 @@ using json = nlohmann::json;
 
 namespace {
 
-
 std::string slurp(const std::string& path) {
   std::ifstream f(path);
   std::stringstream s;

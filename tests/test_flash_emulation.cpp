@@ -60,7 +60,8 @@ class Fibers {
  public:
   void run(unsigned n, std::function<void(unsigned)> body) {
     constexpr size_t kStackBytes = 256 * 1024;
-    while (fibers_.size() < n) fibers_.push_back({{}, std::make_unique<char[]>(kStackBytes), State::done});
+    while (fibers_.size() < n)
+      fibers_.push_back({{}, std::make_unique<char[]>(kStackBytes), State::done});
     body_ = std::move(body);
     for (unsigned t = 0; t < n; ++t) {
       Fiber& f = fibers_[t];
@@ -75,12 +76,14 @@ class Fibers {
     for (;;) {
       std::shuffle(order.begin(), order.end(), rng_);
       for (unsigned t : order) resume(t, kStackBytes);
-      const auto waiting = (unsigned)std::count_if(fibers_.begin(), fibers_.begin() + n,
-                                                   [](const Fiber& f) { return f.state == State::at_barrier; });
+      const auto waiting =
+          (unsigned)std::count_if(fibers_.begin(), fibers_.begin() + n,
+                                  [](const Fiber& f) { return f.state == State::at_barrier; });
       if (waiting == 0) return;  // every thread returned
       if (waiting != n)
-        throw std::logic_error("flash emulation: divergent __syncthreads: " + std::to_string(waiting) + " of " +
-                               std::to_string(n) + " threads wait at a barrier that the others never reach");
+        throw std::logic_error(
+            "flash emulation: divergent __syncthreads: " + std::to_string(waiting) + " of " +
+            std::to_string(n) + " threads wait at a barrier that the others never reach");
       for (unsigned t = 0; t < n; ++t) fibers_[t].state = State::ready;
     }
   }
@@ -115,7 +118,8 @@ class Fibers {
   void switch_out(ucontext_t* from, bool exiting) {
 #ifdef NG_ASAN_FIBERS
     void* fake_stack = nullptr;
-    __sanitizer_start_switch_fiber(exiting ? nullptr : &fake_stack, scheduler_bottom_, scheduler_size_);
+    __sanitizer_start_switch_fiber(exiting ? nullptr : &fake_stack, scheduler_bottom_,
+                                   scheduler_size_);
     if (exiting) return;  // entry() returns; uc_link resumes the scheduler
     swapcontext(from, &scheduler_);
     __sanitizer_finish_switch_fiber(fake_stack, &scheduler_bottom_, &scheduler_size_);
@@ -326,7 +330,8 @@ TEST_SUITE("cuda") {
 }
 
 TEST_SUITE("cuda") {
-  TEST_CASE("flash emulation: a barrier that some threads skip fails, every thread sees each barrier") {
+  TEST_CASE(
+      "flash emulation: a barrier that some threads skip fails, every thread sees each barrier") {
     // The harness itself: what the kernels' checks above rely on.
     std::vector<int> before(8, 0), seen(8, -1);
     launch({1, 1, 1}, 8, 0, [&] {
@@ -341,6 +346,7 @@ TEST_SUITE("cuda") {
                                 [&] {
                                   if (threadIdx.x != 2) __syncthreads();
                                 }),
-                         doctest::Contains("divergent __syncthreads: 3 of 4 threads"), std::logic_error);
+                         doctest::Contains("divergent __syncthreads: 3 of 4 threads"),
+                         std::logic_error);
   }
 }

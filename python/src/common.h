@@ -17,6 +17,7 @@ ng::Device parse_device_name(const std::string& name);
 
 // x[key] for numpy's basic indexing (indexing.cpp).
 ng::Tensor tensor_getitem(const ng::Tensor& x, nb::handle key);
+void tensor_setitem(ng::Tensor& x, nb::handle key, nb::handle value);
 
 // A C++ loop that Ctrl-C (SIGINT) stopped has finished its step and saved its checkpoint;
 // Python then gets what any interrupted Python code raises, KeyboardInterrupt(message), with

@@ -1,11 +1,15 @@
-// compare, sweep and convert with the command's specs, each run in this process (one run
-// after another: the parallel path re-executes the running program as the normgrad command,
-// and here that program is Python). Figures come from the scripts the package ships, found
-// through set_script_dir (normgrad/__init__.py passes the package's figures folder).
+// compare, sweep and convert with the command's specs. jobs = 1 (the default) trains each
+// run in this process, one after another; jobs > 1 runs them as parallel `normgrad train`
+// processes, which needs the command (the running program here is Python, not normgrad):
+// exe= names it, else `normgrad` on PATH. Figures come from the scripts the package ships,
+// found through set_script_dir (normgrad/__init__.py passes the package's figures folder).
 #include <nanobind/stl/map.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "common.h"
 #include "normgrad/report/compare.h"
@@ -28,6 +32,23 @@ std::vector<ngcli::Variant> parse_variants(const std::optional<std::vector<std::
 std::string interrupted_message(const std::string& what, const std::string& dir) {
   return what + " interrupted: the run cut short saved its checkpoint; the report in " + dir +
          " labels the runs that did not finish";
+}
+
+// The normgrad command parallel runs execute: `exe`, else `normgrad` on PATH.
+std::string command_for_jobs(const char* what, int jobs, const std::optional<std::string>& exe) {
+  NG_CHECK(jobs >= 1, what, "jobs must be >= 1, got ", jobs);
+  if (jobs == 1) return "";
+  if (exe) {
+    NG_CHECK(std::filesystem::is_regular_file(*exe) && access(exe->c_str(), X_OK) == 0, what,
+             "exe='", *exe, "' is not an executable file (the normgrad command)");
+    return std::filesystem::absolute(*exe).string();
+  }
+  nb::object found = nb::module_::import_("shutil").attr("which")("normgrad");
+  NG_CHECK(!found.is_none(), what, "jobs=", jobs,
+           " runs each run as a `normgrad train` process, "
+           "and no normgrad command is on PATH: pass exe='.../bin/normgrad' (the command a CMake "
+           "build makes), or jobs=1 to train the runs in this process");
+  return nb::cast<std::string>(found);
 }
 
 void bind_results(nb::module_& m) {
@@ -112,12 +133,13 @@ void bind_report(nb::module_& m) {
   m.def(
       "compare",
       [](const TrainConfig& base, std::optional<std::vector<std::string>> variants, int seeds,
-         const std::string& dir) {
+         const std::string& dir, int jobs, std::optional<std::string> exe) {
         ngcli::CompareOptions o;
         o.variants = parse_variants(variants);
         o.seeds = seeds;
         o.dir = dir;
-        o.jobs = 1;
+        o.jobs = jobs;
+        o.exe = command_for_jobs("compare", jobs, exe);
         ngcli::CompareResult r;
         {
           nb::gil_scoped_release nogil;
@@ -126,17 +148,20 @@ void bind_report(nb::module_& m) {
         const int sig = r.signal;
         return result_or_keyboard_interrupt(std::move(r), sig, interrupted_message("compare", dir));
       },
-      "base"_a, "variants"_a = nb::none(), "seeds"_a = 3, "dir"_a = "report",
+      "base"_a, "variants"_a = nb::none(), "seeds"_a = 3, "dir"_a = "report", "jobs"_a = 1,
+      "exe"_a = nb::none(),
       "`normgrad compare`: each variant spec (as on the command line: 'dyt', "
       "'dyt:alpha0=0.2,lr=3e-3', ...; None: the default list) trained with seeds base.seed + k, "
-      "then the report (and figures, where matplotlib is there) in dir. Ctrl-C: "
-      "KeyboardInterrupt once the report is written.");
+      "then the report (and figures, where matplotlib is there) in dir. jobs > 1: that many runs "
+      "at a time, each a single-threaded `normgrad train` process (exe, else normgrad on PATH), "
+      "with the same numbers as jobs=1. Ctrl-C: KeyboardInterrupt once the report is written.");
 
   m.def(
       "sweep",
       [](const TrainConfig& base, std::optional<std::vector<std::string>> variants,
          const std::string& param, std::vector<std::string> values, std::vector<int64_t> widths,
-         std::vector<int64_t> layers, int seeds, const std::string& dir) {
+         std::vector<int64_t> layers, int seeds, const std::string& dir, int jobs,
+         std::optional<std::string> exe) {
         ngcli::SweepOptions o;
         o.variants = parse_variants(variants);
         o.param = param;
@@ -145,7 +170,8 @@ void bind_report(nb::module_& m) {
         o.layers = std::move(layers);
         o.seeds = seeds;
         o.dir = dir;
-        o.jobs = 1;
+        o.jobs = jobs;
+        o.exe = command_for_jobs("sweep", jobs, exe);
         ngcli::SweepResult r;
         {
           nb::gil_scoped_release nogil;
@@ -157,10 +183,12 @@ void bind_report(nb::module_& m) {
       },
       "base"_a, "variants"_a = nb::none(), "param"_a = "alpha0",
       "values"_a = std::vector<std::string>{}, "widths"_a = std::vector<int64_t>{},
-      "layers"_a = std::vector<int64_t>{}, "seeds"_a = 2, "dir"_a = "sweep",
+      "layers"_a = std::vector<int64_t>{}, "seeds"_a = 2, "dir"_a = "sweep", "jobs"_a = 1,
+      "exe"_a = nb::none(),
       "`normgrad sweep`: variants (specs as on the command line; None: dyt:scale=sqrtc) x "
       "values of param x widths (n_embd) x layers (n_layer), seeds each; empty lists take the "
-      "command's defaults (0.5 .. 16; 64, 128, 256; base.n_layer). Resumable like the command.");
+      "command's defaults (0.5 .. 16; 64, 128, 256; base.n_layer). Resumable like the command. "
+      "jobs > 1: parallel `normgrad train` processes, as compare.");
 
   auto CO = nb::class_<ngcli::ConvertOptions>(m, "ConvertOptions",
                                               "`normgrad convert`'s flags, one attribute each.");

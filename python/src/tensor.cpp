@@ -180,6 +180,9 @@ void bind_tensor(nb::module_& m) {
       .def("__getitem__", &tensor_getitem, "key"_a,
            "numpy's basic indexing (ints, slices, None, ...): a view sharing storage, except "
            "along a negative step (a copy: strides are non-negative)")
+      .def("__setitem__", &tensor_setitem, "key"_a, "value"_a,
+           "writes a Tensor (broadcast, converted to this dtype) or a number into the view "
+           "x[key]; refused on a tensor that needs grad outside no_grad, and along a negative step")
       .def(
           "expand", [](const Tensor& t, Dims s) { return t.expand(s); }, "shape"_a)
       .def("squeeze", &Tensor::squeeze, "dim"_a = nb::none())

@@ -69,3 +69,26 @@ def test_compare_with_variant_specs(tmp_path):
     assert (tmp_path / "rep" / "report.md").exists() and not r.figures
     with pytest.raises(ng.Error):
         ng.compare(base, variants=["dyt:no_such_field=1"], seeds=1, dir=str(tmp_path / "bad"))
+
+
+def test_compare_in_parallel_processes_equals_in_process(tmp_path, monkeypatch):
+    # jobs=2 runs `normgrad train` processes: the command ctest built (NG_CLI_BINARY); the
+    # numbers are those of the runs trained in this process
+    exe = os.environ.get("NG_CLI_BINARY")
+    if not exe:
+        pytest.skip("NG_CLI_BINARY is not set (ctest sets it to the normgrad command)")
+    base = small_config(tmp_path / "unused", max_steps=6, eval_interval=6, ckpt_interval=6)
+    specs = ["rmsnorm", "dyt:alpha0=0.2"]
+    with without_figures(tmp_path):
+        serial = ng.compare(base, variants=specs, seeds=1, dir=str(tmp_path / "serial"))
+        parallel = ng.compare(base, variants=specs, seeds=1, dir=str(tmp_path / "parallel"),
+                              jobs=2, exe=exe)
+    assert [o.variant for o in parallel.runs] == specs
+    assert [o.val_loss for o in parallel.runs] == [o.val_loss for o in serial.runs]
+    assert [o.train_loss for o in parallel.runs] == [o.train_loss for o in serial.runs]
+    monkeypatch.setenv("PATH", str(tmp_path))  # no normgrad command to be found
+    with pytest.raises(ng.Error, match=r"\[compare\] jobs=2 runs each run as a `normgrad train` process"):
+        ng.compare(base, variants=specs, seeds=1, dir=str(tmp_path / "nope"), jobs=2)
+    with pytest.raises(ng.Error, match=r"exe='/nonexistent' is not an executable file"):
+        ng.sweep(base, values=["1"], widths=[16], seeds=1, dir=str(tmp_path / "nope2"), jobs=2,
+                 exe="/nonexistent")
