@@ -28,7 +28,6 @@ end_phase() {
 
 begin_phase "setup"
 bash tools/setup.sh
-mkdir -p build
 
 # Optional references for the tests, each installed if missing; without network the tests
 # that need them print that they skipped:

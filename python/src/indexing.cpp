@@ -24,12 +24,12 @@ Part classify(const Tensor& x, nb::handle item) {
   if (item.is_none()) return Part::NewAxis;
   if (item.ptr() == Py_Ellipsis) return Part::Ellipsis;
   if (PySlice_Check(item.ptr())) return Part::Slice;
-  // bool is an int in Python but a mask in numpy: refuse rather than guess.
-  // a numpy array has __index__ too (for its 0-d form): its dims decide
+  // A numpy array has __index__ too (for its 0-d form): its dims decide.
   const bool array =
       PyList_Check(item.ptr()) || PyTuple_Check(item.ptr()) || nb::isinstance<Tensor>(item) ||
       (nb::hasattr(item, "__array_interface__") && nb::cast<int64_t>(item.attr("ndim")) > 0);
   if (array) return Part::Array;
+  // bool is an int in Python but a mask in numpy: refuse rather than guess.
   if (!PyBool_Check(item.ptr()) && PyIndex_Check(item.ptr())) return Part::Int;
   const std::string type = nb::cast<std::string>(nb::str(item.type().attr("__name__")));
   ng::fail("getitem", "index of type ", type, " for a tensor of shape ", ng::shape_str(x.shape()),
