@@ -354,6 +354,11 @@ static void add_checkpoint_commands(CLI::App& app, Commands& c) {
   add_device_option(*c.grads_cmd, c.go.device);
 }
 
+// --figures of compare, sweep and convert.
+static const char* const kFiguresHelp =
+    "draw the report's figures with python3 + matplotlib (0: report.md without them, a few "
+    "seconds sooner)";
+
 static void add_compare_command(CLI::App& app, Commands& c) {
   std::string default_list;
   for (const auto& v : default_variants()) default_list += "\n    " + v.spec;
@@ -381,6 +386,7 @@ static void add_compare_command(CLI::App& app, Commands& c) {
       ->check(kNonNegative)
       ->capture_default_str();
   c.compare_cmd->add_option("--report", c.co.dir, "report folder")->capture_default_str();
+  c.compare_cmd->add_option("--figures", c.co.figures, kFiguresHelp)->capture_default_str();
   c.compare_cmd->add_option(
       "--tune", c.tune_specs,
       "KEY=v1,v2,... or KEY=start..endxFACTOR, repeatable: search every variant over the same "
@@ -410,8 +416,7 @@ static void add_sweep_command(CLI::App& app, Commands& c) {
           std::to_string(kSweepLayers) + " layers, " + std::to_string(kSweepSteps) +
           " steps unless --n-layer / --max-steps are given)");
   c.sweep_flags = add_train_flags(*c.sweep_cmd, c.wc);
-  adapt_train_flags(*c.sweep_cmd, c.sweep_flags,
-                    {"out", "resume", "stop_at", "n_embd"},
+  adapt_train_flags(*c.sweep_cmd, c.sweep_flags, {"out", "resume", "stop_at", "n_embd"},
                     "sweep trains every run in full under --report DIR/runs/ and continues cut "
                     "runs when the same command is run again");
   c.sweep_cmd->add_option("--variant", c.sweep_variants,
@@ -439,6 +444,7 @@ static void add_sweep_command(CLI::App& app, Commands& c) {
       ->capture_default_str();
   c.sweep_cmd->add_option("--report", c.so.dir, "report folder (rerun to resume)")
       ->capture_default_str();
+  c.sweep_cmd->add_option("--figures", c.so.figures, kFiguresHelp)->capture_default_str();
 }
 
 static void add_convert_command(CLI::App& app, Commands& c) {
@@ -483,6 +489,7 @@ static void add_convert_command(CLI::App& app, Commands& c) {
   c.convert_cmd->add_flag("--per-layer", c.vo.per_layer, "also replace one layer at a time");
   c.convert_cmd->add_option("--data", c.vo.data, "text file (default: the run's corpus)");
   c.convert_cmd->add_option("--report", c.vo.dir, "report folder")->capture_default_str();
+  c.convert_cmd->add_option("--figures", c.vo.figures, kFiguresHelp)->capture_default_str();
   c.convert_cmd
       ->add_option("--tensorboard", c.vo.tensorboard,
                    "TensorBoard runs of every fine-tuning in REPORT/runs/ (true/false)")

@@ -746,6 +746,7 @@ TEST_SUITE("cli") {
     // In parallel processes (the normgrad binary): the same numbers.
     CompareOptions p = o;
     p.jobs = 2, p.exe = NG_CLI_BINARY, p.dir = "cli_test_report_par";
+    p.figures = false;  // drawn above; 5 s of matplotlib a report
     CompareResult rp = compare(c, p);
     REQUIRE(rp.runs.size() == 6);
     for (size_t i = 0; i < 6; ++i) {
@@ -761,6 +762,7 @@ TEST_SUITE("cli") {
     // the suite's costliest part under the sanitizers (the Jacobian's power iteration)
     c.probe_interval = 5;
     CompareOptions o{.seeds = 2, .dir = "cli_test_ladder", .jobs = 1};
+    o.figures = false;  // the figure step is tested by the test above
     o.steps_ladder = {15, 30};
     for (const char* s : {"layernorm:lr=0.01", "rmsnorm:lr=0.01", "dyt:lr=1e-9,min_lr=1e-9"})
       o.variants.push_back(parse_variant(s));
@@ -1041,7 +1043,9 @@ TEST_SUITE("sweep") {
     }
     // resumable: a rerun reuses every finished run and gives the same table
     const auto csv = lines("sweep_test/sweep.csv");
+    o.figures = false;  // drawn above
     SweepResult again = sweep(c, o);
+    CHECK(!again.figures);
     CHECK(again.ran == 0);
     CHECK(again.reused == 8);
     CHECK(lines("sweep_test/sweep.csv") == csv);

@@ -520,16 +520,16 @@ TEST_SUITE("cli") {
         {"grads", "grads --ckpt " + ckpt + " --out cuda_cli_dev_grads.safetensors"},
         {"convert", "convert --ckpt " + ckpt +
                         " --to dyt --init default --steps 0 --eval-batches 1 --tensorboard false "
-                        "--report cuda_cli_dev_report"},
+                        "--figures 0 --report cuda_cli_dev_report"},
         {"compare",
          "compare --data " + data +
              " --kinds layernorm --seeds 1 --max-steps 2 --n-layer 1 --n-embd 16 --n-head 2 "
              "--block-size 16 --batch 2 --eval-iters 1 --tensorboard false --jobs 1 "
-             "--report cuda_cli_dev_report"},
+             "--figures 0 --report cuda_cli_dev_report"},
         {"sweep", "sweep --data " + data +
                       " --values 1 --widths 16 --seeds 1 --max-steps 2 --n-layer 1 --n-head 2 "
                       "--block-size 16 --batch 2 --eval-iters 1 --tensorboard false --jobs 1 "
-                      "--report cuda_cli_dev_report"}};
+                      "--figures 0 --report cuda_cli_dev_report"}};
     for (const auto& [name, args] : commands) {
       CAPTURE(name);
       const Ran bad = normgrad(args + " --device tpu", "cuda_cli_dev_" + name, 2);

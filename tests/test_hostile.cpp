@@ -237,15 +237,17 @@ pid_t start_cli_group(const std::vector<std::string>& args) {
   return pid;
 }
 // A small compare to cut and rerun: 2 variants, 1 seed, tiny runs of `steps` steps (one
-// thread each: on a busy machine more threads only contend).
-std::string small_compare(const std::string& report, int jobs, int steps) {
+// thread each: on a busy machine more threads only contend), figures only when asked for
+// (matplotlib's 5 s would be most of the rerun test's time).
+std::string small_compare(const std::string& report, int jobs, int steps, bool figures = false) {
   return "compare --data " + corpus_file() + " --report " + report +
          " --kinds layernorm,rmsnorm --seeds 1 --jobs " + std::to_string(jobs) +
          " --n-layer 1 --n-embd 16 --block-size 16 --max-steps " + std::to_string(steps) +
          " --ckpt-interval 20 --eval-interval 1000000 --eval-iters 2 --threads 1"
          // compare's default probes every max_steps / 20 steps; these tests need none (a
          // third of their time in the sanitizer build)
-         " --probe-interval 100";
+         " --probe-interval 100" +
+         (figures ? "" : " --figures 0");
 }
 std::vector<std::string> split_words(const std::string& line) {
   std::istringstream in(line);
@@ -581,7 +583,7 @@ TEST_SUITE("hostile") {
       execl(NG_CLI_BINARY, NG_CLI_BINARY, "compare", "--data", data.c_str(), "--report",
             report.c_str(), "--kinds", "layernorm,rmsnorm,dyt", "--seeds", "1", "--jobs", "2",
             "--n-layer", "1", "--n-embd", "16", "--block-size", "16", "--max-steps", "1000000",
-            "--ckpt-interval", "1000000", (char*)nullptr);
+            "--ckpt-interval", "1000000", "--figures", "0", (char*)nullptr);
       _exit(127);
     }
     const std::string first = report + "/runs/layernorm/seed1337/metrics.jsonl";
@@ -699,7 +701,7 @@ TEST_SUITE("hostile") {
     }
     const std::string report = "hostile_staged";
     fs::remove_all(report);
-    const pid_t pid = start_cli_group(split_words(small_compare(report, 1, 20)));
+    const pid_t pid = start_cli_group(split_words(small_compare(report, 1, 20, true)));
     REQUIRE(pid > 0);
     // the figure script's log opens in the staging folder as the script starts
     std::string staging;
@@ -724,7 +726,7 @@ TEST_SUITE("hostile") {
       CHECK((name == "runs" || name == kLockFile || name.rfind(".report-staging-", 0) == 0));
     }
     // the rerun keeps both runs and writes the whole report, and no staging folder is left
-    auto [rc, err] = run_cli(small_compare(report, 1, 20));
+    auto [rc, err] = run_cli(small_compare(report, 1, 20, true));
     REQUIRE_MESSAGE(rc == 0, err);
     CHECK(text_of("cli_out.txt").find("2 runs finished before (kept)") != std::string::npos);
     CHECK(fs::exists(report + "/summary.json"));
@@ -892,7 +894,11 @@ TEST_SUITE("hostile") {
     CHECK(lines(run + "/metrics.jsonl").size() == 3);
     sleep(1);  // event file names carry the second they were made
     base.overwrite = true;
-    compare(base, {"layernorm"}, report);
+    compare(base, {.variants = {parse_variant("layernorm")},
+                   .seeds = 1,
+                   .dir = report,
+                   .jobs = 1,
+                   .figures = false});
     CHECK(count_event_files(run) == 1);
     CHECK(lines(run + "/metrics.jsonl").size() == 2);
   }
@@ -940,7 +946,9 @@ TEST_SUITE("hostile") {
                                  "--max-steps",
                                  "1000000",
                                  "--ckpt-interval",
-                                 "1000000"});
+                                 "1000000",
+                                 "--figures",
+                                 "0"});
     REQUIRE(pid > 0);
     const std::string run = report + "/runs/layernorm/seed1337";
     wait_for_file(run + "/metrics.jsonl");
@@ -1122,7 +1130,7 @@ TEST_SUITE("hostile") {
     const Original o = make_original("hostile_convert_src");
     ConvertOptions c;
     c.ckpt = o.ckpt, c.to = {"dyt"}, c.inits = {"default"}, c.steps = 2, c.eval_batches = 1;
-    c.stats_batches = 1, c.dir = "hostile_convert", c.quiet = true;
+    c.stats_batches = 1, c.dir = "hostile_convert", c.quiet = true, c.figures = false;
     convert(c);
     const std::string run = c.dir + "/runs/dyt-default-norms";
     REQUIRE(count_event_files(run) == 1);

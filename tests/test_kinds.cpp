@@ -146,7 +146,7 @@ TEST_SUITE("kinds") {
     ConvertOptions co;
     co.ckpt = src.out + "/ckpt.safetensors";
     co.to = {"rt_softsign"}, co.steps = 2, co.eval_batches = 2, co.stats_batches = 2;
-    co.dir = "kinds_surgery", co.quiet = true, co.tensorboard = false;
+    co.dir = "kinds_surgery", co.quiet = true, co.tensorboard = false, co.figures = false;
     const ConvertResult cr = convert(co);
     REQUIRE(cr.rows.size() == 2);
     const auto& stats_row = cr.rows[1];

@@ -1034,14 +1034,14 @@ def set_script_dir(dir: str) -> None:
     Where compare, sweep and convert find their figure scripts first (plot_report.py, ...); the package sets its own folder on import.
     """
 
-def compare(base: TrainConfig, variants: Sequence[str] | None = None, seeds: int = 3, dir: str = 'report', jobs: int = 1, exe: str | None = None) -> object:
+def compare(base: TrainConfig, variants: Sequence[str] | None = None, seeds: int = 3, dir: str = 'report', jobs: int = 1, exe: str | None = None, figures: bool = True) -> object:
     """
-    `normgrad compare`: each variant spec (as on the command line: 'dyt', 'dyt:alpha0=0.2,lr=3e-3', ...; None: the default list) trained with seeds base.seed + k, then the report (and figures, where matplotlib is there) in dir. jobs > 1: that many runs at a time, each a single-threaded `normgrad train` process (exe, else normgrad on PATH), with the same numbers as jobs=1. Ctrl-C: KeyboardInterrupt once the report is written.
+    `normgrad compare`: each variant spec (as on the command line: 'dyt', 'dyt:alpha0=0.2,lr=3e-3', ...; None: the default list) trained with seeds base.seed + k, then the report (and figures, where matplotlib is there) in dir. jobs > 1: that many runs at a time, each a single-threaded `normgrad train` process (exe, else normgrad on PATH), with the same numbers as jobs=1. figures=False: the report without figures (a few seconds sooner). Ctrl-C: KeyboardInterrupt once the report is written.
     """
 
-def sweep(base: TrainConfig, variants: Sequence[str] | None = None, param: str = 'alpha0', values: Sequence[str] = [], widths: Sequence[int] = [], layers: Sequence[int] = [], seeds: int = 2, dir: str = 'sweep', jobs: int = 1, exe: str | None = None) -> object:
+def sweep(base: TrainConfig, variants: Sequence[str] | None = None, param: str = 'alpha0', values: Sequence[str] = [], widths: Sequence[int] = [], layers: Sequence[int] = [], seeds: int = 2, dir: str = 'sweep', jobs: int = 1, exe: str | None = None, figures: bool = True) -> object:
     """
-    `normgrad sweep`: variants (specs as on the command line; None: dyt:scale=sqrtc) x values of param x widths (n_embd) x layers (n_layer), seeds each; empty lists take the command's defaults (0.5 .. 16; 64, 128, 256; base.n_layer). Resumable like the command. jobs > 1: parallel `normgrad train` processes, as compare.
+    `normgrad sweep`: variants (specs as on the command line; None: dyt:scale=sqrtc) x values of param x widths (n_embd) x layers (n_layer), seeds each; empty lists take the command's defaults (0.5 .. 16; 64, 128, 256; base.n_layer). Resumable like the command. jobs > 1: parallel `normgrad train` processes, as compare; figures as compare.
     """
 
 class ConvertOptions:
@@ -1132,6 +1132,12 @@ class ConvertOptions:
 
     @quiet.setter
     def quiet(self, arg: bool, /) -> None: ...
+
+    @property
+    def figures(self) -> bool: ...
+
+    @figures.setter
+    def figures(self, arg: bool, /) -> None: ...
 
     @property
     def device(self) -> str: ...

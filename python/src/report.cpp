@@ -133,13 +133,14 @@ void bind_report(nb::module_& m) {
   m.def(
       "compare",
       [](const TrainConfig& base, std::optional<std::vector<std::string>> variants, int seeds,
-         const std::string& dir, int jobs, std::optional<std::string> exe) {
+         const std::string& dir, int jobs, std::optional<std::string> exe, bool figures) {
         ngcli::CompareOptions o;
         o.variants = parse_variants(variants);
         o.seeds = seeds;
         o.dir = dir;
         o.jobs = jobs;
         o.exe = command_for_jobs("compare", jobs, exe);
+        o.figures = figures;
         ngcli::CompareResult r;
         {
           nb::gil_scoped_release nogil;
@@ -149,19 +150,20 @@ void bind_report(nb::module_& m) {
         return result_or_keyboard_interrupt(std::move(r), sig, interrupted_message("compare", dir));
       },
       "base"_a, "variants"_a = nb::none(), "seeds"_a = 3, "dir"_a = "report", "jobs"_a = 1,
-      "exe"_a = nb::none(),
+      "exe"_a = nb::none(), "figures"_a = true,
       "`normgrad compare`: each variant spec (as on the command line: 'dyt', "
       "'dyt:alpha0=0.2,lr=3e-3', ...; None: the default list) trained with seeds base.seed + k, "
       "then the report (and figures, where matplotlib is there) in dir. jobs > 1: that many runs "
       "at a time, each a single-threaded `normgrad train` process (exe, else normgrad on PATH), "
-      "with the same numbers as jobs=1. Ctrl-C: KeyboardInterrupt once the report is written.");
+      "with the same numbers as jobs=1. figures=False: the report without figures (a few seconds "
+      "sooner). Ctrl-C: KeyboardInterrupt once the report is written.");
 
   m.def(
       "sweep",
       [](const TrainConfig& base, std::optional<std::vector<std::string>> variants,
          const std::string& param, std::vector<std::string> values, std::vector<int64_t> widths,
          std::vector<int64_t> layers, int seeds, const std::string& dir, int jobs,
-         std::optional<std::string> exe) {
+         std::optional<std::string> exe, bool figures) {
         ngcli::SweepOptions o;
         o.variants = parse_variants(variants);
         o.param = param;
@@ -172,6 +174,7 @@ void bind_report(nb::module_& m) {
         o.dir = dir;
         o.jobs = jobs;
         o.exe = command_for_jobs("sweep", jobs, exe);
+        o.figures = figures;
         ngcli::SweepResult r;
         {
           nb::gil_scoped_release nogil;
@@ -184,11 +187,11 @@ void bind_report(nb::module_& m) {
       "base"_a, "variants"_a = nb::none(), "param"_a = "alpha0",
       "values"_a = std::vector<std::string>{}, "widths"_a = std::vector<int64_t>{},
       "layers"_a = std::vector<int64_t>{}, "seeds"_a = 2, "dir"_a = "sweep", "jobs"_a = 1,
-      "exe"_a = nb::none(),
+      "exe"_a = nb::none(), "figures"_a = true,
       "`normgrad sweep`: variants (specs as on the command line; None: dyt:scale=sqrtc) x "
       "values of param x widths (n_embd) x layers (n_layer), seeds each; empty lists take the "
       "command's defaults (0.5 .. 16; 64, 128, 256; base.n_layer). Resumable like the command. "
-      "jobs > 1: parallel `normgrad train` processes, as compare.");
+      "jobs > 1: parallel `normgrad train` processes, as compare; figures as compare.");
 
   auto CO = nb::class_<ngcli::ConvertOptions>(m, "ConvertOptions",
                                               "`normgrad convert`'s flags, one attribute each.");
@@ -207,6 +210,7 @@ void bind_report(nb::module_& m) {
       .def_rw("dir", &ngcli::ConvertOptions::dir)
       .def_rw("tensorboard", &ngcli::ConvertOptions::tensorboard)
       .def_rw("quiet", &ngcli::ConvertOptions::quiet)
+      .def_rw("figures", &ngcli::ConvertOptions::figures)
       .def_rw("device", &ngcli::ConvertOptions::device);
   m.def(
       "convert",

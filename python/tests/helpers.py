@@ -1,8 +1,6 @@
 """What several test files share: a small training config and the check of a report's
 figures."""
-import contextlib
 import json
-import pathlib
 import subprocess
 
 import normgrad as ng
@@ -32,15 +30,3 @@ def check_figures(result, folder):
     assert listed and all((folder / (f + ".png")).exists() for f in listed)
     assert "## Figures" in (folder / "report.md").read_text()
 
-
-@contextlib.contextmanager
-def without_figures(tmp_path):
-    """Reports drawn without figures (no scripts where the report library looks), to keep
-    the tests fast: matplotlib takes seconds per report. test_sweep_with_specs draws."""
-    empty = tmp_path / "no-scripts"
-    empty.mkdir()
-    ng.set_script_dir(str(empty))
-    try:
-        yield
-    finally:
-        ng.set_script_dir(str(pathlib.Path(ng.__file__).resolve().parent / "figures"))

@@ -7,7 +7,7 @@ import pytest
 
 import normgrad as ng
 
-from helpers import check_figures, small_config, without_figures
+from helpers import check_figures, small_config
 
 
 def test_the_package_ships_the_figure_scripts():
@@ -29,8 +29,9 @@ def test_sweep_with_specs(tmp_path):
     assert len((rep / "sweep.csv").read_text().splitlines()) == 3  # header + 2 runs
     check_figures(r, rep)
     again = ng.sweep(base, variants=["dyt:scale=sqrtc"], values=["0.5", "2"], widths=[16],
-                     seeds=1, dir=str(rep))
+                     seeds=1, dir=str(rep), figures=False)
     assert again.ran == 0 and again.reused == 2  # resumable, as the command
+    assert not again.figures and "--figures 0" in (rep / "report.md").read_text()
     with pytest.raises(ng.Error):
         ng.sweep(base, variants=["dyt:no_such_field=1"], values=["1"], widths=[16], seeds=1,
                  dir=str(tmp_path / "bad"))
@@ -40,10 +41,10 @@ def test_convert_a_checkpoint(tmp_path):
     run = tmp_path / "run"
     ng.train(small_config(run, norm="rmsnorm", max_steps=6, eval_interval=6, ckpt_interval=6))
     rep = tmp_path / "surgery"
-    with without_figures(tmp_path):  # the sweep test checks that figures are drawn
-        r = ng.convert(str(run / "ckpt.safetensors"), to=["dyt"], inits=["stats"], steps=2,
-                       eval_batches=2, stats_batches=1, dir=str(rep), tensorboard=False,
-                       quiet=True)
+    # figures=False: the sweep test checks that figures are drawn
+    r = ng.convert(str(run / "ckpt.safetensors"), to=["dyt"], inits=["stats"], steps=2,
+                   eval_batches=2, stats_batches=1, dir=str(rep), tensorboard=False,
+                   quiet=True, figures=False)
     assert r.source_kind == "rmsnorm" and r.before > 0
     assert [(row.target, row.init) for row in r.rows] == [("dyt", "stats")]
     assert r.rows[0].after > 0 and r.rows[0].after_all_ft > 0

@@ -8,7 +8,7 @@ import pytest
 
 import normgrad as ng
 
-from helpers import small_config, without_figures
+from helpers import small_config
 
 
 def test_config_fields_come_from_the_x_macro():
@@ -61,9 +61,9 @@ def test_callback_exception_ends_the_run(tmp_path):
 
 def test_compare_with_variant_specs(tmp_path):
     base = small_config(tmp_path / "unused", max_steps=6, eval_interval=6, ckpt_interval=6)
-    with without_figures(tmp_path):
-        r = ng.compare(base, variants=["rmsnorm", "dyt:alpha0=0.2"], seeds=1,
-                       dir=str(tmp_path / "rep"))
+    # figures=False: matplotlib's seconds a report (test_sweep_with_specs draws them)
+    r = ng.compare(base, variants=["rmsnorm", "dyt:alpha0=0.2"], seeds=1,
+                   dir=str(tmp_path / "rep"), figures=False)
     assert [o.variant for o in r.runs] == ["rmsnorm", "dyt:alpha0=0.2"]
     assert all(o.steps == 6 and o.val_loss > 0 for o in r.runs)
     assert (tmp_path / "rep" / "report.md").exists() and not r.figures
@@ -79,10 +79,10 @@ def test_compare_in_parallel_processes_equals_in_process(tmp_path, monkeypatch):
         pytest.skip("NG_CLI_BINARY is not set (ctest sets it to the normgrad command)")
     base = small_config(tmp_path / "unused", max_steps=6, eval_interval=6, ckpt_interval=6)
     specs = ["rmsnorm", "dyt:alpha0=0.2"]
-    with without_figures(tmp_path):
-        serial = ng.compare(base, variants=specs, seeds=1, dir=str(tmp_path / "serial"))
-        parallel = ng.compare(base, variants=specs, seeds=1, dir=str(tmp_path / "parallel"),
-                              jobs=2, exe=exe)
+    serial = ng.compare(base, variants=specs, seeds=1, dir=str(tmp_path / "serial"),
+                        figures=False)
+    parallel = ng.compare(base, variants=specs, seeds=1, dir=str(tmp_path / "parallel"),
+                          jobs=2, exe=exe, figures=False)
     assert [o.variant for o in parallel.runs] == specs
     assert [o.val_loss for o in parallel.runs] == [o.val_loss for o in serial.runs]
     assert [o.train_loss for o in parallel.runs] == [o.train_loss for o in serial.runs]

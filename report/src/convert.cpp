@@ -503,7 +503,8 @@ ConvertResult convert(const ConvertOptions& o) {
   if (o.per_layer) operate_per_layer(s, o, *model, res);
   StagedReport staged(o.dir);  // no half report in o.dir at any point (staging.h)
   write_text(staged.file("summary.json"), convert_summary(s, o, *model, res).dump(2));
-  const FigureSection figures = draw_figures("plot_surgery.py", staged.folder());
+  const FigureSection figures =
+      o.figures ? draw_figures("plot_surgery.py", staged.folder()) : figures_not_drawn();
   res.figures = figures.drawn;
   write_text(staged.file("report.md"), convert_markdown(s, o, positions, res) + figures.markdown);
   staged.publish();

@@ -46,6 +46,8 @@ FigureSection draw_figures(const std::string& script, const std::string& dir,
   return s;
 }
 
+FigureSection figures_not_drawn() { return {false, "\n(Figures not drawn: --figures 0.)\n"}; }
+
 std::string figures_markdown(const std::string& dir, const std::string& intro) {
   const std::vector<std::string> names = listed_figures(dir);
   if (names.empty()) return "";

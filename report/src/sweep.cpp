@@ -401,7 +401,8 @@ SweepResult sweep(const TrainConfig& base_in, const SweepOptions& opt_in) {
   find_best(w);
   StagedReport staged(w.opt.dir);  // no half report in the folder at any point (staging.h)
   write_files(w, staged);
-  const FigureSection figures = draw_figures("plot_sweep.py", staged.folder());
+  const FigureSection figures =
+      w.opt.figures ? draw_figures("plot_sweep.py", staged.folder()) : figures_not_drawn();
   w.res.figures = figures.drawn;
   write_text(staged.file("report.md"), sweep_markdown(w) + figures.markdown);
   staged.publish();

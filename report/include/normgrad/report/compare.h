@@ -33,6 +33,7 @@ struct CompareOptions {
   // --steps-ladder: the same recipes and seeds trained at each of these schedule lengths
   // (ascending, distinct; the search runs at the first); empty: base.max_steps alone.
   std::vector<int64_t> steps_ladder;
+  bool figures = true;  // draw the report's figures (python3 + matplotlib); false: --figures 0
 };
 
 struct CompareResult {

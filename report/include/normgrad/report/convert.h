@@ -37,6 +37,7 @@ struct ConvertOptions {
   std::string dir = "surgery";
   bool tensorboard = true;  // DIR/runs/<kind>-<init>-<norms|all>/: one TensorBoard run each
   bool quiet = false;
+  bool figures = true;  // draw the report's figures (python3 + matplotlib); false: --figures 0
   // "cpu" or "cuda" (as train's --device): the model, the new layers and every batch live
   // there; the statistics and losses are read back to the host.
   std::string device = "cpu";

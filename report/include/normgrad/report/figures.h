@@ -17,6 +17,8 @@ struct FigureSection {
 // run folders are relative to ("": dir).
 FigureSection draw_figures(const std::string& script, const std::string& dir,
                            const std::string& intro = "", const std::string& runs_dir = "");
+// The section when the user asked for none (--figures 0): one line saying so.
+FigureSection figures_not_drawn();
 // The section from DIR/figures.json as it is: each listed plain name whose PNG exists, in
 // order; "" when none is (a path, a missing file or a malformed list is never linked).
 std::string figures_markdown(const std::string& dir, const std::string& intro = "");

@@ -27,6 +27,7 @@ struct SweepOptions {
   // Several ranks (mpirun): the runs are dealt out over them; rank 0 writes the report. A
   // killed distributed sweep resumes like a local one (rerun the same command).
   std::shared_ptr<ng::dist::Communicator> comm;
+  bool figures = true;  // draw the report's figures (python3 + matplotlib); false: --figures 0
 };
 
 // One cell of the grid: every seed of one variant, value, width and depth.
