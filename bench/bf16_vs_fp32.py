@@ -34,7 +34,7 @@ def main():
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--seeds", type=int, default=3)
     a = ap.parse_args()
-    ng = os.path.join(os.path.abspath(a.build), "tools", "normgrad", "normgrad")
+    ng = os.path.join(os.path.abspath(a.build), "bin", "normgrad")
     seeds = [1337 + k for k in range(a.seeds)]
     res = {"fp32": {}, "bf16": {}}
     with tempfile.TemporaryDirectory(prefix="normgrad_bf16.") as work:

@@ -39,7 +39,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=200)
     a = ap.parse_args()
-    ng = os.path.join(os.path.abspath(a.build), "tools", "normgrad", "normgrad")
+    ng = os.path.join(os.path.abspath(a.build), "bin", "normgrad")
     bench = subprocess.Popen([os.path.join(os.path.abspath(a.build), "bench", "train_step"), "--serve",
                               "--config", "S", "--vocab", "113", "--warmup", "5"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -19,10 +19,12 @@
 #include "normgrad/report/compare.h"
 #include "normgrad/report/convert.h"
 #include "normgrad/report/sweep.h"
+#include "normgrad/threading.h"
 #include "normgrad/train/data.h"
 #include "normgrad/train/inspect.h"
 #include "normgrad/train/model_graph.h"
 #include "normgrad/train/tensorboard.h"
+#include "normgrad/train/thread_choice.h"
 #include "normgrad/train/train.h"
 #ifdef NG_HAS_CUDA
 #include "normgrad/cuda.h"
@@ -226,6 +228,88 @@ TEST_SUITE("cli") {
     CHECK_THROWS_WITH_AS(unescape_stop("x\\q"), doctest::Contains("unknown escape at character 2"),
                          Error);
     CHECK_THROWS_WITH_AS(unescape_stop("x\\"), doctest::Contains("unknown escape"), Error);
+  }
+
+  TEST_CASE("--threads 0: the thread search, largest count first, stopping past the valley") {
+    // time = work / n + overhead x n: fastest at 8 of 16 threads
+    const auto time_at = [](int n) { return 1.0 / n + 0.02 * n; };
+    ThreadChoice c(16);
+    CHECK(c.candidates() == std::vector<int>{16, 8, 4, 2, 1});
+    CHECK(c.next() == 16);
+    CHECK_FALSE(c.record(9.0));  // the warm-up: untimed, however slow
+    int measured = 0;
+    while (!c.done()) {
+      const int n = c.next();
+      // the first measurement after a switch is slower (the pool grows or shrinks): the
+      // fastest of the three counts
+      const bool first = measured % 3 == 0;
+      const bool ended = c.record(time_at(n) * (first ? 1.5 : 1.0));
+      CHECK(ended == c.done());
+      REQUIRE(++measured < 30);
+    }
+    CHECK(measured == 9);  // 16, 8 and 4 (slower than 8 by more than 10%: the search stops)
+    CHECK(c.next() == 8);
+    CHECK(c.summary() == "8 of 16 (ms: 16: 382.50, 8: 285.00, 4: 330.00)");
+    CHECK_FALSE(c.record(1.0));  // done: nothing changes it
+    CHECK(c.next() == 8);
+    CHECK(ThreadChoice(6).candidates() == std::vector<int>{6, 4, 2, 1});
+    CHECK(ThreadChoice(1).done());
+    CHECK(ThreadChoice(1).next() == 1);
+    ThreadChoice down(4);  // faster all the way down: the fewest
+    for (int i = 0; i < 20 && !down.done(); ++i) down.record(0.1 * down.next());
+    CHECK(down.next() == 1);
+  }
+
+  TEST_CASE("--threads 0: measured once per machine and model shape, kept for reruns and resume") {
+    const std::string cache = thread_cache_path();
+    REQUIRE(cache.find("/cache/threads.json") != std::string::npos);  // test_main's own folder
+    std::filesystem::remove(cache);
+    TrainConfig c = tiny_cfg("cli_test_threads");
+    c.n_embd = 64, c.block_size = 32, c.batch = 8, c.max_steps = 6;
+    const int cores = ng::available_cores();
+    // a stand-in timer: fastest at one thread
+    int calls = 0;
+    const ThreadPick measured = pick_threads(c, 113, 0, [&] {
+      ++calls;
+      return 0.001 * ng::num_threads();
+    });
+    CHECK(measured.threads == 1);
+    CHECK(calls == (cores == 1 ? 0 : 1 + 3 * (int)ThreadChoice(cores).candidates().size()));
+    if (cores > 1) {
+      CHECK(measured.how.find("measured on this model's matrix products; kept in " + cache) !=
+            std::string::npos);
+      // the next run of this shape takes the kept count without timing anything
+      const ThreadPick again = pick_threads(c, 113);
+      CHECK(again.threads == 1);
+      CHECK(again.how.find("measured earlier for this model shape on this machine") !=
+            std::string::npos);
+      const json j = json::parse(std::ifstream(cache));
+      REQUIRE(j.size() == 1);
+      CHECK(j.begin().key().find("tokens 256, n_embd 64, vocab 113 | fp32") != std::string::npos);
+      CHECK(j.begin().value()["threads"] == 1);
+    }
+    CHECK(pick_threads(c, 113, 2).how.find("as the run being resumed") != std::string::npos);
+    // a corrupt cache is measured again and rewritten, not trusted
+    std::ofstream(cache) << "{\"oops\": ";
+    CHECK(pick_threads(c, 113, 0, [] { return 0.001; }).threads >= 1);
+    CHECK(json::parse(std::ifstream(cache)).is_object());
+
+    // the real thing: two runs with --threads 0 give the same numbers (the second uses the
+    // count the first measured) and the checkpoint records the count for --resume
+    std::filesystem::remove(cache);
+    std::vector<std::vector<double>> losses;
+    for (int k = 0; k < 2; ++k) {
+      c.out = "cli_test_threads_" + std::to_string(k);
+      train(c);
+      std::vector<double> l;
+      for (const auto& line : lines(c.out + "/metrics.jsonl"))
+        l.push_back(json::parse(line)["loss"]);
+      losses.push_back(l);
+    }
+    CHECK(losses[0] == losses[1]);
+    const auto meta = ng::nn::load_safetensors(c.out + "/ckpt.safetensors").metadata;
+    CHECK(std::stoi(meta.at("threads")) == ng::num_threads());
+    CHECK(ng::num_threads() <= cores);
   }
 
   TEST_CASE("resume continues bit for bit and rewrites metrics without duplicates") {

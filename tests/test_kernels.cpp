@@ -433,7 +433,9 @@ TEST_SUITE("kernels") {
     CHECK(sc.to_vector() == std::vector<double>{0, 2, 2, 0});
   }
 
-  TEST_CASE("OpenBLAS kernel family: the environment's choice is kept, a forced one is probed") {
+  TEST_CASE(
+      "OpenBLAS kernel family: the environment's choice is kept, a generic one upgraded, a forced "
+      "one probed") {
     // Pure decisions (no variable is set by this test).
     CHECK(decide_blas_core(nullptr, nullptr).force.empty());
     CHECK(decide_blas_core(nullptr, nullptr).reason == "OpenBLAS's own choice");
@@ -443,6 +445,44 @@ TEST_SUITE("kernels") {
     CHECK(decide_blas_core("keep", "Haswell").force.empty());
     CHECK(decide_blas_core("SkylakeX", "Haswell").force == "SkylakeX");
     CHECK(decide_blas_core("SkylakeX", nullptr).reason.find("forced") != std::string::npos);
+
+    // OpenBLAS's own choice is replaced only when it is generic and the CPU has better.
+    const CpuVectorIsa sse{}, avx2{.avx2_fma = true}, avx512{.avx2_fma = true, .avx512 = true},
+        bf16{.avx2_fma = true, .avx512 = true, .avx512_bf16 = true};
+    CHECK(blas_family_for(sse).empty());
+    CHECK(blas_family_for(avx2) == "Haswell");
+    CHECK(blas_family_for(avx512) == "SkylakeX");
+    CHECK(blas_family_for(bf16) == "Cooperlake");
+    for (const char* f : {"Prescott", "NEHALEM", "Core2", "Sandybridge", "Opteron(SSE3)"})
+      CHECK_MESSAGE(blas_family_is_generic(f), f);
+    for (const char* f : {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", ""})
+      CHECK_MESSAGE(!blas_family_is_generic(f), f);
+    const auto upgraded = decide_blas_core(nullptr, nullptr, nullptr, "Prescott", avx512);
+    CHECK(upgraded.force == "SkylakeX");
+    CHECK(upgraded.automatic);
+    CHECK(upgraded.reason == "OpenBLAS chose Prescott on a CPU with AVX-512: SkylakeX");
+    CHECK(decide_blas_core("auto", nullptr, nullptr, "Nehalem", avx2).force == "Haswell");
+    CHECK(decide_blas_core(nullptr, nullptr, nullptr, "Prescott", bf16).force == "Cooperlake");
+    CHECK(decide_blas_core(nullptr, nullptr, nullptr, "Prescott", sse).force.empty());
+    CHECK(decide_blas_core(nullptr, nullptr, nullptr, "Zen", avx512).force.empty());  // not generic
+    // a pinned family and NG_BLAS_CORE=keep are never second-guessed
+    CHECK(decide_blas_core(nullptr, "Prescott", nullptr, "Prescott", avx512).force.empty());
+    CHECK(decide_blas_core("keep", nullptr, nullptr, "Prescott", avx512).reason ==
+          "OpenBLAS's own choice");
+    // the re-run: the family is in OPENBLAS_CORETYPE and the marker says why, for it and the
+    // processes it starts (compare's runs); a family that failed the probe is not retried
+    const auto rerun = decide_blas_core(nullptr, "SkylakeX", "auto:Prescott", "SkylakeX", avx512);
+    CHECK(rerun.force == "SkylakeX");
+    CHECK(rerun.automatic);
+    CHECK(rerun.reason.find("picked from CPUID: OpenBLAS chose Prescott, a generic family, on a "
+                            "CPU with AVX-512") == 0);
+    const auto fell_back =
+        decide_blas_core(nullptr, nullptr, "fallback:SkylakeX", "Prescott", avx512);
+    CHECK(fell_back.force.empty());
+    CHECK(fell_back.reason.find("failed the float64 check") != std::string::npos);
+    // this machine: what the thread line says
+    MESSAGE("this CPU: family for its instructions '" << blas_family_for(cpu_vector_isa()) << "'; "
+                                                      << blas_core_choice());
 
     // The probe passes the family in use and refuses a GEMM that is subtly wrong.
     const auto t0 = std::chrono::steady_clock::now();

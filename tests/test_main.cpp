@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
   }
   const fs::path work = tmpl;
   fs::current_path(work);
+  // --threads 0 caches its measured thread count per machine and model shape: here, not in
+  // the user's ~/.cache, and not shared with another test process (thread_choice.h)
+  setenv("NG_CACHE_DIR", (work / "cache").c_str(), 1);
   std::cout << ng::thread_config() << "\nworking directory: " << work.string() << "\n";
   doctest::Context ctx(argc, argv);
   const int rc = ctx.run();

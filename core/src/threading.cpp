@@ -2,14 +2,17 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <sched.h>
 #include <unistd.h>
 #include <xmmintrin.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -58,21 +61,92 @@ void set_num_threads(int n) {
 
 int num_threads() { return omp_get_max_threads(); }
 
-BlasCoreDecision decide_blas_core(const char* ng_blas_core, const char* openblas_coretype) {
+int available_cores() {
+  int n = 0;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+  if (n < 1) n = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  if (const char* env = std::getenv("OMP_NUM_THREADS")) {
+    const int limit = std::atoi(env);  // "4" or "4,2" (nested levels): the first level
+    if (limit > 0) n = std::min(n, limit);
+  }
+  return n;
+}
+
+CpuVectorIsa cpu_vector_isa() {
+  __builtin_cpu_init();
+  CpuVectorIsa isa;
+  isa.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  isa.avx512 = isa.avx2_fma && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  isa.avx512_bf16 = isa.avx512 && __builtin_cpu_supports("avx512bf16");
+  return isa;
+}
+
+std::string blas_family_for(const CpuVectorIsa& isa) {
+  if (isa.avx512_bf16) return "Cooperlake";
+  if (isa.avx512) return "SkylakeX";
+  if (isa.avx2_fma) return "Haswell";
+  return "";
+}
+
+bool blas_family_is_generic(const std::string& family) {
+  // OpenBLAS's x86-64 families (openblas_get_corename) whose kernels predate AVX2 + FMA:
+  // SSE-era cores and the AVX-only ones. A name not listed (Haswell, Zen, SkylakeX, a newer
+  // family) is not second-guessed.
+  static const char* const kGeneric[] = {
+      "unknown",     "katmai",        "coppermine",   "northwood",   "prescott", "banias",
+      "atom",        "core2",         "penryn",       "dunnington",  "nehalem",  "athlon",
+      "opteron",     "opteron(sse3)", "opteron_sse3", "barcelona",   "nano",     "bobcat",
+      "sandybridge", "bulldozer",     "piledriver",   "steamroller", "excavator"};
+  std::string lower;
+  for (char ch : family) lower += (char)std::tolower((unsigned char)ch);
+  return std::find(std::begin(kGeneric), std::end(kGeneric), lower) != std::end(kGeneric);
+}
+
+BlasCoreDecision decide_blas_core(const char* ng_blas_core, const char* openblas_coretype,
+                                  const char* applied, const std::string& loaded,
+                                  const CpuVectorIsa& isa) {
   const std::string v = ng_blas_core && *ng_blas_core ? ng_blas_core : "auto";
   const std::string env = openblas_coretype ? openblas_coretype : "";
-  if (v == "auto" || v == "keep") {
-    if (!env.empty())
-      return {"", "OPENBLAS_CORETYPE=" + env +
-                      " from the environment, kept (another family may be faster where it is "
-                      "known to be correct: NG_BLAS_CORE=<family>)"};
-    return {"", "OpenBLAS's own choice"};
-  }
-  return {v, "NG_BLAS_CORE=" + v + ", forced; checked against a float64 reference"};
+  const std::string mark = applied ? applied : "";
+  const auto marked = [&](const char* prefix) { return mark.rfind(prefix, 0) == 0; };
+  const BlasCoreDecision own{"", "OpenBLAS's own choice"};
+  const BlasCoreDecision kept{"", "OPENBLAS_CORETYPE=" + env +
+                                      " from the environment, kept (another family may be faster "
+                                      "where it is known to be correct: NG_BLAS_CORE=<family>)"};
+  if (v == "keep") return env.empty() ? own : kept;
+  if (v != "auto")
+    return {v, "NG_BLAS_CORE=" + v + ", forced; checked against a float64 reference"};
+  const std::string isa_name = isa.avx512 ? "AVX-512" : "AVX2";
+  if (marked("auto:") && !env.empty())  // our own re-run with the family below
+    return {env,
+            "picked from CPUID: OpenBLAS chose " + mark.substr(5) +
+                ", a generic family, on a CPU "
+                "with " +
+                isa_name +
+                "; checked against a float64 reference (NG_BLAS_CORE=keep "
+                "keeps OpenBLAS's choice)",
+            true};
+  if (marked("fallback:"))
+    return {"", "OpenBLAS's own choice: " + mark.substr(9) +
+                    ", the family this CPU's instructions match, failed the float64 check"};
+  if (!env.empty()) return kept;
+  const std::string want = blas_family_for(isa);
+  if (!want.empty() && blas_family_is_generic(loaded))
+    return {want, "OpenBLAS chose " + loaded + " on a CPU with " + isa_name + ": " + want, true};
+  return own;
 }
 
 std::string blas_core_choice() {
-  return decide_blas_core(std::getenv("NG_BLAS_CORE"), std::getenv("OPENBLAS_CORETYPE")).reason;
+  const char* env = std::getenv("OPENBLAS_CORETYPE");
+  const BlasCoreDecision d =
+      decide_blas_core(std::getenv("NG_BLAS_CORE"), env, std::getenv("NG_BLAS_CORE_APPLIED"),
+                       openblas_get_corename(), cpu_vector_isa());
+  if (d.automatic && !(env && d.force == env))  // a program that did not call select_blas_core
+    return "OpenBLAS's own choice, generic on this CPU: the normgrad command picks " + d.force;
+  return d.reason;
 }
 
 std::string blas_probe_error(const std::string& family, const SgemmFn& gemm) {
@@ -130,21 +204,31 @@ void cblas_probe_gemm(bool ta, bool tb, int M, int N, int K, const float* A, int
 }  // namespace
 
 void select_blas_core(char** argv) {
+  const char* applied = std::getenv("NG_BLAS_CORE_APPLIED");
+  const std::string loaded = openblas_get_corename();
   const BlasCoreDecision d =
-      decide_blas_core(std::getenv("NG_BLAS_CORE"), std::getenv("OPENBLAS_CORETYPE"));
+      decide_blas_core(std::getenv("NG_BLAS_CORE"), std::getenv("OPENBLAS_CORETYPE"), applied,
+                       loaded, cpu_vector_isa());
   if (d.force.empty()) return;  // the environment's or OpenBLAS's own choice: untouched
   const char* current = std::getenv("OPENBLAS_CORETYPE");
-  if (!(current && d.force == current) && !std::getenv("NG_BLAS_CORE_APPLIED")) {
+  if (!(current && d.force == current) && !applied) {
     setenv("OPENBLAS_CORETYPE", d.force.c_str(), 1);
-    setenv("NG_BLAS_CORE_APPLIED", "1", 1);  // once: never loop
-    execv("/proc/self/exe", argv);           // returns only on failure: run on as we are
+    // once: never loop; it also tells the re-run (and the processes it starts) why
+    setenv("NG_BLAS_CORE_APPLIED", (d.automatic ? "auto:" + loaded : std::string("forced")).c_str(),
+           1);
+    execv("/proc/self/exe", argv);  // returns only on failure: run on as we are
   }
   // The forced family is in use from here on: refuse it if it computes wrong results.
   const std::string err = blas_probe_error(d.force, cblas_probe_gemm);
-  if (!err.empty()) {
-    std::fprintf(stderr, "error: [blas] %s\n", err.c_str());
-    std::exit(2);
+  if (err.empty()) return;
+  if (d.automatic && !(applied && std::string(applied).rfind("fallback:", 0) == 0)) {
+    std::fprintf(stderr, "warning: [blas] %s; running with OpenBLAS's own choice\n", err.c_str());
+    unsetenv("OPENBLAS_CORETYPE");
+    setenv("NG_BLAS_CORE_APPLIED", ("fallback:" + d.force).c_str(), 1);
+    execv("/proc/self/exe", argv);
   }
+  std::fprintf(stderr, "error: [blas] %s\n", err.c_str());
+  std::exit(2);
 }
 
 bool avx512_kernels() { return cpu::avx512::enabled(); }

@@ -334,7 +334,9 @@ class TrainConfig:
 
     @property
     def threads(self) -> int:
-        """threads for our kernels and OpenBLAS (0: all cores)"""
+        """
+        threads for our kernels and OpenBLAS (0: the count measured fastest for this model on this machine, kept per model shape)
+        """
 
     @threads.setter
     def threads(self, arg: int, /) -> None: ...

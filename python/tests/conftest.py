@@ -1,4 +1,14 @@
+import atexit
+import os
+import shutil
+import tempfile
+
 import pytest
+
+# --threads 0 caches its measured thread count per machine and model shape: in this test
+# session's own folder, not in the user's ~/.cache (normgrad/train/thread_choice.h).
+os.environ["NG_CACHE_DIR"] = tempfile.mkdtemp(prefix="normgrad_pytest_cache.")
+atexit.register(shutil.rmtree, os.environ["NG_CACHE_DIR"], True)
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "normgrad/train/files.h"
 #include "normgrad/train/manifest.h"
+#include "normgrad/train/thread_choice.h"
 #ifdef NG_HAS_CUDA
 #include "normgrad/nccl.h"
 #endif
@@ -93,7 +94,9 @@ RunSource read_source(const TrainConfig& cfg, std::shared_ptr<dist::Communicator
   if (run.threads > 0)
     set_num_threads(run.threads);
   else if (ranks > 1)  // the cores of this host shared by its ranks
-    set_num_threads(std::max(1, (int)std::thread::hardware_concurrency() / comm->local_size()));
+    set_num_threads(std::max(1, available_cores() / comm->local_size()));
+  else  // --threads 0: measured for the model once it is known (open_session, thread_choice.h)
+    set_num_threads(available_cores());
   if (!quiet) std::printf("%s\n", device_summary(src.dev).c_str());
 
   // The tokenizer: the saved run's on --resume, the starting checkpoint's with --init-from,
@@ -218,6 +221,10 @@ std::unique_ptr<Session> open_session(const TrainConfig& cfg,
   RunSource src = read_source(cfg, comm);
   auto s = std::make_unique<Session>(src);
   s->model.to(s->dev);
+  // the thread count the saved run used (its manifest), for --threads 0 below
+  const int saved_threads = src.saved && src.saved->file.metadata.count("threads")
+                                ? std::atoi(src.saved->file.metadata.at("threads").c_str())
+                                : 0;
   restore(*s, src.saved);
   initialise_from(*s, src.start);
   // Every rank starts from rank 0's weights (equal anyway: same seed or file), and draws its
@@ -229,6 +236,12 @@ std::unique_ptr<Session> open_session(const TrainConfig& cfg,
     s->model.dropout_generator() = Generator(
         s->run.seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(s->rank + 1)) ^ (uint64_t)s->step);
   if (!s->quiet) print_model(*s);
+  if (s->run.threads == 0 && s->ranks == 1 && s->dev == Device::CPU) {
+    // --threads 0: the count measured for this model (the saved run's on --resume)
+    const ThreadPick pick = pick_threads(s->run, s->tok.size(), saved_threads);
+    set_num_threads(pick.threads);
+    if (!s->quiet) std::printf("threads: %s\n", pick.how.c_str());
+  }
   return s;
 }
 

@@ -33,7 +33,7 @@ namespace ngcli {
 // clang-format off
 #define NG_TRAIN_FIELDS(X)                                                                       \
   X(place, std::string, out, "out", kAny, "output folder: checkpoint, metrics.jsonl, probes.jsonl") \
-  X(place, int, threads, 0, kNonNegative, "threads for our kernels and OpenBLAS (0: all cores)")   \
+  X(place, int, threads, 0, kNonNegative, "threads for our kernels and OpenBLAS (0: the count measured fastest for this model on this machine, kept per model shape)") \
   X(place, std::string, device, "cpu", kDevice, "cpu or cuda")                                   \
   X(place, bool, resume, false, kAny, "continue OUT/ckpt.safetensors with its saved settings")   \
   X(place, bool, overwrite, false, kAny, "a new run replaces the files of an old one in OUT (checkpoint, metrics, probes, TensorBoard events, train.log, outcome.json); without it a new run refuses such a folder") \
