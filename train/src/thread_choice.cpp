@@ -19,46 +19,53 @@
 namespace ngcli {
 using json = nlohmann::json;
 
-ThreadChoice::ThreadChoice(int cores, int reps, double give_up)
-    : reps_(std::max(1, reps)), cores_(std::max(1, cores)), give_up_(give_up) {
+ThreadChoice::ThreadChoice(int cores, int rounds)
+    : rounds_(std::max(1, rounds)), cores_(std::max(1, cores)) {
   candidates_.push_back(cores_);
   int p = 1;
   while (p * 2 < cores_) p *= 2;
   for (; p >= 1 && cores_ > 1; p /= 2) candidates_.push_back(p);
+  best_s_.assign(candidates_.size(), 1e300);
   current_ = candidates_[0];
   done_ = candidates_.size() == 1;
 }
 
+int ThreadChoice::candidate_at(int k) const {
+  const int n = (int)candidates_.size(), round = k / n, i = k % n;
+  return round % 2 == 0 ? i : n - 1 - i;
+}
+
 bool ThreadChoice::record(double seconds) {
   if (done_) return false;
-  if (taken_++ < 0) return false;  // the warm-up: untimed
-  if (timed_.size() == at_) timed_.push_back({current_, seconds});
-  timed_.back().best_s = std::min(timed_.back().best_s, seconds);
-  if (taken_ < reps_) return false;
-  // This candidate is measured: go on to the next one unless it is clearly slower.
-  const auto best =
-      std::min_element(timed_.begin(), timed_.end(),
-                       [](const Timed& a, const Timed& b) { return a.best_s < b.best_s; });
-  const bool slower = timed_.back().best_s > best->best_s * give_up_;
-  ++at_;
-  taken_ = 0;
-  if (slower || at_ == candidates_.size()) {
-    done_ = true;
-    current_ = best->threads;
-    return true;
+  if (taken_ >= 0) {
+    double& best = best_s_[candidate_at(taken_)];
+    best = std::min(best, seconds);
   }
-  current_ = candidates_[at_];
-  return false;
+  ++taken_;
+  if (taken_ < rounds_ * (int)candidates_.size()) {
+    current_ = candidates_[candidate_at(taken_)];
+    return false;
+  }
+  // The most threads within kTie of the fastest: a count that only ties with more threads
+  // is no gain, and a VM that takes a core away for a moment (steal time) makes fewer
+  // threads look as fast; a choice kept in the cache must not rest on such a moment.
+  done_ = true;
+  const double fastest = *std::min_element(best_s_.begin(), best_s_.end());
+  for (size_t i = 0; i < candidates_.size(); ++i)  // largest first
+    if (best_s_[i] <= fastest * (1 + kTie)) {
+      current_ = candidates_[i];
+      break;
+    }
+  return true;
 }
 
 std::string ThreadChoice::summary() const {
   std::string s = std::to_string(current_) + " of " + std::to_string(cores_);
-  if (timed_.empty()) return s;
-  s += " (ms:";
-  for (size_t i = 0; i < timed_.size(); ++i) {
+  if (!done_ || candidates_.size() == 1) return s;
+  s += " (fastest of " + std::to_string(rounds_) + ", ms:";
+  for (size_t i = 0; i < candidates_.size(); ++i) {
     char b[48];
-    std::snprintf(b, sizeof b, "%s %d: %.2f", i ? "," : "", timed_[i].threads,
-                  1000.0 * timed_[i].best_s);
+    std::snprintf(b, sizeof b, "%s %d: %.2f", i ? "," : "", candidates_[i], 1000.0 * best_s_[i]);
     s += b;
   }
   return s + ")";

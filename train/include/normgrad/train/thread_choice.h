@@ -21,34 +21,32 @@
 namespace ngcli {
 
 // The search: candidates from `cores` down (cores, then the powers of two below it: 16, 8,
-// 4, 2, 1; 6, 4, 2, 1). The first measurement is a warm-up (first touch of every buffer),
-// untimed; then each candidate is measured `reps` times and scored by its fastest. The
-// search stops at the first candidate slower than the best so far by more than `give_up`
-// (time against thread count is taken as one valley).
+// 4, 2, 1; 6, 4, 2, 1). One untimed warm-up (first touch of every buffer, the pool's
+// start), then `rounds` rounds over all candidates, the order reversed every other round
+// (this VM's speed drifts; interleaving spreads a slow phase over every candidate), each
+// scored by its fastest measurement. The largest count within kTie (5%) of the fastest wins.
 class ThreadChoice {
  public:
-  explicit ThreadChoice(int cores, int reps = 3, double give_up = 1.10);
+  static constexpr double kTie = 0.05;
+  explicit ThreadChoice(int cores, int rounds = 5);
   // The thread count to measure next (or the chosen one, once done()).
   int next() const { return current_; }
   // One measurement at next() threads took `seconds`; true when it ended the search.
   bool record(double seconds);
   bool done() const { return done_; }
-  // "4 of 16 (ms: 16: 80.1, 8: 45.2, 4: 30.3, 2: 33.0)"
+  // "4 of 16 (fastest of 5, ms: 16: 80.10, 8: 45.20, 4: 30.30, 2: 33.00, 1: 51.00)"
   std::string summary() const;
   const std::vector<int>& candidates() const { return candidates_; }
+  // Measurements a full search takes (the warm-up included).
+  int measurements() const { return 1 + rounds_ * (int)candidates_.size(); }
 
  private:
-  struct Timed {
-    int threads;
-    double best_s;
-  };
   std::vector<int> candidates_;
-  std::vector<Timed> timed_;
-  int reps_, current_, cores_;
-  double give_up_;
-  size_t at_ = 0;   // the candidate being measured
-  int taken_ = -1;  // its measurements so far; -1: the warm-up is next
+  std::vector<double> best_s_;  // per candidate
+  int rounds_, current_, cores_;
+  int taken_ = -1;  // measurements so far; -1: the warm-up is next
   bool done_ = false;
+  int candidate_at(int k) const;  // the candidate of measurement k (0-based, after warm-up)
 };
 
 // The thread count for a run and how it was found, as printed ("threads: ...").
