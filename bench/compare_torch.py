@@ -128,6 +128,9 @@ def main():
     peak = json.loads(subprocess.run([os.path.join(build, "bench", "fma_peak")], stdout=subprocess.PIPE,
                                      text=True, check=True).stdout)
     print("normgrad vs PyTorch %s, training step (forward, backward, AdamW, zero_grad)" % torch.__version__)
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
+               "unknown CPU")
+    print("  machine: %s, %d cores available" % (cpu, len(os.sched_getaffinity(0))))
     print("  normgrad: %s" % threads_line)
     print("  FMA peak (bench/fma_peak, %s, float32, measured now): %.0f GFLOP/s on 1 thread, %.0f on %d cores"
           % (peak["isa"], peak["gflops_1_thread"], peak["gflops_all_cores"], peak["cores"]))

@@ -12,7 +12,7 @@ benchmark's own, as ~/.cache/normgrad keeps it for users). Runs of one setting m
 identical losses; across thread counts OpenBLAS's sums differ in the last bits, so the largest
 loss difference between settings is printed.
 
-  python3 bench/threads_scaling.py [--build build/release] [--rounds 3] [--steps 100]
+  python3 bench/threads_scaling.py [--build build/release] [--rounds 5] [--steps 100]
 """
 import argparse
 import json
@@ -53,7 +53,7 @@ def run(ng, threads, steps, out, cache):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build/release")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=100)
     a = ap.parse_args()
     ng = os.path.join(os.path.abspath(a.build), "bin", "normgrad")

@@ -198,11 +198,18 @@ def code_block(cmd):
 source("speed", False, bench_py("compare_torch.py", "/usr/bin/python3"), {
     "table": lambda r: md_table(r, "| config | norm |", "speed"),
     "output": code_block("/usr/bin/python3 bench/compare_torch.py"),
-}, measured=["table", "output"])
+    "machine": lambda r: "OpenBLAS core %s; FMA peak (%s) %s" % (
+        search(r"core (\S+) \(", r, "speed"),
+        search(r"FMA peak \(bench/fma_peak, (\w+),", r, "speed"),
+        search(r"FMA peak \([^)]*\): (.*)", r, "speed")),
+}, measured=["table", "output", "machine"])
 source("user_path", False, bench_py("train_vs_bench.py"), {
     "table": lambda r: md_table(r, "| measure |", "user_path"),
     "output": code_block("python3 bench/train_vs_bench.py"),
 }, measured=["table", "output"])
+source("threads", False, bench_py("threads_scaling.py"), {
+    "output": code_block("python3 bench/threads_scaling.py"),
+}, measured=["output"])
 source("bf16", False, bench_py("bf16_vs_fp32.py"), {
     "table": lambda r: md_table(r, "| step |", "bf16"),
     "summary": lambda r: "\n".join(l for l in r.split("\n") if l.startswith(("final val", "largest", "tokens/s"))),
