@@ -301,25 +301,38 @@ TEST_SUITE("cli") {
     CHECK(pick_threads(c, 113, 2).how.find("as the run being resumed") != std::string::npos);
     // a corrupt cache is measured again and rewritten, not trusted
     std::ofstream(cache) << "{\"oops\": ";
-    CHECK(pick_threads(c, 113, 0, [] { return 0.001; }).threads >= 1);
+    const ThreadPick remeasured = pick_threads(c, 113, 0, [] { return 0.001; });
+    if (cores > 1)
+      CHECK(remeasured.how.find("measured on this model's matrix products") != std::string::npos);
     CHECK(json::parse(std::ifstream(cache)).is_object());
 
-    // the real thing: two runs with --threads 0 give the same numbers (the second uses the
-    // count the first measured) and the checkpoint records the count for --resume
+    // the real thing (a shape this process has not measured): the first run measures and
+    // keeps the count, the second takes it (same numbers), the checkpoint records it for
+    // --resume, and the caller's thread count comes back after each run
     std::filesystem::remove(cache);
+    c.batch = 4;  // 128 tokens a step
+    const int caller = ng::num_threads();
     std::vector<std::vector<double>> losses;
     for (int k = 0; k < 2; ++k) {
       c.out = "cli_test_threads_" + std::to_string(k);
       train(c);
+      CHECK(ng::num_threads() == caller);
       std::vector<double> l;
       for (const auto& line : lines(c.out + "/metrics.jsonl"))
         l.push_back(json::parse(line)["loss"]);
       losses.push_back(l);
     }
     CHECK(losses[0] == losses[1]);
-    const auto meta = ng::nn::load_safetensors(c.out + "/ckpt.safetensors").metadata;
-    CHECK(std::stoi(meta.at("threads")) == ng::num_threads());
-    CHECK(ng::num_threads() <= cores);
+    const int used =
+        std::stoi(ng::nn::load_safetensors(c.out + "/ckpt.safetensors").metadata.at("threads"));
+    CHECK(used >= 1);
+    CHECK(used <= cores);
+    if (cores > 1) {
+      const json kept = json::parse(std::ifstream(cache));
+      REQUIRE(kept.size() == 1);
+      CHECK(kept.begin().key().find("tokens 128, n_embd 64, vocab ") != std::string::npos);
+      CHECK(kept.begin().value()["threads"] == used);
+    }
   }
 
   TEST_CASE("resume continues bit for bit and rewrites metrics without duplicates") {

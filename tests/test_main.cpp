@@ -13,6 +13,9 @@
 // directory, removed at exit: tests that write files never meet another run's files, so
 // the suite is safe under `ctest -j` and repeated runs.
 int main(int argc, char** argv) {
+  // the kernel family the normgrad command runs (it may re-run this program once): the
+  // command processes the tests start must compute what the tests compute in-process
+  ng::select_blas_core(argv);
   namespace fs = std::filesystem;
   // mkdtemp fills in the template's last six characters with a unique suffix and creates it
   std::string tmpl = (fs::temp_directory_path() / "normgrad_test_XXXXXX").string();

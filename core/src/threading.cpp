@@ -131,7 +131,8 @@ BlasCoreDecision decide_blas_core(const char* ng_blas_core, const char* openblas
             true};
   if (marked("fallback:"))
     return {"", "OpenBLAS's own choice: " + mark.substr(9) +
-                    ", the family this CPU's instructions match, failed the float64 check"};
+                    ", the family this CPU's instructions match, could not be used (not in "
+                    "this OpenBLAS build, or wrong results against the float64 reference)"};
   if (!env.empty()) return kept;
   const std::string want = blas_family_for(isa);
   if (!want.empty() && blas_family_is_generic(loaded))
@@ -203,6 +204,20 @@ void cblas_probe_gemm(bool ta, bool tb, int M, int N, int K, const float* A, int
 }
 }  // namespace
 
+namespace {
+bool same_family(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower((unsigned char)x) == std::tolower((unsigned char)y);
+         });
+}
+// The automatic family cannot be used: the variables say so (this process and the ones it
+// starts report OpenBLAS's own choice and never retry).
+void mark_fallback(const std::string& family) {
+  unsetenv("OPENBLAS_CORETYPE");
+  setenv("NG_BLAS_CORE_APPLIED", ("fallback:" + family).c_str(), 1);
+}
+}  // namespace
+
 void select_blas_core(char** argv) {
   const char* applied = std::getenv("NG_BLAS_CORE_APPLIED");
   const std::string loaded = openblas_get_corename();
@@ -210,22 +225,44 @@ void select_blas_core(char** argv) {
       decide_blas_core(std::getenv("NG_BLAS_CORE"), std::getenv("OPENBLAS_CORETYPE"), applied,
                        loaded, cpu_vector_isa());
   if (d.force.empty()) return;  // the environment's or OpenBLAS's own choice: untouched
-  const char* current = std::getenv("OPENBLAS_CORETYPE");
-  if (!(current && d.force == current) && !applied) {
+  const char* current_env = std::getenv("OPENBLAS_CORETYPE");
+  const std::string current = current_env ? current_env : "";
+  if (!(current_env && d.force == current) && !applied) {
     setenv("OPENBLAS_CORETYPE", d.force.c_str(), 1);
     // once: never loop; it also tells the re-run (and the processes it starts) why
     setenv("NG_BLAS_CORE_APPLIED", (d.automatic ? "auto:" + loaded : std::string("forced")).c_str(),
            1);
-    execv("/proc/self/exe", argv);  // returns only on failure: run on as we are
+    execv("/proc/self/exe", argv);
+    // execv failed: run on with the family loaded, and do not tell child processes otherwise
+    if (current_env)
+      setenv("OPENBLAS_CORETYPE", current.c_str(), 1);
+    else
+      unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("NG_BLAS_CORE_APPLIED");
+    std::fprintf(stderr,
+                 "warning: [blas] could not re-run with OPENBLAS_CORETYPE=%s; running with %s\n",
+                 d.force.c_str(), loaded.c_str());
+    return;
+  }
+  // The re-run: OpenBLAS must have loaded the family (a build without it keeps another).
+  if (!same_family(loaded, d.force)) {
+    if (d.automatic) {
+      mark_fallback(d.force);
+      return;  // what is loaded is OpenBLAS's own choice already
+    }
+    std::fprintf(stderr,
+                 "error: [blas] NG_BLAS_CORE=%s: OpenBLAS loaded %s instead (this OpenBLAS build "
+                 "lacks that family?)\n",
+                 d.force.c_str(), loaded.c_str());
+    std::exit(2);
   }
   // The forced family is in use from here on: refuse it if it computes wrong results.
   const std::string err = blas_probe_error(d.force, cblas_probe_gemm);
   if (err.empty()) return;
-  if (d.automatic && !(applied && std::string(applied).rfind("fallback:", 0) == 0)) {
+  if (d.automatic) {
     std::fprintf(stderr, "warning: [blas] %s; running with OpenBLAS's own choice\n", err.c_str());
-    unsetenv("OPENBLAS_CORETYPE");
-    setenv("NG_BLAS_CORE_APPLIED", ("fallback:" + d.force).c_str(), 1);
-    execv("/proc/self/exe", argv);
+    mark_fallback(d.force);
+    execv("/proc/self/exe", argv);  // returns only on failure
   }
   std::fprintf(stderr, "error: [blas] %s\n", err.c_str());
   std::exit(2);

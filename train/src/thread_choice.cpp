@@ -1,5 +1,9 @@
 #include "normgrad/train/thread_choice.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -71,6 +75,9 @@ std::string ThreadChoice::summary() const {
   return s + ")";
 }
 
+ThreadCountScope::ThreadCountScope() : saved_(ng::num_threads()) {}
+ThreadCountScope::~ThreadCountScope() { ng::set_num_threads(saved_); }
+
 namespace {
 
 // A step's matrix products as (rows, inner, cols): each block's four Linears (qkv, attention
@@ -115,6 +122,26 @@ std::function<double()> real_products(const std::vector<Product>& shapes) {
   };
 }
 
+// flock on PATH.lock for the scope's lifetime; without a path or a writable folder, none.
+class CacheLock {
+ public:
+  explicit CacheLock(const std::string& path) {
+    if (path.empty()) return;
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    fd_ = ::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+  }
+  ~CacheLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+  CacheLock(const CacheLock&) = delete;
+  CacheLock& operator=(const CacheLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 std::string cache_key(int64_t tokens, int64_t C, int64_t V, int cores,
                       const std::string& precision) {
   const auto m = reproducibility_manifest(ng::Device::CPU);
@@ -124,7 +151,8 @@ std::string cache_key(int64_t tokens, int64_t C, int64_t V, int cores,
 }
 
 json read_cache(const std::string& path) {
-  if (path.empty() || !std::filesystem::is_regular_file(path)) return json::object();
+  std::error_code ec;  // an unreadable folder (HOME of another user) is no cache, not an error
+  if (path.empty() || !std::filesystem::is_regular_file(path, ec)) return json::object();
   try {
     json j = json::parse(read_regular_file(path, 1 << 20, "thread cache"));
     return j.is_object() ? j : json::object();
@@ -182,6 +210,9 @@ ThreadPick pick_threads(const TrainConfig& run, int64_t vocab, int saved_threads
   std::lock_guard<std::mutex> lock(mu);
   const std::string key = cache_key(tokens, C, vocab, cores, run.precision),
                     path = thread_cache_path();
+  // Processes of one machine take turns: a second run of the shape waits for the first's
+  // measurement and uses it (and two measurements at once would time each other).
+  const CacheLock file_lock(path);
   json cache = read_cache(path);
   if (!measure) {
     if (const int n = cached_threads(cache, key, cores))
@@ -192,13 +223,14 @@ ThreadPick pick_threads(const TrainConfig& run, int64_t vocab, int saved_threads
                               ", measured earlier in this process"};
   }
   const std::function<double()> time_once = measure ? measure : real_products(shapes);
-  const int before = ng::num_threads();
   ThreadChoice choice(cores);
-  while (!choice.done()) {
-    ng::set_num_threads(choice.next());
-    choice.record(time_once());
+  {
+    const ThreadCountScope restore;  // however the measurement ends
+    while (!choice.done()) {
+      ng::set_num_threads(choice.next());
+      choice.record(time_once());
+    }
   }
-  ng::set_num_threads(before);
   seen[key] = choice.next();
   std::string how = choice.summary() + ", measured on this model's matrix products";
   if (!path.empty()) {

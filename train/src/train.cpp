@@ -16,6 +16,7 @@
 #include "normgrad/normgrad.h"
 #include "normgrad/optim.h"
 #include "normgrad/train/speed.h"
+#include "normgrad/train/thread_choice.h"
 #include "observers.h"
 #include "session.h"
 
@@ -381,6 +382,9 @@ std::string signal_name(int sig) {
 
 TrainResult train(const TrainConfig& cfg, std::shared_ptr<dist::Communicator> comm,
                   const StepCallback& on_step) {
+  // the run's thread count (--threads, or the one measured for --threads 0) is the run's:
+  // the caller's (a Python session, compare's next run) comes back when it ends
+  const ThreadCountScope caller_threads;
   std::unique_ptr<Session> s = open_session(cfg, std::move(comm));
   // --precision bf16 / tf32: every matrix product of this run (training steps, probes and
   // evaluations) takes bf16- / tf32-rounded operands (tf32: cuBLAS's TF32 tensor-core math

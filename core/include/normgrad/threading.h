@@ -25,8 +25,9 @@ std::string thread_config();
 //       OpenBLAS's own detection, unless that picked a generic family (SSE-era or AVX-only
 //       kernels: Prescott, Nehalem, Sandybridge, ...) on a CPU whose CPUID (with the OS's
 //       register support) offers AVX2 + FMA or AVX-512: then the matching family (Haswell,
-//       SkylakeX, Cooperlake with AVX512-BF16) is forced as below, and if it fails the
-//       probe the program re-runs once more with OpenBLAS's own choice and a warning;
+//       SkylakeX, Cooperlake with AVX512-BF16) is forced as below; if OpenBLAS does not load it
+//       (a build without that family) or it fails the probe, the program runs with
+//       OpenBLAS's own choice (a warning for the probe) and says so in thread_config;
 //   NG_BLAS_CORE=keep: OPENBLAS_CORETYPE or OpenBLAS's own detection, whatever it is;
 //   NG_BLAS_CORE=<name> (Haswell, SkylakeX, Cooperlake, Zen, ...): force that family. The
 //       program re-runs itself once (execv of /proc/self/exe) with OPENBLAS_CORETYPE set,

@@ -49,6 +49,18 @@ class ThreadChoice {
   int candidate_at(int k) const;  // the candidate of measurement k (0-based, after warm-up)
 };
 
+// Restores the thread count it found when it ends (train() and the measurement use it).
+class ThreadCountScope {
+ public:
+  ThreadCountScope();
+  ~ThreadCountScope();
+  ThreadCountScope(const ThreadCountScope&) = delete;
+  ThreadCountScope& operator=(const ThreadCountScope&) = delete;
+
+ private:
+  int saved_;
+};
+
 // The thread count for a run and how it was found, as printed ("threads: ...").
 struct ThreadPick {
   int threads = 1;
