@@ -91,6 +91,15 @@ std::string blas_family_for(const CpuVectorIsa& isa) {
   return "";
 }
 
+namespace {
+// OpenBLAS's family names compare without case ("SKYLAKEX" in an environment variable).
+std::string lowercase(const std::string& s) {
+  std::string out;
+  for (char ch : s) out += (char)std::tolower((unsigned char)ch);
+  return out;
+}
+}  // namespace
+
 bool blas_family_is_generic(const std::string& family) {
   // OpenBLAS's x86-64 families (openblas_get_corename) whose kernels predate AVX2 + FMA:
   // SSE-era cores and the AVX-only ones. A name not listed (Haswell, Zen, SkylakeX, a newer
@@ -100,9 +109,8 @@ bool blas_family_is_generic(const std::string& family) {
       "atom",        "core2",         "penryn",       "dunnington",  "nehalem",  "athlon",
       "opteron",     "opteron(sse3)", "opteron_sse3", "barcelona",   "nano",     "bobcat",
       "sandybridge", "bulldozer",     "piledriver",   "steamroller", "excavator"};
-  std::string lower;
-  for (char ch : family) lower += (char)std::tolower((unsigned char)ch);
-  return std::find(std::begin(kGeneric), std::end(kGeneric), lower) != std::end(kGeneric);
+  return std::find(std::begin(kGeneric), std::end(kGeneric), lowercase(family)) !=
+         std::end(kGeneric);
 }
 
 BlasCoreDecision decide_blas_core(const char* ng_blas_core, const char* openblas_coretype,
@@ -123,11 +131,8 @@ BlasCoreDecision decide_blas_core(const char* ng_blas_core, const char* openblas
   if (marked("auto:") && !env.empty())  // our own re-run with the family below
     return {env,
             "picked from CPUID: OpenBLAS chose " + mark.substr(5) +
-                ", a generic family, on a CPU "
-                "with " +
-                isa_name +
-                "; checked against a float64 reference (NG_BLAS_CORE=keep "
-                "keeps OpenBLAS's choice)",
+                ", a generic family, on a CPU with " + isa_name +
+                "; checked against a float64 reference (NG_BLAS_CORE=keep keeps OpenBLAS's choice)",
             true};
   if (marked("fallback:"))
     return {"", "OpenBLAS's own choice: " + mark.substr(9) +
@@ -202,14 +207,7 @@ void cblas_probe_gemm(bool ta, bool tb, int M, int N, int K, const float* A, int
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
               K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
-}  // namespace
 
-namespace {
-bool same_family(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower((unsigned char)x) == std::tolower((unsigned char)y);
-         });
-}
 // The automatic family cannot be used: the variables say so (this process and the ones it
 // starts report OpenBLAS's own choice and never retry).
 void mark_fallback(const std::string& family) {
@@ -245,7 +243,7 @@ void select_blas_core(char** argv) {
     return;
   }
   // The re-run: OpenBLAS must have loaded the family (a build without it keeps another).
-  if (!same_family(loaded, d.force)) {
+  if (lowercase(loaded) != lowercase(d.force)) {
     if (d.automatic) {
       mark_fallback(d.force);
       return;  // what is loaded is OpenBLAS's own choice already

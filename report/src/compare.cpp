@@ -716,13 +716,12 @@ CompareResult compare(const TrainConfig& base_in, const CompareOptions& opt) {
       what_this_shows(summaries, tuning_note(c.base, c.as_given, c.search, c.overridden));
   StagedReport staged(opt.dir);  // no half report in opt.dir at any point (staging.h)
   write_text(staged.file("summary.json"), summary_json(c, shows).dump(2));
+  const std::string intro =
+      c.lengths.size() > 1
+          ? "Per-run figures show the " + std::to_string(c.lengths.back()) + "-step runs.\n\n"
+          : "";
   const FigureSection figures =
-      opt.figures ? draw_figures("plot_report.py", staged.folder(),
-                                 c.lengths.size() > 1
-                                     ? "Per-run figures show the " +
-                                           std::to_string(c.lengths.back()) + "-step runs.\n\n"
-                                     : "",
-                                 opt.dir)
+      opt.figures ? draw_figures("plot_report.py", staged.folder(), intro, opt.dir)
                   : figures_not_drawn();
   c.res.figures = figures.drawn;
   write_text(staged.file("report.md"),

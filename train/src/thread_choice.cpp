@@ -187,12 +187,13 @@ std::string thread_cache_path() {
 ThreadPick pick_threads(const TrainConfig& run, int64_t vocab, int saved_threads,
                         const std::function<double()>& measure) {
   const int cores = ng::available_cores();
-  if (saved_threads > 0)
-    return {std::min(saved_threads, cores),
-            std::to_string(std::min(saved_threads, cores)) + ", as the run being resumed" +
-                (saved_threads > cores
-                     ? " (" + std::to_string(saved_threads) + ", more than this machine's cores)"
-                     : "")};
+  if (saved_threads > 0) {
+    const int n = std::min(saved_threads, cores);
+    return {n, std::to_string(n) + ", as the run being resumed" +
+                   (saved_threads > cores
+                        ? " (" + std::to_string(saved_threads) + ", more than this machine's cores)"
+                        : "")};
+  }
   if (cores == 1) return {1, "1 (one core)"};
   const int64_t tokens = run.batch * run.block_size, C = run.n_embd;
   const std::vector<Product> shapes = step_products(tokens, C, vocab);
@@ -235,8 +236,7 @@ ThreadPick pick_threads(const TrainConfig& run, int64_t vocab, int saved_threads
   std::string how = choice.summary() + ", measured on this model's matrix products";
   if (!path.empty()) {
     cache[key] = {{"threads", choice.next()}, {"measured", choice.summary()}};
-    try {
-      std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    try {  // the folder: made by the lock above (a missing one fails here, with the reason)
       const std::string text = cache.dump(1) + "\n";
       ng::nn::write_file_atomic(path, std::vector<uint8_t>(text.begin(), text.end()));
       how += "; kept in " + path;
