@@ -1,10 +1,14 @@
 // CPU kernels against naive references: vectorized math, every reduction path, GEMM
 // layouts, softmax on any dim, determinism across thread counts.
 #include <cblas.h>
+#include <sys/wait.h>
 
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 
 #include "helpers.h"
 #include "normgrad/optim.h"
@@ -507,6 +511,64 @@ TEST_SUITE("kernels") {
     CHECK(err.find("OpenBLAS kernel family Bogus computes wrong sgemm results") == 0);
     CHECK(err.find("B^T") != std::string::npos);
     CHECK(err.find('\n') == std::string::npos);  // one line
+  }
+
+  TEST_CASE("the command on emulated CPUs: one OpenBLAS does not know, one without AVX2") {
+    // The automatic replacement end to end, which no real machine here triggers: qemu-user
+    // runs the command on an Intel CPU of an unknown model (family 6, model 200) with AVX2 +
+    // FMA. OpenBLAS falls back to Prescott there; the command must pick Haswell, re-run
+    // itself (the re-run executes natively: qemu-user hands execve to the host), check
+    // that OpenBLAS loaded it, probe it, and say so; NG_BLAS_CORE=keep keeps Prescott.
+#ifdef NG_SANITIZED
+    MESSAGE(
+        "skipped: ASan's shadow memory does not map under qemu-user (the release build runs it)");
+    return;
+#endif
+#if !defined(__x86_64__)
+    MESSAGE("skipped: the emulated CPU is x86_64");
+    return;
+#endif
+    if (std::system("command -v qemu-x86_64 > /dev/null 2>&1") != 0) {
+      MESSAGE("skipped: qemu-x86_64 not found (Debian's qemu-user; tools/test.sh installs it)");
+      return;
+    }
+    if (!cpu_vector_isa().avx2_fma) {  // the native re-run loads Haswell
+      MESSAGE("skipped: this CPU has no AVX2 + FMA for the re-run's Haswell kernels");
+      return;
+    }
+    const auto version_line = [](const std::string& env, const std::string& file) {
+      const std::string cmd = "env -u OPENBLAS_CORETYPE -u NG_BLAS_CORE -u NG_BLAS_CORE_APPLIED " +
+                              env +
+                              " qemu-x86_64 -cpu max,vendor=GenuineIntel,family=6,model=200 " +
+                              NG_CLI_BINARY + " --version > " + file + " 2>&1";
+      const int rc = std::system(cmd.c_str());
+      std::ifstream f(file);
+      const std::string out((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      INFO(cmd << "\n" << out);
+      CHECK(WIFEXITED(rc));
+      CHECK(WEXITSTATUS(rc) == 0);
+      return out;
+    };
+    const std::string picked = version_line("", "emulated_auto.txt");
+    CHECK(picked.find("core Haswell (picked from CPUID: OpenBLAS chose Prescott, a generic family, "
+                      "on a CPU with AVX2; checked against a float64 reference") !=
+          std::string::npos);
+    CHECK(picked.find("warning") == std::string::npos);
+    const std::string kept = version_line("NG_BLAS_CORE=keep", "emulated_keep.txt");
+    CHECK(kept.find("core Prescott (OpenBLAS's own choice)") != std::string::npos);
+#ifdef NG_ISA_LEVEL_MARKED
+    // A CPU without AVX2 (Westmere): the loader refuses the x86-64-v3 build with one line
+    // instead of a SIGILL in the middle of something.
+    const std::string cmd = std::string("qemu-x86_64 -cpu Westmere ") + NG_CLI_BINARY +
+                            " --version > emulated_old_cpu.txt 2>&1";
+    const int rc = std::system(cmd.c_str());
+    std::ifstream f("emulated_old_cpu.txt");
+    const std::string out((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    INFO(cmd << "\n" << out);
+    CHECK(WIFEXITED(rc));
+    CHECK(WEXITSTATUS(rc) != 0);
+    CHECK(out.find("CPU ISA level is lower than required") != std::string::npos);
+#endif
   }
 
   TEST_CASE("float32 sums are the float64 sum, correctly rounded (long rows, lanes, tails)") {

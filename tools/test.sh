@@ -35,8 +35,11 @@ bash tools/setup.sh
 #   Python, first: the release build's configure step asks for nanobind;
 # - Debian's PyTorch 1.13 under transformers (GPT-2 interop: logits, export, BPE), and
 #   tensorboard (the event-file reader) and transformers 4.40.2 (the last release that runs
-#   on PyTorch 1.13) from PyPI. These download while the release build compiles (the
-#   network, not the CPU, is their cost) and are waited for before the first test runs.
+#   on PyTorch 1.13) from PyPI;
+# - Debian's qemu-user: the kernels suite runs the command on an emulated CPU that OpenBLAS
+#   does not know (the automatic kernel family, end to end).
+# These download while the release build compiles (the network, not the CPU, is their
+# cost) and are waited for before the first test runs.
 venv=build/py-venv
 has() { "$venv/bin/python" -c "import $1" > /dev/null 2>&1; }
 if ! has nanobind || ! has pytest; then
@@ -49,12 +52,17 @@ if ! has nanobind || ! has pytest; then
   fi
 fi
 install_references() {
-  if ! dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "ok installed"; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq --no-install-recommends python3-torch > /dev/null 2>&1 ||
-      { apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-torch > /dev/null 2>&1; } ||
-      echo "setup: python3-torch could not be installed; the interop tests against transformers will skip"
-  fi
+  export DEBIAN_FRONTEND=noninteractive
+  local pkg why
+  for pkg in python3-torch qemu-user; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed"; then
+      why="the interop tests against transformers will skip"
+      [ "$pkg" = qemu-user ] && why="the emulated-CPU kernel family check will skip"
+      apt-get install -y -qq --no-install-recommends "$pkg" > /dev/null 2>&1 ||
+        { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$pkg" > /dev/null 2>&1; } ||
+        echo "setup: $pkg could not be installed; $why"
+    fi
+  done
   if [ -x "$venv/bin/pip" ] && { ! has tensorboard || ! has transformers; }; then
     "$venv/bin/pip" install -q --disable-pip-version-check tensorboard==2.14.0 transformers==4.40.2 \
       >> build/py-venv.log 2>&1 ||
