@@ -9,7 +9,7 @@
 # PyTorch, configs S, L and G (GPT-2 small's shape) x layernorm/rmsnorm/dyt x fp32/tf32/bf16
 # (+ PyTorch bf16 with flash attention, torch.compile if it compiles in time): one table,
 # plus $OUT/gpu_train_bench.{json,md}; at most BENCH_BUDGET_S=270 s), then a
-# compute-sanitizer pass. The whole log goes to $OUT/gpu_check.log as well.
+# compute-sanitizer pass, then the CPU's kernel family and thread scaling (issue 33). The whole log goes to $OUT/gpu_check.log as well.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-out/gpu}
@@ -68,4 +68,12 @@ for tool in racecheck synccheck memcheck; do
     build/gpu/tests/normgrad_tests --test-suite=cuda --no-intro \
     -tc="fused causal self-attention*,float64 gradcheck*" 2>&1 | tail -12
 done
+# Issue 33 on this machine's 16 cores: the kernel family OpenBLAS picks by itself and the
+# one the command runs (an earlier run saw Prescott here), and the default model's training
+# speed at 1, 2, 4, 8, 16 threads and at the default --threads 0 (CPU only, no GPU).
+stage "CPU: OpenBLAS kernel family, then threads (bench/threads_scaling.py)"
+NG_BLAS_CORE=keep build/gpu/bin/normgrad --version | grep "^threads"
+build/gpu/bin/normgrad --version | grep "^threads"
+timeout 200 python3 bench/threads_scaling.py --build build/gpu --rounds 3 --steps 60 |
+  tee "$out/threads_scaling.txt"
 stage "done"
