@@ -381,7 +381,9 @@ static void add_compare_command(CLI::App& app, Commands& c) {
       ->check(kPositive)
       ->capture_default_str();
   c.compare_cmd
-      ->add_option("--jobs", c.co.jobs, "runs in parallel as separate processes (0: one per core)")
+      ->add_option("--jobs", c.co.jobs,
+                   "runs in parallel as separate processes (0: one per core this process may use: "
+                   "its CPU affinity mask, at most OMP_NUM_THREADS)")
       ->check(typed_number<int>())
       ->check(kNonNegative)
       ->capture_default_str();
@@ -438,7 +440,10 @@ static void add_sweep_command(CLI::App& app, Commands& c) {
       ->check(typed_number<int>())
       ->check(kPositive)
       ->capture_default_str();
-  c.sweep_cmd->add_option("--jobs", c.so.jobs, "runs in parallel as processes (0: one per core)")
+  c.sweep_cmd
+      ->add_option(
+          "--jobs", c.so.jobs,
+          "runs in parallel as processes (0: one per core this process may use, as compare)")
       ->check(typed_number<int>())
       ->check(kNonNegative)
       ->capture_default_str();

@@ -944,6 +944,26 @@ TEST_SUITE("cli") {
     CHECK(out.find("cli_not_a_dir") != std::string::npos);
   }
 
+  TEST_CASE("compare's default job count is the cores this process may use, not the machine's") {
+    // Regression: compare and sweep counted the machine's online CPUs (sysconf), so under
+    // taskset or a container's cpuset they started more processes than they had cores.
+    if (std::system("command -v taskset > /dev/null 2>&1") != 0) {
+      MESSAGE("skipped: taskset (util-linux) not found");
+      return;
+    }
+    const std::string cmd = "taskset -c 0 " + std::string(NG_CLI_BINARY) +
+                            " compare --variant layernorm --variant dyt --seeds 1 --max-steps 2"
+                            " --n-layer 1 --n-embd 16 --figures 0 --report cli_one_core"
+                            " > cli_one_core.txt 2>&1";
+    const int rc = std::system(cmd.c_str());
+    std::ifstream f("cli_one_core.txt");
+    const std::string out((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    INFO(out);
+    REQUIRE(WIFEXITED(rc));
+    CHECK(WEXITSTATUS(rc) == 0);
+    CHECK(out.find("= 2 runs, 1 at a time") != std::string::npos);
+  }
+
   TEST_CASE("help: `normgrad help [command]`, every sample flag described, clear number errors") {
     const auto run = [](const std::string& args, int want_rc) {
       const std::string cmd = std::string(NG_CLI_BINARY) + " " + args + " > cli_help.txt 2>&1";

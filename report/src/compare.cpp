@@ -20,6 +20,7 @@
 #include "normgrad/report/figures.h"
 #include "normgrad/report/runs.h"
 #include "normgrad/report/staging.h"
+#include "normgrad/threading.h"
 #include "normgrad/train/data.h"
 #include "normgrad/train/files.h"
 #include "normgrad/train/manifest.h"
@@ -405,7 +406,9 @@ void prepare(Comparison& c, const TrainConfig& base_in) {
   // is one error here, not one per run after the report folder exists.
   parse_device(base.device);
   c.ranks = opt.comm ? opt.comm->size() : 1, c.rank = opt.comm ? opt.comm->rank() : 0;
-  c.cores = std::max(1, (int)sysconf(_SC_NPROCESSORS_ONLN));
+  // the cores this process may use (affinity mask, OMP_NUM_THREADS), not the machine's: under
+  // taskset or a container's cpuset, the machine's count would oversubscribe
+  c.cores = ng::available_cores();
   if (!base.data.empty()) base.data = fs::absolute(base.data).lexically_normal().string();
   if (!base.val_data.empty())
     base.val_data = fs::absolute(base.val_data).lexically_normal().string();

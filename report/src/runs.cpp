@@ -18,10 +18,10 @@
 #include <optional>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "normgrad/error.h"
 #include "normgrad/nn/safetensors.h"
+#include "normgrad/threading.h"
 #include "normgrad/train/files.h"
 #include "normgrad/train/saved_run.h"
 
@@ -376,8 +376,7 @@ namespace {
 JobsResult run_distributed(const std::vector<Job>& jobs, bool quiet, ng::dist::Communicator& comm) {
   comm.barrier();  // every rank has planned from the same files before any run writes one
   const int rank = comm.rank(), size = comm.size();
-  const int threads =
-      std::max(1, (int)std::thread::hardware_concurrency() / std::max(1, comm.local_size()));
+  const int threads = std::max(1, ng::available_cores() / std::max(1, comm.local_size()));
   nlohmann::json mine = nlohmann::json::array();
   bool interrupted = false;
   for (size_t i = (size_t)rank; i < jobs.size() && !interrupted; i += (size_t)size) {

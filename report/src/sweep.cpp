@@ -12,6 +12,7 @@
 #include "normgrad/nn/safetensors.h"
 #include "normgrad/report/figures.h"
 #include "normgrad/report/staging.h"
+#include "normgrad/threading.h"
 #include "normgrad/train/data.h"
 #include "normgrad/train/files.h"
 #include "normgrad/train/manifest.h"
@@ -232,7 +233,7 @@ void run_planned(Sweep& w) {
   res.reused = (int)std::count_if(earlier.begin(), earlier.end(),
                                   [](const EarlierRun& e) { return e.finished; });
   res.ran = (int)plan.size() - res.reused;
-  const int cores = std::max(1, (int)sysconf(_SC_NPROCESSORS_ONLN));
+  const int cores = ng::available_cores();  // affinity mask and OMP_NUM_THREADS, as compare
   const int parallel =
       ranks > 1 ? ranks : std::max(1, std::min<int>(opt.jobs > 0 ? opt.jobs : cores, res.ran));
   if (!base.quiet)
