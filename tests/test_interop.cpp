@@ -39,9 +39,12 @@ std::string hf_python() {
     MESSAGE("skipped: ", py.substr(5));
     return "";
   }
-  if (py.empty() ||
-      std::system((py + " -c 'import transformers, tokenizers, torch' > /dev/null 2>&1").c_str()) !=
-          0) {
+  // importing the three takes 3-4 s: checked once per test process, not once per case
+  static const bool importable =
+      !py.empty() &&
+      std::system((py + " -c 'import transformers, tokenizers, torch' > /dev/null 2>&1").c_str()) ==
+          0;
+  if (!importable) {
     MESSAGE("skipped: the reference needs transformers + tokenizers + torch; NG_HF_PYTHON ",
             py.empty() ? "is not set" : "'" + py + "' cannot import them",
             " (tools/test.sh builds build/hf-venv from PyPI over Debian's python3-torch)");

@@ -98,6 +98,14 @@ def program(md, first, lines, line_directives=True):
     return "\n".join(head + ["int main() {"] + at(body_first) + body + ["return 0;", "}"]) + "\n"
 
 
+UMBRELLA = "#include <normgrad/normgrad.h>"
+
+
+def first_code_line(text):
+    """The program's first line that is neither blank nor a #line directive."""
+    return next((l.strip() for l in text.split("\n") if l.strip() and not l.startswith("#line")), "")
+
+
 def compiled_snippets(files):
     """(md, first, mode, lines) of every snippet that is compiled, in file order."""
     return [(md, first, mode, lines) for md in files for first, mode, _, lines in snippets(md)
@@ -141,11 +149,24 @@ def main():
         inc.append("-I" + os.path.join(a.source, "cuda/include"))
     inc.append("-I" + os.path.join(a.build, "generated"))  # normgrad/norms/all.h (CMake)
 
+    flags = ["-std=c++20", "-O0", "-g0", *inc]
+    # A program whose first line is the umbrella header gets it precompiled (GCC's -include
+    # with a .gch beside it): 0.4 s a compile instead of 1.3. The program is unchanged (that
+    # header comes first either way), and an unusable .gch falls back to the text.
+    pch = os.path.join(work, "umbrella.h")
+    open(pch, "w").write(UMBRELLA + "\n")
+    programs = [program(md, first, lines) for md, first, _, lines in items]
+    use_pch = any(first_code_line(t) == UMBRELLA for t in programs) and subprocess.run(
+        [a.cxx, *flags, "-x", "c++-header", pch, "-o", pch + ".gch"],
+        capture_output=True).returncode == 0
+
     def build(k):
         md, first, mode, lines = items[k]
         src, exe = os.path.join(work, "snippet%d.cpp" % k), os.path.join(work, "snippet%d" % k)
-        open(src, "w").write(program(md, first, lines))
-        cmd = [a.cxx, "-std=c++20", "-O0", "-g0", *inc, src, "-o", exe]
+        open(src, "w").write(programs[k])
+        cmd = [a.cxx, *flags, src, "-o", exe]
+        if use_pch and first_code_line(programs[k]) == UMBRELLA:
+            cmd[1:1] = ["-include", pch]
         # a `compile` snippet may need what this build lacks at link time (CUDA): not linked
         cmd += (["-L" + a.build, "-lnormgrad", "-Wl,-rpath," + os.path.abspath(a.build)]
                 if mode == "run" else ["-c"])
