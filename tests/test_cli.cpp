@@ -1,5 +1,6 @@
 // The normgrad command's pieces end to end on a tiny corpus: train, eval, sample, grads,
 // resume (bit-exact, metrics without duplicated steps), divergence, bad input.
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -951,8 +952,15 @@ TEST_SUITE("cli") {
       MESSAGE("skipped: taskset (util-linux) not found");
       return;
     }
-    const std::string cmd = "taskset -c 0 " + std::string(NG_CLI_BINARY) +
-                            " compare --variant layernorm --variant dyt --seeds 1 --max-steps 2"
+    cpu_set_t mine;  // one CPU this process may use (a container need not offer CPU 0)
+    REQUIRE(sched_getaffinity(0, sizeof mine, &mine) == 0);
+    int cpu = 0;
+    while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &mine)) ++cpu;
+    REQUIRE(cpu < CPU_SETSIZE);
+    fs::remove_all("cli_one_core");
+    const std::string cmd = "taskset -c " + std::to_string(cpu) + " '" +
+                            std::string(NG_CLI_BINARY) +
+                            "' compare --variant layernorm --variant dyt --seeds 1 --max-steps 2"
                             " --n-layer 1 --n-embd 16 --figures 0 --report cli_one_core"
                             " > cli_one_core.txt 2>&1";
     const int rc = std::system(cmd.c_str());

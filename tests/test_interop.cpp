@@ -47,7 +47,7 @@ std::string hf_python() {
   if (!importable) {
     MESSAGE("skipped: the reference needs transformers + tokenizers + torch; NG_HF_PYTHON ",
             py.empty() ? "is not set" : "'" + py + "' cannot import them",
-            " (tools/test.sh builds build/hf-venv from PyPI over Debian's python3-torch)");
+            " (tools/test.sh builds build/py-venv from PyPI over Debian's python3-torch)");
     return "";
   }
   return py;

@@ -74,6 +74,6 @@ done
 stage "CPU: OpenBLAS kernel family, then threads (bench/threads_scaling.py)"
 NG_BLAS_CORE=keep build/gpu/bin/normgrad --version | grep "^threads"
 build/gpu/bin/normgrad --version | grep "^threads"
-timeout 200 python3 bench/threads_scaling.py --build build/gpu --rounds 3 --steps 60 |
+timeout 150 python3 bench/threads_scaling.py --build build/gpu --rounds 2 --steps 60 |
   tee "$out/threads_scaling.txt"
 stage "done"
