@@ -4,6 +4,8 @@
 #include "normgrad/nn.h"
 #include "normgrad/optim.h"
 
+#include <nlohmann/json.hpp>
+
 using namespace ngt;
 using namespace ng::nn;
 
@@ -392,5 +394,102 @@ TEST_SUITE("nn") {
       }
       CHECK(reached >= (kSanitized ? 1 : 2));
     }
+  }
+}
+
+// The gradient-flow measures that compare norms (probes.h) against the one change that must
+// not move them: the residual stream scaled by k. With LayerNorm or RMSNorm (eps negligible)
+// the model below computes the same loss after the rescaling (every norm sees k x, the
+// branches' outputs are k times larger, ln_f's affine part takes 1/k back for the tied head),
+// so the raw gradient at the stream shrinks by 1/k and the scale-free measures stay.
+namespace {
+nlohmann::json probe_record(GPT& m, const Tensor& x, const Tensor& y) {
+  Probes probes(m, {.scatter_points = 4, .jacobian_tokens = 3, .power_iters = 60});
+  probes.arm();
+  m.zero_grad();
+  m.loss(x, y).backward();
+  probes.before_update();
+  return nlohmann::json::parse(probes.after_update(1));
+}
+void scale_stream(GPT& m, double k) {
+  ng::NoGradGuard no_grad;
+  for (auto& [name, p] : m.named_parameters()) {
+    const bool embedding = name == "transformer.wte.weight" || name == "transformer.wpe.weight";
+    const bool branch_out = name.find("c_proj") != std::string::npos;
+    if (embedding || branch_out) p.detach().mul_(k);
+    if (name.rfind("transformer.ln_f.", 0) == 0) p.detach().mul_(1.0 / k);
+  }
+}
+}  // namespace
+
+TEST_SUITE("nn") {
+  TEST_CASE("gradient-flow measures: rescaling the stream by k moves the raw gradient by 1/k, "
+            "not the scale-free ones") {
+    for (const std::string kind : {"layernorm", "rmsnorm"}) {
+      CAPTURE(kind);
+      GPTConfig c = tiny(kind);
+      c.norm_options.eps = 1e-12;
+      GPT m(c);
+      const Tensor x = tokens({3, 8}, c.vocab, 5), y = tokens({3, 8}, c.vocab, 6);
+      const double loss0 = m.loss(x, y).item();
+      const auto a = probe_record(m, x, y);
+      const double k = 8.0;
+      scale_stream(m, k);
+      CHECK(m.loss(x, y).item() == doctest::Approx(loss0).epsilon(1e-5));  // the same function
+      const auto b = probe_record(m, x, y);
+      for (size_t i = 0; i < a["residual_grad"].size(); ++i) {
+        CHECK(b["residual_rms"][i].get<double>() ==
+              doctest::Approx(k * a["residual_rms"][i].get<double>()).epsilon(1e-4));
+        CHECK(b["residual_grad"][i].get<double>() ==
+              doctest::Approx(a["residual_grad"][i].get<double>() / k).epsilon(1e-4));
+        CHECK(b["relative_grad"][i].get<double>() ==
+              doctest::Approx(a["relative_grad"][i].get<double>()).epsilon(1e-4));
+      }
+      for (size_t n = 0; n < a["norms"].size(); ++n) {
+        const auto &na = a["norms"][n], &nb = b["norms"][n];
+        CAPTURE(na["name"].get<std::string>());
+        CHECK(nb["norm_path_share"].get<double>() ==
+              doctest::Approx(na["norm_path_share"].get<double>()).epsilon(1e-4));
+        CHECK(nb["grad_in"].get<double>() ==
+              doctest::Approx(na["grad_in"].get<double>() / k).epsilon(1e-4));
+        for (size_t t = 0; t < na["jacobian_sigma_rel"].size(); ++t) {
+          CHECK(nb["jacobian_sigma_max"][t].get<double>() ==
+                doctest::Approx(na["jacobian_sigma_max"][t].get<double>() / k).epsilon(1e-3));
+          CHECK(nb["jacobian_sigma_rel"][t].get<double>() ==
+                doctest::Approx(na["jacobian_sigma_rel"][t].get<double>()).epsilon(1e-3));
+          // scale-invariant layers remove the radial direction: J x = 0
+          CHECK(na["jacobian_radial"][t].get<double>() < 1e-3);
+          // RMSNorm: sigma_max = sqrt(C)/|x| = 1/RMS(x) exactly
+          if (kind == "rmsnorm")
+            CHECK(na["jacobian_sigma_rel"][t].get<double>() == doctest::Approx(1.0).epsilon(1e-3));
+        }
+      }
+    }
+  }
+
+  TEST_CASE("gradient-flow measures: the skip path is the stream's gradient after the branch") {
+    // In x -> h = x + attn(ln_1(x)) -> out = h + mlp(ln_2(h)), ln_1's skip path carries dL/dh
+    // (ln_2's whole input gradient) and ln_2's carries dL/d out; ln_f has none. DyT: its
+    // Jacobian keeps the radial direction (a diagonal alpha (1 - tanh^2) near 1 x alpha).
+    GPTConfig c = tiny("dyt");
+    GPT m(c);
+    const Tensor x = tokens({3, 8}, c.vocab, 5), y = tokens({3, 8}, c.vocab, 6);
+    const auto r = probe_record(m, x, y);
+    const auto& norms = r["norms"];
+    REQUIRE(norms.size() == 2 * c.n_layer + 1);
+    for (int64_t i = 0; i < c.n_layer; ++i) {
+      const auto &ln1 = norms[2 * i], &ln2 = norms[2 * i + 1];
+      CHECK(ln1["grad_skip_path"].get<double>() ==
+            doctest::Approx(ln2["grad_in"].get<double>()).epsilon(1e-4));
+      CHECK(ln2["grad_skip_path"].get<double>() ==
+            doctest::Approx(r["residual_grad"][i].get<double>()).epsilon(1e-4));
+      const double share = ln1["norm_path_share"].get<double>();
+      CHECK(share > 0);
+      CHECK(share < 1);
+      for (const auto& q : ln1["jacobian_radial"]) CHECK(q.get<double>() > 0.9);
+    }
+    const auto& lnf = norms.back();
+    CHECK(lnf["grad_skip_path"].get<double>() < 1e-6 * lnf["grad_in"].get<double>());
+    CHECK(lnf["norm_path_share"].get<double>() == doctest::Approx(1.0));
   }
 }
