@@ -385,7 +385,7 @@ TEST_SUITE("cli") {
     // A divergence between two readouts is named with its own step.
     for (TrainConfig* c : {&a, &b}) {
       fs::remove_all(c->out);
-      c->lr = c->min_lr = 1e12, c->warmup = 0, c->log_interval = 100;
+      c->lr = 1e12, c->min_lr = 1e12, c->warmup = 0, c->log_interval = 100;
     }
     const TrainResult da = train(a);
     TrainResult db;
@@ -896,7 +896,8 @@ TEST_SUITE("cli") {
     for (const auto& t : summary["schedule_trends"]) {
       CHECK(t["change"]["seeds"] == 2);
       const std::string verdict = t["verdict"];
-      CHECK((verdict == "closes" || verdict == "grows" || verdict == "unchanged"));
+      CHECK((verdict == "closes" || verdict == "grows" || verdict == "not resolved" ||
+             verdict == "reverses"));
     }
     std::ifstream md(o.dir + "/report.md");
     const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
@@ -1354,7 +1355,7 @@ TEST_SUITE("convert") {
                          doctest::Contains("--seeds must be in [1, 1000], got 0"), Error);
   }
 
-  TEST_CASE("versus the control: compare's paired-gap verdicts, signed") {
+  TEST_CASE("versus the control: compare's paired-gap verdicts by the 95% interval, signed") {
     const auto vals = [](std::vector<double> v) {
       std::vector<SeedVal> out;
       for (size_t i = 0; i < v.size(); ++i) out.push_back({100 + i, v[i]});
@@ -1362,11 +1363,11 @@ TEST_SUITE("convert") {
     };
     const auto control = vals({2.50, 2.52, 2.51});
     CHECK(versus_control(paired_gap(vals({2.40, 2.43, 2.41}), control, false)) ==
-          "better by -0.0967 ± 0.0058");
+          "better by -0.0967 [-0.1110, -0.0823], p = 0.001");
     CHECK(versus_control(paired_gap(vals({2.60, 2.61, 2.62}), control, false)) ==
-          "worse by +0.1000 ± 0.0100");
+          "worse by +0.1000 [+0.0752, +0.1248], p = 0.003");
     CHECK(versus_control(paired_gap(vals({2.51, 2.51, 2.52}), control, false))
-              .rfind("no difference (", 0) == 0);
+              .rfind("not resolved (", 0) == 0);
     CHECK(versus_control(paired_gap(vals({2.40}), control, false)) ==
           "one seed: no claim (-0.1000)");
   }

@@ -9,6 +9,7 @@
 
 #include "normgrad/report/conclusions.h"
 #include "normgrad/report/figures.h"
+#include "normgrad/report/paired_t.h"
 #include "normgrad/report/staging.h"
 #include "normgrad/report/tune.h"
 
@@ -26,18 +27,56 @@ std::vector<SeedVal> vals(std::initializer_list<double> v, uint64_t first_seed =
 }  // namespace
 
 TEST_SUITE("cli") {
+  TEST_CASE("paired t: Student's t quantiles and p against tabulated values") {
+    CHECK(student_t_two_sided(0.95, 1) == doctest::Approx(12.7062).epsilon(1e-5));
+    CHECK(student_t_two_sided(0.95, 2) == doctest::Approx(4.302653).epsilon(1e-6));
+    CHECK(student_t_two_sided(0.95, 4) == doctest::Approx(2.776445).epsilon(1e-6));
+    CHECK(student_t_two_sided(0.99, 30) == doctest::Approx(2.749996).epsilon(1e-6));
+    CHECK(student_t_cdf(0.0, 3) == doctest::Approx(0.5));
+    CHECK(student_t_cdf(1.0, 1) == doctest::Approx(0.75).epsilon(1e-12));  // Cauchy
+    CHECK(student_t_cdf(-1.0, 1) == doctest::Approx(0.25).epsilon(1e-12));
+    CHECK(student_t_cdf(2.0, 10) == doctest::Approx(1 - 0.0733880 / 2).epsilon(1e-6));
+    CHECK(student_t_cdf(3.0, 2) == doctest::Approx(0.9522670).epsilon(1e-6));
+    // the interval of 3 differences with mean 0.1 and sd 0.01
+    const TInterval ci = paired_t(Stats{0.1, 0.01, 3});
+    CHECK(ci.half == doctest::Approx(4.302653 * 0.01 / std::sqrt(3.0)).epsilon(1e-6));
+    CHECK(ci.resolved());
+    // df 2 has a closed form: p = 1 - t / sqrt(t^2 + 2), here t = sqrt(300)
+    CHECK(ci.p == doctest::Approx(1 - std::sqrt(300.0) / std::sqrt(302.0)).epsilon(1e-6));
+    CHECK(interval_words(ci) == "[+0.0752, +0.1248], p = 0.003");
+    CHECK(!paired_t(Stats{0.1, 0.0, 1}).resolved());  // one difference: no interval
+    CHECK(interval_words(paired_t(Stats{0.1, 0.0, 1})) == "no interval");
+  }
+
   TEST_CASE("conclusions: paired gaps and their verdicts") {
     const auto best = vals({2.00, 2.10, 1.90});
-    // the same per-seed offset: a tiny but consistent gap has zero spread, so it is "worse"
+    // the same per-seed offset: a tiny but consistent gap has zero spread: its interval is the
+    // point 0.01, which excludes 0, so it is "worse"
     auto g = paired_gap(vals({2.01, 2.11, 1.91}), best, false);
     CHECK(g.verdict == "worse");
     CHECK(g.d.mean == doctest::Approx(0.01));
     CHECK(g.d.n == 3);
     // unpaired spread is large (seeds differ by 0.1) but the pairing removes it
-    // gaps +0.05, -0.04, +0.02: mean 0.01, sd 0.046 -> inside the spread
+    // gaps +0.05, -0.04, +0.02: mean 0.01, sd 0.046, 95% interval 0.01 -+ 4.303 x 0.046 /
+    // sqrt(3) contains 0: not resolved (which is not "no difference")
     g = paired_gap(vals({2.05, 2.06, 1.92}), best, false);
-    CHECK(g.verdict == "no difference");
-    CHECK(g.d.sd > std::fabs(g.d.mean));
+    CHECK(g.verdict == "not resolved");
+    CHECK(g.ci.lo < 0);
+    CHECK(g.ci.hi > 0);
+    CHECK(g.ci.half == doctest::Approx(4.302653 * g.d.sd / std::sqrt(3.0)).epsilon(1e-6));
+    // |mean| > sd, the old rule's "worse", is not enough at 3 seeds: t = 2 gives p = 0.18
+    // (gaps 0.04, 0.01, 0.07: t = 2.31 on 2 degrees of freedom, p = 1 - t / sqrt(t^2 + 2))
+    g = paired_gap(vals({2.04, 2.11, 1.97}), best, false);
+    CHECK(g.d.mean == doctest::Approx(0.04));
+    CHECK(std::fabs(g.d.mean) > g.d.sd);
+    CHECK(g.verdict == "not resolved");
+    const double t2 = 0.04 / (0.03 / std::sqrt(3.0));
+    CHECK(g.ci.p == doctest::Approx(1 - t2 / std::sqrt(t2 * t2 + 2)).epsilon(1e-6));
+    // a variant ahead of the best on the paired seeds (the best's mean includes a seed the
+    // variant did not finish) is "better"
+    g = paired_gap(vals({1.95, 2.06, 1.85}), best, false);
+    CHECK(g.verdict == "better");
+    CHECK(g.ci.hi < 0);
     // only seeds where both finished are paired
     g = paired_gap(vals({2.2}, 3), best, false);
     CHECK(g.verdict == "one seed");
@@ -61,10 +100,10 @@ TEST_SUITE("cli") {
     INFO(t);
     CHECK(t.find("Lowest mean val loss (whole validation split): `dyt:alpha0=2`") !=
           std::string::npos);
-    CHECK(t.find("No difference from it (paired gap inside its spread): `rmsnorm`") !=
-          std::string::npos);
-    CHECK(t.find("Worse (paired gap beyond its spread): `layernorm` by +0.1200") !=
-          std::string::npos);
+    CHECK(t.find("Not resolved from it (the 95% paired interval contains 0; not evidence of no "
+                 "difference): `rmsnorm` (+0.0033 [") != std::string::npos);
+    CHECK(t.find("Worse (95% paired interval above 0; nats): `layernorm` by +0.1200 [+0.1200, "
+                 "+0.1200], p < 0.001") != std::string::npos);
     CHECK(t.find("`dyt` by") != std::string::npos);
     CHECK(t.find("Runs that did not learn: `dyt` (2 collapsed, 1 diverged)") != std::string::npos);
     CHECK(t.find("Not tuned equally: every variant shares lr=0.001, warmup=50; set per variant "
@@ -91,10 +130,11 @@ TEST_SUITE("cli") {
     CHECK(t.long_gap.mean == doctest::Approx(0.0233333));
     CHECK(t.change.mean == doctest::Approx(-0.1266667));
     CHECK(t.change.n == 3);
-    // the same gap, seeds scattering it: unchanged
+    CHECK(t.change_ci.hi < 0);
+    // the same gap, seeds scattering it: the change is not resolved
     t = gap_trend(vals({2.50, 2.50, 2.50}), vals({2.40, 2.40, 2.40}), vals({2.15, 2.05, 2.10}),
                   vals({2.00, 2.00, 2.00}));
-    CHECK(t.verdict == "unchanged");
+    CHECK(t.verdict == "not resolved");
     t = gap_trend(vals({2.45, 2.46}), vals({2.40, 2.40}), vals({2.20, 2.22}), vals({2.00, 2.00}));
     CHECK(t.verdict == "grows");
     // ahead at the short length, behind at the long one, both beyond their spread: the order
@@ -139,7 +179,7 @@ TEST_SUITE("cli") {
     CHECK(text.find("the recipes were searched at 400 steps") != std::string::npos);
     CHECK(text.find("at its best within that search at 400 steps; the other lengths run the same "
                     "values, which were not searched for them") != std::string::npos);
-    CHECK(text.find("the gap closes for `layernorm` +0.1500 ± 0.0100 -> +0.0233") !=
+    CHECK(text.find("the gap closes for `layernorm` +0.1500 -> +0.0233 (change -0.1267 [") !=
           std::string::npos);
     CHECK(text.find("One schedule length") == std::string::npos);
   }

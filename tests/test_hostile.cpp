@@ -517,7 +517,7 @@ TEST_SUITE("hostile") {
   TEST_CASE("divergence: no checkpoint from a bad step; the message names one that loads") {
     // lr 1e12: the first update blows up; nothing may be written
     TrainConfig c = tiny_cfg("hostile_diverge_now");
-    c.norm = "none", c.lr = c.min_lr = 1e12, c.warmup = 0, c.ckpt_interval = 1;
+    c.norm = "none", c.lr = 1e12, c.min_lr = 1e12, c.warmup = 0, c.ckpt_interval = 1;
     TrainResult r = train(c);
     CHECK(r.diverged);
     CHECK(r.message.find("diverged at step 1: ") != std::string::npos);
@@ -526,7 +526,7 @@ TEST_SUITE("hostile") {
     // lr 30 without norms: a few good steps, then a step whose update gives weights that
     // overflow the forward pass; checkpoints every step until then
     TrainConfig d = tiny_cfg("hostile_diverge_later");
-    d.norm = "none", d.lr = d.min_lr = 30, d.max_steps = 60, d.ckpt_interval = 1;
+    d.norm = "none", d.lr = 30, d.min_lr = 30, d.max_steps = 60, d.ckpt_interval = 1;
     r = train(d);
     REQUIRE(r.diverged);
     INFO(r.message);
@@ -539,7 +539,7 @@ TEST_SUITE("hostile") {
     CHECK(std::isfinite(eval_command(d.out + "/ckpt.safetensors", d.data, 0)));
     // the first non-finite gradient is named from the output back, not always wte
     TrainConfig e = tiny_cfg("hostile_diverge_grad");
-    e.lr = e.min_lr = 1e6, e.warmup = 0, e.max_steps = 30;
+    e.lr = 1e6, e.min_lr = 1e6, e.warmup = 0, e.max_steps = 30;
     r = train(e);
     REQUIRE(r.diverged);
     INFO(r.message);

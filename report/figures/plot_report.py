@@ -171,13 +171,19 @@ def main(d, runs_dir=None):
     ax[1].legend(fontsize=7)
     save(fig, d, "loss_curves")
 
-    # 2. gradient reaching each block's residual stream: block x step heatmaps, one colour
-    # scale for all; exact zeros are drawn black, never as a small number
+    # 2. gradient reaching each block's residual stream, scale-free: ||dL/dx|| RMS(x) (the
+    # raw ||dL/dx|| scales as 1/(the stream's size) and compares stream sizes across norms);
+    # block x step heatmaps, one colour scale for all; exact zeros are drawn black
+    def flow_rows(p):
+        rel = p.get("relative_grad")
+        if rel is not None and all(g is not None for g in rel):
+            return rel
+        return None
     grads = {}
     for s in specs:
-        recs = [p for p in first_probes[s] if all(g is not None for g in p["residual_grad"])]
+        recs = [p for p in first_probes[s] if flow_rows(p) is not None]
         if recs:
-            grads[s] = ([p["step"] for p in recs], [p["residual_grad"] for p in recs])
+            grads[s] = ([p["step"] for p in recs], [flow_rows(p) for p in recs])
     positive = [g for _, rows in grads.values() for row in rows for g in row if g > 0]
     if grads and positive:
         lo, hi = min(positive), max(positive)
@@ -196,7 +202,8 @@ def main(d, runs_dir=None):
             a.set(xlabel="step")
             a.set_yticks(range(nb))
         axes[0][0].set_ylabel("block")
-        fig.colorbar(im, ax=axes[0].tolist(), label="|dL/d block output| (black: exactly 0)")
+        fig.colorbar(im, ax=axes[0].tolist(),
+                     label="relative gradient |dL/dx| RMS(x) at block output (black: exactly 0)")
         save(fig, d, "grad_flow")
 
     # 3. every norm scalar over training: the names each variant's kinds declare (summary.json)

@@ -18,6 +18,7 @@
 #include "normgrad/nn/safetensors.h"
 #include "normgrad/report/conclusions.h"
 #include "normgrad/report/figures.h"
+#include "normgrad/report/flow.h"
 #include "normgrad/report/runs.h"
 #include "normgrad/report/staging.h"
 #include "normgrad/threading.h"
@@ -57,21 +58,6 @@ std::vector<Variant> default_variants() {
 
 namespace {
 
-// Geometric mean over blocks of this run's residual-stream gradient over the reference
-// run's at the same block (last probe record each); NaN without data, 0 with exact zeros.
-double residual_ratio(const std::vector<json>& probes, const std::vector<json>& ref) {
-  if (probes.empty() || ref.empty()) return NAN;
-  const json &a = probes.back()["residual_grad"], &b = ref.back()["residual_grad"];
-  if (a.size() != b.size() || a.empty()) return NAN;
-  double log_sum = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!a[i].is_number() || !b[i].is_number() || b[i].get<double>() <= 0) return NAN;
-    if (a[i].get<double>() <= 0) return 0.0;
-    log_sum += std::log(a[i].get<double>() / b[i].get<double>());
-  }
-  return std::exp(log_sum / (double)a.size());
-}
-
 // The settings of `describe()` form ("key=value key=value") without the keys in `drop`.
 std::string without_keys(const std::string& described, const std::set<std::string>& drop) {
   std::istringstream in(described);
@@ -85,13 +71,17 @@ std::string without_keys(const std::string& described, const std::set<std::strin
 std::string schedule_of(const TrainConfig& c, const std::string& steps = "") {
   std::ostringstream o;
   o << (steps.empty() ? std::to_string(c.max_steps) : steps) << " steps of AdamW, lr " << c.lr
-    << ", warmup " << c.warmup << ", cosine to " << c.min_lr << ", weight decay " << c.weight_decay;
+    << ", warmup " << c.warmup << ", cosine to " << c.final_lr()
+    << (c.min_lr ? " (min_lr, set)" : " (lr/10: each variant decays by the same factor)")
+    << ", weight decay " << c.weight_decay << " (decoupled: lr x " << c.weight_decay
+    << " per step), gradient norm clipped at " << c.grad_clip;
   return o.str();
 }
 
 // One variant's row of a length's table.
 struct Row {
-  std::string spec, labels, grad;
+  std::string spec, labels;
+  std::string grad, raw_grad;  // relative and raw gradient at the stream over the reference's
   Stats val, train, tps;
 };
 
@@ -102,38 +92,22 @@ struct LengthResult {
   std::map<std::string, std::vector<size_t>> by_variant;
   std::vector<Row> rows;
   LengthSummary summary;
+  std::vector<VariantFlow> flows;  // the gradient-flow table's rows
 };
-
-// The gradient column: this variant's residual-stream gradient over the reference's.
-std::string gradient_words(const std::vector<double>& ratios, const std::string& ref_spec) {
-  const int zeros = (int)std::count(ratios.begin(), ratios.end(), 0.0);
-  std::vector<double> logs;
-  for (double q : ratios)
-    if (std::isfinite(q) && q > 0) logs.push_back(std::log(q));
-  if (zeros > 0) {
-    std::string g = "vanished: exactly 0 at some block in " + std::to_string(zeros) + " of " +
-                    std::to_string(ratios.size()) + " runs";
-    if (!logs.empty())
-      g += ", " + fmt("%.1e", std::exp(stats(logs).mean)) + "x " + ref_spec + "'s in the others";
-    return g;
-  }
-  if (logs.empty()) return "n/a";
-  const double g = std::exp(stats(logs).mean);
-  return (g < 1e-3 ? "vanished: " : "") + fmt(g < 0.01 ? "%.1e" : "%.2f", g) + "x " + ref_spec +
-         "'s";
-}
 
 // Per variant: mean +- sd over seeds, labels, gradient against the reference, the best
 // variant and every variant's paired gap to it (conclusions.h).
-void summarize(LengthResult& l, const std::vector<Variant>& variants, const std::string& ref_spec,
-               const std::vector<RunOutcome>& runs,
-               const std::map<size_t, std::vector<json>>& probes) {
+void summarize(LengthResult& l, const std::vector<Variant>& variants, const TrainConfig& base,
+               const std::string& ref_spec, const std::vector<RunOutcome>& runs,
+               const std::map<size_t, RunFlow>& flow) {
   l.summary.steps = l.steps;
   for (const auto& v : variants) {
     Row row{v.spec};
     VariantSummary s{v.spec};
+    const TrainConfig cfg = apply_variant(base, v);
+    VariantFlow vf{v.spec, {}, {}, {}, cfg.lr, cfg.final_lr(), cfg.weight_decay, cfg.grad_clip};
     std::map<std::string, int> count;
-    std::vector<double> val, tr, tps, ratios;
+    std::vector<double> val, tr, tps, ratios, raw_ratios;
     for (size_t i : l.by_variant[v.spec]) {
       const RunOutcome& r = runs[i];
       ++count[r.label];
@@ -143,15 +117,23 @@ void summarize(LengthResult& l, const std::vector<Variant>& variants, const std:
       if (finished(r.label)) {
         val.push_back(r.val_loss), tr.push_back(r.train_loss), tps.push_back(r.tokens_per_s);
         if (std::isfinite(r.val_loss)) s.finished.push_back({r.seed, r.val_loss});
+        if (flow.at(i).step >= 0) vf.runs.push_back(flow.at(i));
+        vf.clipped.push_back(r.clipped_fraction);
+        vf.grad_norm.push_back(r.median_grad_norm);
       }
       for (size_t k : l.by_variant[ref_spec])  // the reference run of the same seed
-        if (runs[k].seed == r.seed) ratios.push_back(residual_ratio(probes.at(i), probes.at(k)));
+        if (runs[k].seed == r.seed) {
+          ratios.push_back(block_ratio(flow.at(i).relative, flow.at(k).relative));
+          raw_ratios.push_back(block_ratio(flow.at(i).raw, flow.at(k).raw));
+        }
     }
     row.labels = s.labels = count_labels(count);
     row.val = stats(val), row.train = stats(tr), row.tps = stats(tps);
-    row.grad = v.spec == ref_spec ? "reference" : gradient_words(ratios, ref_spec);
+    row.grad = v.spec == ref_spec ? "reference" : ratio_words(ratios, ref_spec);
+    row.raw_grad = v.spec == ref_spec ? "reference" : ratio_words(raw_ratios, ref_spec);
     l.rows.push_back(row);
     l.summary.variants.push_back(s);
+    l.flows.push_back(vf);
   }
   size_t& best = l.summary.best;
   for (size_t i = 1; i < l.rows.size(); ++i)
@@ -165,14 +147,15 @@ void summarize(LengthResult& l, const std::vector<Variant>& variants, const std:
 
 std::string vs_best(const PairedGap& g) {
   if (g.verdict == "best" || g.verdict == "not comparable") return g.verdict;
-  return fmt("%+.4f", g.d.mean) + (g.d.n > 1 ? " ± " + fmt("%.4f", g.d.sd) : "") + " (" +
-         g.verdict + ")";
+  return gap_with_interval(g.d, g.ci) + " (" + g.verdict + ")";
 }
 
-json gap_json(const Stats& d) {
-  return {{"mean", std::isfinite(d.mean) ? json(d.mean) : json()},
-          {"sd", std::isfinite(d.sd) ? json(d.sd) : json()},
-          {"seeds", d.n}};
+json number_or_null(double x) { return std::isfinite(x) ? json(x) : json(); }
+
+json gap_json(const Stats& d, const TInterval& ci) {
+  return {{"mean", number_or_null(d.mean)}, {"sd", number_or_null(d.sd)},
+          {"seeds", d.n},                   {"ci95_low", number_or_null(ci.lo)},
+          {"ci95_high", number_or_null(ci.hi)}, {"p", number_or_null(ci.p)}};
 }
 
 // Rule 5's inputs: what the specs set themselves, which search (if any) is behind them, and
@@ -282,15 +265,17 @@ std::vector<int64_t> schedule_lengths(const TrainConfig& base, const CompareOpti
 // The report's markdown table of one length.
 std::string length_table(const LengthResult& l, const std::string& ref_spec) {
   std::ostringstream md;
-  md << "| variant | runs | val loss | train loss | vs best | tokens/s (training steps) | "
-        "gradient reaching the residual stream vs "
-     << ref_spec << " |\n|---|---|---|---|---|---|---|\n";
+  md << "| variant | runs | val loss | train loss | vs best: mean [95% interval], p | "
+        "tokens/s (training steps) | relative gradient at the stream vs "
+     << ref_spec << " | raw gradient vs " << ref_spec
+     << " (the stream's size) |\n|---|---|---|---|---|---|---|---|\n";
   for (size_t i = 0; i < l.rows.size(); ++i) {
     const Row& r = l.rows[i];
     md << "| `" << r.spec << "` | " << r.labels << " | " << pm(r.val) << " | " << pm(r.train)
        << " | " << vs_best(l.summary.variants[i].gap) << " | " << pm(r.tps, "%.0f") << " | "
-       << r.grad << " |\n";
+       << r.grad << " | " << r.raw_grad << " |\n";
   }
+  md << "\n" << resolvable_gap_words(l.summary.variants) << "\n";
   return md.str();
 }
 
@@ -312,8 +297,19 @@ json length_json(const LengthResult& l, const std::vector<RunOutcome>& all_runs,
            {"train_loss", std::isfinite(r.train_loss) ? json(r.train_loss) : json()},
            {"tokens_per_s", std::isfinite(r.tokens_per_s) ? json(r.tokens_per_s) : json()}});
     }
-    json gap = gap_json(s.gap.d);
+    json gap = gap_json(s.gap.d, s.gap.ci);
     gap["verdict"] = s.gap.verdict;
+    const VariantFlow& f = l.flows[vi];
+    json flow = json::array();
+    for (const RunFlow& r : f.runs)
+      flow.push_back({{"step", r.step},
+                      {"relative_grad", r.relative},
+                      {"residual_grad", r.raw},
+                      {"stream_rms", r.stream_rms},
+                      {"norm_path_share", number_or_null(r.norm_path_share)},
+                      {"jacobian_sigma_rel", number_or_null(r.sigma_rel)},
+                      {"jacobian_radial", number_or_null(r.radial)},
+                      {"update_ratio", number_or_null(r.update_ratio)}});
     out.push_back({{"spec", s.spec},
                    {"labels", s.labels},
                    {"val_loss_mean", l.rows[vi].val.mean},
@@ -321,6 +317,12 @@ json length_json(const LengthResult& l, const std::vector<RunOutcome>& all_runs,
                    {"val_scope", "whole validation split"},
                    {"paired_gap_to_best", gap},
                    {"gradient", l.rows[vi].grad},
+                   {"gradient_raw", l.rows[vi].raw_grad},
+                   {"flow", flow},
+                   {"clipped_fraction", f.clipped},
+                   {"median_grad_norm", f.grad_norm},
+                   {"lr", f.lr},
+                   {"final_lr", f.final_lr},
                    {"runs", runs}});
   }
   return out;
@@ -489,11 +491,11 @@ void make_jobs(Comparison& c) {
 // length summarised (table rows, the best, paired gaps).
 void read_results(Comparison& c, const JobsResult& ran) {
   c.by_length.resize(c.lengths.size());
-  std::map<size_t, std::vector<json>> probes;
+  std::map<size_t, RunFlow> flow;
   for (size_t li = 0; li < c.lengths.size(); ++li) c.by_length[li].steps = c.lengths[li];
   for (size_t i = 0; i < c.jobs.size(); ++i) {
     const Job& j = c.jobs[i];
-    probes[c.res.runs.size()] = read_jsonl(j.cfg.out + "/probes.jsonl");
+    flow[c.res.runs.size()] = run_flow(read_jsonl(j.cfg.out + "/probes.jsonl"));
     c.by_length[c.job_length[i]].by_variant[j.variant].push_back(c.res.runs.size());
     c.res.runs.push_back(read_outcome(j, ran.codes[i], ran.messages[i], c.res.unigram));
   }
@@ -502,7 +504,7 @@ void read_results(Comparison& c, const JobsResult& ran) {
       std::any_of(vs.begin(), vs.end(), [](const Variant& v) { return v.spec == "layernorm"; })
           ? "layernorm"
           : vs.front().spec;
-  for (auto& l : c.by_length) summarize(l, vs, c.ref_spec, c.res.runs, probes);
+  for (auto& l : c.by_length) summarize(l, vs, c.base, c.ref_spec, c.res.runs, flow);
   for (const auto& v : vs)
     for (const auto& kv : v.settings) c.overridden.insert(kv.first);
   for (const char* k : {"norm", "norm_attn", "norm_mlp", "norm_final"})  // each variant's kind
@@ -567,9 +569,9 @@ json summary_json(const Comparison& c, const std::string& shows) {
                                    L.variants[i].finished, L.variants[L.best].finished);
       trends.push_back({{"spec", c.variants[i].spec},
                         {"reference", c.variants[L.best].spec},
-                        {"gap_short", gap_json(t.short_gap)},
-                        {"gap_long", gap_json(t.long_gap)},
-                        {"change", gap_json(t.change)},
+                        {"gap_short", gap_json(t.short_gap, t.short_ci)},
+                        {"gap_long", gap_json(t.long_gap, t.long_ci)},
+                        {"change", gap_json(t.change, t.change_ci)},
                         {"verdict", t.verdict}});
     }
     summary["schedule_trends"] = trends;
@@ -615,6 +617,55 @@ std::string intro_markdown(const Comparison& c) {
   return md.str();
 }
 
+// The gradient-flow measures that compare across norms, and the optimizer's hand, per length;
+// one sentence on clipping derived by a stated rule.
+std::string flow_markdown(const Comparison& c) {
+  std::ostringstream md;
+  md << "## Gradient flow and the optimizer's hand\n\n";
+  for (const auto& l : c.by_length) {
+    if (c.lengths.size() > 1) md << "**" << l.steps << " steps**\n\n";
+    md << flow_table(l.flows) << "\n";
+  }
+  md << flow_formulas() << "\n\n";
+  // Rule: a variant whose runs clipped more than half their steps (mean over its seeds, at
+  // the longest length) trained with normalized-gradient steps most of the time.
+  const LengthResult& longest = c.by_length.back();
+  std::vector<std::string> mostly, rarely;
+  for (const VariantFlow& f : longest.flows) {
+    const double clipped = stats(f.clipped).mean;
+    if (!std::isfinite(clipped)) continue;
+    (clipped > 0.5 ? mostly : rarely)
+        .push_back("`" + f.spec + "` (" + fmt("%.0f%%", 100 * clipped) + ")");
+  }
+  auto list = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + v[i];
+    return out;
+  };
+  md << "Clipping (rule: more than half of the steps clipped, mean over seeds at " << longest.steps
+     << " steps, is *mostly clipped*: those runs took normalized-gradient steps, of size lr "
+        "in gradient direction, most of the time; the others followed the raw gradient's "
+        "size): ";
+  if (!mostly.empty()) md << "mostly clipped: " << list(mostly) << (rarely.empty() ? "." : "; ");
+  if (!rarely.empty()) md << "clipped on at most half of the steps: " << list(rarely) << ".";
+  if (mostly.empty() && rarely.empty()) md << "no gradient norms recorded.";
+  // What every variant shares and what follows each one's own lr, from the settings.
+  std::vector<std::string> shared;
+  for (const char* k : {"grad_clip", "beta1", "beta2", "weight_decay"})
+    if (!c.overridden.count(k)) shared.push_back(k);
+  md << " Shared by every variant: " << (shared.empty() ? "none of " : "")
+     << list(shared.empty() ? std::vector<std::string>{"grad_clip", "betas", "weight_decay"}
+                            : shared)
+     << ". Relative to each variant's own lr: "
+     << (c.base.min_lr || c.overridden.count("min_lr")
+             ? "the decoupled weight decay per step (lr x weight_decay); the cosine's floor is "
+               "an absolute min_lr, set"
+             : "the cosine's floor (lr/10) and the decoupled weight decay per step (lr x "
+               "weight_decay)")
+     << ".\n\n";
+  return md.str();
+}
+
 // The tables of every length and the rule-derived interpretation.
 std::string results_markdown(const Comparison& c, const std::string& shows) {
   std::ostringstream md;
@@ -629,13 +680,20 @@ std::string results_markdown(const Comparison& c, const std::string& shows) {
         "training split. \"vs best\": the paired gap to the variant with the lowest mean val "
         "loss"
      << (c.lengths.size() > 1 ? " at the same length" : "")
-     << ", mean ± sd over the seeds where both finished, with the verdict of the rules "
-        "below. tokens/s counts training steps only (steps that record probes, evaluations and "
-        "checkpoints are timed apart). Gradient: geometric mean over blocks of the gradient "
-        "norm reaching each block's output, over the "
-     << c.ref_spec << " run of the same seed, at the last probe.\n\n## What this shows\n\n"
+     << ", mean d over the seeds where both finished with its 95% paired t interval and "
+        "two-sided p, and the verdict of the rules below. tokens/s counts training steps only "
+        "(steps that record probes, evaluations and checkpoints are timed apart). Relative "
+        "gradient: geometric mean over blocks of ||dL/dx|| RMS(x) at each block's output x (the "
+        "residual stream), over the "
+     << c.ref_spec
+     << " run of the same seed, at the last probe; geometric mean over seeds. It is unchanged "
+        "when the stream is rescaled. Raw gradient: the same ratio of ||dL/dx|| alone, which "
+        "in a pre-norm model scales as 1 / (the stream's size): it says how large the stream "
+        "is, not how well gradient flows (section \"Gradient flow and the optimizer's hand\" "
+        "below).\n\n## What this shows\n\n"
      << shows << "\n"
-     << conclusion_rules() << "\n\n";
+     << conclusion_rules() << "\n\n"
+     << flow_markdown(c);
   if (!c.search.results.empty()) md << search_table(c.search);
   return md.str();
 }

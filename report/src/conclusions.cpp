@@ -1,5 +1,6 @@
 #include "normgrad/report/conclusions.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -19,32 +20,56 @@ PairedGap paired_gap(const std::vector<SeedVal>& variant, const std::vector<Seed
   for (const SeedVal& v : variant)
     if (by_seed.count(v.seed)) d.push_back(v.val - by_seed[v.seed]);
   g.d = stats(d);
+  g.ci = paired_t(g.d);
   if (g.d.n == 0)
     g.verdict = "not comparable";
   else if (g.d.n == 1)
     g.verdict = "one seed";
-  else if (std::fabs(g.d.mean) <= g.d.sd)
-    g.verdict = "no difference";
+  else if (!g.ci.resolved())
+    g.verdict = "not resolved";
   else
-    g.verdict = "worse";
+    g.verdict = g.ci.lo > 0 ? "worse" : "better";
   return g;
 }
 
 std::string conclusion_rules() {
   return "Rules behind this section (report/include/normgrad/report/conclusions.h): gaps are "
-         "paired by seed, "
-         "d = val(variant) - val(best) over the seeds where both runs finished, reported as "
-         "mean ± sample sd of d; a gap with |mean| <= sd is *no difference* (it is inside the "
-         "paired spread; this is a description, not a significance test); one paired seed "
-         "gives no spread and no claim; otherwise the variant is *worse* by the mean gap. "
+         "paired by seed, d = val(variant) - val(best) over the seeds where both runs finished, "
+         "reported as mean d with its 95% paired t interval, mean ± t(n-1) sd/sqrt(n), and the "
+         "two-sided p of mean d = 0 (at 3 seeds t(2) = 4.303). An interval that contains 0 is "
+         "*not resolved*: these seeds cannot tell the two apart, which is not evidence that "
+         "they are equal. Otherwise the variant is *worse* (interval above 0) or *better* "
+         "(below 0) by mean d. One paired seed gives no interval and no claim. Beside each "
+         "table: the smallest gap its seeds resolve (the median half-width of its intervals). "
          "Variants with runs that did not learn are named. The ranking is called a comparison "
          "of each norm at its best only when every variant's hyper-parameters came from the "
          "same search. With one schedule length nothing is said about longer training; with "
          "several, each variant's paired gap to the best of the longest schedule is taken at "
-         "the shortest and the longest, c = d(long) - d(short) per seed: |mean c| <= sd c is "
-         "*unchanged*; otherwise, when the gap is beyond its paired spread at both lengths "
-         "with opposite signs, the order *reverses*; else the gap *closes* when |mean d(long)| "
-         "< |mean d(short)| and *grows* otherwise.";
+         "the shortest and the longest, c = d(long) - d(short) per seed, with its 95% paired t "
+         "interval: an interval of c that contains 0 is *not resolved*; otherwise, when the "
+         "gap is resolved at both lengths with opposite signs, the order *reverses*; else the "
+         "gap *closes* when |mean d(long)| < |mean d(short)| and *grows* otherwise.";
+}
+
+std::string gap_with_interval(const Stats& d, const TInterval& ci) {
+  if (d.n == 0) return "n/a";
+  if (d.n == 1) return fmt("%+.4f", d.mean) + ", one seed";
+  return fmt("%+.4f", d.mean) + " " + interval_words(ci);
+}
+
+std::string resolvable_gap_words(const std::vector<VariantSummary>& variants) {
+  std::vector<double> half;
+  int n = 0;
+  for (const auto& v : variants)
+    if (std::isfinite(v.gap.ci.half)) half.push_back(v.gap.ci.half), n = std::max(n, v.gap.d.n);
+  if (half.empty()) return "No variant has two paired seeds: no gap can be resolved.";
+  std::sort(half.begin(), half.end());
+  const size_t m = half.size();
+  const double median = m % 2 ? half[m / 2] : 0.5 * (half[m / 2 - 1] + half[m / 2]);
+  return "Smallest gap these seeds resolve: " + fmt("%.4f", median) +
+         " nats (the median over this table's paired gaps of the 95% interval's half-width, "
+         "t(n-1) sd/sqrt(n), at up to " +
+         std::to_string(n) + " paired seeds); a gap smaller than its own half-width is not resolved.";
 }
 
 namespace {
@@ -69,23 +94,29 @@ std::string ranking(const LengthSummary& l, const std::string& at) {
   }());
   o << at << "Lowest mean val loss (whole validation split): " << code(v[l.best].spec) << ", "
     << pm(b) << " over " << b.n << (b.n == 1 ? " seed" : " seeds") << ".";
-  std::vector<std::string> same, worse, single, none;
+  std::vector<std::string> same, worse, better, single, none;
   for (size_t i = 0; i < v.size(); ++i) {
     if (i == l.best) continue;
     const PairedGap& g = v[i].gap;
-    const std::string gap = fmt("%+.4f", g.d.mean) + (g.d.n > 1 ? " ± " + fmt("%.4f", g.d.sd) : "");
-    if (g.verdict == "no difference")
+    const std::string gap = gap_with_interval(g.d, g.ci);
+    if (g.verdict == "not resolved")
       same.push_back(code(v[i].spec) + " (" + gap + ")");
     else if (g.verdict == "worse")
       worse.push_back(code(v[i].spec) + " by " + gap);
+    else if (g.verdict == "better")
+      better.push_back(code(v[i].spec) + " by " + gap);
     else if (g.verdict == "one seed")
       single.push_back(code(v[i].spec) + " (" + gap + ")");
     else
       none.push_back(code(v[i].spec));
   }
+  if (!worse.empty()) o << " Worse (95% paired interval above 0; nats): " << join(worse) << ".";
+  if (!better.empty())
+    o << " Better on the paired seeds (95% interval below 0; nats): " << join(better) << ".";
   if (!same.empty())
-    o << " No difference from it (paired gap inside its spread): " << join(same) << ".";
-  if (!worse.empty()) o << " Worse (paired gap beyond its spread): " << join(worse) << " nats.";
+    o << " Not resolved from it (the 95% paired interval contains 0; not evidence of no "
+         "difference): "
+      << join(same) << ".";
   if (!single.empty()) o << " One paired seed only, no claim: " << join(single) << ".";
   if (!none.empty()) o << " Not comparable (no seed where both finished): " << join(none) << ".";
   o << "\n\n";
@@ -99,9 +130,7 @@ std::string ranking(const LengthSummary& l, const std::string& at) {
   return o.str();
 }
 
-std::string gap_words(const Stats& d) {
-  return fmt("%+.4f", d.mean) + (d.n > 1 ? " ± " + fmt("%.4f", d.sd) : "");
-}
+std::string gap_words(const Stats& d) { return d.n == 0 ? "n/a" : fmt("%+.4f", d.mean); }
 
 // Rule 6 over the shortest and the longest length.
 std::string schedule(const std::vector<LengthSummary>& lengths, const TuningNote& tuning) {
@@ -125,14 +154,15 @@ std::string schedule(const std::vector<LengthSummary>& lengths, const TuningNote
     const GapTrend t = gap_trend(s.variants[i].finished, s.variants[l.best].finished,
                                  l.variants[i].finished, l.variants[l.best].finished);
     const std::string item = code(l.variants[i].spec) + " " + gap_words(t.short_gap) + " -> " +
-                             gap_words(t.long_gap) + " (change " + gap_words(t.change) + ")";
+                             gap_words(t.long_gap) + " (change " +
+                             gap_with_interval(t.change, t.change_ci) + ")";
     if (t.verdict == "closes")
       closes.push_back(item);
     else if (t.verdict == "grows")
       grows.push_back(item);
     else if (t.verdict == "reverses")
       reverses.push_back(item);
-    else if (t.verdict == "unchanged")
+    else if (t.verdict == "not resolved")
       same.push_back(item);
     else
       no_claim.push_back(code(l.variants[i].spec) + " (" + t.verdict + ")");
@@ -140,10 +170,11 @@ std::string schedule(const std::vector<LengthSummary>& lengths, const TuningNote
   if (!closes.empty()) o << " the gap closes for " << join(closes) << ";";
   if (!grows.empty()) o << " the gap grows for " << join(grows) << ";";
   if (!reverses.empty())
-    o << " the order reverses (a gap beyond its spread at both lengths, of opposite sign) for "
+    o << " the order reverses (a gap resolved at both lengths, of opposite sign) for "
       << join(reverses) << ";";
   if (!same.empty())
-    o << " unchanged (the change is inside its paired spread) for " << join(same) << ";";
+    o << " the change is not resolved (its 95% paired interval contains 0) for " << join(same)
+      << ";";
   if (!no_claim.empty()) o << " no claim for " << join(no_claim) << ";";
   std::string text = o.str();
   text.back() = '.';
@@ -169,15 +200,16 @@ GapTrend gap_trend(const std::vector<SeedVal>& variant_short, const std::vector<
       c.push_back(dl.back() - ds.back());
     }
   GapTrend t{stats(ds), stats(dl), stats(c)};
+  t.short_ci = paired_t(t.short_gap), t.long_ci = paired_t(t.long_gap);
+  t.change_ci = paired_t(t.change);
   if (t.change.n == 0)
     t.verdict = "not comparable";
   else if (t.change.n == 1)
     t.verdict = "one seed";
-  else if (std::fabs(t.change.mean) <= t.change.sd)
-    t.verdict = "unchanged";
-  else if (t.short_gap.mean * t.long_gap.mean < 0 && std::fabs(t.short_gap.mean) > t.short_gap.sd &&
-           std::fabs(t.long_gap.mean) > t.long_gap.sd)
-    t.verdict = "reverses";  // ahead at one length, behind at the other, both beyond the spread
+  else if (!t.change_ci.resolved())
+    t.verdict = "not resolved";
+  else if (t.short_gap.mean * t.long_gap.mean < 0 && t.short_ci.resolved() && t.long_ci.resolved())
+    t.verdict = "reverses";  // ahead at one length, behind at the other, both resolved
   else
     t.verdict = std::fabs(t.long_gap.mean) < std::fabs(t.short_gap.mean) ? "closes" : "grows";
   return t;

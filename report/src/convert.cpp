@@ -65,11 +65,11 @@ std::vector<std::string> surgery_positions(const nn::GPT& model, const std::stri
 }
 
 std::string versus_control(const PairedGap& g) {
-  const std::string gap = fmt("%+.4f", g.d.mean) + (g.d.n > 1 ? " ± " + fmt("%.4f", g.d.sd) : "");
   if (g.verdict == "not comparable") return "not comparable (no seed where both finished)";
-  if (g.verdict == "one seed") return "one seed: no claim (" + gap + ")";
-  if (g.verdict == "no difference") return "no difference (" + gap + ")";
-  return std::string(g.d.mean < 0 ? "better" : "worse") + " by " + gap;
+  if (g.verdict == "one seed") return "one seed: no claim (" + fmt("%+.4f", g.d.mean) + ")";
+  const std::string gap = gap_with_interval(g.d, g.ci);
+  if (g.verdict == "not resolved") return "not resolved (" + gap + ")";
+  return g.verdict + " by " + gap;  // better (interval below 0) or worse (above)
 }
 
 namespace {
@@ -404,10 +404,10 @@ std::string convert_markdown(const Surgeon& s, const ConvertOptions& o,
          << " | " << versus_control(r.vs_control_all) << " |\n";
     md << "\nRule (compare's paired gaps, report/include/normgrad/report/conclusions.h rules "
           "1-3): d = val(converted) - val(control) after the same fine-tuning on the same seed, "
-          "mean ± sample sd of d over the seeds; |mean d| <= sd d is *no difference* (inside "
-          "the paired spread; a description, not a significance test); one seed gives no "
-          "spread and no claim; otherwise the converted model is *better* (mean d < 0) or "
-          "*worse* (mean d > 0) by mean d.\n";
+          "mean d over the seeds with its 95% paired t interval and two-sided p; an interval "
+          "that contains 0 is *not resolved* (the seeds cannot tell them apart); one seed gives "
+          "no interval and no claim; otherwise the converted model is *better* (interval below "
+          "0) or *worse* (above 0) by mean d.\n";
   }
   md << "\nThe values set (stats init), per position:\n\n| position | input mean square | "
         "input variance |";

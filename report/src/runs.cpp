@@ -549,8 +549,11 @@ std::string curve_evidence(const RunCurve& c) {
 RunOutcome read_outcome(const Job& j, int code, const std::string& message, double unigram) {
   RunOutcome r{j.variant, j.cfg.out, j.cfg.seed};
   RunCurve curve{{}, j.cfg.warmup, j.cfg.max_steps};
+  std::vector<double> grad_norms;
   for (const auto& m : read_jsonl(j.cfg.out + "/metrics.jsonl")) {
     r.steps = m.value("step", r.steps);
+    if (m.contains("grad_norm") && m["grad_norm"].is_number())
+      grad_norms.push_back(m["grad_norm"].get<double>());
     if (m.contains("loss") && m["loss"].is_number()) curve.loss[r.steps] = m["loss"].get<double>();
     if (m.contains("tokens_per_s")) r.tokens_per_s = m["tokens_per_s"].get<double>();
     r.train_s = m.value("train_s", r.train_s);
@@ -565,6 +568,14 @@ RunOutcome read_outcome(const Job& j, int code, const std::string& message, doub
       r.val_loss = m["val_loss_full"].get<double>();
       r.val_whole_split = true;
     }
+  }
+  if (!grad_norms.empty()) {
+    const auto clipped = std::count_if(grad_norms.begin(), grad_norms.end(),
+                                       [&](double g) { return g > j.cfg.grad_clip; });
+    r.clipped_fraction = (double)clipped / (double)grad_norms.size();
+    std::sort(grad_norms.begin(), grad_norms.end());
+    const size_t n = grad_norms.size();
+    r.median_grad_norm = n % 2 ? grad_norms[n / 2] : 0.5 * (grad_norms[n / 2 - 1] + grad_norms[n / 2]);
   }
   const bool diverged = code == 3,
              interrupted = code == 128 + SIGINT || code == 128 + SIGTERM || code == 128 + SIGHUP;

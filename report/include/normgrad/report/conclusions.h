@@ -4,10 +4,15 @@
 // The rules (conclusion_rules() prints them into each report):
 //  1. Gaps are paired: for every seed on which both runs finished (learning, under-trained or
 //     collapsed),
-//     d = val(variant) - val(best); the gap is mean(d) +- the sample sd of d.
-//  2. A gap inside its paired spread (|mean d| <= sd d) is "no difference". One paired
-//     seed has no spread: no claim. No paired seed: not comparable.
-//  3. Otherwise the variant is "worse by mean d" (the best has the lowest mean val loss).
+//     d = val(variant) - val(best); the gap is mean(d), with the sample sd of d, the 95%
+//     paired t interval mean(d) -+ t(n-1) sd/sqrt(n) and the two-sided p of mean(d) = 0.
+//  2. An interval that contains 0 is "not resolved": these seeds cannot tell the two apart
+//     (which is not "no difference"). One paired seed has no interval: no claim. No paired
+//     seed: not comparable.
+//  3. Otherwise the variant is "worse" (interval above 0) or "better" (below 0) by mean d.
+//     The best has the lowest mean val loss, so "better" appears only when the paired seeds
+//     differ from the means' seeds. Beside each table: the smallest gap its seeds resolve,
+//     the median over its variants of the interval's half-width.
 //  4. A variant with a run that collapsed, was under-trained, diverged or failed is named with
 //     its counts.
 //  5. Tuning: the ranking compares each norm at its best only if every variant's
@@ -16,16 +21,17 @@
 //  6. Schedule: with one length, whether a gap grows or closes with longer training is
 //     stated as not measured. With several (the same recipes and seeds at each), every
 //     variant's paired gap to the best of the longest schedule is taken at the shortest and
-//     the longest length; per seed, c = d(long) - d(short). |mean c| <= sd c: the gap is
-//     "unchanged" (rule 2 on the change); otherwise, when the gap is beyond its paired
-//     spread at both lengths with opposite signs, the order "reverses"; else it "closes"
-//     when |mean d(long)| < |mean d(short)|, and "grows" otherwise. One paired seed: no
-//     claim.
+//     the longest length; per seed, c = d(long) - d(short), with its 95% paired t interval.
+//     An interval of c that contains 0: the change is "not resolved" (rule 2 on the change);
+//     otherwise, when the gap is resolved (rule 2) at both lengths with opposite signs, the
+//     order "reverses"; else it "closes" when |mean d(long)| < |mean d(short)|, and "grows"
+//     otherwise. One paired seed: no claim.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "normgrad/report/paired_t.h"
 #include "normgrad/report/runs.h"
 
 namespace ngcli {
@@ -37,7 +43,8 @@ struct SeedVal {
 
 struct PairedGap {
   Stats d;              // of val(variant) - val(best) over the paired seeds
-  std::string verdict;  // best | no difference | worse | one seed | not comparable
+  TInterval ci;         // d's 95% paired t interval and p
+  std::string verdict;  // best | worse | better | not resolved | one seed | not comparable
 };
 
 // Rule 1-3 for one variant against the best (both: finished runs only).
@@ -72,7 +79,9 @@ struct LengthSummary {
 struct GapTrend {
   Stats short_gap, long_gap;  // d = val(variant) - val(reference), per seed
   Stats change;               // per seed: d(long) - d(short)
-  std::string verdict;        // closes | grows | reverses | unchanged | one seed | not comparable
+  TInterval short_ci, long_ci, change_ci;  // 95% paired t intervals
+  // closes | grows | reverses | not resolved | one seed | not comparable
+  std::string verdict;
 };
 GapTrend gap_trend(const std::vector<SeedVal>& variant_short, const std::vector<SeedVal>& ref_short,
                    const std::vector<SeedVal>& variant_long, const std::vector<SeedVal>& ref_long);
@@ -84,5 +93,9 @@ std::string what_this_shows(const std::vector<LengthSummary>& lengths, const Tun
 std::string what_this_shows(const std::vector<VariantSummary>& variants, size_t best,
                             const TuningNote& tuning, int64_t steps);
 std::string conclusion_rules();
+// "+0.0120 [+0.0050, +0.0190], p = 0.010": a gap with its interval (or "+0.0120, one seed").
+std::string gap_with_interval(const Stats& d, const TInterval& ci);
+// Rule 3's line beside a table: the smallest gap the seeds resolve (the median half-width).
+std::string resolvable_gap_words(const std::vector<VariantSummary>& variants);
 
 }  // namespace ngcli

@@ -65,12 +65,12 @@ struct SurgeryRow {
   double after_norm_ft = NAN, after_all_ft = NAN;
   std::vector<double> curve_norm_ft, curve_all_ft;  // the first seed's val loss every steps/5
   std::map<std::string, std::map<std::string, double>> scalars;  // position -> values set
-  // Against the control, paired by seed: d = val(this) - val(control) (conclusions.h rule
-  // 1-3; verdict "worse" with a negative mean d reads as better, see versus_control()).
+  // Against the control, paired by seed: d = val(this) - val(control) (conclusions.h rules
+  // 1-3: better, worse or not resolved by the 95% paired t interval).
   PairedGap vs_control_norm, vs_control_all;
 };
-// A paired gap to the control in words: "no difference (+0.0012 ± 0.0030)", "better by
-// -0.0210 ± 0.0040", "worse by ...", "one seed: no claim (...)".
+// A paired gap to the control in words: "not resolved (+0.0012 [-0.0040, +0.0064], p =
+// 0.45)", "better by -0.0210 [...], p = ...", "worse by ...", "one seed: no claim (...)".
 std::string versus_control(const PairedGap& g);
 struct PerLayerRow {
   std::string target, position, init;

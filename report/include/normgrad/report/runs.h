@@ -71,6 +71,9 @@ struct RunOutcome {
   // val_loss is the whole validation split's (the run's last evaluation) rather than the
   // loss curve's sampled batches (a run cut before its last step has only those).
   bool val_whole_split = false;
+  // The optimizer's hand, from metrics.jsonl's global gradient norm of every step (before
+  // clipping): the share of steps it exceeded grad_clip (rescaled to it), and its median.
+  double clipped_fraction = NAN, median_grad_norm = NAN;
 };
 
 // A run whose last evaluation is its result: it learned, collapsed or was under-trained (a

@@ -66,7 +66,7 @@ namespace ngcli {
   X(optim, int64_t, max_steps, 600, kPositive, "training steps (the schedule's length)")         \
   X(optim, int64_t, warmup, 50, kNonNegative, "linear warmup steps")                             \
   X(optim, double, lr, 1e-3, kPositive, "peak learning rate (cosine to min_lr)")                 \
-  X(optim, double, min_lr, 1e-4, kNonNegative, "final learning rate")                            \
+  X(optim, std::optional<double>, min_lr, std::nullopt, kNonNegative, "final learning rate (unset: lr / 10, so that every lr decays by the same factor)") \
   X(optim, double, weight_decay, 0.1, kNonNegative, "AdamW decoupled weight decay (matrices only)") \
   X(optim, double, beta1, 0.9, kUnit, "AdamW beta1")                                             \
   X(optim, double, beta2, 0.95, kUnit, "AdamW beta2")                                            \
@@ -117,6 +117,9 @@ struct TrainConfig {
   void validate() const;  // every value against its field's check: "[config] lr must be > 0 ..."
   // "n_layer=4 n_head=4 ... norm=dyt alpha0=0.5 ...": every saved field, for reports.
   std::string describe() const;
+  // The cosine's floor: min_lr when set, else lr / 10 (a fraction of each run's own peak, so
+  // that variants tuned to different lrs decay by the same factor).
+  double final_lr() const { return min_lr ? *min_lr : lr / 10.0; }
   // The command-line flags that reproduce this config with `normgrad train`.
   std::vector<std::string> to_flags() const;
 };
