@@ -4,6 +4,7 @@
 usage: plots.py outliers RESULT.json OUT.png
        plots.py ln_mapping RESULT.json OUT.png
        plots.py spectrum RESULT.json OUT.png
+       plots.py collapse RESULT.json OUT.png
 """
 import json
 import math
@@ -92,8 +93,35 @@ def spectrum(result, out):
     fig.savefig(out, dpi=110)
 
 
+def collapse(result, out):
+    with open(result) as f:
+        r = json.load(f)
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4.4))
+    floor = 1e-6  # exact zeros drawn at the floor, marked
+    for spec, v in r.items():
+        line = ax[0].plot(v["steps"], v["lnf_input_rms"], "o-", ms=2.5, label=v["what"])[0]
+        sat = [s if s is not None else float("nan") for s in v["lnf_saturation"]]
+        ax[1].plot(v["steps"], sat, "o-", ms=2.5, color=line.get_color())
+        rel = [g if g and g > 0 else floor for g in v["relative_grad_block0"]]
+        ax[2].plot(v["steps"], rel, "o-", ms=2.5, color=line.get_color())
+    ax[0].set(title="ln_f's input (the last block's output): RMS", xlabel="step", yscale="log")
+    ax[1].set(title="ln_f: share of inputs with |alpha x| > 2 (DyT only)", xlabel="step",
+              ylim=(-0.03, 1.03))
+    ax[2].set(title="relative gradient |dL/dx| RMS(x) at block 0 (exact 0 drawn at 1e-6)",
+              xlabel="step", yscale="log")
+    ax[2].axhline(floor, color="black", lw=0.8, ls=":")
+    for a in ax:
+        a.grid(alpha=0.3)
+    ax[0].legend(fontsize=7)
+    fig.suptitle("Why plain DyT stays at the unigram level: its final norm saturates and no "
+                 "gradient reaches the blocks (seed 1337)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
 if __name__ == "__main__":
-    figures = {"outliers": outliers, "ln_mapping": ln_mapping, "spectrum": spectrum}
+    figures = {"outliers": outliers, "ln_mapping": ln_mapping, "spectrum": spectrum,
+               "collapse": collapse}
     if len(sys.argv) != 4 or sys.argv[1] not in figures:
         sys.exit(__doc__)
     figures[sys.argv[1]](sys.argv[2], sys.argv[3])

@@ -19,7 +19,10 @@ every marked value is extracted from that file, so the docs never hold a hand co
       equal what the kept outputs give, and the fast sources, rerun now, still print the
       kept values (wall times aside): a change to the code that moves a quoted number fails
       until --update is run. The slow sources (training runs, minutes each) are checked
-      for consistency only; the check says which commit each comes from.
+      for consistency, and those that keep their runs (compare: docs/numbers/compare-runs.tar.xz,
+      each run's outcome, metrics and probes) are re-rendered by the current code from the
+      kept runs, nothing trained: a change to the report's code that moves a quoted block
+      fails until --update is run. The check says which commit each comes from.
       Stated times: every duration the docs state ("~7 min", "1 min 46 s", "25 s") outside
       code blocks must be a marker's value, SOURCE.took (one source's kept wall time),
       A+B+C.took (their sum) or all.took (every source's), so that no time can disagree
@@ -28,11 +31,14 @@ every marked value is extracted from that file, so the docs never hold a hand co
 Options: --build DIR (default build/release), --source DIR (default: this repository).
 """
 import argparse
+import io
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 
@@ -104,12 +110,12 @@ class Ctx:
     def exe(self, rel):
         return os.path.join(os.path.abspath(self.build), rel)
 
-    def run(self, argv, cwd=None, env=None):
+    def run(self, argv, cwd=None, env=None, timeout=None):
         """Runs argv in a scratch directory; its output, with this checkout's path as '.'."""
         work = tempfile.mkdtemp(prefix="normgrad_numbers.")
         try:
             p = subprocess.run(argv, cwd=cwd or work, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True,
+                               stderr=subprocess.STDOUT, text=True, timeout=timeout,
                                env=dict(os.environ, **(env or {})))
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -118,16 +124,75 @@ class Ctx:
         out = p.stdout.replace(os.path.abspath(self.source) + "/", "./")
         return "\n".join(l for l in out.split("\n") if not l.startswith("threads:")).rstrip() + "\n"
 
-    def report(self, steps):
-        """Runs each argv of steps in one scratch directory, returns report/report.md."""
+    def report(self, steps, keep_runs=None, from_runs=None):
+        """Runs each argv of steps in one scratch directory, returns report/report.md.
+        keep_runs: archive the report's runs there (archive_runs); from_runs: start from the
+        runs of such an archive, and fail if any step would train (a re-render)."""
         work = tempfile.mkdtemp(prefix="normgrad_numbers.")
         try:
+            if from_runs:
+                extract_runs(from_runs, os.path.join(work, "report"))
             for argv in steps:
-                self.run([a.replace("{ng}", self.exe("bin/normgrad")) for a in argv],
-                         cwd=work)
+                out = self.run([a.replace("{ng}", self.exe("bin/normgrad")) for a in argv],
+                               cwd=work, timeout=120 if from_runs else None)
+                if from_runs and ("started " in out or not re.search(r" 0 continue", out)):
+                    raise SystemExit("doc_numbers: the kept runs %s no longer match the command "
+                                     "(it would train):\n%s" % (from_runs, out[-2000:]))
+            if keep_runs:
+                archive_runs(os.path.join(work, "report"), keep_runs)
             return open(os.path.join(work, "report", "report.md"), encoding="utf-8").read()
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+
+KEPT_RUN_FILES = ("outcome.json", "metrics.jsonl", "probes.jsonl")
+
+
+def archive_runs(report_dir, dest):
+    """The report's runs as its markdown reads them: each run's outcome.json, metrics.jsonl
+    and probes.jsonl without the scatter samples (only the figures draw those), in a tar.xz
+    written atomically. Checkpoints and event files stay out."""
+    tmp = "%s.tmp.%d" % (dest, os.getpid())
+    with tarfile.open(tmp, "w:xz") as tar:
+        runs = os.path.join(report_dir, "runs")
+        for folder, _, files in sorted(os.walk(runs)):
+            for name in sorted(f for f in files if f in KEPT_RUN_FILES):
+                path = os.path.join(folder, name)
+                data = open(path, "rb").read()
+                if name == "probes.jsonl":
+                    lines = []
+                    for line in data.decode("utf-8").splitlines():
+                        rec = json.loads(line)
+                        for n in rec.get("norms", []):
+                            n.pop("scatter_x", None), n.pop("scatter_y", None)
+                        lines.append(json.dumps(rec, separators=(",", ":")))
+                    data = ("\n".join(lines) + "\n").encode("utf-8")
+                info = tarfile.TarInfo(os.path.relpath(path, report_dir))
+                info.size, info.mtime = len(data), 0
+                tar.addfile(info, io.BytesIO(data))
+    os.replace(tmp, dest)
+
+
+def extract_runs(archive, dest):
+    """An archive_runs archive into dest, read defensively: plain files named runs/.../<one of
+    KEPT_RUN_FILES>, nothing else."""
+    if not os.path.isfile(archive):
+        raise SystemExit("doc_numbers: %s is missing: run python3 tools/doc_numbers.py --update "
+                         "with that source" % archive)
+    with tarfile.open(archive, "r:xz") as tar:
+        for m in tar.getmembers():
+            parts = m.name.split("/")
+            if (not m.isfile() or m.name.startswith("/") or ".." in parts or parts[0] != "runs"
+                    or parts[-1] not in KEPT_RUN_FILES or m.size > 64 << 20):
+                raise SystemExit("doc_numbers: %s: unexpected member %r" % (archive, m.name))
+            path = os.path.join(dest, *parts)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(tar.extractfile(m).read())
+
+
+def runs_archive(root, name):
+    return os.path.join(root, "docs", "numbers", name + "-runs.tar.xz")
 
 
 def example_output(name):
@@ -137,9 +202,11 @@ def example_output(name):
 SOURCES = {}
 
 
-def source(name, fast, run, values, measured=()):
-    """values: key -> function(raw output) -> text; measured: keys that are wall times."""
-    SOURCES[name] = dict(fast=fast, run=run, values=values, measured=set(measured) | {"took"})
+def source(name, fast, run, values, measured=(), rerender=None):
+    """values: key -> function(raw output) -> text; measured: keys that are wall times;
+    rerender: the same output from kept runs, by the current code, nothing trained."""
+    SOURCES[name] = dict(fast=fast, run=run, values=values, measured=set(measured) | {"took"},
+                         rerender=rerender)
 
 
 source("micrograd", True, lambda c: c.run([c.exe("examples/micrograd_style")]), {
@@ -156,7 +223,8 @@ for name, fast in [("dyt_vs_dyisru_outliers", True), ("ln_tanh_mapping", True),
                    ("saturation", False)]:
     source(name, fast, (lambda n: lambda c: c.run([c.exe("examples/" + n)]))(name),
            example_output(name))
-source("compare", False, lambda c: c.report([["{ng}", "compare", "--report", "report"]]), {
+COMPARE = [["{ng}", "compare", "--report", "report"]]
+source("compare", False, lambda c: c.report(COMPARE, keep_runs=runs_archive(c.source, "compare")), {
     "table": compare_tables,
     "unigram": lambda r: search(r"Unigram baseline: ([0-9.]+)", r, "compare"),
     "shows": lambda r: md_section(r, "What this shows", "compare"),
@@ -165,7 +233,9 @@ source("compare", False, lambda c: c.report([["{ng}", "compare", "--report", "re
     "tokens_per_s": lambda r: "%d-%d" % (lambda v: (min(v), max(v)))([int(x) for x in re.findall(
         r"^\| `[^`]+` \| \d+ \| \w+ \| \d+(?: of \d+)? \| [0-9.]+ \| [0-9.]+ \| (\d+) \|", r,
         re.M)]),
-}, measured=["tokens_per_s"])
+}, measured=["tokens_per_s"],
+   rerender=lambda c: c.report([COMPARE[0] + ["--figures", "0"]],
+                               from_runs=runs_archive(c.source, "compare")))
 source("sweep", False, lambda c: c.report([["{ng}", "sweep", "--report", "report"]]), {
     "table": lambda r: md_table(r, "| n_embd |", "sweep"),
     "finding": lambda r: md_section(r, "What the numbers say", "sweep"),
@@ -261,6 +331,24 @@ def update(ctx, root, names):
         print("doc_numbers: %s took %s" % (name, minutes(took)), flush=True)
 
 
+def rerender(ctx, root, names):
+    commit = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+                            stdout=subprocess.PIPE, text=True).stdout.strip() or "unknown"
+    for name in names:
+        if name not in SOURCES or not SOURCES[name]["rerender"]:
+            raise SystemExit("doc_numbers: %r keeps no runs to re-render (those that do: %s)" % (
+                name, ", ".join(n for n in SOURCES if SOURCES[n]["rerender"])))
+        kept = read_kept(root, name)
+        if kept is None:
+            raise SystemExit("doc_numbers: docs/numbers/%s.txt is missing" % name)
+        header = dict(kept[0])
+        header["rendered"] = "%s (the runs of commit %s, re-rendered)" % (commit, header["commit"])
+        raw = SOURCES[name]["rerender"](ctx)
+        head = "".join("%s: %s\n" % (k, v) for k, v in header.items())
+        write_atomic(kept_path(root, name), head + "----\n" + raw)
+        print("doc_numbers: re-rendered %s from its kept runs" % name)
+
+
 def kept_took(root, names, cache):
     """The kept wall times of these sources, summed, in words."""
     total = 0.0
@@ -343,6 +431,8 @@ def main():
     ap.add_argument("--update")
     ap.add_argument("--render", action="store_true")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--rerender", help="SOURCE[,SOURCE...]: rewrite the kept output from its "
+                    "kept runs with the current code (nothing trained; the wall time kept)")
     ap.add_argument("--build", default="build/release")
     ap.add_argument("--source", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     a = ap.parse_args()
@@ -356,6 +446,8 @@ def main():
             if n not in SOURCES:
                 raise SystemExit("doc_numbers: unknown source %r (sources: %s)" % (n, ", ".join(SOURCES)))
         update(ctx, root, names)
+    if a.rerender:
+        rerender(ctx, root, a.rerender.split(","))
     cache, errors, used = {}, [], set()
     for doc in DOCS:
         path = os.path.join(root, doc)
@@ -382,17 +474,27 @@ def main():
                 errors.append("docs/numbers/%s.txt is missing" % name)
                 continue
             src = SOURCES[name]
-            if not src["fast"]:
+            if not src["fast"] and not src["rerender"]:
                 print("%-24s kept from commit %s (slow: consistency only)" % (name, kept[0]["commit"]))
                 continue
-            fresh = src["run"](ctx)
+            if src["rerender"]:
+                fresh = src["rerender"](ctx)
+                print("%-24s kept runs from commit %s, re-rendered by this code" %
+                      (name, kept[0]["commit"]))
+            else:
+                fresh = src["run"](ctx)
             for key, f in src["values"].items():
-                if key in src["measured"]:
+                if key in src["measured"] and not src["rerender"]:
+                    continue
+                if key == "took":
                     continue
                 old, new = f(kept[1]), f(fresh)
                 if old != new:
                     errors.append("%s.%s: the docs quote\n%s\nbut the code now prints\n%s\n(run "
-                                  "python3 tools/doc_numbers.py --update %s)" % (name, key, old, new, name))
+                                  "python3 tools/doc_numbers.py --update %s%s)" % (
+                                      name, key, old, new, name,
+                                      ", or --rerender %s to keep the runs" % name
+                                      if src["rerender"] else ""))
             print("%-24s rerun: %s" % (name, "same values" if not errors else "see below"))
         for name in SOURCES:
             if name not in used:

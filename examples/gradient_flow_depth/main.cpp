@@ -1,7 +1,8 @@
 // Gradient flow across depth: a deeper, narrow GPT (12 layers, n_embd 64) trained briefly
-// with each norm kind (same seed and batches). Plots the gradient reaching each block's
-// residual stream at several points in training and each norm layer's Jacobian top singular
-// value; prints which kinds keep the gradient within a factor of 10 across depth.
+// with each norm kind (same seed and batches). Plots the relative gradient reaching each
+// block's residual stream, ||dL/dx|| RMS(x) (scale-free: the raw ||dL/dx|| shrinks as the
+// stream grows, with depth and across norms), at several points in training and each norm
+// layer's Jacobian top singular value; prints the first/last block ratio of that gradient.
 //   build/release/examples/gradient_flow_depth [--steps N] [--report DIR]
 #include <algorithm>
 #include <cmath>
@@ -114,21 +115,21 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto summary = nlohmann::json::parse(std::ifstream(dir + "/summary.json"));
-  std::printf("%-10s %10s %22s   %s\n", "norm", "val loss", "first/last block grad",
-              "across 12 blocks");
+  std::printf("%-10s %10s %26s   %s\n", "norm", "val loss", "first/last block rel. grad",
+              "relative gradient across 12 blocks");
   for (const auto& e : summary["variants"]) {
-    // first / last block of the residual-stream gradient at the last probe
+    // first / last block of the relative residual-stream gradient at the last probe
     std::string line, last;
     std::ifstream pf(ngcli::run_dir(dir, e["spec"], c.seed) + "/probes.jsonl");
     while (std::getline(pf, line))
       if (!line.empty()) last = line;
     std::string q = "n/a";
     if (!last.empty()) {
-      const auto r = nlohmann::json::parse(last)["residual_grad"];
+      const auto r = nlohmann::json::parse(last)["relative_grad"];
       if (r.front().is_number() && r.back().is_number() && r.back().get<double>() > 0)
         q = std::to_string(r.front().get<double>() / r.back().get<double>());
     }
-    std::printf("%-10s %10.4f %22s   %s\n", e["spec"].get<std::string>().c_str(),
+    std::printf("%-10s %10.4f %26s   %s\n", e["spec"].get<std::string>().c_str(),
                 e["val_loss_mean"].get<double>(), q.c_str(),
                 e["gradient"].get<std::string>().c_str());
   }

@@ -111,6 +111,7 @@ Probes::Probes(GPT& model, ProbeOptions o) : model_(model), o_(o), gen_(o.seed) 
                       {"std", std::sqrt(var)},
                       {"inv_std", 1.0 / std::sqrt(var)},
                       {"rms", rms(x)},
+                      {"output_rms", rms(out)},
                       {"max_abs", ng::max(abs(x)).item()}};
             for (auto& [k, v] : rec->norm->scalars()) s[k] = v;
             if (const NormKind& kind = norm_kind(rec->norm->kind()); kind.saturation) {

@@ -9,7 +9,8 @@
 //           stream sizes, not gradient flow.
 //   residual_rms: RMS(x) of each block's output; relative_grad: ||dL/dx|| * RMS(x), which
 //           scaling the stream by k leaves unchanged (tests/test_nn.cpp checks it)
-//   norms:  for every norm layer: input mean / std / 1/std / RMS / max|x|, scalar parameters
+//   norms:  for every norm layer: input mean / std / 1/std / RMS / max|x|, the output's RMS
+//           (affine part included: LayerNorm's is ~1 whatever the input), scalar parameters
 //           (DyT alpha, DyISRU beta, ...), saturation fractions m > t for t in
 //           0.5..3.0 where the kind defines m (NormKind::saturation: DyT's |alpha x|),
 //           a fixed-size random sample of (input, output before the affine part) pairs;
