@@ -68,7 +68,8 @@ int main(int argc, char** argv) {
   c.max_steps = steps, c.eval_interval = steps, c.probe_interval = std::max<int64_t>(1, steps / 30);
   c.quiet = true;
   c.overwrite = true;  // a rerun with other --steps replaces the example's runs
-  ngcli::CompareOptions o{.seeds = 2, .dir = dir};
+  // jobs 1: the runs train in this process (a pool would re-execute this binary)
+  ngcli::CompareOptions o{.seeds = 2, .dir = dir, .jobs = 1};
   for (const auto& k : cases) o.variants.push_back(ngcli::parse_variant(k.spec));
   ngcli::CompareResult res;
   try {

@@ -244,7 +244,19 @@ std::string probe_evidence(const std::vector<json>& probes) {
       rmax = std::max(rmax, r.get<double>());
       all_zero &= r.get<double>() == 0.0;
     }
-  o << (all_zero ? "; no gradient reaches the residual stream of any block"
+  // the first probed step from which no gradient reached any block, to the end
+  auto no_flow = [](const json& rec) {
+    if (!rec.contains("residual_grad") || rec["residual_grad"].empty()) return false;
+    for (const auto& r : rec["residual_grad"])
+      if (!r.is_number() || r.get<double>() != 0.0) return false;
+    return true;
+  };
+  int64_t dead_from = -1;
+  for (const auto& rec : probes)
+    dead_from = no_flow(rec) ? (dead_from < 0 ? rec["step"].get<int64_t>() : dead_from) : -1;
+  o << (all_zero ? "; no gradient reaches the residual stream of any block" +
+                       (dead_from >= 0 ? " (from step " + std::to_string(dead_from) + " on)"
+                                       : std::string())
                  : "; largest residual-stream gradient " + fmt("%.2e", rmax));
   // DyT: the fraction of saturated inputs, and when it first passed one half
   auto saturation = [](const json& rec, const char* t) {
@@ -264,6 +276,18 @@ std::string probe_evidence(const std::vector<json>& probes) {
         break;
       }
   }
+  // Rule: the final norm saturated (over half its inputs past |alpha x| > 2) while no
+  // gradient reaches any block: the mechanism examples/dyt_collapse isolates.
+  const json& lnf = last["norms"].empty() ? json() : last["norms"].back();
+  if (all_zero && lnf.is_object() && lnf.contains("saturation") &&
+      lnf["saturation"].value("2.0", 0.0) > 0.5)
+    o << ". Why: the final norm ln_f saturated (" << fmt("%.0f%%", 100 * lnf["saturation"].value("2.0", 0.0))
+      << " of its inputs with |alpha x| > 2"
+      << (lnf.contains("rms") ? "; its input RMS " + fmt("%.3g", lnf.value("rms", 0.0)) : "")
+      << "), so tanh' = 0 there and no gradient reaches any block: only ln_f's bias and the "
+         "embedding learn, the unigram distribution (plain DyT's output is bounded by |weight| ~ "
+         "1; examples/dyt_collapse moves ln_f alone to LayerNorm and the model learns, or to "
+         "plain DyT alone and it collapses: docs/paper_numbers.md)";
   return o.str();
 }
 
