@@ -133,9 +133,16 @@ class Ctx:
             if from_runs:
                 extract_runs(from_runs, os.path.join(work, "report"))
             for argv in steps:
-                out = self.run([a.replace("{ng}", self.exe("bin/normgrad")) for a in argv],
-                               cwd=work, timeout=120 if from_runs else None)
-                if from_runs and ("started " in out or not re.search(r" 0 continue", out)):
+                try:
+                    out = self.run([a.replace("{ng}", self.exe("bin/normgrad")) for a in argv],
+                                   cwd=work, timeout=120 if from_runs else None)
+                except subprocess.TimeoutExpired:
+                    raise SystemExit("doc_numbers: re-rendering from %s took over 120 s: the "
+                                     "kept runs no longer match the command (it trains)" % from_runs)
+                kept = len(re.findall(r"outcome\.json$", "\n".join(
+                    os.path.join(d, f) for d, _, fs in os.walk(work) for f in fs), re.M))
+                if from_runs and not re.search(r"\b%d runs finished before \(kept\), 0 continue"
+                                               % kept, out):
                     raise SystemExit("doc_numbers: the kept runs %s no longer match the command "
                                      "(it would train):\n%s" % (from_runs, out[-2000:]))
             if keep_runs:
@@ -153,6 +160,16 @@ def archive_runs(report_dir, dest):
     and probes.jsonl without the scatter samples (only the figures draw those), in a tar.xz
     written atomically. Checkpoints and event files stay out."""
     tmp = "%s.tmp.%d" % (dest, os.getpid())
+    try:
+        write_runs_tar(report_dir, tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    os.replace(tmp, dest)
+
+
+def write_runs_tar(report_dir, tmp):
     with tarfile.open(tmp, "w:xz") as tar:
         runs = os.path.join(report_dir, "runs")
         for folder, _, files in sorted(os.walk(runs)):
@@ -170,7 +187,6 @@ def archive_runs(report_dir, dest):
                 info = tarfile.TarInfo(os.path.relpath(path, report_dir))
                 info.size, info.mtime = len(data), 0
                 tar.addfile(info, io.BytesIO(data))
-    os.replace(tmp, dest)
 
 
 def extract_runs(archive, dest):
@@ -220,7 +236,7 @@ source("mlp_spiral", True, lambda c: c.run([c.exe("examples/mlp_spiral")]), {
 }, measured=["seconds"])
 for name, fast in [("dyt_vs_dyisru_outliers", True), ("ln_tanh_mapping", True),
                    ("alpha_tracks_inv_std", False), ("gradient_flow_depth", False),
-                   ("saturation", False)]:
+                   ("saturation", False), ("dyt_collapse", False)]:
     source(name, fast, (lambda n: lambda c: c.run([c.exe("examples/" + n)]))(name),
            example_output(name))
 COMPARE = [["{ng}", "compare", "--report", "report"]]
@@ -478,7 +494,11 @@ def main():
                 print("%-24s kept from commit %s (slow: consistency only)" % (name, kept[0]["commit"]))
                 continue
             if src["rerender"]:
-                fresh = src["rerender"](ctx)
+                try:
+                    fresh = src["rerender"](ctx)
+                except SystemExit as e:
+                    errors.append("%s: %s" % (name, e))
+                    continue
                 print("%-24s kept runs from commit %s, re-rendered by this code" %
                       (name, kept[0]["commit"]))
             else:

@@ -41,6 +41,11 @@ Tensor Norm::forward(const Tensor& x) {
   return kind_->apply(x, weight, bias, raw_scalars, options_, false);
 }
 
+Tensor Norm::evaluate(const Tensor& x) {
+  check_input(x);
+  return kind_->apply(x, weight, bias, raw_scalars, options_, false);
+}
+
 void Norm::on_step(int64_t step) {
   step_ = step;
   if (!kind_->on_step) return;

@@ -35,8 +35,10 @@ Tensor threshold(double t, const Tensor& like) {
 }
 double rms(const Tensor& x) { return std::sqrt(ng::mean(square(x.detach().to(DType::F64))).item()); }
 // Keeps the gradient a tensor receives during backward (detached copy), changing nothing.
+// Only for non-leaf tensors: a leaf's hooks outlive the step (they sit on the tensor, not on
+// the graph that backward frees).
 void keep_grad(const Tensor& t, Tensor& into) {
-  if (!t.requires_grad()) return;
+  if (!t.requires_grad() || t.is_leaf()) return;
   Tensor h = t;
   h.register_hook([&into](const Tensor& g) {
     into = g.detach().clone();
@@ -99,9 +101,13 @@ Probes::Probes(GPT& model, ProbeOptions o) : model_(model), o_(o), gen_(o.seed) 
       const int id =
           n->register_forward_hook([this, rec](Module&, const Tensor& in, const Tensor& out) {
             if (!armed_) return;
-            keep_grad(out, rec->grad_out);
-            keep_grad(in, rec->grad_in);
-            rec->input = in.detach();
+            // A layer whose output is its input (the identity kind) has no path to split:
+            // both hooks would sit on one node and see the same gradient.
+            if (out.impl_ptr() != in.impl_ptr()) {
+              keep_grad(out, rec->grad_out);
+              keep_grad(in, rec->grad_in);
+              rec->input = in.detach();
+            }
             NoGradGuard no_grad;
             const Tensor x = in.detach().reshape({-1, in.size(-1)}).to(DType::F64);
             const double mean = ng::mean(x).item(), var = ng::var(x, {}, 0).item();
@@ -192,14 +198,17 @@ void Probes::split_paths() {
   // is recomputed here from the saved input (the fused backward keeps no handle to it); the
   // skip path is the rest. ln_f has no skip path: its share is 1.
   for (auto& n : norms_) {
-    if (!n->input.defined() || !n->grad_out.defined() || !n->grad_in.defined() ||
-        n->stats.is_null())
+    const bool recorded = n->input.defined() && n->grad_out.defined() &&
+                          n->grad_in.defined() && !n->stats.is_null();
+    if (!recorded) {
+      n->input = n->grad_out = n->grad_in = Tensor();
       continue;
+    }
     Tensor via_norm;
     {
       GradModeGuard on(true);
       const Tensor x = n->input.detach().requires_grad_();
-      const Tensor y = n->norm->forward(x);
+      const Tensor y = n->norm->evaluate(x);  // no TaperNorm EMA update: probes only observe
       via_norm = autograd::grad({y}, {x}, {n->grad_out}, false, false, true)[0];
     }
     NoGradGuard no_grad;

@@ -43,6 +43,8 @@ void bind_train(nb::module_& m) {
   TC.def_rw(#name, &TrainConfig::name, help);
   NG_TRAIN_FIELDS(NG_TRAIN_ATTR)
 #undef NG_TRAIN_ATTR
+  TC.def_prop_ro("final_lr", &TrainConfig::final_lr,
+                 "the cosine's floor: min_lr when set, else lr / 10");
   TC.def(
         "__init__",
         [](TrainConfig* self, nb::kwargs kw) {

@@ -643,9 +643,10 @@ std::string flow_markdown(const Comparison& c) {
     return out;
   };
   md << "Clipping (rule: more than half of the steps clipped, mean over seeds at " << longest.steps
-     << " steps, is *mostly clipped*: those runs took normalized-gradient steps, of size lr "
-        "in gradient direction, most of the time; the others followed the raw gradient's "
-        "size): ";
+     << " steps, is *mostly clipped*: most of those runs' gradients entered AdamW's moments "
+        "rescaled to norm grad_clip, so the moments weight their steps equally rather than by "
+        "the gradient's size; a constant rescaling would change nothing in AdamW, a varying "
+        "one re-weights the steps): ";
   if (!mostly.empty()) md << "mostly clipped: " << list(mostly) << (rarely.empty() ? "." : "; ");
   if (!rarely.empty()) md << "clipped on at most half of the steps: " << list(rarely) << ".";
   if (mostly.empty() && rarely.empty()) md << "no gradient norms recorded.";

@@ -27,6 +27,19 @@ std::vector<double> numbers(const json& a) {
   return out;
 }
 
+// Over the blocks: 0 when one value is exactly 0 (a vanished gradient counts, as 0), NaN
+// when one is missing or negative.
+double geometric_mean(const std::vector<double>& v) {
+  if (v.empty()) return NAN;
+  double log_sum = 0;
+  for (double x : v) {
+    if (!std::isfinite(x) || x < 0) return NAN;
+    if (x == 0) return 0.0;
+    log_sum += std::log(x);
+  }
+  return std::exp(log_sum / (double)v.size());
+}
+
 bool block_matrix(const std::string& name) {
   return name.find(".h.") != std::string::npos &&
          (name.find("c_attn.weight") != std::string::npos ||
@@ -56,7 +69,8 @@ RunFlow run_flow(const std::vector<json>& probes) {
     for (double r : numbers(n.value("jacobian_radial", json()))) radial.push_back(r);
   }
   for (const auto& p : last.value("params", json::array()))
-    if (block_matrix(p.value("name", "")) && p.contains("update_ratio"))
+    if (block_matrix(p.value("name", "")) && p.contains("update_ratio") &&
+        p["update_ratio"].is_number())  // null: written from a non-finite value
       update.push_back(p["update_ratio"].get<double>());
   f.norm_path_share = stats(share).mean;
   f.sigma_rel = median(sigma);
@@ -102,13 +116,8 @@ std::string flow_table(const std::vector<VariantFlow>& variants) {
   for (const auto& v : variants) {
     std::vector<double> rms, rel, share, sigma, radial, update;
     for (const RunFlow& f : v.runs) {
-      std::vector<double> lr, lrel;
-      for (double x : f.stream_rms)
-        if (std::isfinite(x) && x > 0) lr.push_back(std::log(x));
-      for (double x : f.relative)
-        if (std::isfinite(x) && x > 0) lrel.push_back(std::log(x));
-      if (!lr.empty()) rms.push_back(std::exp(stats(lr).mean));
-      if (!lrel.empty()) rel.push_back(std::exp(stats(lrel).mean));
+      rms.push_back(geometric_mean(f.stream_rms));
+      rel.push_back(geometric_mean(f.relative));  // 0 when some block got exactly none
       share.push_back(f.norm_path_share);
       sigma.push_back(f.sigma_rel);
       radial.push_back(f.radial);
@@ -130,7 +139,7 @@ std::string flow_formulas() {
          "probe record (nn/include/normgrad/nn/probes.h) or its metrics. Per block b with "
          "output x_b (the residual stream, all B x T x C elements) and g_b = dL/dx_b: *stream "
          "RMS* = geometric mean over blocks of RMS(x_b); *relative gradient* = geometric mean "
-         "over blocks of ||g_b|| RMS(x_b), which rescaling the stream by k leaves unchanged "
+         "over blocks of ||g_b|| RMS(x_b) (0 for a run where some block got exactly none), which rescaling the stream by k leaves unchanged "
          "while ||g_b|| moves by 1/k (tests/test_nn.cpp) — the raw ||g_b|| in the table above is "
          "the stream's size as much as the gradient's; *norm-path share* = mean over the "
          "blocks' norms (ln_1, ln_2) of ||J^T dL/dy|| / (||J^T dL/dy|| + ||skip||), where the "
@@ -143,7 +152,8 @@ std::string flow_formulas() {
          "in its linear range; *update/weight* = ||W_after - W_before|| / ||W_after|| of the "
          "blocks' weight matrices at the probed step, median: Adam's effective step; *clipped "
          "steps* = the share of training steps whose global gradient norm (before clipping, "
-         "metrics.jsonl) exceeded the clip threshold, so that the step was rescaled to it; "
+         "metrics.jsonl) exceeded the clip threshold, so that its gradient was rescaled to it "
+         "before AdamW saw it; "
          "*gradient norm* = the median of that norm over the steps; *lr* = the peak and the "
          "cosine's floor (min_lr, by default lr/10 of each variant's own lr).";
 }

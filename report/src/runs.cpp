@@ -276,18 +276,19 @@ std::string probe_evidence(const std::vector<json>& probes) {
         break;
       }
   }
-  // Rule: the final norm saturated (over half its inputs past |alpha x| > 2) while no
-  // gradient reaches any block: the mechanism examples/dyt_collapse isolates.
+  // Rule: the final norm saturated (over half its inputs past |alpha x| > 2, where tanh' <
+  // 0.071) while the gradient at every block is exactly 0: the mechanism
+  // examples/dyt_collapse isolates.
   const json& lnf = last["norms"].empty() ? json() : last["norms"].back();
   if (all_zero && lnf.is_object() && lnf.contains("saturation") &&
       lnf["saturation"].value("2.0", 0.0) > 0.5)
-    o << ". Why: the final norm ln_f saturated (" << fmt("%.0f%%", 100 * lnf["saturation"].value("2.0", 0.0))
-      << " of its inputs with |alpha x| > 2"
+    o << ". Why: the final norm ln_f saturated ("
+      << fmt("%.0f%%", 100 * lnf["saturation"].value("2.0", 0.0)) << " of its inputs with |alpha x| > 2, where tanh' < 0.071"
       << (lnf.contains("rms") ? "; its input RMS " + fmt("%.3g", lnf.value("rms", 0.0)) : "")
-      << "), so tanh' = 0 there and no gradient reaches any block: only ln_f's bias and the "
-         "embedding learn, the unigram distribution (plain DyT's output is bounded by |weight| ~ "
-         "1; examples/dyt_collapse moves ln_f alone to LayerNorm and the model learns, or to "
-         "plain DyT alone and it collapses: docs/paper_numbers.md)";
+      << ") and the gradient at every block is exactly 0: nothing "
+         "upstream of ln_f learns (plain DyT's output is bounded by |weight| ~ 1; "
+         "examples/dyt_collapse puts LayerNorm at ln_f alone and the model learns, or plain DyT "
+         "at ln_f alone and it collapses: docs/paper_numbers.md)";
   return o.str();
 }
 

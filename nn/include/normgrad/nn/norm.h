@@ -27,6 +27,9 @@ class Norm : public Module {
   int64_t channels() const { return channels_; }
   const NormOptions& options() const { return options_; }
   Tensor forward(const Tensor& x) override;
+  // forward() without the training-time observation of stateful kinds (TaperNorm's EMA):
+  // the same function, for code that recomputes the layer and must not change its state.
+  Tensor evaluate(const Tensor& x);
   // The layer's output before its affine part: what the DyT paper scatters against x.
   Tensor normalize(const Tensor& x);
   // The whole layer written with composed ops: the reference for the fused forward().
