@@ -639,11 +639,13 @@ class TrainConfig:
     def lr(self, arg: float, /) -> None: ...
 
     @property
-    def min_lr(self) -> float:
-        """final learning rate"""
+    def min_lr(self) -> float | None:
+        """
+        final learning rate (unset: lr / 10, so that every lr decays by the same factor)
+        """
 
     @min_lr.setter
-    def min_lr(self, arg: float, /) -> None: ...
+    def min_lr(self, arg: float | None, /) -> None: ...
 
     @property
     def weight_decay(self) -> float:
@@ -730,6 +732,10 @@ class TrainConfig:
 
     @sample_interval.setter
     def sample_interval(self, arg: int, /) -> None: ...
+
+    @property
+    def final_lr(self) -> float:
+        """the cosine's floor: min_lr when set, else lr / 10"""
 
     @property
     def kind_options(self) -> dict[str, float]: ...
