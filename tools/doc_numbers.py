@@ -124,29 +124,32 @@ class Ctx:
         out = p.stdout.replace(os.path.abspath(self.source) + "/", "./")
         return "\n".join(l for l in out.split("\n") if not l.startswith("threads:")).rstrip() + "\n"
 
-    def report(self, steps, keep_runs=None, from_runs=None):
+    def report(self, steps, keep_runs=None, from_runs=(), reuse_runs=()):
         """Runs each argv of steps in one scratch directory, returns report/report.md.
-        keep_runs: archive the report's runs there (archive_runs); from_runs: start from the
-        runs of such an archive, and fail if any step would train (a re-render)."""
+        keep_runs: archive the report's runs there (archive_runs, without those of
+        reuse_runs); from_runs: start from the runs of these archives, and fail if any step
+        would train (a re-render); reuse_runs: start from the runs of these archives and
+        train the others (a longer ladder)."""
         work = tempfile.mkdtemp(prefix="normgrad_numbers.")
         try:
-            if from_runs:
-                extract_runs(from_runs, os.path.join(work, "report"))
+            for archive in list(from_runs) + list(reuse_runs):
+                extract_runs(archive, os.path.join(work, "report"))
             for argv in steps:
                 try:
                     out = self.run([a.replace("{ng}", self.exe("bin/normgrad")) for a in argv],
                                    cwd=work, timeout=120 if from_runs else None)
                 except subprocess.TimeoutExpired:
                     raise SystemExit("doc_numbers: re-rendering from %s took over 120 s: the "
-                                     "kept runs no longer match the command (it trains)" % from_runs)
+                                     "kept runs no longer match the command (it trains)"
+                                     % ", ".join(from_runs))
                 kept = len(re.findall(r"outcome\.json$", "\n".join(
                     os.path.join(d, f) for d, _, fs in os.walk(work) for f in fs), re.M))
                 if from_runs and not re.search(r"\b%d runs finished before \(kept\), 0 continue"
                                                % kept, out):
                     raise SystemExit("doc_numbers: the kept runs %s no longer match the command "
-                                     "(it would train):\n%s" % (from_runs, out[-2000:]))
+                                     "(it would train):\n%s" % (", ".join(from_runs), out[-2000:]))
             if keep_runs:
-                archive_runs(os.path.join(work, "report"), keep_runs)
+                archive_runs(os.path.join(work, "report"), keep_runs, exclude=reuse_runs)
             return open(os.path.join(work, "report", "report.md"), encoding="utf-8").read()
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -155,13 +158,43 @@ class Ctx:
 KEPT_RUN_FILES = ("outcome.json", "metrics.jsonl", "probes.jsonl")
 
 
-def archive_runs(report_dir, dest):
+# What report.md reads of a run besides its last record: per step the loss, gradient norm and
+# evaluations (metrics), per probe the residual gradients and the norms' saturation (probes).
+METRIC_KEYS = {"step", "loss", "lr", "grad_norm", "val_loss", "train_loss_eval", "val_loss_full",
+               "val_windows"}
+
+
+def thin_metrics(lines):
+    out = [{k: v for k, v in m.items() if k in METRIC_KEYS} for m in lines[:-1]]
+    return out + lines[-1:]  # the last record whole: the run's speed and times
+
+
+def thin_probes(lines):
+    out = []
+    for i, rec in enumerate(lines):
+        for n in rec.get("norms", []):
+            n.pop("scatter_x", None), n.pop("scatter_y", None)  # only the figures draw them
+        if i + 1 < len(lines):
+            rec = {k: v for k, v in rec.items() if k != "params"}
+            rec["norms"] = [{k: v for k, v in n.items() if k in ("name", "kind", "saturation")}
+                            for n in rec.get("norms", [])]
+        out.append(rec)
+    return out
+
+
+def archive_runs(report_dir, dest, exclude=()):
     """The report's runs as its markdown reads them: each run's outcome.json, metrics.jsonl
-    and probes.jsonl without the scatter samples (only the figures draw those), in a tar.xz
-    written atomically. Checkpoints and event files stay out."""
+    and probes.jsonl, thinned to what report.md reads (thin_metrics, thin_probes: a
+    re-render from them writes the same report.md; the figures need the whole runs), in a
+    tar.xz written atomically. Checkpoints and event files stay out, and so do the runs of
+    the archives in `exclude` (a longer ladder keeps only its new runs)."""
+    skip = set()
+    for archive in exclude:
+        with tarfile.open(archive, "r:xz") as tar:
+            skip |= {m.name for m in tar.getmembers()}
     tmp = "%s.tmp.%d" % (dest, os.getpid())
     try:
-        write_runs_tar(report_dir, tmp)
+        write_runs_tar(report_dir, tmp, skip)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -169,21 +202,20 @@ def archive_runs(report_dir, dest):
     os.replace(tmp, dest)
 
 
-def write_runs_tar(report_dir, tmp):
+def write_runs_tar(report_dir, tmp, skip):
     with tarfile.open(tmp, "w:xz") as tar:
         runs = os.path.join(report_dir, "runs")
         for folder, _, files in sorted(os.walk(runs)):
             for name in sorted(f for f in files if f in KEPT_RUN_FILES):
                 path = os.path.join(folder, name)
+                if os.path.relpath(path, report_dir) in skip:
+                    continue
                 data = open(path, "rb").read()
-                if name == "probes.jsonl":
-                    lines = []
-                    for line in data.decode("utf-8").splitlines():
-                        rec = json.loads(line)
-                        for n in rec.get("norms", []):
-                            n.pop("scatter_x", None), n.pop("scatter_y", None)
-                        lines.append(json.dumps(rec, separators=(",", ":")))
-                    data = ("\n".join(lines) + "\n").encode("utf-8")
+                if name.endswith(".jsonl"):
+                    recs = [json.loads(l) for l in data.decode("utf-8").splitlines() if l.strip()]
+                    recs = thin_probes(recs) if name == "probes.jsonl" else thin_metrics(recs)
+                    data = "".join(json.dumps(r, separators=(",", ":")) + "\n"
+                                   for r in recs).encode("utf-8")
                 info = tarfile.TarInfo(os.path.relpath(path, report_dir))
                 info.size, info.mtime = len(data), 0
                 tar.addfile(info, io.BytesIO(data))
@@ -246,12 +278,23 @@ source("compare", False, lambda c: c.report(COMPARE, keep_runs=runs_archive(c.so
     "shows": lambda r: md_section(r, "What this shows", "compare"),
     "collapsed": lambda r: md_section(r, "Runs that did not learn, and why (from their own probes)",
                                       "compare"),
+    "flow": lambda r: md_section(r, "Gradient flow and the optimizer's hand", "compare"),
     "tokens_per_s": lambda r: "%d-%d" % (lambda v: (min(v), max(v)))([int(x) for x in re.findall(
         r"^\| `[^`]+` \| \d+ \| \w+ \| \d+(?: of \d+)? \| [0-9.]+ \| [0-9.]+ \| (\d+) \|", r,
         re.M)]),
 }, measured=["tokens_per_s"],
    rerender=lambda c: c.report([COMPARE[0] + ["--figures", "0"]],
-                               from_runs=runs_archive(c.source, "compare")))
+                               from_runs=[runs_archive(c.source, "compare")]))
+# A longer schedule of the same variants and seeds: the 400- and 1200-step runs are compare's
+# kept ones (the same settings, so compare keeps them), the 3600-step runs train here.
+LADDER = [["{ng}", "compare", "--steps-ladder", "400,1200,3600", "--report", "report"]]
+source("ladder", False, lambda c: c.report(LADDER, keep_runs=runs_archive(c.source, "ladder"),
+                                           reuse_runs=[runs_archive(c.source, "compare")]), {
+    "table": compare_tables,
+    "shows": lambda r: md_section(r, "What this shows", "ladder"),
+    "flow": lambda r: md_section(r, "Gradient flow and the optimizer's hand", "ladder"),
+}, rerender=lambda c: c.report([LADDER[0] + ["--figures", "0"]],
+                               from_runs=[runs_archive(c.source, n) for n in ("compare", "ladder")]))
 source("sweep", False, lambda c: c.report([["{ng}", "sweep", "--report", "report"]]), {
     "table": lambda r: md_table(r, "| n_embd |", "sweep"),
     "finding": lambda r: md_section(r, "What the numbers say", "sweep"),
