@@ -657,7 +657,7 @@ int main(int argc, char** argv) {
   record_given(c.sweep_flags, c.wc);
   if (!c.wc.given.count("max_steps")) c.wc.max_steps = kSweepSteps;
   if (!c.wc.given.count("n_layer")) c.wc.n_layer = kSweepLayers;
-  // compare's own default lengths: 30 runs (5 variants x 3 seeds x 400 and 1200 steps); their
+  // compare's own default lengths: 36 runs (6 variants x 3 seeds x 400 and 1200 steps); their
   // wall time is kept in docs/numbers/compare.txt
   if (!c.cc.given.count("max_steps") && c.co.steps_ladder.empty())
     c.co.steps_ladder = kCompareLadder;

@@ -110,13 +110,20 @@ class Ctx:
     def exe(self, rel):
         return os.path.join(os.path.abspath(self.build), rel)
 
-    def run(self, argv, cwd=None, env=None, timeout=None):
-        """Runs argv in a scratch directory; its output, with this checkout's path as '.'."""
+    def run(self, argv, cwd=None, env=None, timeout=None, keep_files=None):
+        """Runs argv in a scratch directory; its output, with this checkout's path as '.'.
+        keep_files: {path in the scratch directory: path in this checkout} copied after the
+        run (a figure the docs show), each atomically."""
         work = tempfile.mkdtemp(prefix="normgrad_numbers.")
         try:
             p = subprocess.run(argv, cwd=cwd or work, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, timeout=timeout,
                                env=dict(os.environ, **(env or {})))
+            for src, dest in (keep_files or {}).items():
+                if p.returncode == 0 and os.path.isfile(os.path.join(work, src)):
+                    tmp = os.path.join(self.source, dest) + ".tmp.%d" % os.getpid()
+                    shutil.copyfile(os.path.join(work, src), tmp)
+                    os.replace(tmp, os.path.join(self.source, dest))
         finally:
             shutil.rmtree(work, ignore_errors=True)
         if p.returncode != 0:
@@ -268,9 +275,13 @@ source("mlp_spiral", True, lambda c: c.run([c.exe("examples/mlp_spiral")]), {
 }, measured=["seconds"])
 for name, fast in [("dyt_vs_dyisru_outliers", True), ("ln_tanh_mapping", True),
                    ("alpha_tracks_inv_std", False), ("gradient_flow_depth", False),
-                   ("saturation", False), ("dyt_collapse", False)]:
+                   ("saturation", False)]:
     source(name, fast, (lambda n: lambda c: c.run([c.exe("examples/" + n)]))(name),
            example_output(name))
+source("dyt_collapse", False, lambda c: c.run(
+    [c.exe("examples/dyt_collapse")],
+    keep_files={"dyt_collapse/collapse.png": "docs/figures/dyt_collapse.png"}),
+    example_output("dyt_collapse"))
 COMPARE = [["{ng}", "compare", "--report", "report"]]
 source("compare", False, lambda c: c.report(COMPARE, keep_runs=runs_archive(c.source, "compare")), {
     "table": compare_tables,
