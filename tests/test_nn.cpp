@@ -1,10 +1,10 @@
 // Modules, layers, norms as modules, the GPT: names, init, gradcheck, no dropped gradients,
 // hooks, state dicts, and a tiny GPT overfitting one batch with every norm kind.
+#include <nlohmann/json.hpp>
+
 #include "helpers.h"
 #include "normgrad/nn.h"
 #include "normgrad/optim.h"
-
-#include <nlohmann/json.hpp>
 
 using namespace ngt;
 using namespace ng::nn;
@@ -423,8 +423,9 @@ void scale_stream(GPT& m, double k) {
 }  // namespace
 
 TEST_SUITE("nn") {
-  TEST_CASE("gradient-flow measures: rescaling the stream by k moves the raw gradient by 1/k, "
-            "not the scale-free ones") {
+  TEST_CASE(
+      "gradient-flow measures: rescaling the stream by k moves the raw gradient by 1/k, "
+      "not the scale-free ones") {
     for (const std::string kind : {"layernorm", "rmsnorm"}) {
       CAPTURE(kind);
       GPTConfig c = tiny(kind);

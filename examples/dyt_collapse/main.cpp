@@ -68,8 +68,8 @@ int main(int argc, char** argv) {
       {"dyt", "plain DyT everywhere (Zhu et al.'s defaults, alpha0 0.5)", Outcome::kUnigram},
       {"dyt:scale=sqrtc,alpha0=2", "DyT sqrt(C), alpha0 2 everywhere (the report's)",
        Outcome::kLearns},
-      {"dyt:scale=sqrtc,alpha0=" + number(0.5 / sqrt_c),
-       "DyT sqrt(C) with plain DyT's slope at 0", Outcome::kLearns},
+      {"dyt:scale=sqrtc,alpha0=" + number(0.5 / sqrt_c), "DyT sqrt(C) with plain DyT's slope at 0",
+       Outcome::kLearns},
       {"dyt:norm_final=layernorm", "A: plain DyT, LayerNorm at ln_f", Outcome::kLearns},
       {"layernorm:norm_final=dyt", "B: LayerNorm, plain DyT at ln_f", Outcome::kUnigram},
       {"dyt:alpha0=" + number(2 * sqrt_c), "plain DyT with DyT sqrt(C)'s slope at 0 (open)",
@@ -90,10 +90,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   const json summary = json::parse(std::ifstream(dir + "/summary.json"));
-  std::printf("lr %g, %lld steps, seeds %llu..%llu; unigram baseline %.4f. Rule: a model 'stays "
-              "at the unigram level' when its mean val loss is within 0.1 nats of it.\n\n",
-              c.lr, (long long)steps, (unsigned long long)c.seed,
-              (unsigned long long)c.seed + 1, res.unigram);
+  std::printf(
+      "lr %g, %lld steps, seeds %llu..%llu; unigram baseline %.4f. Rule: a model 'stays "
+      "at the unigram level' when its mean val loss is within 0.1 nats of it.\n\n",
+      c.lr, (long long)steps, (unsigned long long)c.seed, (unsigned long long)c.seed + 1,
+      res.unigram);
   std::printf("%-28s %9s %9s %9s %9s %6s  %-9s %-14s %s\n", "variant", "lnf out", "lnf in",
               "lnf sat", "no grad", "val", "predicted", "measured", "as predicted");
   std::printf("%-28s %9s %9s %9s %9s %6s\n", "", "RMS, 1st", "RMS, end", "|ax|>2", "from", "loss");
@@ -120,7 +121,9 @@ int main(int argc, char** argv) {
       rms_j.push_back(lnf["rms"]);
     }
     const std::string sat =
-        last.contains("saturation") ? std::to_string(last["saturation"]["2.0"].get<double>()).substr(0, 5) : "-";
+        last.contains("saturation")
+            ? std::to_string(last["saturation"]["2.0"].get<double>()).substr(0, 5)
+            : "-";
     const double val = v["val_loss_mean"].is_number() ? v["val_loss_mean"].get<double>() : NAN;
     // per run: learned when its val loss is more than 0.1 below the unigram baseline (a run
     // that never finished did not)
@@ -129,38 +132,40 @@ int main(int argc, char** argv) {
       ++n;
       learned += r["val_loss"].is_number() && r["val_loss"].get<double>() < res.unigram - 0.1;
     }
-    const Outcome measured = learned == n ? Outcome::kLearns
+    const Outcome measured = learned == n   ? Outcome::kLearns
                              : learned == 0 ? Outcome::kUnigram
                                             : Outcome::kOpen;
-    const std::string measured_words = measured == Outcome::kLearns    ? "learns"
-                                       : measured == Outcome::kUnigram ? "unigram"
-                                                                       : "mixed: " +
-                                                                             std::to_string(learned) +
-                                                                             " of " +
-                                                                             std::to_string(n);
+    const std::string measured_words =
+        measured == Outcome::kLearns ? "learns"
+        : measured == Outcome::kUnigram
+            ? "unigram"
+            : "mixed: " + std::to_string(learned) + " of " + std::to_string(n);
     const bool has_prediction = cases[i].predicted != Outcome::kOpen;
     predicted += has_prediction;
     as_predicted += has_prediction && measured == cases[i].predicted;
     std::printf("%-28s %9.3g %9.3g %9s %9s %6.3f  %-9s %-14s %s\n", cases[i].spec.c_str(),
                 first["output_rms"].get<double>(), last["rms"].get<double>(), sat.c_str(),
                 dead.c_str(), val,
-                !has_prediction ? "open"
+                !has_prediction                           ? "open"
                 : cases[i].predicted == Outcome::kUnigram ? "unigram"
                                                           : "learns",
                 measured_words.c_str(),
-                !has_prediction ? "-" : measured == cases[i].predicted ? "yes" : "NO");
+                !has_prediction                  ? "-"
+                : measured == cases[i].predicted ? "yes"
+                                                 : "NO");
     fig[cases[i].spec] = {{"what", cases[i].what},
                           {"steps", steps_j},
                           {"lnf_saturation", sat_j},
                           {"relative_grad_block0", rel_j},
                           {"lnf_input_rms", rms_j}};
   }
-  std::printf("\n%d of %d predicted cases as predicted. Columns (seed %llu): ln_f's output RMS "
-              "at the first probe (LayerNorm: ~1), ln_f's input RMS (the last block's output) at "
-              "the end, the share of ln_f inputs with |alpha x| > 2 at the end, the first probed "
-              "step from which no gradient reaches any block; val loss: mean over both seeds; "
-              "measured: per run, learned = val loss more than 0.1 below the baseline.\n",
-              as_predicted, predicted, (unsigned long long)c.seed);
+  std::printf(
+      "\n%d of %d predicted cases as predicted. Columns (seed %llu): ln_f's output RMS "
+      "at the first probe (LayerNorm: ~1), ln_f's input RMS (the last block's output) at "
+      "the end, the share of ln_f inputs with |alpha x| > 2 at the end, the first probed "
+      "step from which no gradient reaches any block; val loss: mean over both seeds; "
+      "measured: per run, learned = val loss more than 0.1 below the baseline.\n",
+      as_predicted, predicted, (unsigned long long)c.seed);
   std::ofstream(dir + "/collapse.json") << fig.dump();
   const bool drawn = example::draw("collapse", dir + "/collapse.json", dir + "/collapse.png");
   std::printf("figure: %s/collapse.png%s\n", dir.c_str(), drawn ? "" : " (skipped: no matplotlib)");

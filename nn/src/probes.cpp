@@ -33,7 +33,9 @@ Tensor row_indices(const std::vector<int64_t>& rows, const Tensor& like) {
 Tensor threshold(double t, const Tensor& like) {
   return full({}, t, {.dtype = like.dtype(), .device = like.device()});
 }
-double rms(const Tensor& x) { return std::sqrt(ng::mean(square(x.detach().to(DType::F64))).item()); }
+double rms(const Tensor& x) {
+  return std::sqrt(ng::mean(square(x.detach().to(DType::F64))).item());
+}
 // Keeps the gradient a tensor receives during backward (detached copy), changing nothing.
 // Only for non-leaf tensors: a leaf's hooks outlive the step (they sit on the tensor, not on
 // the graph that backward frees).
@@ -53,8 +55,7 @@ NormJacobian::NormJacobian(Norm& norm, const Tensor& x_in) {
   y_ = norm.normalize(x_);
   // h(g) = J^T g, kept differentiable in g; then J v = d<h(g), v>/dg. g lives on x's device
   // (autograd and the ops refuse mixed devices).
-  g_ = zeros({1, x_.size(1)},
-             {.dtype = x_.dtype(), .device = x_.device(), .requires_grad = true});
+  g_ = zeros({1, x_.size(1)}, {.dtype = x_.dtype(), .device = x_.device(), .requires_grad = true});
   h_ = autograd::grad({y_}, {x_}, {g_}, /*create_graph=*/true)[0];
 }
 
@@ -111,14 +112,9 @@ Probes::Probes(GPT& model, ProbeOptions o) : model_(model), o_(o), gen_(o.seed) 
             NoGradGuard no_grad;
             const Tensor x = in.detach().reshape({-1, in.size(-1)}).to(DType::F64);
             const double mean = ng::mean(x).item(), var = ng::var(x, {}, 0).item();
-            json s = {{"name", rec->name},
-                      {"kind", rec->norm->kind()},
-                      {"mean", mean},
-                      {"std", std::sqrt(var)},
-                      {"inv_std", 1.0 / std::sqrt(var)},
-                      {"rms", rms(x)},
-                      {"output_rms", rms(out)},
-                      {"max_abs", ng::max(abs(x)).item()}};
+            json s = {{"name", rec->name},      {"kind", rec->norm->kind()},        {"mean", mean},
+                      {"std", std::sqrt(var)},  {"inv_std", 1.0 / std::sqrt(var)},  {"rms", rms(x)},
+                      {"output_rms", rms(out)}, {"max_abs", ng::max(abs(x)).item()}};
             for (auto& [k, v] : rec->norm->scalars()) s[k] = v;
             if (const NormKind& kind = norm_kind(rec->norm->kind()); kind.saturation) {
               const Tensor ax = kind.saturation(x, rec->norm->scalars(), rec->norm->options());
@@ -198,8 +194,8 @@ void Probes::split_paths() {
   // is recomputed here from the saved input (the fused backward keeps no handle to it); the
   // skip path is the rest. ln_f has no skip path: its share is 1.
   for (auto& n : norms_) {
-    const bool recorded = n->input.defined() && n->grad_out.defined() &&
-                          n->grad_in.defined() && !n->stats.is_null();
+    const bool recorded =
+        n->input.defined() && n->grad_out.defined() && n->grad_in.defined() && !n->stats.is_null();
     if (!recorded) {
       n->input = n->grad_out = n->grad_in = Tensor();
       continue;
@@ -258,7 +254,7 @@ std::string Probes::after_update(int64_t step) {
                            : json());
   }
   for (auto& n : norms_) norms.push_back(n->stats);
-  return json{{"step", step},        {"params", params},         {"residual_grad", blocks},
+  return json{{"step", step},          {"params", params},          {"residual_grad", blocks},
               {"residual_rms", rms_j}, {"relative_grad", relative}, {"norms", norms}}
       .dump();
 }

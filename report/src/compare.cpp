@@ -160,9 +160,12 @@ std::string vs_best(const PairedGap& g) {
 json number_or_null(double x) { return std::isfinite(x) ? json(x) : json(); }
 
 json gap_json(const Stats& d, const TInterval& ci) {
-  return {{"mean", number_or_null(d.mean)}, {"sd", number_or_null(d.sd)},
-          {"seeds", d.n},                   {"ci95_low", number_or_null(ci.lo)},
-          {"ci95_high", number_or_null(ci.hi)}, {"p", number_or_null(ci.p)}};
+  return {{"mean", number_or_null(d.mean)},
+          {"sd", number_or_null(d.sd)},
+          {"seeds", d.n},
+          {"ci95_low", number_or_null(ci.lo)},
+          {"ci95_high", number_or_null(ci.hi)},
+          {"p", number_or_null(ci.p)}};
 }
 
 // Rule 5's inputs: what the specs set themselves, which search (if any) is behind them, and

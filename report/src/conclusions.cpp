@@ -69,7 +69,8 @@ std::string resolvable_gap_words(const std::vector<VariantSummary>& variants) {
   return "Smallest gap these seeds resolve: " + fmt("%.4f", median) +
          " nats (the median over this table's paired gaps of the 95% interval's half-width, "
          "t(n-1) sd/sqrt(n), at up to " +
-         std::to_string(n) + " paired seeds); a gap smaller than its own half-width is not resolved.";
+         std::to_string(n) +
+         " paired seeds); a gap smaller than its own half-width is not resolved.";
 }
 
 namespace {

@@ -12,8 +12,7 @@ using json = nlohmann::json;
 namespace {
 
 double median(std::vector<double> v) {
-  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }),
-          v.end());
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
   if (v.empty()) return NAN;
   std::sort(v.begin(), v.end());
   const size_t m = v.size();
@@ -139,7 +138,8 @@ std::string flow_formulas() {
          "probe record (nn/include/normgrad/nn/probes.h) or its metrics. Per block b with "
          "output x_b (the residual stream, all B x T x C elements) and g_b = dL/dx_b: *stream "
          "RMS* = geometric mean over blocks of RMS(x_b); *relative gradient* = geometric mean "
-         "over blocks of ||g_b|| RMS(x_b) (0 for a run where some block got exactly none), which rescaling the stream by k leaves unchanged "
+         "over blocks of ||g_b|| RMS(x_b) (0 for a run where some block got exactly none), which "
+         "rescaling the stream by k leaves unchanged "
          "while ||g_b|| moves by 1/k (tests/test_nn.cpp) — the raw ||g_b|| in the table above is "
          "the stream's size as much as the gradient's; *norm-path share* = mean over the "
          "blocks' norms (ln_1, ln_2) of ||J^T dL/dy|| / (||J^T dL/dy|| + ||skip||), where the "

@@ -285,9 +285,8 @@ std::string probe_evidence(const std::vector<json>& probes) {
     for (const auto& r : last["relative_grad"])
       rel_max = std::max(rel_max, r.is_number() ? r.get<double>() : INFINITY);
   const json& lnf = last["norms"].empty() ? json() : last["norms"].back();
-  const double lnf_sat = lnf.is_object() && lnf.contains("saturation")
-                             ? lnf["saturation"].value("2.0", 0.0)
-                             : 0.0;
+  const double lnf_sat =
+      lnf.is_object() && lnf.contains("saturation") ? lnf["saturation"].value("2.0", 0.0) : 0.0;
   if (lnf_sat > 0.5 && rel_max >= 0 && rel_max < 1e-6)
     o << ". Why: the final norm ln_f saturated (" << fmt("%.0f%%", 100 * lnf_sat)
       << " of its inputs with |alpha x| > 2, where tanh' < 0.071"
@@ -608,7 +607,8 @@ RunOutcome read_outcome(const Job& j, int code, const std::string& message, doub
     r.clipped_fraction = (double)clipped / (double)grad_norms.size();
     std::sort(grad_norms.begin(), grad_norms.end());
     const size_t n = grad_norms.size();
-    r.median_grad_norm = n % 2 ? grad_norms[n / 2] : 0.5 * (grad_norms[n / 2 - 1] + grad_norms[n / 2]);
+    r.median_grad_norm =
+        n % 2 ? grad_norms[n / 2] : 0.5 * (grad_norms[n / 2 - 1] + grad_norms[n / 2]);
   }
   const bool diverged = code == 3,
              interrupted = code == 128 + SIGINT || code == 128 + SIGTERM || code == 128 + SIGHUP;

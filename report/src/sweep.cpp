@@ -350,7 +350,8 @@ std::string sweep_markdown(const Sweep& w) {
      << base.seed + opt.seeds - 1 << "): " << base.n_head << " heads, block " << base.block_size
      << ", batch " << base.batch << ", " << base.max_steps << " steps of AdamW (lr " << base.lr
      << ", warmup " << base.warmup << ", cosine to " << base.final_lr()
-     << (base.min_lr ? "" : " = lr/10") << "); n_embd and n_layer as in each table. **Unigram baseline: " << fmt("%.4f", res.unigram)
+     << (base.min_lr ? "" : " = lr/10")
+     << "); n_embd and n_layer as in each table. **Unigram baseline: " << fmt("%.4f", res.unigram)
      << "** nats/char. A cell shows the mean ± sd of the final val loss over the seeds whose "
         "runs finished, and the runs' labels. **Bold**: the lowest mean of its row. "
      << health_rules() << "\n\n"

@@ -216,7 +216,8 @@ Loop::Readout Loop::read_queued(bool record_newest) {
 bool Loop::step() {
   const TrainConfig& run = s_.run;
   const auto step_t0 = Clock::now();
-  const double lr = optim::warmup_cosine(s_.step, run.lr, run.warmup, run.max_steps, run.final_lr());
+  const double lr =
+      optim::warmup_cosine(s_.step, run.lr, run.warmup, run.max_steps, run.final_lr());
   s_.opt.set_lr(lr);
   const bool probing = log_.probes_at(s_.step + 1);
   nn::set_norm_step(s_.model, s_.step);  // scheduled norms (TaperNorm) follow the run

@@ -77,8 +77,8 @@ struct LengthSummary {
 
 // Rule 6 for one variant: its paired gap to a reference at a short and a long schedule.
 struct GapTrend {
-  Stats short_gap, long_gap;  // d = val(variant) - val(reference), per seed
-  Stats change;               // per seed: d(long) - d(short)
+  Stats short_gap, long_gap;               // d = val(variant) - val(reference), per seed
+  Stats change;                            // per seed: d(long) - d(short)
   TInterval short_ci, long_ci, change_ci;  // 95% paired t intervals
   // closes | grows | reverses | not resolved | one seed | not comparable
   std::string verdict;

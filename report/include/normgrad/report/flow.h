@@ -18,10 +18,11 @@ namespace ngcli {
 // One run's last probe record, reduced.
 struct RunFlow {
   std::vector<double> relative, raw, stream_rms;  // per block (NaN where not recorded)
-  double norm_path_share = NAN;  // mean over the blocks' norms (ln_1, ln_2) of J^T g / (J^T g + skip)
-  double sigma_rel = NAN;        // median over norms and tokens of sigma_max(J) x RMS(token)
-  double radial = NAN;           // median over norms and tokens of |J x/|x|| / sigma_max
-  double update_ratio = NAN;     // median over the blocks' matrices of |dW| / |W| at that step
+  double norm_path_share =
+      NAN;                    // mean over the blocks' norms (ln_1, ln_2) of J^T g / (J^T g + skip)
+  double sigma_rel = NAN;     // median over norms and tokens of sigma_max(J) x RMS(token)
+  double radial = NAN;        // median over norms and tokens of |J x/|x|| / sigma_max
+  double update_ratio = NAN;  // median over the blocks' matrices of |dW| / |W| at that step
   int64_t step = -1;
 };
 RunFlow run_flow(const std::vector<nlohmann::json>& probes);
@@ -35,9 +36,9 @@ std::string ratio_words(const std::vector<double>& ratios, const std::string& re
 // One variant's row of the flow table.
 struct VariantFlow {
   std::string spec;
-  std::vector<RunFlow> runs;           // finished runs with probes
-  std::vector<double> clipped;         // per run: fraction of steps with gradient norm > clip
-  std::vector<double> grad_norm;       // per run: median gradient norm (before clipping)
+  std::vector<RunFlow> runs;      // finished runs with probes
+  std::vector<double> clipped;    // per run: fraction of steps with gradient norm > clip
+  std::vector<double> grad_norm;  // per run: median gradient norm (before clipping)
   double lr = NAN, final_lr = NAN, weight_decay = NAN, grad_clip = NAN;
 };
 // The markdown table, one row per variant, and the paragraph with every column's formula.
