@@ -63,10 +63,8 @@ std::string resolvable_gap_words(const std::vector<VariantSummary>& variants) {
   for (const auto& v : variants)
     if (std::isfinite(v.gap.ci.half)) half.push_back(v.gap.ci.half), n = std::max(n, v.gap.d.n);
   if (half.empty()) return "No variant has two paired seeds: no gap can be resolved.";
-  std::sort(half.begin(), half.end());
-  const size_t m = half.size();
-  const double median = m % 2 ? half[m / 2] : 0.5 * (half[m / 2 - 1] + half[m / 2]);
-  return "Smallest gap these seeds resolve: " + fmt("%.4f", median) +
+  const double median_half = median(half);
+  return "Smallest gap these seeds resolve: " + fmt("%.4f", median_half) +
          " nats (the median over this table's paired gaps of the 95% interval's half-width, "
          "t(n-1) sd/sqrt(n), at up to " +
          std::to_string(n) +

@@ -11,14 +11,6 @@ using json = nlohmann::json;
 
 namespace {
 
-double median(std::vector<double> v) {
-  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const size_t m = v.size();
-  return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
-}
-
 std::vector<double> numbers(const json& a) {
   std::vector<double> out;
   if (a.is_array())

@@ -77,6 +77,13 @@ Stats stats(const std::vector<double>& v) {
   s.sd = s.n > 1 ? std::sqrt(ss / (s.n - 1)) : 0.0;
   return s;
 }
+double median(std::vector<double> v) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size();
+  return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+}
 std::string pm(const Stats& s, const char* f) {
   if (s.n == 0) return "n/a";
   return fmt(f, s.mean) + (s.n > 1 ? " ± " + fmt(f, s.sd) : "");
@@ -605,10 +612,7 @@ RunOutcome read_outcome(const Job& j, int code, const std::string& message, doub
     const auto clipped = std::count_if(grad_norms.begin(), grad_norms.end(),
                                        [&](double g) { return g > j.cfg.grad_clip; });
     r.clipped_fraction = (double)clipped / (double)grad_norms.size();
-    std::sort(grad_norms.begin(), grad_norms.end());
-    const size_t n = grad_norms.size();
-    r.median_grad_norm =
-        n % 2 ? grad_norms[n / 2] : 0.5 * (grad_norms[n / 2 - 1] + grad_norms[n / 2]);
+    r.median_grad_norm = median(grad_norms);
   }
   const bool diverged = code == 3,
              interrupted = code == 128 + SIGINT || code == 128 + SIGTERM || code == 128 + SIGHUP;

@@ -122,6 +122,7 @@ struct Stats {
   int n = 0;
 };
 Stats stats(const std::vector<double>& v);  // over the finite values; sd is the sample sd
+double median(std::vector<double> v);       // over the finite values; NaN without any
 std::string pm(const Stats& s, const char* format = "%.4f");  // "mean ± sd" or "n/a"
 // The `key=value` items (as TrainConfig::describe() writes them) that every description
 // has, in the first one's order: the settings every run of a report actually uses.
